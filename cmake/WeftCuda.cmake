@@ -1,0 +1,16 @@
+# WEFT_CUDA=AUTO|ON|OFF: AUTO builds the CUDA backend when a CUDA compiler is found (it needs no
+# GPU to compile); ON makes its absence an error; OFF never looks.
+set(WEFT_HAVE_CUDA OFF)
+if(NOT WEFT_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(WEFT_HAVE_CUDA ON)
+  elseif(WEFT_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "WEFT_CUDA=ON but no CUDA compiler was found")
+  endif()
+endif()
+message(STATUS "weft: CUDA backend ${WEFT_HAVE_CUDA}")

@@ -1,0 +1,41 @@
+// A device: where tensors live and kernels run. Backends (backends/cpu, backends/cuda) implement
+// it and register a factory through the plugin interface, so core never links a device runtime.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace weft {
+
+struct DeviceOptions {
+    int index = 0;    // which device of the backend (GPUs)
+    int threads = 0;  // CPU threads; 0 = the backend's default
+};
+
+class Device {
+public:
+    virtual ~Device() = default;
+    virtual const std::string& backend() const = 0;  // "cpu", "cuda"
+    virtual std::string description() const = 0;     // for logs: "cpu (2 threads, avx512_core)"
+
+    // Memory for activations and parameters. 64-byte aligned at least. Never on a hot path:
+    // the scheduler allocates its arena once per compiled graph.
+    virtual void* allocate(std::size_t bytes) = 0;
+    virtual void deallocate(void* ptr) noexcept = 0;
+
+    virtual void copy_from_host(void* dst, const void* src, std::size_t bytes) = 0;
+    virtual void copy_to_host(void* dst, const void* src, std::size_t bytes) = 0;
+    virtual void fill_zero(void* dst, std::size_t bytes) = 0;
+    virtual void synchronize() = 0;
+};
+
+struct BackendFactory {
+    std::string name;  // "cpu", "cuda"
+    // Empty when usable here; otherwise why not ("no CUDA driver found").
+    std::function<std::string()> unavailable_reason;
+    std::function<std::unique_ptr<Device>(const DeviceOptions&)> create;
+};
+
+}  // namespace weft

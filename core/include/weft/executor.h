@@ -1,0 +1,74 @@
+// The scheduler: turns a shape-inferred graph into a compiled plan (topological order, a
+// liveness-based buffer plan with in-place reuse, one kernel per node) and runs it per batch
+// without allocating.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "weft/graph.h"
+#include "weft/kernel.h"
+#include "weft/weights.h"
+
+namespace weft {
+
+struct BufferPlan {
+    static constexpr std::size_t kAlignment = 64;
+    struct Slot {
+        std::size_t offset = 0;
+        std::size_t bytes = 0;
+    };
+    std::vector<int> order;               // node execution order
+    std::vector<Slot> values;             // per graph value: where it lives in the arena
+    std::vector<bool> in_place;           // per node: output 0 reuses its inplace_input's slot
+    std::size_t arena_bytes = 0;          // activations (peak planned activation memory)
+    std::size_t largest_value_bytes = 0;  // the single largest activation
+    std::size_t workspace_bytes = 0;      // shared scratch, max over kernels
+};
+
+// Liveness-based first-fit placement: a value's slot is free again after its last reader ran.
+// Graph inputs and outputs get slots of their own for the whole run. `workspace` may be null
+// when kernels are not known yet (statistics), in which case workspace_bytes stays 0.
+BufferPlan plan_buffers(const Graph& graph, const Registry& registry);
+
+struct CompileOptions {
+    std::string backend = "cpu";
+    DeviceOptions device;
+    std::map<std::string, std::string> kernel_overrides;  // op -> library stem or kernel name
+    bool training = false;
+};
+
+class Executor {
+public:
+    // `graph` must be shape-inferred; `weights` must match it (check_weights).
+    Executor(const Graph& graph, const Registry& registry, const WeightMap& weights,
+             const CompileOptions& options);
+    ~Executor();
+    Executor(const Executor&) = delete;
+    Executor& operator=(const Executor&) = delete;
+
+    // Host inputs in graph-input order; outputs are written to host tensors that must already
+    // have the graph outputs' shapes (see make_outputs). No allocation happens here.
+    void run(std::span<const Tensor> inputs, std::span<Tensor> outputs);
+    std::vector<Tensor> make_outputs() const;
+
+    const BufferPlan& plan() const;
+    const Graph& graph() const;
+    Device& device();
+    std::string kernel_name(int node) const;  // "library:kernel" chosen for a node
+
+    // Per-node wall time of the last runs (seconds, summed since reset) when profiling is on.
+    void set_profiling(bool on);
+    const std::vector<double>& node_seconds() const;
+    void reset_profile();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weft

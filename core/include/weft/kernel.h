@@ -1,0 +1,67 @@
+// How an operator *runs* on one backend. A kernel is created once per node when a graph is
+// compiled (it may build oneDNN primitives, choose algorithms, size a workspace) and then executed
+// per batch with every buffer already allocated: nothing on the hot path allocates.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "weft/attributes.h"
+#include "weft/device.h"
+#include "weft/op_schema.h"
+#include "weft/tensor.h"
+
+namespace weft {
+
+struct KernelConfig {
+    std::string node_name;
+    const Attributes& attrs;  // validated, defaults filled in
+    std::vector<TensorDesc> inputs;
+    std::vector<TensorDesc> outputs;
+    std::vector<ParamSpec> params;
+    Device& device;
+    bool training = false;  // batch norm uses batch statistics, kernels keep what backward needs
+    bool in_place = false;  // output 0 shares memory with input *inplace_input
+};
+
+struct ForwardArgs {
+    std::span<const TensorView> inputs;
+    std::span<const TensorView> outputs;
+    std::span<const TensorView> params;  // running statistics may be updated in training mode
+    void* workspace = nullptr;           // workspace_bytes() of device memory, 64-byte aligned
+};
+
+struct BackwardArgs {
+    std::span<const TensorView> inputs;        // valid where the schema's BackwardNeeds says so
+    std::span<const TensorView> outputs;       // likewise
+    std::span<const TensorView> grad_outputs;
+    std::span<const TensorView> grad_inputs;   // written (overwritten, not accumulated)
+    std::span<const TensorView> params;
+    std::span<const TensorView> grad_params;   // written (overwritten), one per param
+    void* workspace = nullptr;
+};
+
+class Kernel {
+public:
+    virtual ~Kernel() = default;
+    virtual std::size_t workspace_bytes() const { return 0; }
+    virtual void forward(const ForwardArgs& args) = 0;
+    virtual bool has_backward() const { return false; }
+    virtual void backward(const BackwardArgs& args);  // default: throws "no backward"
+};
+
+struct KernelFactory {
+    std::string op;       // the operator this kernel computes
+    std::string backend;  // "cpu", "cuda"
+    std::string name;     // shown by `weft plugins`, e.g. "onednn"
+    // Highest usable priority wins; built-in kernels use 0, overrides something higher.
+    int priority = 0;
+    // Empty when usable here (for this node, if it can tell); otherwise why not.
+    std::function<std::string()> unavailable_reason;
+    std::function<std::unique_ptr<Kernel>(const KernelConfig&)> create;
+};
+
+}  // namespace weft

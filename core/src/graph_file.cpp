@@ -1,0 +1,1075 @@
+// The graph-file loader (docs/graph-format.md): reads a family file and the block libraries it
+// includes, resolves parameters (defaults < variant < --set), and expands the `graph:` sequence
+// (blocks, repeats, conditionals) into a plain Graph. It knows no operator: `op:` names and
+// attributes pass through untouched, and the registry's schemas judge them later.
+#include "weft/graph_file.h"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "expression.h"
+
+namespace weft {
+namespace fs = std::filesystem;
+using graph_file::evaluate_template;
+using graph_file::ExpressionError;
+using graph_file::ExprValue;
+using graph_file::expr_type_name;
+using graph_file::format_expr_value;
+using graph_file::VariableScope;
+
+namespace {
+
+// Guards against files that would expand without end or exhaust memory.
+constexpr std::size_t kMaxNodes = 100000;
+constexpr std::int64_t kMaxRepeatCount = 100000;
+constexpr std::int64_t kMaxExpansionSteps = 1000000;  // items and iterations visited
+constexpr int kMaxBlockDepth = 64;
+constexpr std::size_t kMaxIncludeDepth = 16;
+
+constexpr std::string_view kBlockInput = "$in";  // a block's own input ($in1, $in2 for more)
+
+// =============================================================================================
+// Source files and positions
+
+struct SourceFile {
+    fs::path path;
+    std::string display;  // how errors name the file
+    YAML::Node root;
+};
+using SourceFilePtr = std::shared_ptr<const SourceFile>;
+
+SourceLocation location_of(const SourceFile& file, const YAML::Node& node) {
+    const YAML::Mark mark = node.Mark();
+    if (mark.is_null()) return SourceLocation{file.display, 0, 0};
+    return SourceLocation{file.display, mark.line + 1, mark.column + 1};
+}
+
+[[noreturn]] void fail_at(const SourceLocation& where, const std::string& what) {
+    throw Error(fmt::format("{}: {}", where.str(), what));
+}
+
+[[noreturn]] void fail_at(const SourceFile& file, const YAML::Node& node, const std::string& what) {
+    fail_at(location_of(file, node), what);
+}
+
+std::string read_text(const fs::path& path, const std::string& display) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(fmt::format("{}: cannot read the file", display));
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+YAML::Node parse_yaml(const std::string& text, const std::string& display) {
+    try {
+        return YAML::Load(text);
+    } catch (const YAML::ParserException& error) {
+        // yaml-cpp reads `{` and `[` inside a flow collection as structure, so `[${a}, 2]`
+        // fails with a message about flows that does not say why.
+        const bool flow_hint = error.msg.find("flow") != std::string::npos && text.find("${") != std::string::npos;
+        throw Error(fmt::format("{}:{}:{}: malformed YAML: {}{}", display, error.mark.line + 1, error.mark.column + 1,
+                                error.msg, flow_hint ? " (inside [ ] or { }, a value holding ${…} must be quoted)" : ""));
+    }
+}
+
+SourceFilePtr load_source(const fs::path& path, const std::string& display) {
+    auto file = std::make_shared<SourceFile>();
+    file->path = path;
+    file->display = display;
+    file->root = parse_yaml(read_text(path, display), display);
+    return file;
+}
+
+// =============================================================================================
+// Mappings: duplicate keys and unknown keys are errors, pointing at the key
+
+struct Entry {
+    std::string key;
+    YAML::Node key_node;
+    YAML::Node value;
+};
+
+class Mapping {
+public:
+    Mapping(const SourceFile& file, const YAML::Node& node, std::string_view what) : file_(file), node_(node) {
+        if (!node.IsMap()) fail_at(file, node, fmt::format("expected a mapping for {}", what));
+        for (auto it = node.begin(); it != node.end(); ++it) {
+            if (!it->first.IsScalar()) fail_at(file, it->first, fmt::format("expected a plain key in {}", what));
+            const std::string key = it->first.Scalar();
+            if (const Entry* first = find(key))
+                fail_at(file, it->first, fmt::format("duplicate key '{}' in {} (first given at line {})", key, what,
+                                                     first->key_node.Mark().line + 1));
+            entries_.push_back(Entry{key, it->first, it->second});
+        }
+    }
+
+    const Entry* find(std::string_view key) const {
+        auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; });
+        return it == entries_.end() ? nullptr : &*it;
+    }
+    const YAML::Node* get(std::string_view key) const {
+        const Entry* entry = find(key);
+        return entry ? &entry->value : nullptr;
+    }
+    const YAML::Node& require(std::string_view key, std::string_view what) const {
+        if (const YAML::Node* value = get(key)) return *value;
+        fail_at(file_, node_, fmt::format("{} needs a '{}:' key", what, key));
+    }
+    void allow_only(const std::vector<std::string_view>& keys, std::string_view what) const {
+        for (const Entry& entry : entries_)
+            if (std::find(keys.begin(), keys.end(), entry.key) == keys.end())
+                fail_at(file_, entry.key_node, fmt::format("unknown key '{}' in {} (expected one of: {})", entry.key,
+                                                           what, fmt::join(keys, ", ")));
+    }
+
+    const std::vector<Entry>& entries() const { return entries_; }
+    const SourceFile& file() const { return file_; }
+    SourceLocation where() const { return location_of(file_, node_); }
+
+private:
+    const SourceFile& file_;
+    YAML::Node node_;
+    std::vector<Entry> entries_;
+};
+
+const YAML::Node& require_sequence(const SourceFile& file, const YAML::Node& node, std::string_view what) {
+    if (!node.IsSequence()) fail_at(file, node, fmt::format("expected a sequence (a YAML list) for {}", what));
+    return node;
+}
+
+// `inputs: x` and `inputs: [x, y]` alike.
+std::vector<YAML::Node> scalar_or_list(const YAML::Node& node) {
+    if (!node.IsSequence()) return {node};
+    std::vector<YAML::Node> items;
+    for (const YAML::Node& item : node) items.push_back(item);
+    return items;
+}
+
+bool is_identifier(std::string_view name) {
+    static constexpr std::string_view reserved[] = {"and", "or", "not", "if", "else", "true", "false", "True", "False"};
+    if (name.empty() || std::find(std::begin(reserved), std::end(reserved), name) != std::end(reserved)) return false;
+    auto word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    return !std::isdigit(static_cast<unsigned char>(name[0])) && std::all_of(name.begin(), name.end(), word_char);
+}
+
+void require_identifier(const SourceFile& file, const YAML::Node& key_node, const std::string& name, std::string_view what) {
+    if (!is_identifier(name))
+        fail_at(file, key_node, fmt::format("{} '{}' must be a name usable in expressions (letters, digits, _; "
+                                            "not a keyword)", what, name));
+}
+
+// =============================================================================================
+// Scalars: literals typed by YAML 1.2's core schema, `${…}` evaluated
+
+bool looks_like_number(std::string_view text) {
+    return !text.empty() && text.find_first_not_of("0123456789+-.eE") == std::string_view::npos &&
+           text.find_first_of("0123456789") != std::string_view::npos;
+}
+
+// A scalar without `${…}`: quoted text is always a string; plain text is a bool, an integer,
+// a real or else a string.
+ExprValue literal_value(const SourceFile& file, const YAML::Node& node) {
+    const std::string& text = node.Scalar();
+    if (node.Tag() != "?") return text;
+    if (text == "true" || text == "True" || text == "TRUE") return true;
+    if (text == "false" || text == "False" || text == "FALSE") return false;
+    if (!looks_like_number(text)) return text;
+    const std::string_view digits = text.front() == '+' ? std::string_view(text).substr(1) : std::string_view(text);
+    std::int64_t integer = 0;
+    auto [int_end, int_error] = std::from_chars(digits.data(), digits.data() + digits.size(), integer);
+    if (int_error == std::errc() && int_end == digits.data() + digits.size()) return integer;
+    if (int_error == std::errc::result_out_of_range) fail_at(file, node, fmt::format("integer {} is out of range", text));
+    double real = 0;
+    auto [real_end, real_error] = std::from_chars(digits.data(), digits.data() + digits.size(), real);
+    if (real_error == std::errc() && real_end == digits.data() + digits.size()) return real;
+    return text;
+}
+
+// Where an expression error points: the scalar's own position plus the offset into it (one
+// more for the opening quote of a quoted scalar).
+SourceLocation expression_location(const SourceFile& file, const YAML::Node& node, std::size_t offset) {
+    SourceLocation where = location_of(file, node);
+    if (where.line > 0) where.column += static_cast<int>(offset) + (node.Tag() == "!" ? 1 : 0);
+    return where;
+}
+
+ExprValue evaluate_scalar(const SourceFile& file, const YAML::Node& node, const VariableScope& vars, std::string_view what) {
+    if (node.IsNull()) fail_at(file, node, fmt::format("expected a value for {}", what));
+    if (!node.IsScalar()) fail_at(file, node, fmt::format("expected a single value for {}, not a list or mapping", what));
+    try {
+        if (auto value = evaluate_template(node.Scalar(), vars)) return *value;
+    } catch (const ExpressionError& error) {
+        fail_at(expression_location(file, node, error.offset()), error.what());
+    }
+    return literal_value(file, node);
+}
+
+[[noreturn]] void fail_type(const SourceFile& file, const YAML::Node& node, std::string_view expected,
+                            std::string_view what, const ExprValue& got) {
+    fail_at(file, node, fmt::format("expected {} for {}, got {} {}", expected, what, expr_type_name(got),
+                                    format_expr_value(got)));
+}
+
+std::int64_t evaluate_integer(const SourceFile& file, const YAML::Node& node, const VariableScope& vars, std::string_view what) {
+    const ExprValue value = evaluate_scalar(file, node, vars, what);
+    if (const auto* integer = std::get_if<std::int64_t>(&value)) return *integer;
+    fail_type(file, node, "an integer", what, value);
+}
+
+bool evaluate_bool(const SourceFile& file, const YAML::Node& node, const VariableScope& vars, std::string_view what) {
+    const ExprValue value = evaluate_scalar(file, node, vars, what);
+    if (const auto* flag = std::get_if<bool>(&value)) return *flag;
+    fail_type(file, node, "true or false", what, value);
+}
+
+// Any scalar, as text (names, op names, meta values): `block${b}`, `3`.
+std::string evaluate_text(const SourceFile& file, const YAML::Node& node, const VariableScope& vars, std::string_view what) {
+    return format_expr_value(evaluate_scalar(file, node, vars, what));
+}
+
+AttrValue attribute_from(const ExprValue& value) {
+    return std::visit([](const auto& v) -> AttrValue { return v; }, value);
+}
+
+// A list attribute holds numbers only: all integers give integers, otherwise reals.
+AttrValue evaluate_attribute_list(const SourceFile& file, const YAML::Node& list, const VariableScope& vars, std::string_view what) {
+    std::vector<ExprValue> items;
+    bool all_integers = true;
+    for (const YAML::Node& element : list) {
+        ExprValue value = evaluate_scalar(file, element, vars, what);
+        if (std::holds_alternative<bool>(value) || std::holds_alternative<std::string>(value))
+            fail_type(file, element, "a number (attribute lists hold numbers only)", what, value);
+        all_integers = all_integers && std::holds_alternative<std::int64_t>(value);
+        items.push_back(std::move(value));
+    }
+    if (all_integers) {
+        std::vector<std::int64_t> integers;
+        for (const ExprValue& v : items) integers.push_back(std::get<std::int64_t>(v));
+        return integers;
+    }
+    std::vector<double> reals;
+    for (const ExprValue& v : items)
+        reals.push_back(std::holds_alternative<double>(v) ? std::get<double>(v) : static_cast<double>(std::get<std::int64_t>(v)));
+    return reals;
+}
+
+AttrValue evaluate_attribute(const SourceFile& file, const YAML::Node& node, const VariableScope& vars, std::string_view what) {
+    if (node.IsSequence()) return evaluate_attribute_list(file, node, vars, what);
+    return attribute_from(evaluate_scalar(file, node, vars, what));
+}
+
+// =============================================================================================
+// The family file's header: family, params, derived, variants
+
+struct NamedValue {
+    std::string name;
+    YAML::Node key_node;
+    YAML::Node value;
+};
+
+struct VariantDecl {
+    std::string id;
+    std::string paper;
+    std::string doc;
+    YAML::Node node;
+    std::vector<NamedValue> params;
+};
+
+struct FamilyFile {
+    SourceFilePtr file;
+    std::string family;
+    std::string doc;
+    std::vector<NamedValue> params;   // settable, in file order
+    std::vector<NamedValue> derived;  // computed from params, not settable
+    std::vector<VariantDecl> variants;
+    YAML::Node variants_node;
+    std::optional<Mapping> top;
+};
+
+const std::vector<std::string_view> kFamilyKeys = {
+    "family", "doc", "include", "params", "derived", "checks", "variants", "meta", "inputs", "outputs", "blocks", "graph"};
+
+std::vector<NamedValue> read_named_values(const SourceFile& file, const YAML::Node& node, std::string_view what) {
+    std::vector<NamedValue> values;
+    const Mapping mapping(file, node, what);
+    for (const Entry& entry : mapping.entries()) {
+        require_identifier(file, entry.key_node, entry.key, what);
+        if (!entry.value.IsScalar())
+            fail_at(file, entry.value, fmt::format("expected a single value for {} '{}'", what, entry.key));
+        values.push_back(NamedValue{entry.key, entry.key_node, entry.value});
+    }
+    return values;
+}
+
+const NamedValue* find_named(const std::vector<NamedValue>& values, std::string_view name) {
+    auto it = std::find_if(values.begin(), values.end(), [&](const NamedValue& v) { return v.name == name; });
+    return it == values.end() ? nullptr : &*it;
+}
+
+std::string optional_text(const Mapping& mapping, std::string_view key) {
+    const YAML::Node* node = mapping.get(key);
+    if (!node) return {};
+    if (!node->IsScalar()) fail_at(mapping.file(), *node, fmt::format("expected text for '{}'", key));
+    return node->Scalar();
+}
+
+VariantDecl read_variant(const FamilyFile& family, const YAML::Node& node) {
+    const SourceFile& file = *family.file;
+    const Mapping mapping(file, node, "a variant");
+    mapping.allow_only({"id", "paper", "doc", "params"}, "a variant");
+    VariantDecl variant;
+    variant.node = node;
+    variant.id = optional_text(mapping, "id");
+    if (variant.id.empty()) fail_at(file, node, "a variant needs an 'id:' (e.g. igc-l24m2-d20)");
+    variant.paper = optional_text(mapping, "paper");
+    variant.doc = optional_text(mapping, "doc");
+    if (const YAML::Node* params = mapping.get("params")) {
+        variant.params = read_named_values(file, *params, "variant parameter");
+        for (const NamedValue& param : variant.params)
+            if (!find_named(family.params, param.name))
+                fail_at(file, param.key_node, fmt::format("variant '{}' sets '{}', which is not a declared param",
+                                                          variant.id, param.name));
+    }
+    return variant;
+}
+
+void read_variants(FamilyFile& family, const YAML::Node& node) {
+    family.variants_node = node;
+    for (const YAML::Node& item : require_sequence(*family.file, node, "variants")) {
+        VariantDecl variant = read_variant(family, item);
+        for (const VariantDecl& other : family.variants)
+            if (other.id == variant.id)
+                fail_at(*family.file, item, fmt::format("duplicate variant id '{}' (first at line {})", variant.id,
+                                                        other.node.Mark().line + 1));
+        family.variants.push_back(std::move(variant));
+    }
+}
+
+FamilyFile read_family_from(SourceFilePtr source) {
+    FamilyFile family;
+    family.file = source;
+    family.top.emplace(*source, source->root, "a family file");
+    const Mapping& top = *family.top;
+    top.allow_only(kFamilyKeys, "a family file");
+    family.family = optional_text(top, "family");
+    if (family.family.empty()) fail_at(top.where(), "a family file needs 'family:' (the architecture family's name)");
+    family.doc = optional_text(top, "doc");
+    if (const YAML::Node* params = top.get("params")) family.params = read_named_values(*source, *params, "param");
+    if (const YAML::Node* derived = top.get("derived")) family.derived = read_named_values(*source, *derived, "derived value");
+    for (const NamedValue& value : family.derived)
+        if (find_named(family.params, value.name))
+            fail_at(*source, value.key_node, fmt::format("'{}' is both a param and a derived value", value.name));
+    if (const YAML::Node* variants = top.get("variants")) read_variants(family, *variants);
+    top.require("graph", "a family file");
+    top.require("inputs", "a family file");
+    return family;
+}
+
+FamilyFile read_family(const fs::path& path) { return read_family_from(load_source(path, path.string())); }
+
+GraphFileInfo info_of(const FamilyFile& family) {
+    GraphFileInfo info;
+    info.path = family.file->path;
+    info.family = family.family;
+    info.doc = family.doc;
+    for (const NamedValue& param : family.params) info.params[param.name] = param.value.Scalar();
+    for (const VariantDecl& decl : family.variants) {
+        VariantInfo variant{decl.id, decl.paper, {}};
+        for (const NamedValue& param : decl.params) variant.params[param.name] = param.value.Scalar();
+        info.variants.push_back(std::move(variant));
+    }
+    return info;
+}
+
+// =============================================================================================
+// Parameters: defaults < variant < --set, then derived values, then checks
+
+const VariantDecl* find_variant(const FamilyFile& family, const std::string& id) {
+    if (id.empty()) return nullptr;
+    for (const VariantDecl& variant : family.variants)
+        if (variant.id == id) return &variant;
+    std::vector<std::string> ids;
+    for (const VariantDecl& variant : family.variants) ids.push_back(variant.id);
+    const YAML::Node where = family.variants_node.IsDefined() ? family.variants_node : family.file->root;
+    fail_at(*family.file, where, fmt::format("unknown variant '{}' of family '{}' (its variants: {})", id, family.family,
+                                             ids.empty() ? "none" : fmt::format("{}", fmt::join(ids, ", "))));
+}
+
+// A --set value, parsed as a YAML scalar in a source of its own so that errors name it.
+SourceFilePtr override_source(const std::string& key, const std::string& value) {
+    auto source = std::make_shared<SourceFile>();
+    source->display = fmt::format("--set {}={}", key, value);
+    source->root = parse_yaml(value, source->display);
+    if (!source->root.IsScalar())
+        throw Error(fmt::format("{}: expected a single value (a number, true/false or text)", source->display));
+    return source;
+}
+
+void check_override_keys(const FamilyFile& family, const std::map<std::string, std::string>& overrides) {
+    for (const auto& [key, value] : overrides) {
+        if (find_named(family.params, key)) continue;
+        if (find_named(family.derived, key))
+            throw Error(fmt::format("--set {}={}: '{}' is derived from other params in {} and cannot be set", key,
+                                    value, key, family.file->display));
+        std::vector<std::string> names;
+        for (const NamedValue& param : family.params) names.push_back(param.name);
+        throw Error(fmt::format("--set {}={}: unknown parameter '{}' (the params of {}: {})", key, value, key,
+                                family.file->display, fmt::join(names, ", ")));
+    }
+}
+
+class ParamResolver {
+public:
+    explicit ParamResolver(const FamilyFile& family) : family_(family) {}
+
+    // The values every expression in the file sees, in declaration order.
+    VariableScope resolve(const VariantDecl* variant, const std::map<std::string, std::string>& overrides) {
+        check_override_keys(family_, overrides);
+        VariableScope params;
+        for (const NamedValue& param : family_.params) {
+            const std::string what = fmt::format("param '{}'", param.name);
+            if (auto it = overrides.find(param.name); it != overrides.end()) {
+                SourceFilePtr source = override_source(param.name, it->second);
+                params.define(param.name, evaluate_scalar(*source, source->root, params, what));
+            } else if (const NamedValue* chosen = variant ? find_named(variant->params, param.name) : nullptr) {
+                params.define(param.name, evaluate_scalar(*family_.file, chosen->value, params, what));
+            } else {
+                params.define(param.name, evaluate_scalar(*family_.file, param.value, params, what));
+            }
+        }
+        for (const NamedValue& value : family_.derived)
+            params.define(value.name, evaluate_scalar(*family_.file, value.value, params,
+                                                      fmt::format("derived value '{}'", value.name)));
+        run_checks(params);
+        return params;
+    }
+
+private:
+    // `checks:` entries state what the params must satisfy, e.g. depth = 3B + 2.
+    void run_checks(const VariableScope& params) const {
+        const YAML::Node* checks = family_.top->get("checks");
+        if (!checks) return;
+        const SourceFile& file = *family_.file;
+        for (const YAML::Node& item : require_sequence(file, *checks, "checks")) {
+            const Mapping check(file, item, "a check");
+            check.allow_only({"require", "message"}, "a check");
+            const YAML::Node& condition = check.require("require", "a check");
+            if (evaluate_bool(file, condition, params, "a check's require")) continue;
+            const YAML::Node* message = check.get("message");
+            fail_at(file, item, fmt::format("check failed: {} (require: {})",
+                                            message ? evaluate_text(file, *message, params, "a check's message")
+                                                    : std::string("condition is false"),
+                                            condition.Scalar()));
+        }
+    }
+
+    const FamilyFile& family_;
+};
+
+std::string describe_params(const FamilyFile& family, const VariableScope& params) {
+    std::vector<std::string> parts;
+    for (const NamedValue& param : family.params)
+        parts.push_back(fmt::format("{}={}", param.name, format_expr_value(*params.find(param.name))));
+    return fmt::format("{}", fmt::join(parts, " "));
+}
+
+// =============================================================================================
+// Blocks and includes
+
+struct BlockArg {
+    std::string name;
+    YAML::Node default_value;  // null: required
+};
+
+struct BlockDef {
+    std::string name;
+    SourceFilePtr file;
+    YAML::Node node;
+    std::vector<BlockArg> args;
+    YAML::Node body;
+    std::optional<YAML::Node> output;
+};
+
+// Keys a block call uses itself; a block's arguments cannot take these names.
+const std::vector<std::string_view> kCallKeys = {"block", "name", "inputs", "if"};
+
+class BlockLibrary {
+public:
+    void add_family(const FamilyFile& family) {
+        std::vector<fs::path> chain{canonical_path(family.file->path)};
+        add_file(family.file, *family.top, chain);
+    }
+
+    const BlockDef* find(std::string_view name) const {
+        auto it = blocks_.find(name);
+        return it == blocks_.end() ? nullptr : &it->second;
+    }
+
+    std::string names() const {
+        std::vector<std::string> names;
+        for (const auto& [name, block] : blocks_) names.push_back(name);
+        return names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "));
+    }
+
+private:
+    static fs::path canonical_path(const fs::path& path) {
+        std::error_code ignored;
+        return fs::weakly_canonical(path, ignored);
+    }
+
+    // Included blocks come first, so a file's own definitions can use them.
+    void add_file(const SourceFilePtr& file, const Mapping& top, std::vector<fs::path>& chain) {
+        if (const YAML::Node* include = top.get("include")) include_all(*file, *include, chain);
+        const YAML::Node* blocks = top.get("blocks");
+        if (!blocks) return;
+        const Mapping definitions(*file, *blocks, "blocks");
+        for (const Entry& entry : definitions.entries()) add_block(file, entry);
+    }
+
+    void include_all(const SourceFile& from, const YAML::Node& include, std::vector<fs::path>& chain) {
+        if (include.IsScalar()) return include_one(from, include, chain);
+        for (const YAML::Node& item : require_sequence(from, include, "include (a file or a list of files)"))
+            include_one(from, item, chain);
+    }
+
+    void include_one(const SourceFile& from, const YAML::Node& item, std::vector<fs::path>& chain) {
+        if (!item.IsScalar()) fail_at(from, item, "expected a file name to include");
+        const fs::path path = (from.path.parent_path() / item.Scalar()).lexically_normal();
+        std::error_code ec;
+        if (!fs::is_regular_file(path, ec))
+            fail_at(from, item, fmt::format("include '{}' not found (looked for {})", item.Scalar(), path.string()));
+        const fs::path canonical = canonical_path(path);
+        if (std::find(chain.begin(), chain.end(), canonical) != chain.end())
+            fail_at(from, item, fmt::format("cyclic include: {} includes {}, which is already being included",
+                                            from.display, path.string()));
+        if (chain.size() >= kMaxIncludeDepth)
+            fail_at(from, item, fmt::format("includes nested deeper than {}", kMaxIncludeDepth));
+        if (!included_.insert(canonical).second) return;  // shared by two includers: read once
+        SourceFilePtr file = load_source(path, path.string());
+        const Mapping top(*file, file->root, "an included file");
+        top.allow_only({"doc", "include", "blocks"}, "an included block library");
+        chain.push_back(canonical);
+        add_file(file, top, chain);
+        chain.pop_back();
+    }
+
+    void add_block(const SourceFilePtr& file, const Entry& entry) {
+        require_identifier(*file, entry.key_node, entry.key, "block name");
+        if (const BlockDef* existing = find(entry.key))
+            fail_at(*file, entry.key_node, fmt::format("block '{}' is already defined at {}", entry.key,
+                                                       location_of(*existing->file, existing->node).str()));
+        const Mapping mapping(*file, entry.value, fmt::format("block '{}'", entry.key));
+        mapping.allow_only({"doc", "args", "body", "output"}, fmt::format("block '{}'", entry.key));
+        BlockDef block{entry.key, file, entry.key_node, {}, {}, {}};
+        if (const YAML::Node* args = mapping.get("args")) block.args = read_args(*file, *args, entry.key);
+        block.body = require_sequence(*file, mapping.require("body", "a block"), "a block's body");
+        if (const YAML::Node* output = mapping.get("output")) block.output = *output;
+        blocks_.emplace(entry.key, std::move(block));
+    }
+
+    static std::vector<BlockArg> read_args(const SourceFile& file, const YAML::Node& node, const std::string& block) {
+        std::vector<BlockArg> args;
+        const Mapping mapping(file, node, fmt::format("the args of block '{}'", block));
+        for (const Entry& entry : mapping.entries()) {
+            require_identifier(file, entry.key_node, entry.key, "block argument");
+            if (std::find(kCallKeys.begin(), kCallKeys.end(), entry.key) != kCallKeys.end())
+                fail_at(file, entry.key_node, fmt::format("'{}' is reserved and cannot name a block argument", entry.key));
+            args.push_back(BlockArg{entry.key, entry.value});
+        }
+        return args;
+    }
+
+    std::map<std::string, BlockDef, std::less<>> blocks_;
+    std::set<fs::path> included_;
+};
+
+// =============================================================================================
+// Expansion
+
+// The names bound in one block instance or named repeat iteration. A name bound to a scope
+// (block instance, group) means that scope's output, and `scope.child` reaches inside it.
+struct Frame {
+    struct Binding {
+        int value = -1;
+        std::shared_ptr<Frame> scope;  // set for block instances and named groups
+    };
+    Frame* parent = nullptr;  // names not found here are looked up outward
+    std::map<std::string, Binding, std::less<>> names;
+};
+
+struct Context {
+    const SourceFile* file = nullptr;
+    const VariableScope* vars = nullptr;
+    const VariableScope* globals = nullptr;  // the family's params: what block bodies see
+    Frame* frame = nullptr;
+    std::vector<ScopeEntry> scope;
+    std::string prefix;                      // "stage1.block0."
+    std::vector<int> block_inputs;           // $in, $in1, ...
+    int cursor = -1;                         // what a node without inputs: reads
+    int block_depth = 0;
+};
+
+bool is_node_name(std::string_view name) {
+    auto allowed = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; };
+    return !name.empty() && std::all_of(name.begin(), name.end(), allowed);
+}
+
+class Expander {
+public:
+    Expander(Graph& graph, const BlockLibrary& blocks) : graph_(graph), blocks_(blocks) {}
+
+    void bind_graph_input(Context& context, const std::string& name, int value, const SourceLocation& where) {
+        claim_name(context, name, where);
+        context.frame->names[name] = Frame::Binding{value, nullptr};
+    }
+
+    void expand_sequence(const YAML::Node& body, Context& context) {
+        for (const YAML::Node& item : require_sequence(*context.file, body, "a graph body")) expand_item(item, context);
+    }
+
+    int resolve_name(const std::string& name, const Context& context, const SourceLocation& where) const;
+
+private:
+    void count_step(const SourceLocation& where) {
+        if (++steps_ > kMaxExpansionSteps)
+            fail_at(where, fmt::format("the graph expands to more than {} items (is a repeat count too large?)",
+                                       kMaxExpansionSteps));
+    }
+
+    void expand_item(const YAML::Node& node, Context& context) {
+        const Mapping item(*context.file, node, "a graph item");
+        count_step(item.where());
+        if (const YAML::Node* condition = item.get("if"))
+            if (!evaluate_bool(*context.file, *condition, *context.vars, "if:")) return;
+        const int kinds = int(item.get("op") != nullptr) + int(item.get("block") != nullptr) + int(item.get("repeat") != nullptr);
+        if (kinds != 1)
+            fail_at(item.where(), kinds == 0 ? "expected a graph item with 'op:', 'block:' or 'repeat:'"
+                                             : "a graph item takes only one of 'op:', 'block:', 'repeat:'");
+        if (item.get("op")) return expand_op(item, context);
+        if (item.get("block")) return expand_block_call(item, context);
+        expand_repeat(item, context);
+    }
+
+    void expand_op(const Mapping& item, Context& context);
+    void expand_block_call(const Mapping& item, Context& context);
+    void expand_repeat(const Mapping& item, Context& context);
+    void expand_iteration(const Mapping& item, Context& context, const VariableScope& vars);
+    VariableScope bind_block_args(const Mapping& item, const BlockDef& block, const Context& context) const;
+    int block_output(const BlockDef& block, const Context& inner) const;
+    std::vector<int> resolve_inputs(const Mapping& item, const Context& context, const std::string& node_name) const;
+    int resolve_block_input(const std::string& name, const Context& context, const SourceLocation& where) const;
+    std::string local_name(const Mapping& item, const Context& context, const std::string& fallback) const;
+    std::string claim_name(const Context& context, const std::string& local, const SourceLocation& where);
+    std::string auto_name(const Context& context, const std::string& base) const;
+
+    Graph& graph_;
+    const BlockLibrary& blocks_;
+    std::map<std::string, SourceLocation> claimed_;  // full names of nodes, scopes and inputs
+    std::int64_t steps_ = 0;
+};
+
+// An explicit `name:` or, without one, the op's or block's name made unique in this scope
+// (`relu`, `relu_1`, ...).
+std::string Expander::local_name(const Mapping& item, const Context& context, const std::string& fallback) const {
+    const YAML::Node* name = item.get("name");
+    if (!name) return auto_name(context, fallback);
+    std::string local = evaluate_text(*context.file, *name, *context.vars, "name:");
+    if (!is_node_name(local))
+        fail_at(*context.file, *name, fmt::format("name '{}' may hold only letters, digits, '_' and '-' "
+                                                  "(scopes add the dots)", local));
+    return local;
+}
+
+std::string Expander::auto_name(const Context& context, const std::string& base) const {
+    std::string candidate = base;
+    for (int n = 1; claimed_.count(context.prefix + candidate); ++n) candidate = fmt::format("{}_{}", base, n);
+    return candidate;
+}
+
+std::string Expander::claim_name(const Context& context, const std::string& local, const SourceLocation& where) {
+    const std::string full = context.prefix + local;
+    auto [it, inserted] = claimed_.emplace(full, where);
+    if (!inserted) fail_at(where, fmt::format("duplicate node name '{}' (first defined at {})", full, it->second.str()));
+    return full;
+}
+
+void Expander::expand_op(const Mapping& item, Context& context) {
+    const SourceFile& file = *context.file;
+    const std::string op = evaluate_text(file, *item.get("op"), *context.vars, "op:");
+    const std::string local = local_name(item, context, op);
+    Node node;
+    node.loc = item.where();
+    node.name = claim_name(context, local, node.loc);
+    node.op = op;
+    node.inputs = resolve_inputs(item, context, node.name);
+    node.scope = context.scope;
+    static constexpr std::string_view meta_keys[] = {"op", "name", "inputs", "if"};
+    for (const Entry& entry : item.entries())
+        if (std::find(std::begin(meta_keys), std::end(meta_keys), entry.key) == std::end(meta_keys))
+            node.attrs.set(entry.key, evaluate_attribute(file, entry.value, *context.vars,
+                                                         fmt::format("attribute '{}'", entry.key)));
+    if (graph_.nodes.size() >= kMaxNodes)
+        fail_at(node.loc, fmt::format("the graph exceeds {} nodes (is a repeat count too large?)", kMaxNodes));
+    const int index = graph_.add_node(std::move(node));
+    const int output = graph_.nodes[index].outputs.at(0);
+    context.frame->names[local] = Frame::Binding{output, nullptr};
+    context.cursor = output;
+}
+
+// Arguments are evaluated where the block is called; defaults where it is defined, seeing the
+// arguments before them and the family's params.
+VariableScope Expander::bind_block_args(const Mapping& item, const BlockDef& block, const Context& context) const {
+    VariableScope args(context.globals);
+    for (const Entry& entry : item.entries()) {
+        if (std::find(kCallKeys.begin(), kCallKeys.end(), entry.key) != kCallKeys.end()) continue;
+        auto declared = std::find_if(block.args.begin(), block.args.end(), [&](const BlockArg& a) { return a.name == entry.key; });
+        if (declared == block.args.end()) {
+            std::vector<std::string> names;
+            for (const BlockArg& arg : block.args) names.push_back(arg.name);
+            fail_at(*context.file, entry.key_node, fmt::format("block '{}' has no argument '{}' (its arguments: {})",
+                                                               block.name, entry.key, fmt::join(names, ", ")));
+        }
+    }
+    for (const BlockArg& arg : block.args) {
+        const std::string what = fmt::format("argument '{}' of block '{}'", arg.name, block.name);
+        if (const YAML::Node* given = item.get(arg.name)) {
+            args.define(arg.name, evaluate_scalar(*context.file, *given, *context.vars, what));
+        } else if (!arg.default_value.IsNull()) {
+            args.define(arg.name, evaluate_scalar(*block.file, arg.default_value, args, what));
+        } else {
+            fail_at(item.where(), fmt::format("missing required argument '{}' of block '{}' (defined at {})", arg.name,
+                                              block.name, location_of(*block.file, block.node).str()));
+        }
+    }
+    return args;
+}
+
+int Expander::block_output(const BlockDef& block, const Context& inner) const {
+    if (block.output) {
+        const std::string name = evaluate_text(*block.file, *block.output, *inner.vars, "output:");
+        return resolve_name(name, inner, location_of(*block.file, *block.output));
+    }
+    return inner.cursor;
+}
+
+void Expander::expand_block_call(const Mapping& item, Context& context) {
+    const YAML::Node& block_node = *item.get("block");
+    const std::string block_name = evaluate_text(*context.file, block_node, *context.vars, "block:");
+    const BlockDef* block = blocks_.find(block_name);
+    if (!block)
+        fail_at(*context.file, block_node, fmt::format("unknown block '{}' (known blocks: {})", block_name, blocks_.names()));
+    if (context.block_depth >= kMaxBlockDepth)
+        fail_at(item.where(), fmt::format("blocks nested deeper than {} (does block '{}' call itself without an "
+                                          "if: that stops it?)", kMaxBlockDepth, block_name));
+    const std::string local = local_name(item, context, block_name);
+    const std::string full = claim_name(context, local, item.where());
+    const VariableScope args = bind_block_args(item, *block, context);
+    auto frame = std::make_shared<Frame>();
+    frame->parent = context.frame;
+    Context inner = context;
+    inner.file = block->file.get();
+    inner.vars = &args;
+    inner.frame = frame.get();
+    inner.scope.push_back(ScopeEntry{local, block_name});
+    inner.prefix = full + ".";
+    inner.block_inputs = resolve_inputs(item, context, full);
+    inner.cursor = inner.block_inputs.empty() ? -1 : inner.block_inputs.front();
+    inner.block_depth = context.block_depth + 1;
+    expand_sequence(block->body, inner);
+    const int output = block_output(*block, inner);
+    context.frame->names[local] = Frame::Binding{output, frame};
+    context.cursor = output;
+}
+
+void Expander::expand_repeat(const Mapping& item, Context& context) {
+    const SourceFile& file = *context.file;
+    item.allow_only({"repeat", "var", "name", "body", "if"}, "a repeat");
+    const YAML::Node& count_node = *item.get("repeat");
+    const std::int64_t count = evaluate_integer(file, count_node, *context.vars, "repeat:");
+    if (count < 0) fail_at(file, count_node, fmt::format("repeat count must not be negative, got {}", count));
+    if (count > kMaxRepeatCount)
+        fail_at(file, count_node, fmt::format("repeat count {} exceeds the limit of {}", count, kMaxRepeatCount));
+    std::string var = "i";
+    if (const YAML::Node* var_node = item.get("var")) {
+        var = var_node->IsScalar() ? var_node->Scalar() : std::string();
+        require_identifier(file, *var_node, var, "loop variable");
+    }
+    require_sequence(file, item.require("body", "a repeat"), "a repeat's body");
+    for (std::int64_t k = 0; k < count; ++k) {
+        count_step(item.where());
+        VariableScope vars(context.vars);
+        vars.define(var, k);
+        expand_iteration(item, context, vars);
+    }
+}
+
+// Without `name:` an iteration's items land in the enclosing scope; with one, each iteration is
+// a group (a scope without a block) named by it.
+void Expander::expand_iteration(const Mapping& item, Context& context, const VariableScope& vars) {
+    Context inner = context;
+    inner.vars = &vars;
+    const YAML::Node* name = item.get("name");
+    if (!name) {
+        expand_sequence(*item.get("body"), inner);
+        context.cursor = inner.cursor;
+        return;
+    }
+    const std::string local = local_name(item, inner, "");
+    const std::string full = claim_name(context, local, location_of(*context.file, *name));
+    auto frame = std::make_shared<Frame>();
+    frame->parent = context.frame;
+    inner.frame = frame.get();
+    inner.scope.push_back(ScopeEntry{local, ""});
+    inner.prefix = full + ".";
+    expand_sequence(*item.get("body"), inner);
+    context.frame->names[local] = Frame::Binding{inner.cursor, frame};
+    context.cursor = inner.cursor;
+}
+
+std::vector<int> Expander::resolve_inputs(const Mapping& item, const Context& context, const std::string& node_name) const {
+    const YAML::Node* inputs = item.get("inputs");
+    if (!inputs) {
+        if (context.cursor < 0)
+            fail_at(item.where(), fmt::format("'{}' has no input: nothing comes before it (give inputs:)", node_name));
+        return {context.cursor};
+    }
+    std::vector<int> values;
+    for (const YAML::Node& name : scalar_or_list(*inputs)) {
+        const std::string text = evaluate_text(*context.file, name, *context.vars, "inputs:");
+        values.push_back(resolve_name(text, context, location_of(*context.file, name)));
+    }
+    return values;
+}
+
+int Expander::resolve_block_input(const std::string& name, const Context& context, const SourceLocation& where) const {
+    const std::string index_text = name.substr(kBlockInput.size());
+    std::size_t index = 0;
+    if (!index_text.empty()) {
+        auto [end, error] = std::from_chars(index_text.data(), index_text.data() + index_text.size(), index);
+        if (error != std::errc() || end != index_text.data() + index_text.size())
+            fail_at(where, fmt::format("unknown input '{}' ({} names the block's input; {}1, {}2 further ones)", name,
+                                       kBlockInput, kBlockInput, kBlockInput));
+    }
+    if (index >= context.block_inputs.size())
+        fail_at(where, fmt::format("'{}' does not exist: this scope has {} input(s)", name, context.block_inputs.size()));
+    return context.block_inputs[index];
+}
+
+// Names for an error message: this scope's and, when `outward`, the enclosing ones', at most a
+// screenful.
+std::string list_names(const Frame* frame, bool outward) {
+    constexpr std::size_t kShown = 24;
+    std::vector<std::string> names;
+    for (; frame && names.size() < kShown; frame = outward ? frame->parent : nullptr)
+        for (const auto& [name, binding] : frame->names)
+            if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    if (names.size() > kShown) names.resize(kShown);
+    return names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "));
+}
+
+// `conv`, `block0.primary`: the first part is looked up in this scope, then outward; further
+// parts descend into block instances and groups.
+int Expander::resolve_name(const std::string& name, const Context& context, const SourceLocation& where) const {
+    if (name.starts_with(kBlockInput)) return resolve_block_input(name, context, where);
+    std::vector<std::string> parts;
+    for (std::size_t start = 0;;) {
+        const std::size_t dot = name.find('.', start);
+        parts.push_back(name.substr(start, dot - start));
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    const Frame::Binding* binding = nullptr;
+    for (const Frame* frame = context.frame; frame && !binding; frame = frame->parent)
+        if (auto it = frame->names.find(parts[0]); it != frame->names.end()) binding = &it->second;
+    if (!binding) fail_at(where, fmt::format("unknown input '{}' (names visible here: {})", name, list_names(context.frame, true)));
+    std::string path = parts[0];
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+        if (!binding->scope)
+            fail_at(where, fmt::format("unknown input '{}': '{}' is a node, not a block instance or group", name, path));
+        auto it = binding->scope->names.find(parts[i]);
+        if (it == binding->scope->names.end())
+            fail_at(where, fmt::format("unknown input '{}': '{}' has no '{}' (it has: {})", name, path, parts[i],
+                                       list_names(binding->scope.get(), false)));
+        binding = &it->second;
+        path += "." + parts[i];
+    }
+    if (binding->value < 0) fail_at(where, fmt::format("'{}' produces no value", name));
+    return binding->value;
+}
+
+// =============================================================================================
+// The graph's inputs, outputs and meta
+
+void add_graph_inputs(const FamilyFile& family, const VariableScope& params, Graph& graph, Expander& expander,
+                      Context& context) {
+    const SourceFile& file = *family.file;
+    const YAML::Node& inputs = family.top->require("inputs", "a family file");
+    for (const YAML::Node& item : require_sequence(file, inputs, "inputs")) {
+        const Mapping input(file, item, "a graph input");
+        input.allow_only({"name", "shape", "dtype"}, "a graph input");
+        const YAML::Node& name_node = input.require("name", "a graph input");
+        const std::string name = evaluate_text(file, name_node, params, "an input's name");
+        if (!is_node_name(name)) fail_at(file, name_node, fmt::format("input name '{}' may hold only letters, digits, '_' and '-'", name));
+        TensorDesc desc{DType::f32, Shape{1}};  // batch 1; the runner sets the real batch
+        for (const YAML::Node& dim : require_sequence(file, input.require("shape", "a graph input"), "an input's shape")) {
+            const std::int64_t extent = evaluate_integer(file, dim, params, "an input extent");
+            if (extent < 1) fail_at(file, dim, fmt::format("input extents must be positive, got {}", extent));
+            desc.shape.push_back(extent);
+        }
+        if (const YAML::Node* dtype = input.get("dtype")) {
+            const std::string dtype_text = evaluate_text(file, *dtype, params, "dtype:");
+            const auto parsed = parse_dtype(dtype_text);
+            if (!parsed) fail_at(file, *dtype, fmt::format("unknown dtype '{}' (e.g. f32)", dtype_text));
+            desc.dtype = *parsed;
+        }
+        const int value = graph.add_input(name, desc);
+        expander.bind_graph_input(context, name, value, input.where());
+        context.block_inputs.push_back(value);
+    }
+    if (context.block_inputs.empty()) fail_at(file, inputs, "a family file needs at least one input");
+    context.cursor = context.block_inputs.front();
+}
+
+void set_graph_outputs(const FamilyFile& family, Graph& graph, const Expander& expander, const Context& context) {
+    const SourceFile& file = *family.file;
+    if (graph.nodes.empty()) fail_at(file, family.top->require("graph", "a family file"), "the graph expands to no nodes");
+    const YAML::Node* outputs = family.top->get("outputs");
+    if (!outputs) {
+        graph.outputs = {context.cursor};
+        return;
+    }
+    for (const YAML::Node& name : scalar_or_list(*outputs)) {
+        const std::string text = evaluate_text(file, name, *context.vars, "outputs:");
+        graph.outputs.push_back(expander.resolve_name(text, context, location_of(file, name)));
+    }
+}
+
+// meta: values are text; a list (e.g. class names) is joined with commas.
+std::string meta_value(const SourceFile& file, const YAML::Node& node, const VariableScope& params, const std::string& key) {
+    const std::string what = fmt::format("meta '{}'", key);
+    if (!node.IsSequence()) return evaluate_text(file, node, params, what);
+    std::vector<std::string> items;
+    for (const YAML::Node& item : node) items.push_back(evaluate_text(file, item, params, what));
+    return fmt::format("{}", fmt::join(items, ","));
+}
+
+void set_meta(const FamilyFile& family, const VariantDecl* variant, const VariableScope& params, Graph& graph) {
+    graph.meta["family"] = family.family;
+    graph.meta["variant"] = variant ? variant->id : "";
+    graph.meta["file"] = family.file->display;
+    graph.meta["params"] = describe_params(family, params);
+    if (variant && !variant->paper.empty()) graph.meta["paper"] = variant->paper;
+    const YAML::Node* meta = family.top->get("meta");
+    if (!meta) return;
+    const Mapping entries(*family.file, *meta, "meta");
+    for (const Entry& entry : entries.entries()) {
+        if (graph.meta.count(entry.key) || entry.key == "paper")
+            fail_at(*family.file, entry.key_node, fmt::format("meta key '{}' is reserved (the loader sets it)", entry.key));
+        graph.meta[entry.key] = meta_value(*family.file, entry.value, params, entry.key);
+    }
+}
+
+// =============================================================================================
+// The zoo: family files on the graph search path
+
+std::vector<fs::path> yaml_files_under(const fs::path& dir) {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::path& path = it->path();
+        if (it->is_regular_file(ec) && (path.extension() == ".yaml" || path.extension() == ".yml")) files.push_back(path);
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+// Block libraries (files without `family:`) live beside the families and are skipped.
+std::optional<FamilyFile> read_if_family(const fs::path& path) {
+    SourceFilePtr source = load_source(path, path.string());
+    const YAML::Node& root = source->root;
+    if (!root.IsMap() || !root["family"].IsDefined()) return std::nullopt;
+    return read_family_from(source);
+}
+
+std::vector<GraphFileInfo> zoo_families() {
+    std::vector<GraphFileInfo> families;
+    std::set<fs::path> seen;
+    for (const fs::path& dir : graph_search_path()) {
+        std::error_code ec;
+        if (!fs::is_directory(dir, ec)) continue;
+        for (const fs::path& path : yaml_files_under(dir)) {
+            if (!seen.insert(fs::weakly_canonical(path, ec)).second) continue;
+            if (auto family = read_if_family(path)) families.push_back(info_of(*family));
+        }
+    }
+    return families;
+}
+
+}  // namespace
+
+// =============================================================================================
+// Public API
+
+GraphFileInfo read_graph_file_info(const fs::path& path) { return info_of(read_family(path)); }
+
+Graph load_graph_file(const fs::path& path, const GraphFileOptions& options) {
+    const FamilyFile family = read_family(path);
+    const VariantDecl* variant = find_variant(family, options.variant);
+    const VariableScope params = ParamResolver(family).resolve(variant, options.overrides);
+    BlockLibrary blocks;
+    blocks.add_family(family);
+
+    Graph graph;
+    graph.name = variant ? variant->id : family.family;
+    set_meta(family, variant, params, graph);
+    Expander expander(graph, blocks);
+    Frame root;
+    Context context;
+    context.file = family.file.get();
+    context.vars = &params;
+    context.globals = &params;
+    context.frame = &root;
+    add_graph_inputs(family, params, graph, expander, context);
+    expander.expand_sequence(family.top->require("graph", "a family file"), context);
+    set_graph_outputs(family, graph, expander, context);
+    return graph;
+}
+
+Graph resolve_graph(const std::string& spec, const GraphFileOptions& options) {
+    std::error_code ec;
+    if (fs::is_regular_file(spec, ec)) return load_graph_file(spec, options);
+    const std::vector<GraphFileInfo> families = zoo_families();
+    for (const GraphFileInfo& info : families)
+        for (const VariantInfo& variant : info.variants) {
+            if (variant.id != spec) continue;
+            if (!options.variant.empty() && options.variant != spec)
+                throw Error(fmt::format("'{}' is itself a variant; it cannot also take variant '{}'", spec, options.variant));
+            GraphFileOptions chosen = options;
+            chosen.variant = spec;
+            return load_graph_file(info.path, chosen);
+        }
+    for (const GraphFileInfo& info : families)
+        if (info.family == spec) return load_graph_file(info.path, options);
+    std::vector<std::string> dirs;
+    for (const fs::path& dir : graph_search_path()) dirs.push_back(dir.string());
+    throw Error(fmt::format("'{}' is neither a graph file nor a variant id or family on the graph search path "
+                            "(searched: {}; set WEFT_GRAPH_PATH to add directories)", spec, fmt::join(dirs, ", ")));
+}
+
+std::vector<std::pair<GraphFileInfo, VariantInfo>> list_zoo() {
+    std::vector<std::pair<GraphFileInfo, VariantInfo>> zoo;
+    for (const GraphFileInfo& info : zoo_families())
+        for (const VariantInfo& variant : info.variants) zoo.emplace_back(info, variant);
+    return zoo;
+}
+
+}  // namespace weft

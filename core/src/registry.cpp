@@ -1,0 +1,276 @@
+// The plugin host: loads operator/kernel/backend libraries with Boost.DLL and keeps what they
+// register. A library is accepted whole or refused whole, with the reason kept for `weft plugins`.
+#include "weft/registry.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "weft/error.h"
+
+namespace weft {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Collects one library's registrations so they can be checked before any is committed.
+class StagingRegistrar final : public PluginRegistrar {
+public:
+    void add_op(OpSchema schema) override { ops.push_back(std::move(schema)); }
+    void add_kernel(KernelFactory factory) override { kernels.push_back(std::move(factory)); }
+    void add_backend(BackendFactory factory) override { backends.push_back(std::move(factory)); }
+
+    std::vector<OpSchema> ops;
+    std::vector<KernelFactory> kernels;
+    std::vector<BackendFactory> backends;
+};
+
+std::string library_stem(const fs::path& path) {
+    std::string stem = path.stem().string();
+    if (stem.rfind("lib", 0) == 0) stem = stem.substr(3);
+    return stem;
+}
+
+}  // namespace
+
+struct Registry::Impl {
+    // Declared first so libraries are released last, after every function they provided.
+    std::vector<boost::dll::shared_library> libraries;
+    struct OpEntry {
+        OpSchema schema;
+        fs::path library;
+    };
+    std::vector<OpEntry> ops;
+    std::vector<RegisteredKernel> kernels;
+    struct BackendEntry {
+        BackendFactory factory;
+        fs::path library;
+    };
+    std::vector<BackendEntry> backends;
+
+    const OpEntry* find_op(std::string_view name) const {
+        for (const auto& e : ops)
+            if (e.schema.name == name) return &e;
+        return nullptr;
+    }
+    const BackendEntry* find_backend(std::string_view name) const {
+        for (const auto& e : backends)
+            if (e.factory.name == name) return &e;
+        return nullptr;
+    }
+
+    // Returns an empty string when the staged registrations fit, else the reason to refuse.
+    std::string conflicts(const StagingRegistrar& staged) const {
+        for (std::size_t i = 0; i < staged.ops.size(); ++i) {
+            const OpSchema& s = staged.ops[i];
+            if (s.name.empty()) return "registers an operator with no name";
+            if (!s.infer) return fmt::format("operator '{}' has no shape rule", s.name);
+            if (const OpEntry* e = find_op(s.name))
+                return fmt::format("registers operator '{}' already registered by {}", s.name, e->library.string());
+            for (std::size_t j = 0; j < i; ++j)
+                if (staged.ops[j].name == s.name) return fmt::format("registers operator '{}' twice", s.name);
+        }
+        for (const KernelFactory& k : staged.kernels) {
+            if (k.op.empty() || k.backend.empty() || !k.create)
+                return "registers a kernel without op, backend or create function";
+        }
+        for (const BackendFactory& b : staged.backends) {
+            if (b.name.empty() || !b.create) return "registers a backend without name or create function";
+            if (const BackendEntry* e = find_backend(b.name))
+                return fmt::format("registers backend '{}' already registered by {}", b.name, e->library.string());
+        }
+        return {};
+    }
+};
+
+Registry::Registry() : impl_(std::make_unique<Impl>()) {}
+Registry::~Registry() = default;
+
+const OpSchema* Registry::find_op(std::string_view name) const {
+    const auto* e = impl_->find_op(name);
+    return e ? &e->schema : nullptr;
+}
+
+const OpSchema& Registry::op(std::string_view name) const {
+    if (const OpSchema* s = find_op(name)) return *s;
+    throw Error(fmt::format("unknown op '{}'", name));
+}
+
+std::vector<std::string> Registry::op_names() const {
+    std::vector<std::string> names;
+    for (const auto& e : impl_->ops) names.push_back(e.schema.name);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+fs::path Registry::op_library(std::string_view name) const {
+    const auto* e = impl_->find_op(name);
+    return e ? e->library : fs::path{};
+}
+
+std::vector<const RegisteredKernel*> Registry::kernels(std::string_view op, std::string_view backend) const {
+    std::vector<const RegisteredKernel*> out;
+    for (const auto& k : impl_->kernels)
+        if (k.factory.op == op && k.factory.backend == backend) out.push_back(&k);
+    std::stable_sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->factory.priority > b->factory.priority; });
+    return out;
+}
+
+const RegisteredKernel& Registry::select_kernel(std::string_view op, std::string_view backend,
+                                                const std::map<std::string, std::string>& overrides) const {
+    auto candidates = kernels(op, backend);
+    if (candidates.empty())
+        throw Error(fmt::format("no {} kernel is registered for op '{}'", backend, op));
+    if (auto it = overrides.find(std::string(op)); it != overrides.end()) {
+        const std::string& want = it->second;
+        for (const RegisteredKernel* k : candidates) {
+            const std::string stem = library_stem(k->library);
+            if (want == k->factory.name || want == stem || "weft_" + want == stem || want == k->library.string()) {
+                if (k->factory.unavailable_reason) {
+                    if (std::string why = k->factory.unavailable_reason(); !why.empty())
+                        throw Error(fmt::format("--kernel {}={}: that kernel is unavailable: {}", op, want, why));
+                }
+                return *k;
+            }
+        }
+        std::vector<std::string> names;
+        for (const RegisteredKernel* k : candidates) names.push_back(fmt::format("{} ({})", k->factory.name, library_stem(k->library)));
+        throw Error(fmt::format("--kernel {}={}: no such {} kernel (available: {})", op, want, backend, fmt::join(names, ", ")));
+    }
+    std::vector<std::string> reasons;
+    for (const RegisteredKernel* k : candidates) {
+        std::string why = k->factory.unavailable_reason ? k->factory.unavailable_reason() : std::string{};
+        if (why.empty()) return *k;
+        reasons.push_back(fmt::format("{}: {}", library_stem(k->library), why));
+    }
+    throw Error(fmt::format("no usable {} kernel for op '{}' ({})", backend, op, fmt::join(reasons, "; ")));
+}
+
+const BackendFactory* Registry::find_backend(std::string_view name) const {
+    const auto* e = impl_->find_backend(name);
+    return e ? &e->factory : nullptr;
+}
+
+std::vector<std::string> Registry::backend_names() const {
+    std::vector<std::string> names;
+    for (const auto& e : impl_->backends) names.push_back(e.factory.name);
+    return names;
+}
+
+std::unique_ptr<Device> Registry::create_device(std::string_view backend, const DeviceOptions& options) const {
+    const BackendFactory* f = find_backend(backend);
+    if (!f) {
+        auto names = backend_names();
+        throw Error(fmt::format("device '{}' is not available: no plugin provides that backend (loaded: {})", backend,
+                                names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
+    }
+    if (f->unavailable_reason)
+        if (std::string why = f->unavailable_reason(); !why.empty())
+            throw Error(fmt::format("device '{}' is not available: {}", backend, why));
+    return f->create(options);
+}
+
+namespace {
+
+// Calls the plugin's registration function, turning anything it throws into a refusal reason.
+std::string stage_plugin(const PluginDescriptor& d, StagingRegistrar& staged) {
+    if (d.abi_version != kPluginAbiVersion)
+        return fmt::format("built for plugin ABI version {}, this weft speaks version {}", d.abi_version,
+                           kPluginAbiVersion);
+    if (!d.register_plugin) return "its descriptor has no registration function";
+    try {
+        d.register_plugin(staged);
+    } catch (const std::exception& e) {
+        return fmt::format("its registration failed: {}", e.what());
+    } catch (...) {
+        return "its registration threw a non-standard exception";
+    }
+    return {};
+}
+
+}  // namespace
+
+void Registry::register_builtin(const PluginDescriptor& descriptor, const std::string& origin) {
+    StagingRegistrar staged;
+    std::string why = stage_plugin(descriptor, staged);
+    if (why.empty()) why = impl_->conflicts(staged);
+    if (!why.empty()) {
+        refused_.push_back({origin, why});
+        return;
+    }
+    LoadedLibrary info{origin, descriptor.name ? descriptor.name : "", descriptor.version ? descriptor.version : "", {}, {}, {}};
+    for (auto& s : staged.ops) {
+        info.ops.push_back(s.name);
+        impl_->ops.push_back({std::move(s), origin});
+    }
+    for (auto& k : staged.kernels) {
+        info.kernels.push_back(fmt::format("{}/{}/{}", k.op, k.backend, k.name));
+        impl_->kernels.push_back({std::move(k), origin});
+    }
+    for (auto& b : staged.backends) {
+        info.backends.push_back(b.name);
+        impl_->backends.push_back({std::move(b), origin});
+    }
+    loaded_.push_back(std::move(info));
+}
+
+void Registry::load_library(const fs::path& path) {
+    boost::dll::shared_library lib;
+    // RTLD_NOW: an undefined symbol refuses the library here instead of crashing later.
+    // RTLD_NODELETE: kernels may start threads (OpenMP) that must not see their code unmapped.
+    const auto mode = static_cast<boost::dll::load_mode::type>(RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    try {
+        lib.load(boost::dll::fs::path(path.string()), mode);
+    } catch (const std::exception& e) {
+        refused_.push_back({path, fmt::format("cannot be loaded as a shared library: {}", e.what())});
+        return;
+    }
+    using Entry = const PluginDescriptor* (*)();
+    if (!lib.has(WEFT_PLUGIN_ENTRY_SYMBOL)) {
+        refused_.push_back({path, "has no weft_plugin_entry symbol (not a weft plugin?)"});
+        return;
+    }
+    Entry entry = lib.get<const PluginDescriptor*()>(WEFT_PLUGIN_ENTRY_SYMBOL);
+    // dlsym also searches a library's dependencies: a library that links a real plugin but
+    // defines no entry of its own would otherwise pass for that plugin.
+    std::error_code ec;
+    boost::dll::fs::error_code bec;
+    auto where = boost::dll::symbol_location_ptr(entry, bec);
+    if (!bec && fs::weakly_canonical(fs::path(where.string()), ec) != fs::weakly_canonical(path, ec)) {
+        refused_.push_back({path, "has no weft_plugin_entry symbol of its own (not a weft plugin?)"});
+        return;
+    }
+    const PluginDescriptor* d = nullptr;
+    try {
+        d = entry();
+    } catch (...) {
+    }
+    if (!d) {
+        refused_.push_back({path, "its weft_plugin_entry returned no descriptor"});
+        return;
+    }
+    const std::size_t refused_before = refused_.size();
+    register_builtin(*d, path.string());
+    if (refused_.size() == refused_before) impl_->libraries.push_back(std::move(lib));
+}
+
+void Registry::load_directory(const fs::path& dir) {
+    searched_.push_back(dir);
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        const auto& p = entry.path();
+        if (entry.is_regular_file() && p.extension() == ".so") files.push_back(p);
+    }
+    std::sort(files.begin(), files.end());
+    // The backend libraries first, so kernel libraries that link them find their device.
+    std::stable_partition(files.begin(), files.end(),
+                          [](const fs::path& p) { return p.filename().string().find("backend") != std::string::npos; });
+    for (const auto& f : files) load_library(f);
+}
+
+}  // namespace weft

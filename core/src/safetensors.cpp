@@ -1,0 +1,168 @@
+// safetensors reading and writing. Every field of a file is checked before it is trusted: a
+// corrupt or hostile file gives an error naming the file and the problem, never a crash.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "weft/error.h"
+#include "weft/weights.h"
+
+namespace weft {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;
+
+std::string safetensors_dtype(DType d) {
+    switch (d) {
+        case DType::f32: return "F32";
+        case DType::f16: return "F16";
+        case DType::bf16: return "BF16";
+        case DType::i32: return "I32";
+        case DType::i64: return "I64";
+        case DType::u8: return "U8";
+    }
+    return "?";
+}
+
+std::optional<DType> parse_safetensors_dtype(const std::string& s) {
+    for (DType d : {DType::f32, DType::f16, DType::bf16, DType::i32, DType::i64, DType::u8})
+        if (safetensors_dtype(d) == s) return d;
+    return std::nullopt;
+}
+
+// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, then rename, so a
+// reader (or a crash) never sees a half-written file.
+void write_file_atomically(const fs::path& path, const std::string& header, const std::vector<const Tensor*>& tensors) {
+    const fs::path tmp = path.string() + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) throw Error(fmt::format("{}: cannot write: {}", path.string(), std::strerror(errno)));
+    auto write_all = [&](const void* data, std::size_t n) {
+        const char* p = static_cast<const char*>(data);
+        while (n > 0) {
+            ssize_t w = ::write(fd, p, n);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                int err = errno;
+                ::close(fd);
+                ::unlink(tmp.c_str());
+                throw Error(fmt::format("{}: write failed: {}", path.string(), std::strerror(err)));
+            }
+            p += w;
+            n -= static_cast<std::size_t>(w);
+        }
+    };
+    std::uint64_t len = header.size();
+    unsigned char len_le[8];
+    for (int i = 0; i < 8; ++i) len_le[i] = static_cast<unsigned char>(len >> (8 * i));
+    write_all(len_le, 8);
+    write_all(header.data(), header.size());
+    for (const Tensor* t : tensors) write_all(t->data(), t->bytes());
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        ::unlink(tmp.c_str());
+        throw Error(fmt::format("{}: cannot flush to disk", path.string()));
+    }
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    if (ec) throw Error(fmt::format("{}: cannot rename temporary file into place: {}", path.string(), ec.message()));
+}
+
+}  // namespace
+
+void save_safetensors(const fs::path& path, const WeightMap& weights, const std::map<std::string, std::string>& metadata) {
+    json header = json::object();
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::vector<const Tensor*> order;
+    std::uint64_t offset = 0;
+    for (const auto& [name, t] : weights) {  // std::map: sorted, deterministic files
+        header[name] = {{"dtype", safetensors_dtype(t.desc().dtype)},
+                        {"shape", t.shape()},
+                        {"data_offsets", {offset, offset + t.bytes()}}};
+        offset += t.bytes();
+        order.push_back(&t);
+    }
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');  // the format pads the header to 8 bytes
+    write_file_atomically(path, text, order);
+}
+
+WeightMap load_safetensors(const fs::path& path, std::map<std::string, std::string>* metadata) {
+    const std::string where = path.string();
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(fmt::format("{}: cannot open weights file", where));
+    std::error_code ec;
+    const std::uint64_t file_size = fs::file_size(path, ec);
+    if (ec || file_size < 8) throw Error(fmt::format("{}: not a safetensors file (too short)", where));
+    unsigned char len_le[8];
+    in.read(reinterpret_cast<char*>(len_le), 8);
+    std::uint64_t header_len = 0;
+    for (int i = 0; i < 8; ++i) header_len |= std::uint64_t(len_le[i]) << (8 * i);
+    if (header_len > kMaxHeaderBytes || header_len > file_size - 8)
+        throw Error(fmt::format("{}: corrupt safetensors file: header length {} does not fit a {}-byte file", where,
+                                header_len, file_size));
+    std::string text(header_len, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(header_len));
+    json header;
+    try {
+        header = json::parse(text);
+    } catch (const std::exception& e) {
+        throw Error(fmt::format("{}: corrupt safetensors header: {}", where, e.what()));
+    }
+    if (!header.is_object()) throw Error(fmt::format("{}: corrupt safetensors header: not a JSON object", where));
+    const std::uint64_t data_size = file_size - 8 - header_len;
+    const std::uint64_t data_start = 8 + header_len;
+
+    WeightMap out;
+    for (const auto& [name, entry] : header.items()) {
+        if (name == "__metadata__") {
+            if (metadata && entry.is_object())
+                for (const auto& [k, v] : entry.items())
+                    if (v.is_string()) (*metadata)[k] = v.get<std::string>();
+            continue;
+        }
+        auto bad = [&](const std::string& what) {
+            return Error(fmt::format("{}: tensor '{}': {}", where, name, what));
+        };
+        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
+            throw bad("entry needs dtype, shape and data_offsets");
+        if (!entry["dtype"].is_string()) throw bad("dtype is not a string");
+        auto dtype = parse_safetensors_dtype(entry["dtype"].get<std::string>());
+        if (!dtype) throw bad(fmt::format("unsupported dtype {}", entry["dtype"].dump()));
+        if (*dtype != DType::f32) throw bad(fmt::format("dtype {} is not supported yet (weights are f32)", entry["dtype"].dump()));
+        Shape shape;
+        if (!entry["shape"].is_array()) throw bad("shape is not a list");
+        for (const auto& d : entry["shape"]) {
+            if (!d.is_number_integer() || d.get<std::int64_t>() < 0) throw bad("shape has a non-integer or negative extent");
+            shape.push_back(d.get<std::int64_t>());
+        }
+        const auto& offs = entry["data_offsets"];
+        if (!offs.is_array() || offs.size() != 2 || !offs[0].is_number_unsigned() || !offs[1].is_number_unsigned())
+            throw bad("data_offsets must be two non-negative integers");
+        const std::uint64_t begin = offs[0].get<std::uint64_t>(), end = offs[1].get<std::uint64_t>();
+        TensorDesc desc{*dtype, shape, Layout::row_major};
+        std::size_t bytes = 0;
+        try {
+            bytes = desc.bytes();
+        } catch (const Error& e) {
+            throw bad(e.what());
+        }
+        if (begin > end || end > data_size) throw bad(fmt::format("data [{}, {}) lies outside the file's {} data bytes (truncated?)", begin, end, data_size));
+        if (end - begin != bytes) throw bad(fmt::format("data holds {} bytes, shape {} needs {}", end - begin, shape_str(shape), bytes));
+        Tensor t(desc);
+        in.seekg(static_cast<std::streamoff>(data_start + begin));
+        in.read(static_cast<char*>(t.data()), static_cast<std::streamsize>(bytes));
+        if (!in) throw bad("could not read its data (truncated file?)");
+        out.emplace(name, std::move(t));
+    }
+    return out;
+}
+
+}  // namespace weft

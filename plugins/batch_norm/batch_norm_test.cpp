@@ -1,0 +1,149 @@
+// batch_norm (inference) against a naive reference: y = (x - mean) / sqrt(var + eps) · weight +
+// bias per channel, with PyTorch-named parameters the paper's #params leaves out.
+#include <cmath>
+#include <functional>
+#include <random>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "op_harness.h"
+#include "weft/error.h"
+
+namespace {
+
+using weft::testing::all_close;
+using weft::testing::infer_op;
+using weft::testing::random_tensor;
+using weft::testing::run_op;
+
+weft::TensorDesc f32(weft::Shape shape) {
+    weft::TensorDesc desc;
+    desc.shape = std::move(shape);
+    return desc;
+}
+
+::testing::AssertionResult throws_error_containing(const std::function<void()>& fn,
+                                                   const std::string& fragment) {
+    try {
+        fn();
+    } catch (const weft::Error& e) {
+        if (std::string(e.what()).find(fragment) != std::string::npos)
+            return ::testing::AssertionSuccess();
+        return ::testing::AssertionFailure()
+               << "message '" << e.what() << "' lacks '" << fragment << "'";
+    }
+    return ::testing::AssertionFailure() << "no weft::Error thrown";
+}
+
+// Random parameters for C channels; variances kept positive.
+weft::WeightMap random_params(std::int64_t channels, std::uint64_t seed, float var_lo = 0.1f,
+                              float var_hi = 2.f) {
+    return {{"weight", random_tensor({channels}, seed, 0.5f, 1.5f)},
+            {"bias", random_tensor({channels}, seed + 1)},
+            {"running_mean", random_tensor({channels}, seed + 2)},
+            {"running_var", random_tensor({channels}, seed + 3, var_lo, var_hi)}};
+}
+
+weft::Tensor reference_batch_norm(const weft::Tensor& x, const weft::WeightMap& p, double eps) {
+    weft::Tensor y(x.desc());
+    const std::int64_t n = x.shape()[0], c = x.shape()[1], plane = x.numel() / (n * c);
+    for (std::int64_t b = 0; b < n; ++b)
+        for (std::int64_t ch = 0; ch < c; ++ch) {
+            const double scale = p.at("weight").as<float>()[ch] /
+                                 std::sqrt(double(p.at("running_var").as<float>()[ch]) + eps);
+            const double mean = p.at("running_mean").as<float>()[ch];
+            const double shift = p.at("bias").as<float>()[ch];
+            for (std::int64_t i = (b * c + ch) * plane; i < (b * c + ch + 1) * plane; ++i)
+                y.as<float>()[i] = static_cast<float>((x.as<float>()[i] - mean) * scale + shift);
+        }
+    return y;
+}
+
+weft::Attributes eps_attr(double eps) {
+    weft::Attributes attrs;
+    attrs.set("eps", eps);
+    return attrs;
+}
+
+TEST(BatchNorm, MatchesTheNaiveReferenceOnRandomImageShapes) {
+    std::mt19937 rng(3);
+    auto pick = [&](int lo, int hi) {
+        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+    };
+    for (int trial = 0; trial < 6; ++trial) {
+        const weft::Shape shape{pick(2, 3), pick(1, 9), 2 * pick(0, 4) + 1, 2 * pick(0, 4) + 1};
+        SCOPED_TRACE(weft::shape_str(shape));
+        const weft::Tensor x = random_tensor(shape, 100 + trial, -2.f, 2.f);
+        const weft::WeightMap params = random_params(shape[1], 200 + 10 * trial);
+        EXPECT_TRUE(all_close(run_op("batch_norm", eps_attr(1e-3), {x}, params).at(0),
+                              reference_batch_norm(x, params, 1e-3)));
+    }
+}
+
+TEST(BatchNorm, NormalisesFeatureVectorsOfRankTwo) {
+    const weft::Tensor x = random_tensor({5, 7}, 31, -2.f, 2.f);
+    const weft::WeightMap params = random_params(7, 41);
+    EXPECT_TRUE(all_close(run_op("batch_norm", {}, {x}, params).at(0),
+                          reference_batch_norm(x, params, 2e-5)));
+}
+
+TEST(BatchNorm, UsesEpsTwoTimesTenToTheMinusFiveByDefault) {
+    // Variances of the order of eps make the result depend visibly on eps.
+    const weft::Tensor x = random_tensor({2, 3, 5, 5}, 51);
+    const weft::WeightMap params = random_params(3, 61, 1e-5f, 3e-5f);
+    const weft::Tensor y = run_op("batch_norm", {}, {x}, params).at(0);
+    EXPECT_TRUE(all_close(y, reference_batch_norm(x, params, 2e-5)));
+    EXPECT_FALSE(all_close(y, reference_batch_norm(x, params, 1e-5)));
+}
+
+TEST(BatchNorm, FreshParametersGiveNearlyTheIdentity) {
+    // weight 1, bias 0, running_mean 0, running_var 1: y = x / sqrt(1 + eps).
+    const weft::Tensor x = random_tensor({3, 4, 3, 5}, 71);
+    weft::Tensor expected(x.desc());
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+        expected.as<float>()[i] = static_cast<float>(x.as<float>()[i] / std::sqrt(1.0 + 2e-5));
+    EXPECT_TRUE(all_close(run_op("batch_norm", {}, {x}).at(0), expected));
+}
+
+TEST(BatchNorm, DeclaresPyTorchNamedParametersThatThePaperDoesNotCount) {
+    const weft::NodeSignature sig = infer_op("batch_norm", {}, {f32({2, 6, 4, 4})});
+    ASSERT_EQ(sig.outputs.size(), 1u);
+    EXPECT_EQ(sig.outputs[0].shape, (weft::Shape{2, 6, 4, 4}));
+    EXPECT_EQ(sig.macs, 0);
+    struct Expected {
+        const char* name;
+        weft::ParamInit init;
+        bool learnable;
+    };
+    const Expected expected[] = {{"weight", weft::ParamInit::ones, true},
+                                 {"bias", weft::ParamInit::zeros, true},
+                                 {"running_mean", weft::ParamInit::zeros, false},
+                                 {"running_var", weft::ParamInit::ones, false}};
+    ASSERT_EQ(sig.params.size(), 4u);
+    for (std::size_t i = 0; i < 4; ++i) {
+        SCOPED_TRACE(expected[i].name);
+        EXPECT_EQ(sig.params[i].name, expected[i].name);
+        EXPECT_EQ(sig.params[i].desc.shape, (weft::Shape{6}));
+        EXPECT_EQ(sig.params[i].init, expected[i].init);
+        EXPECT_EQ(sig.params[i].learnable, expected[i].learnable);
+        EXPECT_FALSE(sig.params[i].counted);
+    }
+}
+
+TEST(BatchNorm, RejectsInputsWithoutAChannelDimension) {
+    EXPECT_TRUE(
+        throws_error_containing([] { infer_op("batch_norm", {}, {f32({16})}); }, "rank 2 or more"));
+}
+
+TEST(BatchNorm, RejectsMomentumOutsideZeroToOne) {
+    weft::Attributes attrs;
+    attrs.set("momentum", 1.5);
+    EXPECT_TRUE(throws_error_containing(
+        [&] {
+            infer_op("batch_norm", attrs, {f32({2, 3})});
+        },
+        "out of range"));
+}
+
+}  // namespace

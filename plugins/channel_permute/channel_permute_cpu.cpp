@@ -1,0 +1,77 @@
+// CPU kernel for channel_permute: a gather of whole H·W planes.
+//
+// Row-major NCHW keeps each channel's plane contiguous, so the permutation of Eq. 2/4 is one
+// memcpy per (image, channel) pair: every read and write is a long sequential run, and the N·C
+// copies are independent, which is what the OpenMP loop splits.
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "weft/error.h"
+#include "weft/plugin.h"
+// After plugin.h: cpu_device.h uses TensorView and Shape without including weft/tensor.h.
+#include "weft/cpu/cpu_device.h"
+
+namespace {
+
+// Bytes of one channel of one image: the product of the dimensions after C (1 for [N, C]).
+std::size_t plane_bytes(const weft::TensorDesc& desc) {
+    const weft::Shape spatial(desc.shape.begin() + 2, desc.shape.end());
+    return static_cast<std::size_t>(weft::shape_numel(spatial)) * weft::dtype_size(desc.dtype);
+}
+
+class ChannelPermuteCpu final : public weft::Kernel {
+public:
+    explicit ChannelPermuteCpu(const weft::KernelConfig& config)
+        : batch_(config.inputs[0].shape[0]),
+          channels_(config.inputs[0].shape[1]),
+          groups_(config.attrs.get_int("groups")),
+          plane_bytes_(plane_bytes(config.inputs[0])),
+          threads_(weft::cpu::cpu_device(config.device).threads()) {
+        if (config.in_place)
+            throw weft::Error(
+                fmt::format("node '{}': channel_permute cannot run in place", config.node_name));
+    }
+
+    void forward(const weft::ForwardArgs& args) override {
+        const auto* src = static_cast<const std::byte*>(args.inputs[0].data);
+        auto* dst = static_cast<std::byte*>(args.outputs[0].data);
+        const std::int64_t per_group = channels_ / groups_;  // C/g, the columns of the matrix
+        const std::int64_t copies = batch_ * channels_;
+        const int threads = threads_ > 0 ? threads_ : 1;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+        for (std::int64_t k = 0; k < copies; ++k) {
+            const std::int64_t n = k / channels_;
+            const std::int64_t out_c = k % channels_;
+            // out_c = j·g + i  <-  in_c = i·(C/g) + j   (the transpose of the (g, C/g) matrix)
+            const std::int64_t i = out_c % groups_;
+            const std::int64_t j = out_c / groups_;
+            const std::int64_t in_c = j * groups_ + i;
+            std::memcpy(dst + static_cast<std::size_t>(n * channels_ + out_c) * plane_bytes_,
+                        src + static_cast<std::size_t>(n * channels_ + in_c) * plane_bytes_,
+                        plane_bytes_);
+        }
+    }
+
+private:
+    std::int64_t batch_;
+    std::int64_t channels_;
+    std::int64_t groups_;
+    std::size_t plane_bytes_;
+    int threads_;
+};
+
+}  // namespace
+
+WEFT_PLUGIN("channel_permute_cpu", "1.0") {
+    weft::KernelFactory factory;
+    factory.op = "channel_permute";
+    factory.backend = "cpu";
+    factory.name = "native";
+    factory.priority = 0;
+    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
+        return std::make_unique<ChannelPermuteCpu>(config);
+    };
+    registrar.add_kernel(std::move(factory));
+}

@@ -1,0 +1,84 @@
+// fc: a fully connected layer, the classifier head of every network in the paper. It reads
+// its input [N, ...] as N rows of F = (product of the other extents) features, in row-major
+// order (so [N, C, 1, 1] after global pooling is simply [N, C]).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "weft/error.h"
+#include "weft/plugin.h"
+
+namespace {
+
+using weft::AttrSpec;
+using weft::AttrType;
+using weft::Error;
+
+// PyTorch's Linear initialisation for both tensors: U(-1/sqrt(F), 1/sqrt(F)).
+weft::ParamSpec parameter(std::string name, weft::Shape shape, std::int64_t fan_in) {
+    weft::ParamSpec spec;
+    spec.name = std::move(name);
+    spec.desc = weft::TensorDesc{weft::DType::f32, std::move(shape), weft::Layout::row_major};
+    spec.init = weft::ParamInit::fan_in_uniform;
+    spec.fan_in = fan_in;
+    return spec;
+}
+
+weft::NodeSignature infer_fc(const weft::InferContext& context) {
+    const weft::TensorDesc& input = context.inputs[0];
+    if (input.rank() < 2) {
+        throw Error(fmt::format("expects an input [N, features...] of rank 2 or more, got {}",
+                                input.str()));
+    }
+    const std::int64_t batch = input.shape[0];
+    const std::int64_t features =
+        weft::shape_numel(weft::Shape(input.shape.begin() + 1, input.shape.end()));
+    if (features < 1) {
+        throw Error(fmt::format("expects at least one feature per sample, got {}", input.str()));
+    }
+    const std::int64_t out_features = context.attrs.get_int("out_features");
+
+    weft::NodeSignature signature;
+    signature.outputs.push_back({input.dtype, {batch, out_features}, weft::Layout::row_major});
+    signature.params.push_back(parameter("weight", {out_features, features}, features));
+    if (context.attrs.get_bool("bias")) {
+        signature.params.push_back(parameter("bias", {out_features}, features));
+    }
+    std::int64_t macs = 0;
+    if (__builtin_mul_overflow(batch, features, &macs) ||
+        __builtin_mul_overflow(macs, out_features, &macs)) {
+        throw Error("the multiply-add count overflows 64 bits");
+    }
+    signature.macs = macs;
+    return signature;
+}
+
+AttrSpec attribute(std::string name, AttrType type, std::optional<weft::AttrValue> default_value,
+                   std::string doc, std::optional<double> min) {
+    AttrSpec spec;
+    spec.name = std::move(name);
+    spec.type = type;
+    spec.default_value = std::move(default_value);
+    spec.doc = std::move(doc);
+    spec.min = min;
+    return spec;
+}
+
+weft::OpSchema fc_schema() {
+    weft::OpSchema schema;
+    schema.name = "fc";
+    schema.doc = "fully connected layer: flattens [N, ...] to [N, F] and computes x W^T + b";
+    schema.attrs = {
+        attribute("out_features", AttrType::integer, std::nullopt, "output features", 1),
+        attribute("bias", AttrType::boolean, true, "add a learned bias", std::nullopt),
+    };
+    schema.infer = infer_fc;
+    return schema;
+}
+
+}  // namespace
+
+WEFT_PLUGIN("fc", "0.1.0") { registrar.add_op(fc_schema()); }

@@ -1,0 +1,109 @@
+// fc on the CPU: oneDNN's inner product, built when the graph is compiled. The weights stay in
+// their stored [out, F] layout (oneDNN's GEMM path reads it directly), so nothing is reordered.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "weft/cpu/cpu_device.h"
+#include "weft/error.h"
+#include "weft/plugin.h"
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+class FcOnednn final : public weft::Kernel {
+public:
+    explicit FcOnednn(const weft::KernelConfig& config)
+        : stream_(weft::cpu::cpu_device(config.device).stream()) {
+        const weft::TensorDesc& input = config.inputs.at(0);
+        if (input.dtype != weft::DType::f32 || input.layout != weft::Layout::row_major) {
+            throw weft::Error(
+                fmt::format("the cpu fc reads f32 row-major input only, got {}", input.str()));
+        }
+        const std::int64_t batch = input.shape.at(0);
+        const std::int64_t features = input.numel() / batch;
+        const std::int64_t out_features = config.attrs.get_int("out_features");
+        has_bias_ = config.attrs.get_bool("bias");
+        try {
+            build(config.device, batch, features, out_features, config.training);
+        } catch (const dnnl::error& e) {
+            throw weft::Error(fmt::format("oneDNN cannot build fc [{}, {}] -> {}: {}", batch,
+                                          features, out_features, e.what()));
+        }
+    }
+
+    std::size_t workspace_bytes() const override { return scratchpad_bytes_; }
+
+    // oneDNN memory has no read-only handle; the const_casts hand it buffers it only reads.
+    void forward(const weft::ForwardArgs& args) override {
+        input_.set_data_handle(const_cast<void*>(args.inputs[0].data));
+        weight_.set_data_handle(const_cast<void*>(args.params[0].data));
+        if (has_bias_) bias_.set_data_handle(const_cast<void*>(args.params[1].data));
+        output_.set_data_handle(args.outputs[0].data);
+        if (scratchpad_bytes_ > 0) scratchpad_.set_data_handle(args.workspace);
+        primitive_.execute(stream_, args_);
+    }
+
+private:
+    void build(weft::Device& device, std::int64_t batch, std::int64_t features,
+               std::int64_t out_features, bool training) {
+        const dnnl::engine& engine = weft::cpu::cpu_device(device).engine();
+        const auto f32 = memory::data_type::f32;
+        const memory::desc input_md({batch, features}, f32, Tag::nc);
+        const memory::desc weight_md({out_features, features}, f32, Tag::oi);
+        const memory::desc bias_md({out_features}, f32, Tag::x);
+        const memory::desc output_md({batch, out_features}, f32, Tag::nc);
+        const auto kind =
+            training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+        const auto desc =
+            has_bias_
+                ? dnnl::inner_product_forward::desc(kind, input_md, weight_md, bias_md, output_md)
+                : dnnl::inner_product_forward::desc(kind, input_md, weight_md, output_md);
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // scratch from our workspace
+        const dnnl::inner_product_forward::primitive_desc primitive_desc(desc, attr, engine);
+        primitive_ = dnnl::inner_product_forward(primitive_desc);
+
+        // Memory objects are made once; forward only points them at this batch's buffers.
+        input_ = memory(input_md, engine, DNNL_MEMORY_NONE);
+        weight_ = memory(weight_md, engine, DNNL_MEMORY_NONE);
+        output_ = memory(output_md, engine, DNNL_MEMORY_NONE);
+        args_ = {{DNNL_ARG_SRC, input_}, {DNNL_ARG_WEIGHTS, weight_}, {DNNL_ARG_DST, output_}};
+        if (has_bias_) {
+            bias_ = memory(bias_md, engine, DNNL_MEMORY_NONE);
+            args_.emplace(DNNL_ARG_BIAS, bias_);
+        }
+        scratchpad_bytes_ = primitive_desc.scratchpad_desc().get_size();
+        if (scratchpad_bytes_ > 0) {
+            scratchpad_ = memory(primitive_desc.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
+            args_.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_);
+        }
+    }
+
+    dnnl::stream stream_;
+    dnnl::inner_product_forward primitive_;
+    memory input_, weight_, bias_, output_, scratchpad_;
+    std::unordered_map<int, memory> args_;
+    std::size_t scratchpad_bytes_ = 0;
+    bool has_bias_ = false;
+};
+
+}  // namespace
+
+WEFT_PLUGIN("fc_cpu", "0.1.0") {
+    weft::KernelFactory factory;
+    factory.op = "fc";
+    factory.backend = "cpu";
+    factory.name = "onednn";
+    factory.priority = 0;
+    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
+        return std::make_unique<FcOnednn>(config);
+    };
+    registrar.add_kernel(std::move(factory));
+}

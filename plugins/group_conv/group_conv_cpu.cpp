@@ -1,0 +1,83 @@
+// group_conv on the CPU: the backend's one oneDNN convolution, built when the graph is compiled.
+#include <cstdint>
+#include <memory>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "weft/cpu/onednn_convolution.h"
+#include "weft/error.h"
+#include "weft/plugin.h"
+
+namespace {
+
+using weft::cpu::ConvolutionGeometry;
+
+ConvolutionGeometry group_conv_geometry(const weft::KernelConfig& config) {
+    const weft::TensorDesc& input = config.inputs.at(0);
+    if (input.dtype != weft::DType::f32) {
+        throw weft::Error(
+            fmt::format("the cpu group_conv computes f32 only, got input {}", input.str()));
+    }
+    const weft::Attributes& attrs = config.attrs;
+    const auto axis_pair = [&](const char* name) {
+        const std::vector<std::int64_t> values = attrs.get_ints(name);
+        return std::pair{values.front(), values.back()};  // k or [kh, kw]; the schema checked
+    };
+    ConvolutionGeometry geometry;
+    geometry.batch = input.shape.at(0);
+    geometry.in_channels = input.shape.at(1);
+    geometry.in_height = input.shape.at(2);
+    geometry.in_width = input.shape.at(3);
+    geometry.out_channels = attrs.get_int("out_channels");
+    geometry.groups = attrs.get_int("groups");
+    std::tie(geometry.kernel_h, geometry.kernel_w) = axis_pair("kernel");
+    std::tie(geometry.stride_h, geometry.stride_w) = axis_pair("stride");
+    std::tie(geometry.padding_h, geometry.padding_w) = axis_pair("padding");
+    std::tie(geometry.dilation_h, geometry.dilation_w) = axis_pair("dilation");
+    geometry.bias = attrs.get_bool("bias");
+    geometry.input_layout = input.layout;
+    geometry.output_layout = config.outputs.at(0).layout;
+    return geometry;
+}
+
+class GroupConvOnednn final : public weft::Kernel {
+public:
+    explicit GroupConvOnednn(const weft::KernelConfig& config)
+        : convolution_(group_conv_geometry(config), weft::cpu::cpu_device(config.device),
+                       config.training) {
+        if (convolution_.geometry().output_shape() != config.outputs.at(0).shape) {
+            throw weft::Error(fmt::format("group_conv kernel computes {} but the graph expects {}",
+                                          weft::shape_str(convolution_.geometry().output_shape()),
+                                          config.outputs[0].str()));
+        }
+    }
+
+    std::size_t workspace_bytes() const override { return convolution_.workspace_bytes(); }
+
+    void forward(const weft::ForwardArgs& args) override {
+        const float* bias =
+            convolution_.geometry().bias ? args.params[1].as<const float>() : nullptr;
+        convolution_.forward(args.inputs[0].as<const float>(), args.params[0].as<const float>(),
+                             bias, args.outputs[0].as<float>(), args.workspace);
+    }
+
+private:
+    weft::cpu::OnednnConvolution convolution_;
+};
+
+}  // namespace
+
+WEFT_PLUGIN("group_conv_cpu", "0.1.0") {
+    weft::KernelFactory factory;
+    factory.op = "group_conv";
+    factory.backend = "cpu";
+    factory.name = "onednn";
+    factory.priority = 0;
+    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
+        return std::make_unique<GroupConvOnednn>(config);
+    };
+    registrar.add_kernel(std::move(factory));
+}

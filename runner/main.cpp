@@ -1,0 +1,41 @@
+// weft: run, inspect and benchmark interleaved-group-convolution networks.
+// Every user-facing failure is one line on stderr and exit status 2.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "weft/error.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"weft — build, run and study interleaved group convolution networks"};
+    app.require_subcommand(1);
+    app.set_help_all_flag("--help-all", "help for every subcommand");
+    weft::runner::add_run_command(app);
+    weft::runner::add_check_command(app);
+    weft::runner::add_init_command(app);
+    weft::runner::add_plugins_command(app);
+    weft::runner::add_stats_command(app);
+    weft::runner::add_bench_command(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        fmt::print(stderr, "weft: error: {}\n", e.what());
+        return 2;
+    } catch (const weft::Error& e) {
+        fmt::print(stderr, "weft: error: {}\n", e.what());
+        return 2;
+    } catch (const std::bad_alloc&) {
+        fmt::print(stderr, "weft: error: out of memory\n");
+        return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "weft: internal error: {}\n", e.what());
+        return 1;
+    }
+    return 0;
+}

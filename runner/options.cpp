@@ -1,0 +1,86 @@
+#include "options.h"
+
+#include <fmt/format.h>
+
+#include "weft/error.h"
+#include "weft/graph_file.h"
+
+namespace weft::runner {
+
+void add_graph_options(CLI::App& app, GraphOptions& options) {
+    app.add_option("graph", options.graph, "graph file (YAML) or zoo variant id")->capture_default_str();
+    app.add_option("--variant", options.variant, "named variant of the graph file");
+    app.add_option("--set", options.sets, "override a graph parameter, KEY=VALUE (repeatable)");
+    add_plugin_options(app, options);
+}
+
+void add_plugin_options(CLI::App& app, GraphOptions& options) {
+    app.add_option("--plugin-path", options.plugin_paths, "extra plugin directory (repeatable, ':'-separated)");
+}
+
+void add_device_options(CLI::App& app, DeviceChoice& choice) {
+    app.add_option("--device", choice.device, "backend to run on (cpu, cuda)")->capture_default_str();
+    app.add_option("--threads", choice.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--kernel", choice.kernels, "force a kernel, OP=LIBRARY (repeatable)");
+}
+
+std::unique_ptr<Registry> load_registry(const GraphOptions& options) {
+    auto registry = std::make_unique<Registry>();
+    load_plugins(*registry, options.plugin_paths);
+    return registry;
+}
+
+Graph load_graph(const GraphOptions& options, const Registry& registry, std::int64_t batch) {
+    GraphFileOptions file_options;
+    file_options.variant = options.variant;
+    for (const std::string& kv : options.sets) {
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw Error(fmt::format("--set '{}': expected KEY=VALUE", kv));
+        file_options.overrides[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    Graph graph = resolve_graph(options.graph, file_options);
+    graph.set_batch(batch);
+    infer_shapes(graph, registry);
+    return graph;
+}
+
+CompileOptions compile_options(const DeviceChoice& choice) {
+    CompileOptions c;
+    c.backend = choice.device;
+    c.device.threads = choice.threads;
+    for (const std::string& kv : choice.kernels) {
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
+            throw Error(fmt::format("--kernel '{}': expected OP=LIBRARY", kv));
+        c.kernel_overrides[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return c;
+}
+
+WeightMap load_or_init_weights(const Graph& graph, const std::string& path, std::uint64_t seed) {
+    if (path.empty()) return init_weights(graph, seed);
+    WeightMap weights = load_safetensors(path);
+    try {
+        check_weights(graph, weights);
+    } catch (const Error& e) {
+        throw Error(fmt::format("{}: {}", path, e.what()));
+    }
+    return weights;
+}
+
+std::string human_bytes(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) bytes /= 1024, ++u;
+    return u == 0 ? fmt::format("{:.0f} {}", bytes, units[u]) : fmt::format("{:.2f} {}", bytes, units[u]);
+}
+
+std::string human_count(double n) {
+    if (n >= 1e9) return fmt::format("{:.3f}G", n / 1e9);
+    if (n >= 1e6) return fmt::format("{:.3f}M", n / 1e6);
+    if (n >= 1e3) return fmt::format("{:.1f}K", n / 1e3);
+    return fmt::format("{:.0f}", n);
+}
+
+}  // namespace weft::runner

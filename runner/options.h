@@ -1,0 +1,50 @@
+// Command-line plumbing shared by the `weft` subcommands: how a GRAPH argument, plugin
+// directories and devices are named, and how they are turned into a registry and a graph.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "weft/executor.h"
+#include "weft/graph.h"
+#include "weft/registry.h"
+
+namespace weft::runner {
+
+// The zoo id the README's main job runs when no GRAPH is given.
+inline constexpr const char* kDefaultGraph = "igc-l24m2-d20";
+
+struct GraphOptions {
+    std::string graph = kDefaultGraph;
+    std::string variant;
+    std::vector<std::string> sets;          // KEY=VALUE
+    std::vector<std::string> plugin_paths;  // --plugin-path
+};
+
+struct DeviceChoice {
+    std::string device = "cpu";
+    int threads = 0;
+    std::vector<std::string> kernels;  // op=library
+};
+
+void add_graph_options(CLI::App& app, GraphOptions& options);
+void add_plugin_options(CLI::App& app, GraphOptions& options);
+void add_device_options(CLI::App& app, DeviceChoice& choice);
+
+std::unique_ptr<Registry> load_registry(const GraphOptions& options);
+// Resolves, expands and shape-infers the graph at the given batch size.
+Graph load_graph(const GraphOptions& options, const Registry& registry, std::int64_t batch);
+CompileOptions compile_options(const DeviceChoice& choice);
+
+// Weights from a safetensors file, or initialised from the seed when `path` is empty.
+WeightMap load_or_init_weights(const Graph& graph, const std::string& path, std::uint64_t seed);
+
+std::string human_bytes(double bytes);
+std::string human_count(double n);  // 1.5M, 28.8M, ...
+
+}  // namespace weft::runner

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages weft needs to build and test, skipping the network entirely
+# when everything is already present. Run as root (or with sudo).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libdnnl-dev libyaml-cpp-dev libfmt-dev libboost-dev libboost-filesystem-dev
+  libcli11-dev nlohmann-json3-dev zlib1g-dev
+  googletest libgtest-dev
+  graphviz dataset-fashion-mnist xz-utils
+)
+# Optional extras used by cross-check tests when present (python3-torch is large): set
+# WEFT_WITH_TORCH=1 to install it as well.
+if [[ "${WEFT_WITH_TORCH:-0}" == 1 ]]; then packages+=(python3-torch python3-numpy); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,331 @@
+// Core: the plugin host, validation, the buffer plan, the executor and weight files.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "op_harness.h"
+#include "weft/error.h"
+#include "weft/executor.h"
+#include "weft/graph_file.h"
+#include "weft/registry.h"
+#include "weft/weights.h"
+
+namespace fs = std::filesystem;
+using namespace weft;
+
+namespace {
+
+fs::path fixture_dir(const std::string& name) { return fs::path(WEFT_TEST_BINARY_DIR) / "tests/plugin_fixtures" / name; }
+
+fs::path temp_dir(const std::string& name) {
+    fs::path d = fs::temp_directory_path() / ("weft_core_test_" + name + "_" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    return d;
+}
+
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "<no error>";
+}
+
+// x -> test_scale -> test_scale -> ... (n nodes) on a [2, 3] input.
+Graph scale_chain(const Registry& registry, int n, double factor = 2.0) {
+    Graph g;
+    int v = g.add_input("x", TensorDesc{DType::f32, {2, 3}, Layout::row_major});
+    for (int i = 0; i < n; ++i) {
+        Node node;
+        node.name = "scale" + std::to_string(i);
+        node.op = "test_scale";
+        node.attrs.set("factor", factor);
+        node.inputs = {v};
+        v = g.nodes[g.add_node(std::move(node))].outputs[0];
+    }
+    g.outputs = {v};
+    infer_shapes(g, registry);
+    return g;
+}
+
+}  // namespace
+
+TEST(PluginHost, LoadsALibraryAndItsOperator) {
+    Registry r;
+    r.load_directory(fixture_dir("good"));
+    ASSERT_EQ(r.loaded().size(), 1u) << (r.refused().empty() ? "" : r.refused()[0].reason);
+    EXPECT_TRUE(r.refused().empty());
+    EXPECT_NE(r.find_op("test_scale"), nullptr);
+    EXPECT_EQ(r.loaded()[0].name, "fixture_good");
+    EXPECT_EQ(r.kernels("test_scale", "cpu").size(), 1u);
+}
+
+TEST(PluginHost, RefusesALibraryWithoutTheEntryPointNamingTheFile) {
+    Registry r;
+    r.load_directory(fixture_dir("no_entry"));
+    ASSERT_EQ(r.refused().size(), 1u);
+    EXPECT_TRUE(r.loaded().empty());
+    EXPECT_NE(r.refused()[0].path.string().find("libweft_no_entry.so"), std::string::npos);
+    EXPECT_NE(r.refused()[0].reason.find("weft_plugin_entry"), std::string::npos) << r.refused()[0].reason;
+}
+
+TEST(PluginHost, RefusesALibraryBuiltForAnotherAbiVersion) {
+    Registry r;
+    r.load_directory(fixture_dir("wrong_abi"));
+    ASSERT_EQ(r.refused().size(), 1u);
+    const std::string& why = r.refused()[0].reason;
+    EXPECT_NE(why.find("ABI version " + std::to_string(kPluginAbiVersion + 98)), std::string::npos) << why;
+    EXPECT_NE(why.find("version " + std::to_string(kPluginAbiVersion)), std::string::npos) << why;
+}
+
+TEST(PluginHost, RefusesALibraryRegisteringAnOperatorTwiceAndKeepsTheFirst) {
+    Registry r;
+    r.load_directory(fixture_dir("good"));
+    r.load_directory(fixture_dir("duplicate"));
+    ASSERT_EQ(r.loaded().size(), 1u);
+    ASSERT_EQ(r.refused().size(), 1u);
+    const std::string& why = r.refused()[0].reason;
+    EXPECT_NE(why.find("'test_scale' already registered by"), std::string::npos) << why;
+    EXPECT_NE(why.find("libweft_good.so"), std::string::npos) << why;
+    EXPECT_NE(r.op_library("test_scale").string().find("libweft_good.so"), std::string::npos);
+}
+
+TEST(PluginHost, RefusesAFileThatIsNotASharedLibrary) {
+    const fs::path dir = temp_dir("bogus");
+    std::ofstream(dir / "libweft_bogus.so") << "this is not an ELF file\n";
+    Registry r;
+    r.load_directory(dir);
+    ASSERT_EQ(r.refused().size(), 1u);
+    EXPECT_NE(r.refused()[0].reason.find("cannot be loaded as a shared library"), std::string::npos);
+    fs::remove_all(dir);
+}
+
+TEST(PluginHost, MissingPluginDirectoryIsAnErrorNamingIt) {
+    Registry r;
+    const std::string msg = error_of([&] { load_plugins(r, {"/nonexistent/weft-plugins"}); });
+    EXPECT_NE(msg.find("'/nonexistent/weft-plugins'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("does not exist"), std::string::npos) << msg;
+}
+
+TEST(PluginHost, HighestPriorityKernelWinsAndKernelOverrideForcesAChoice) {
+    Registry r;
+    r.load_directory(fixture_dir("good"));
+    r.load_directory(fixture_dir("override"));
+    r.load_directory(weft::default_plugin_directory());  // the cpu backend
+    EXPECT_EQ(r.select_kernel("test_scale", "cpu").factory.name, "override");
+    EXPECT_EQ(r.select_kernel("test_scale", "cpu", {{"test_scale", "good"}}).factory.name, "reference");
+    EXPECT_EQ(r.select_kernel("test_scale", "cpu", {{"test_scale", "reference"}}).factory.name, "reference");
+    const std::string msg = error_of([&] { r.select_kernel("test_scale", "cpu", {{"test_scale", "nope"}}); });
+    EXPECT_NE(msg.find("no such cpu kernel"), std::string::npos) << msg;
+
+    Graph g = scale_chain(r, 1);
+    CompileOptions opts;
+    opts.kernel_overrides = {{"test_scale", "good"}};
+    Executor exec(g, r, {}, opts);
+    EXPECT_NE(exec.kernel_name(0).find("reference"), std::string::npos) << exec.kernel_name(0);
+}
+
+TEST(PluginHost, AKernelThatThrowsIsReportedWithNodeAndLibrary) {
+    Registry r;
+    r.load_directory(fixture_dir("throwing"));
+    r.load_directory(weft::default_plugin_directory());
+    Graph g;
+    Node node;
+    node.name = "boom";
+    node.op = "test_throw";
+    node.inputs = {g.add_input("x", TensorDesc{DType::f32, {1, 4}, Layout::row_major})};
+    g.outputs = g.nodes[g.add_node(std::move(node))].outputs;
+    infer_shapes(g, r);
+    Executor exec(g, r, {}, {});
+    std::vector<Tensor> in{Tensor(g.values[0].desc)}, out = exec.make_outputs();
+    const std::string msg = error_of([&] { exec.run(in, out); });
+    EXPECT_NE(msg.find("node 'boom'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("weft_throwing"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("fixture kernel failure"), std::string::npos) << msg;
+}
+
+TEST(Validation, AttributesAreCheckedAgainstTheSchema) {
+    Registry r;
+    r.load_directory(fixture_dir("good"));
+    Graph g;
+    Node node;
+    node.name = "s";
+    node.op = "test_scale";
+    node.attrs.set("factor", std::string("abc"));
+    node.inputs = {g.add_input("x", TensorDesc{DType::f32, {1, 4}, Layout::row_major})};
+    node.loc = SourceLocation{"net.yaml", 7, 5};
+    g.add_node(node);
+    std::string msg = error_of([&] { infer_shapes(g, r); });
+    EXPECT_EQ(msg, "net.yaml:7:5: node 's': attribute 'factor' should be a number, got string (abc)");
+
+    g.nodes[0].attrs = {};
+    g.nodes[0].attrs.set("scale", 1.0);
+    msg = error_of([&] { infer_shapes(g, r); });
+    EXPECT_NE(msg.find("op 'test_scale' has no attribute 'scale' (it has: factor)"), std::string::npos) << msg;
+
+    g.nodes[0].op = "no_such_op";
+    msg = error_of([&] { infer_shapes(g, r); });
+    EXPECT_NE(msg.find("unknown op 'no_such_op'"), std::string::npos) << msg;
+}
+
+TEST(Validation, ACycleIsReported) {
+    Graph g;
+    Node a, b;
+    a.name = "a";
+    a.op = "test_scale";
+    b.name = "b";
+    b.op = "test_scale";
+    g.add_node(a);
+    g.add_node(b);
+    g.nodes[0].inputs = {g.nodes[1].outputs[0]};
+    g.nodes[1].inputs = {g.nodes[0].outputs[0]};
+    EXPECT_NE(error_of([&] { g.topological_order(); }).find("cycle"), std::string::npos);
+}
+
+TEST(BufferPlan, InPlaceChainNeedsOneBufferAndComputesCorrectly) {
+    Registry r;
+    r.load_directory(fixture_dir("good"));
+    r.load_directory(weft::default_plugin_directory());
+    Graph g = scale_chain(r, 6, 2.0);
+    const BufferPlan plan = plan_buffers(g, r);
+    EXPECT_EQ(plan.arena_bytes, BufferPlan::kAlignment);  // 24 bytes, one aligned slot
+    // The input is the first node's in-place operand only if nothing reads it later: the input
+    // slot is reused, so every node runs in place.
+    for (bool b : plan.in_place) EXPECT_TRUE(b);
+    Executor exec(g, r, {}, {});
+    Tensor x = weft::testing::tensor_from({2, 3}, {1, 2, 3, 4, 5, 6});
+    std::vector<Tensor> out = exec.make_outputs();
+    exec.run(std::span<const Tensor>(&x, 1), out);
+    EXPECT_TRUE(weft::testing::all_close(out[0], weft::testing::tensor_from({2, 3}, {64, 128, 192, 256, 320, 384})));
+    exec.run(std::span<const Tensor>(&x, 1), out);  // the input is copied in again each run
+    EXPECT_TRUE(weft::testing::all_close(out[0], weft::testing::tensor_from({2, 3}, {64, 128, 192, 256, 320, 384})));
+}
+
+TEST(BufferPlan, ValuesShareMemoryOnceTheirReadersAreDone) {
+    // A chain of out-of-place permutations needs two live buffers at a time, not one per node.
+    const Registry& r = weft::testing::build_registry();
+    Graph g;
+    int v = g.add_input("x", TensorDesc{DType::f32, {4, 8, 16, 16}, Layout::row_major});
+    for (int i = 0; i < 10; ++i) {
+        Node n;
+        n.name = "p" + std::to_string(i);
+        n.op = "channel_permute";
+        n.attrs.set("groups", std::int64_t{2});
+        n.inputs = {v};
+        v = g.nodes[g.add_node(n)].outputs[0];
+    }
+    g.outputs = {v};
+    infer_shapes(g, r);
+    const BufferPlan plan = plan_buffers(g, r);
+    const std::size_t one = 4 * 8 * 16 * 16 * 4;
+    EXPECT_EQ(plan.largest_value_bytes, one);
+    EXPECT_EQ(plan.arena_bytes, 2 * one);
+    // No two values alive at the same time overlap: check each node's input against its output.
+    for (const Node& n : g.nodes) {
+        const auto& in = plan.values[n.inputs[0]];
+        const auto& out = plan.values[n.outputs[0]];
+        EXPECT_TRUE(in.offset + in.bytes <= out.offset || out.offset + out.bytes <= in.offset) << n.name;
+    }
+}
+
+TEST(Safetensors, RoundTripKeepsNamesShapesValuesAndMetadata) {
+    const fs::path dir = temp_dir("st");
+    WeightMap w;
+    w.emplace("conv.weight", weft::testing::random_tensor({4, 2, 3, 3}, 1));
+    w.emplace("fc.bias", weft::testing::random_tensor({10}, 2));
+    save_safetensors(dir / "w.safetensors", w, {{"graph", "test"}});
+    std::map<std::string, std::string> meta;
+    WeightMap back = load_safetensors(dir / "w.safetensors", &meta);
+    ASSERT_EQ(back.size(), 2u);
+    EXPECT_EQ(meta.at("graph"), "test");
+    for (const auto& [name, t] : w) EXPECT_TRUE(weft::testing::all_close(back.at(name), t, 0, 0)) << name;
+    EXPECT_FALSE(fs::exists(dir / "w.safetensors.tmp"));
+    fs::remove_all(dir);
+}
+
+TEST(Safetensors, CorruptFilesGiveAnErrorNamingTheFile) {
+    const fs::path dir = temp_dir("corrupt");
+    WeightMap w;
+    w.emplace("a.weight", weft::testing::random_tensor({64}, 1));
+    save_safetensors(dir / "good.safetensors", w);
+    std::string bytes;
+    {
+        std::ifstream in(dir / "good.safetensors", std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    auto write = [&](const std::string& name, const std::string& content) {
+        std::ofstream(dir / name, std::ios::binary) << content;
+        return dir / name;
+    };
+    const auto truncated = write("truncated.safetensors", bytes.substr(0, bytes.size() - 10));
+    EXPECT_NE(error_of([&] { load_safetensors(truncated); }).find("truncated.safetensors: tensor 'a.weight'"), std::string::npos);
+    std::string huge = bytes;
+    huge[7] = '\x7f';  // header length far beyond the file
+    const auto bad_len = write("badlen.safetensors", huge);
+    EXPECT_NE(error_of([&] { load_safetensors(bad_len); }).find("header length"), std::string::npos);
+    std::string garbled = bytes;
+    garbled[9] = '#';
+    const auto bad_json = write("badjson.safetensors", garbled);
+    EXPECT_NE(error_of([&] { load_safetensors(bad_json); }).find("corrupt safetensors header"), std::string::npos);
+    const auto tiny = write("tiny.safetensors", "abc");
+    EXPECT_NE(error_of([&] { load_safetensors(tiny); }).find("too short"), std::string::npos);
+    EXPECT_NE(error_of([&] { load_safetensors(dir / "missing.safetensors"); }).find("cannot open"), std::string::npos);
+    fs::remove_all(dir);
+}
+
+TEST(Weights, InitialisationIsDeterministicPerSeedAndHeScaled) {
+    const Registry& r = weft::testing::build_registry();
+    Graph g;
+    Node n;
+    n.name = "conv";
+    n.op = "group_conv";
+    n.attrs.set("out_channels", std::int64_t{64});
+    n.attrs.set("kernel", std::int64_t{3});
+    n.inputs = {g.add_input("x", TensorDesc{DType::f32, {1, 32, 8, 8}, Layout::row_major})};
+    g.outputs = g.nodes[g.add_node(n)].outputs;
+    infer_shapes(g, r);
+    const WeightMap a = init_weights(g, 7), b = init_weights(g, 7), c = init_weights(g, 8);
+    const Tensor& wa = a.at("conv.weight");
+    EXPECT_TRUE(weft::testing::all_close(wa, b.at("conv.weight"), 0, 0));
+    EXPECT_FALSE(weft::testing::all_close(wa, c.at("conv.weight"), 0, 0));
+    double sum2 = 0;
+    for (std::int64_t i = 0; i < wa.numel(); ++i) sum2 += double(wa.as<float>()[i]) * wa.as<float>()[i];
+    const double std_dev = std::sqrt(sum2 / double(wa.numel()));
+    EXPECT_NEAR(std_dev, std::sqrt(2.0 / (32 * 9)), 0.05 * std::sqrt(2.0 / (32 * 9)));  // MSRA
+}
+
+TEST(Weights, MismatchedWeightsAreRefusedByName) {
+    const Registry& r = weft::testing::build_registry();
+    Graph g = resolve_graph("igc-l24m2-d8");
+    infer_shapes(g, r);
+    WeightMap w = init_weights(g, 1);
+    auto it = w.begin();
+    const std::string name = it->first;
+    w.erase(it);
+    EXPECT_NE(error_of([&] { check_weights(g, w); }).find("'" + name + "' ("), std::string::npos);
+    w = init_weights(g, 1);
+    w.emplace("nowhere.weight", weft::testing::random_tensor({3}, 1));
+    EXPECT_NE(error_of([&] { check_weights(g, w); }).find("'nowhere.weight' does not belong"), std::string::npos);
+}
+
+TEST(Weights, SavedAndLoadedWeightsGiveIdenticalOutputs) {
+    const Registry& r = weft::testing::build_registry();
+    Graph g = resolve_graph("igc-l24m2-d8");
+    g.set_batch(2);
+    infer_shapes(g, r);
+    const fs::path dir = temp_dir("roundtrip");
+    const WeightMap w = init_weights(g, 3);
+    save_safetensors(dir / "w.safetensors", w);
+    const WeightMap back = load_safetensors(dir / "w.safetensors");
+    Tensor x = random_normal(g.values[g.inputs[0]].desc, 5);
+    Executor e1(g, r, w, {}), e2(g, r, back, {});
+    auto o1 = e1.make_outputs(), o2 = e2.make_outputs();
+    e1.run(std::span<const Tensor>(&x, 1), o1);
+    e2.run(std::span<const Tensor>(&x, 1), o2);
+    EXPECT_TRUE(weft::testing::all_close(o1[0], o2[0], 0, 0));
+    fs::remove_all(dir);
+}

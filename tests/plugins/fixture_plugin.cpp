@@ -1,0 +1,72 @@
+// One source, several fixture libraries (chosen by a FIXTURE_* define), for plugin-host tests.
+#include <algorithm>
+
+#include "weft/error.h"
+#include "weft/plugin.h"
+
+namespace {
+
+// test_scale: y = factor * x, the simplest operator with an attribute and a kernel.
+weft::OpSchema scale_schema() {
+    weft::OpSchema s;
+    s.name = "test_scale";
+    s.doc = "y = factor * x";
+    s.attrs = {weft::AttrSpec{"factor", weft::AttrType::real, weft::AttrValue{2.0}, "multiplier", {}, {}, {}}};
+    s.infer = [](const weft::InferContext& c) { return weft::NodeSignature{{c.inputs[0]}, {}, 0}; };
+    s.inplace_input = 0;
+    return s;
+}
+
+class ScaleKernel final : public weft::Kernel {
+public:
+    explicit ScaleKernel(float factor) : factor_(factor) {}
+    void forward(const weft::ForwardArgs& a) override {
+        const float* x = a.inputs[0].as<float>();
+        float* y = a.outputs[0].as<float>();
+        std::transform(x, x + a.inputs[0].numel(), y, [this](float v) { return v * factor_; });
+    }
+
+private:
+    float factor_;
+};
+
+class ThrowingKernel final : public weft::Kernel {
+public:
+    void forward(const weft::ForwardArgs&) override { throw weft::Error("fixture kernel failure"); }
+};
+
+[[maybe_unused]] weft::KernelFactory scale_kernel(const char* name, int priority) {
+    return weft::KernelFactory{"test_scale", "cpu", name, priority, {}, [](const weft::KernelConfig& c) {
+                                   return std::make_unique<ScaleKernel>(static_cast<float>(c.attrs.get_real("factor")));
+                               }};
+}
+
+}  // namespace
+
+#if defined(FIXTURE_GOOD)
+WEFT_PLUGIN("fixture_good", "1.0") {
+    registrar.add_op(scale_schema());
+    registrar.add_kernel(scale_kernel("reference", 0));
+}
+#elif defined(FIXTURE_DUPLICATE)
+WEFT_PLUGIN("fixture_duplicate", "1.0") { registrar.add_op(scale_schema()); }
+#elif defined(FIXTURE_OVERRIDE)
+// A faster (pretend) kernel for an op another library defines, with a higher priority.
+WEFT_PLUGIN("fixture_override", "1.0") { registrar.add_kernel(scale_kernel("override", 10)); }
+#elif defined(FIXTURE_THROWING)
+WEFT_PLUGIN("fixture_throwing", "1.0") {
+    weft::OpSchema s = scale_schema();
+    s.name = "test_throw";
+    registrar.add_op(s);
+    registrar.add_kernel(weft::KernelFactory{"test_throw", "cpu", "throwing", 0, {},
+                                             [](const weft::KernelConfig&) { return std::make_unique<ThrowingKernel>(); }});
+}
+#elif defined(FIXTURE_WRONG_ABI)
+static void register_nothing(weft::PluginRegistrar&) {}
+extern "C" __attribute__((visibility("default"))) const weft::PluginDescriptor* weft_plugin_entry() {
+    static const weft::PluginDescriptor d{weft::kPluginAbiVersion + 98, "fixture_wrong_abi", "1.0", &register_nothing};
+    return &d;
+}
+#elif defined(FIXTURE_NO_ENTRY)
+extern "C" __attribute__((visibility("default"))) int some_other_symbol() { return 42; }
+#endif

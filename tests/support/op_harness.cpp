@@ -1,0 +1,96 @@
+#include "op_harness.h"
+
+#include <cmath>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "weft/executor.h"
+
+namespace weft::testing {
+
+const Registry& build_registry() {
+    static Registry registry;
+    static std::once_flag once;
+    std::call_once(once, [] { registry.load_directory(WEFT_TEST_PLUGIN_DIR); });
+    return registry;
+}
+
+namespace {
+Graph one_node_graph(const std::string& op, const Attributes& attrs, const std::vector<TensorDesc>& inputs) {
+    Graph g;
+    g.name = op;
+    Node node;
+    node.name = "node";
+    node.op = op;
+    node.attrs = attrs;
+    for (std::size_t i = 0; i < inputs.size(); ++i) node.inputs.push_back(g.add_input(fmt::format("x{}", i), inputs[i]));
+    const OpSchema* schema = build_registry().find_op(op);
+    const int id = g.add_node(std::move(node), schema ? schema->num_outputs : 1);
+    g.outputs = g.nodes[id].outputs;
+    infer_shapes(g, build_registry());
+    return g;
+}
+}  // namespace
+
+NodeSignature infer_op(const std::string& op, const Attributes& attrs, const std::vector<TensorDesc>& inputs) {
+    Graph g = one_node_graph(op, attrs, inputs);
+    NodeSignature sig;
+    for (int v : g.outputs) sig.outputs.push_back(g.values[v].desc);
+    sig.params = g.nodes[0].params;
+    sig.macs = g.nodes[0].macs;
+    return sig;
+}
+
+std::vector<Tensor> run_op(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
+                           const WeightMap& params, const std::string& backend, std::uint64_t seed) {
+    std::vector<TensorDesc> descs;
+    for (const Tensor& t : inputs) descs.push_back(t.desc());
+    Graph g = one_node_graph(op, attrs, descs);
+    WeightMap weights = init_weights(g, seed);
+    for (const auto& [name, t] : params) weights["node." + name] = t;
+    CompileOptions options;
+    options.backend = backend;
+    Executor exec(g, build_registry(), weights, options);
+    std::vector<Tensor> outputs = exec.make_outputs();
+    exec.run(inputs, outputs);
+    return outputs;
+}
+
+Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo, float hi) {
+    Tensor t(TensorDesc{DType::f32, shape, Layout::row_major});
+    std::uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+    float* p = t.as<float>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        p[i] = lo + (hi - lo) * static_cast<float>((state >> 11) * 0x1.0p-53);
+    }
+    return t;
+}
+
+Tensor tensor_from(const Shape& shape, const std::vector<float>& values) {
+    Tensor t(TensorDesc{DType::f32, shape, Layout::row_major});
+    if (static_cast<std::int64_t>(values.size()) != t.numel())
+        throw Error(fmt::format("tensor_from: {} values for shape {}", values.size(), shape_str(shape)));
+    std::copy(values.begin(), values.end(), t.as<float>());
+    return t;
+}
+
+::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected, double rtol, double atol) {
+    if (actual.shape() != expected.shape())
+        return ::testing::AssertionFailure() << "shape " << shape_str(actual.shape()) << " != expected "
+                                             << shape_str(expected.shape());
+    const float* a = actual.as<float>();
+    const float* e = expected.as<float>();
+    for (std::int64_t i = 0; i < actual.numel(); ++i) {
+        const double diff = std::fabs(double(a[i]) - double(e[i]));
+        if (!(diff <= atol + rtol * std::fabs(double(e[i]))))
+            return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << " != expected " << e[i]
+                                                 << " (|diff| " << diff << ")";
+    }
+    return ::testing::AssertionSuccess();
+}
+
+}  // namespace weft::testing

@@ -1,0 +1,38 @@
+// Test support: the plugins of this build, a one-node graph runner that goes through the real
+// shape inference, buffer plan and executor, random tensors, and closeness checks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "weft/graph.h"
+#include "weft/registry.h"
+#include "weft/tensor.h"
+#include "weft/weights.h"
+
+namespace weft::testing {
+
+// The registry with every plugin of this build tree loaded (loaded once per test binary).
+const Registry& build_registry();
+
+// Runs one operator on host tensors. `params` are keyed by the parameter's own name ("weight",
+// "bias", "mean", ...); missing ones are initialised from `seed`. Returns the outputs.
+std::vector<Tensor> run_op(const std::string& op, const Attributes& attrs,
+                           const std::vector<Tensor>& inputs, const WeightMap& params = {},
+                           const std::string& backend = "cpu", std::uint64_t seed = 1);
+
+// The NodeSignature shape inference gives for one op (outputs, params, macs); throws weft::Error.
+NodeSignature infer_op(const std::string& op, const Attributes& attrs,
+                       const std::vector<TensorDesc>& inputs);
+
+Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo = -1.f, float hi = 1.f);
+Tensor tensor_from(const Shape& shape, const std::vector<float>& values);
+
+// Fails the test (with the first offending index) unless |a-b| <= atol + rtol*|b| everywhere.
+::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected,
+                                     double rtol = 1e-4, double atol = 1e-5);
+
+}  // namespace weft::testing
