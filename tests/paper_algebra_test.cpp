@@ -63,10 +63,10 @@ Tensor channel_permute(const Tensor& x, std::int64_t groups) {
 //   w_secondary [L·M, L, 1, 1]: M partitions of L channels (Eq. 3)
 Tensor igc_block(const Tensor& x, const Tensor& w_primary, const Tensor& w_secondary,
                  std::int64_t L, std::int64_t M) {
-    const Tensor y = group_conv(x, w_primary, L);
-    const Tensor y_bar = channel_permute(y, L);             // Eq. 2: ȳ = P^T y
+    const Tensor y = group_conv(x, w_primary, L);                // Eq. 1: y = W^p x
+    const Tensor y_bar = channel_permute(y, L);                  // Eq. 2: ȳ = P^T y
     const Tensor z_bar = pointwise_conv(y_bar, w_secondary, M);  // Eq. 3: z̄_m = W^d_mm ȳ_m
-    return channel_permute(z_bar, M);                        // Eq. 4: x' = P z̄
+    return channel_permute(z_bar, M);                            // Eq. 4: x' = P z̄
 }
 
 // ---- tensors assembled by channel ---------------------------------------------------------
@@ -186,17 +186,19 @@ TEST(PaperAlgebra, RegularConvolutionIsAnIgcBlockWithFourPartitionsOnTheDuplicat
         const Tensor x_prime = group_conv(x, w, 1);  // x' = W x
 
         // Eq. 18–19: W^p = diag(W11, W12, W21, W22) over the partitions x1, x2, x1, x2 of [x; x].
-        const Tensor w_primary = concat({weight_block(w, 0, 0, half, half), weight_block(w, 0, half, half, half),
+        const Tensor w_primary = concat({weight_block(w, 0, 0, half, half),
+                                         weight_block(w, 0, half, half, half),
                                          weight_block(w, half, 0, half, half),
                                          weight_block(w, half, half, half, half)},
-                                        0);
+                                        /*axis=*/0);
         // Eq. 20: every secondary partition (y1m, y2m, y3m, y4m) gets the same 4×4 block, which
         // forms (y1m + y2m, y3m + y4m, y1m + y2m, y3m + y4m).
         const float eq20[4][4] = {{1, 1, 0, 0}, {0, 0, 1, 1}, {1, 1, 0, 0}, {0, 0, 1, 1}};
         Tensor w_secondary = zeros({L * M, L, 1, 1});
         for (std::int64_t m = 0; m < M; ++m)
             for (std::int64_t r = 0; r < L; ++r)
-                for (std::int64_t c = 0; c < L; ++c) w_secondary.as<float>()[(m * L + r) * L + c] = eq20[r][c];
+                for (std::int64_t c = 0; c < L; ++c)
+                    w_secondary.as<float>()[(m * L + r) * L + c] = eq20[r][c];
 
         // Eq. 17: x̄' = P W^d P^T W^p x̄ with x̄ = [x; x] gives [x'; x'].
         const Tensor out = igc_block(concat({x, x}, 1), w_primary, w_secondary, L, M);

@@ -4,9 +4,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "weft/plugin.h"
-// After plugin.h: cpu_device.h uses TensorView and Shape without including weft/tensor.h.
 #include "weft/cpu/cpu_device.h"
+#include "weft/plugin.h"
 
 namespace {
 

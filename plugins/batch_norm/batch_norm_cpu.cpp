@@ -6,10 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "weft/cpu/cpu_device.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
-// After plugin.h: cpu_device.h uses TensorView and Shape without including weft/tensor.h.
-#include "weft/cpu/cpu_device.h"
 
 namespace {
 

@@ -8,10 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "weft/cpu/cpu_device.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
-// After plugin.h: cpu_device.h uses TensorView and Shape without including weft/tensor.h.
-#include "weft/cpu/cpu_device.h"
 
 namespace {
 
@@ -47,7 +46,7 @@ public:
             // out_c = j·g + i  <-  in_c = i·(C/g) + j   (the transpose of the (g, C/g) matrix)
             const std::int64_t i = out_c % groups_;
             const std::int64_t j = out_c / groups_;
-            const std::int64_t in_c = j * groups_ + i;
+            const std::int64_t in_c = i * per_group + j;
             std::memcpy(dst + static_cast<std::size_t>(n * channels_ + out_c) * plane_bytes_,
                         src + static_cast<std::size_t>(n * channels_ + in_c) * plane_bytes_,
                         plane_bytes_);

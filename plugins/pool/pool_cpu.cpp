@@ -6,9 +6,8 @@
 #include <fmt/format.h>
 
 #include "pool_geometry.h"
-#include "weft/plugin.h"
-// After plugin.h: cpu_device.h uses TensorView and Shape without including weft/tensor.h.
 #include "weft/cpu/cpu_device.h"
+#include "weft/plugin.h"
 
 namespace {
 
@@ -31,7 +30,7 @@ public:
         dst_ = weft::cpu::as_dnnl_memory(weft::TensorView{nullptr, config.outputs[0]},
                                          device.engine());
         const auto algorithm = g.mode == "max" ? dnnl::algorithm::pooling_max
-                                               : dnnl::algorithm::pooling_avg_include_padding;
+                                               : dnnl::algorithm::pooling_avg_exclude_padding;
         const dnnl::pooling_forward::desc desc(
             dnnl::prop_kind::forward_inference, algorithm, src_.get_desc(), dst_.get_desc(),
             dnnl::memory::dims(g.stride.begin(), g.stride.end()),

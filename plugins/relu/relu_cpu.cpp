@@ -2,9 +2,8 @@
 #include <memory>
 #include <unordered_map>
 
-#include "weft/plugin.h"
-// After plugin.h: cpu_device.h uses TensorView and Shape without including weft/tensor.h.
 #include "weft/cpu/cpu_device.h"
+#include "weft/plugin.h"
 
 namespace {
 
