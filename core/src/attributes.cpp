@@ -19,6 +19,10 @@ std::string_view attr_type_name(AttrType type) {
     return "?";
 }
 
+std::string attr_type_with_article(AttrType type) {
+    return fmt::format("{} {}", type == AttrType::integer ? "an" : "a", attr_type_name(type));
+}
+
 AttrType attr_value_type(const AttrValue& value) {
     switch (value.index()) {
         case 0: return AttrType::integer;
@@ -55,7 +59,7 @@ const AttrValue& require(const Attributes& attrs, std::string_view name) {
 }
 
 [[noreturn]] void wrong_type(std::string_view name, AttrType expected, const AttrValue& got) {
-    throw Error(fmt::format("attribute '{}' should be a {}, got {} ({})", name, attr_type_name(expected),
+    throw Error(fmt::format("attribute '{}' should be {}, got {} ({})", name, attr_type_with_article(expected),
                             attr_type_name(attr_value_type(got)), attr_value_str(got)));
 }
 }  // namespace

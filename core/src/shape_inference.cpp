@@ -85,8 +85,8 @@ Attributes validate_attributes(const OpSchema& schema, const Attributes& raw) {
         }
         auto value = coerce(*given, spec.type);
         if (!value)
-            throw Error(fmt::format("attribute '{}' should be a {}, got {} ({})", spec.name,
-                                    attr_type_name(spec.type), attr_type_name(attr_value_type(*given)),
+            throw Error(fmt::format("attribute '{}' should be {}, got {} ({})", spec.name,
+                                    attr_type_with_article(spec.type), attr_type_name(attr_value_type(*given)),
                                     attr_value_str(*given)));
         check_range(spec, *value);
         out.set(spec.name, std::move(*value));

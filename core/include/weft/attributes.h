@@ -13,6 +13,7 @@ namespace weft {
 
 enum class AttrType { integer, real, boolean, string, integers, reals };
 std::string_view attr_type_name(AttrType type);
+std::string attr_type_with_article(AttrType type);  // "an integer", "a list of numbers"
 
 using AttrValue = std::variant<std::int64_t, double, bool, std::string, std::vector<std::int64_t>,
                                std::vector<double>>;
