@@ -195,7 +195,7 @@ graph:
     EXPECT_DOUBLE_EQ(attrs.get_real("computed_real"), 4.0);
     EXPECT_EQ(attrs.get_string("text"), "w8");
     EXPECT_TRUE(attrs.get_bool("test"));
-    EXPECT_EQ(attrs.values().size(), 13u);  // op and name are not attributes
+    EXPECT_EQ(attrs.values().size(), 12u);  // op and name are not attributes
 }
 
 TEST_F(GraphFileTest, ExpressionsFollowTheDocumentedOperators) {
@@ -213,7 +213,7 @@ graph:
     parentheses: ${(1 + 2) * 3}
     exact_division: ${12 / 4}
     python_conditional: ${1 if width > 4 else 0}
-    c_conditional: ${width > 4 ? 10 : 20}
+    c_conditional: "${width > 4 ? 10 : 20}"   # ": " inside a plain YAML value needs quotes
     nested_conditional: ${1 if width < 4 else 2 if width < 16 else 3}
     minimum: ${min(3, width, 5)}
     maximum: ${max(1, 2.5)}
@@ -550,7 +550,8 @@ graph: [{op: relu}]
 
 TEST_F(GraphFileTest, IncludedFilesHoldOnlyBlocks) {
     write("lib.yaml", "blocks: {}\ngraph: []\n");
-    EXPECT_TRUE(error_is(load_error("family: tiny\ninclude: lib.yaml\ninputs: [{name: d, shape: [1]}]\ngraph: [{op: relu}]\n"),
+    const std::string family = "family: tiny\ninclude: lib.yaml\ninputs: [{name: d, shape: [1]}]\ngraph: [{op: relu}]\n";
+    EXPECT_TRUE(error_is(load_error(family),
                          at("lib.yaml", 2, 1), "unknown key 'graph' in an included block library"));
 }
 
@@ -564,7 +565,8 @@ blocks:
 inputs: [{name: data, shape: [8, 4, 4]}]
 graph: [{op: relu}]
 )yaml"),
-                         at("net.yaml", 4, 3), "block 'unit' is already defined at " + (dir_ / "lib.yaml").string() + ":2:3"));
+                         at("net.yaml", 4, 3),
+                         "block 'unit' is already defined at " + (dir_ / "lib.yaml").string() + ":2:3"));
 }
 
 // =============================================================================================
@@ -577,7 +579,7 @@ TEST_F(GraphFileTest, MalformedYamlReportsWhereTheParserStopped) {
 
 TEST_F(GraphFileTest, UnquotedExpressionInAFlowCollectionGetsAHint) {
     EXPECT_TRUE(error_is(load_error("family: tiny\ngraph:\n  - {op: fc, out_features: ${classes}}\n"),
-                         at("net.yaml", 3, 37), "must be quoted"));
+                         at("net.yaml", 3, 29), "must be quoted"));
 }
 
 TEST_F(GraphFileTest, UnknownKeysAreErrorsAtTheKey) {
@@ -603,8 +605,9 @@ graph: [{op: relu}]
 }
 
 TEST_F(GraphFileTest, DuplicateKeyIsAnError) {
-    EXPECT_TRUE(error_is(load_error("family: tiny\ngraph:\n  - {op: conv, kernel: 3, kernel: 5}\n"),
-                         at("net.yaml", 3, 27), "duplicate key 'kernel'"));
+    const std::string text = "family: tiny\ninputs: [{name: d, shape: [1]}]\ngraph:\n  - {op: conv, kernel: 3, kernel: 5}\n";
+    EXPECT_TRUE(error_is(load_error(text),
+                         at("net.yaml", 4, 27), "duplicate key 'kernel'"));
 }
 
 TEST_F(GraphFileTest, UndefinedParameterPointsIntoTheExpression) {
@@ -616,7 +619,7 @@ graph:
   - op: conv
     out_channels: ${L * LM}
 )yaml"),
-                         at("net.yaml", 6, 24), "undefined parameter 'LM' (defined here: L, M)"));
+                         at("net.yaml", 6, 25), "undefined parameter 'LM' (defined here: L, M)"));
 }
 
 TEST_F(GraphFileTest, BadExpressionSyntaxPointsAtTheOffendingToken) {
@@ -625,29 +628,29 @@ TEST_F(GraphFileTest, BadExpressionSyntaxPointsAtTheOffendingToken) {
                          "expected a number, a name or '(', found '*'"));
     EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${(w + 2}\"}\n"), at("net.yaml", 5, 28),
                          "expected ')'"));
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w}x${w\"}\n"), at("net.yaml", 5, 24),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w}x${w\"}\n"), at("net.yaml", 5, 25),
                          "unterminated '${'"));
     EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${1 < w < 9}\"}\n"), at("net.yaml", 5, 28),
                          "chained comparisons"));
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w && 1}\"}\n"), at("net.yaml", 5, 23),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w && 1}\"}\n"), at("net.yaml", 5, 24),
                          "unexpected character '&'"));
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${sqrt(w)}\"}\n"), at("net.yaml", 5, 21),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${sqrt(w)}\"}\n"), at("net.yaml", 5, 22),
                          "unknown function 'sqrt'"));
 }
 
 TEST_F(GraphFileTest, ArithmeticErrorsAreReportedNotComputed) {
     const std::string head = "family: tiny\nparams: {w: 8, zero: 0}\ninputs: [{name: data, shape: [8, 4, 4]}]\ngraph:\n";
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w // zero}\"}\n"), at("net.yaml", 5, 23),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w // zero}\"}\n"), at("net.yaml", 5, 24),
                          "division by zero"));
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w % zero}\"}\n"), at("net.yaml", 5, 23),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w % zero}\"}\n"), at("net.yaml", 5, 24),
                          "division by zero"));
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w / 3}\"}\n"), at("net.yaml", 5, 23),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w / 3}\"}\n"), at("net.yaml", 5, 24),
                          "8 / 3 is not a whole number (use // to round down)"));
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w ** 99}\"}\n"), at("net.yaml", 5, 23),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w ** 99}\"}\n"), at("net.yaml", 5, 24),
                          "integer overflow"));
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w + true}\"}\n"), at("net.yaml", 5, 25),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, k: \"${w + true}\"}\n"), at("net.yaml", 5, 26),
                          "expected a number for '+', got bool true"));
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, if: \"${w}\"}\n"), at("net.yaml", 5, 22),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: conv, if: \"${w}\"}\n"), at("net.yaml", 5, 20),
                          "expected true or false for if:, got integer 8"));
 }
 
@@ -665,11 +668,11 @@ graph:
 
 TEST_F(GraphFileTest, UnknownInputNameListsTheVisibleNames) {
     const std::string head = "family: tiny\ninputs: [{name: data, shape: [8, 4, 4]}]\ngraph:\n  - {op: conv, name: conv}\n";
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: add, inputs: [conv, cnov]}\n"), at("net.yaml", 5, 29),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: add, inputs: [conv, cnov]}\n"), at("net.yaml", 5, 30),
                          "unknown input 'cnov' (names visible here: conv, data)"));
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: add, inputs: [conv.x]}\n"), at("net.yaml", 5, 23),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: add, inputs: [conv.x]}\n"), at("net.yaml", 5, 24),
                          "'conv' is a node, not a block instance or group"));
-    EXPECT_TRUE(error_is(load_error(head + "  - {op: add, inputs: [$in1]}\n"), at("net.yaml", 5, 23),
+    EXPECT_TRUE(error_is(load_error(head + "  - {op: add, inputs: [$in1]}\n"), at("net.yaml", 5, 24),
                          "'$in1' does not exist"));
 }
 
@@ -686,7 +689,7 @@ graph:
     EXPECT_TRUE(error_is(load_error(head + "  - {block: unit, stride: 2}\n"), at("net.yaml", 8, 5),
                          "missing required argument 'out_channels' of block 'unit' (defined at " +
                              (dir_ / "net.yaml").string() + ":4:3)"));
-    EXPECT_TRUE(error_is(load_error(head + "  - {block: unit, out_channels: 8, strides: 2}\n"), at("net.yaml", 8, 37),
+    EXPECT_TRUE(error_is(load_error(head + "  - {block: unit, out_channels: 8, strides: 2}\n"), at("net.yaml", 8, 36),
                          "block 'unit' has no argument 'strides' (its arguments: out_channels, stride)"));
 }
 
@@ -744,7 +747,7 @@ graph:
         body:
           - {op: relu, name: "r${a}_${b}"}
 )yaml");
-    EXPECT_TRUE(error_is(error, at("net.yaml", 11, 13), "the graph exceeds 100000 nodes"));
+    EXPECT_TRUE(error_is(error, at("net.yaml", 10, 13), "the graph exceeds 100000 nodes"));
 }
 
 TEST_F(GraphFileTest, DuplicateNodeNameNamesBothPlaces) {
@@ -816,6 +819,56 @@ TEST_F(GraphFileTest, VariantIdsResolveOnTheGraphSearchPath) {
 }
 
 // =============================================================================================
+// The examples in docs/graph-format.md
+
+// Every ```yaml block of the format's documentation that is a whole family file.
+std::vector<std::string> documented_families() {
+    std::ifstream in(fs::path(WEFT_TEST_SOURCE_DIR) / "docs" / "graph-format.md");
+    std::vector<std::string> families;
+    std::string line, block;
+    bool inside = false;
+    while (std::getline(in, line)) {
+        if (!inside && line == "```yaml") {
+            inside = true;
+            block.clear();
+        } else if (inside && line == "```") {
+            inside = false;
+            if (block.rfind("family:", 0) == 0) families.push_back(block);
+        } else if (inside) {
+            block += line + "\n";
+        }
+    }
+    return families;
+}
+
+TEST_F(GraphFileTest, DocumentedExamplesLoad) {
+    const std::vector<std::string> families = documented_families();
+    ASSERT_GE(families.size(), 3u);
+    for (const std::string& text : families) {
+        const fs::path file = write("example.yaml", text);
+        SCOPED_TRACE(text.substr(0, text.find('\n')));
+        EXPECT_NO_THROW(load_graph_file(file));
+        for (const VariantInfo& variant : read_graph_file_info(file).variants)
+            EXPECT_NO_THROW(load_graph_file(file, {variant.id, {}})) << variant.id;
+    }
+}
+
+TEST_F(GraphFileTest, DocumentedResidualNetworkAddsEachUnitsInput) {
+    const std::vector<std::string> families = documented_families();
+    ASSERT_FALSE(families.empty());
+    Graph graph = load_graph_file(write("example.yaml", families.back()), {"tiny-resnet-w32", {}});
+    EXPECT_EQ(input_name(graph, "unit1.sum", 0), "unit0.relu");
+    EXPECT_EQ(input_name(graph, "unit1.sum", 1), "unit1.second.bn");
+    EXPECT_EQ(graph.find_node("unit1.second.relu"), -1);
+    EXPECT_NE(graph.find_node("unit2.sum"), -1);
+    const Registry& registry = testing::build_registry();
+    for (const Node& node : graph.nodes)
+        if (!registry.find_op(node.op)) GTEST_SKIP() << "operator plugin '" << node.op << "' is not built";
+    infer_shapes(graph, registry);
+    EXPECT_EQ(graph.values[graph.outputs.at(0)].desc.shape, (Shape{1, 10}));
+}
+
+// =============================================================================================
 // The zoo in graphs/
 
 std::vector<fs::path> family_files() {
@@ -827,7 +880,8 @@ std::vector<fs::path> family_files() {
 }
 
 int count_op(const Graph& graph, const std::string& op) {
-    return static_cast<int>(std::count_if(graph.nodes.begin(), graph.nodes.end(), [&](const Node& n) { return n.op == op; }));
+    return static_cast<int>(
+        std::count_if(graph.nodes.begin(), graph.nodes.end(), [&](const Node& n) { return n.op == op; }));
 }
 
 TEST(GraphZoo, EveryVariantLoadsAndHasThePapersDepth) {

@@ -16,8 +16,10 @@
 #include "expression.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 
 #include <fmt/format.h>

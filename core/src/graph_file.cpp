@@ -219,7 +219,8 @@ ExprValue evaluate_scalar(const SourceFile& file, const YAML::Node& node, const 
                                     format_expr_value(got)));
 }
 
-std::int64_t evaluate_integer(const SourceFile& file, const YAML::Node& node, const VariableScope& vars, std::string_view what) {
+std::int64_t evaluate_integer(const SourceFile& file, const YAML::Node& node, const VariableScope& vars,
+                              std::string_view what) {
     const ExprValue value = evaluate_scalar(file, node, vars, what);
     if (const auto* integer = std::get_if<std::int64_t>(&value)) return *integer;
     fail_type(file, node, "an integer", what, value);
@@ -241,7 +242,8 @@ AttrValue attribute_from(const ExprValue& value) {
 }
 
 // A list attribute holds numbers only: all integers give integers, otherwise reals.
-AttrValue evaluate_attribute_list(const SourceFile& file, const YAML::Node& list, const VariableScope& vars, std::string_view what) {
+AttrValue evaluate_attribute_list(const SourceFile& file, const YAML::Node& list, const VariableScope& vars,
+                                  std::string_view what) {
     std::vector<ExprValue> items;
     bool all_integers = true;
     for (const YAML::Node& element : list) {
@@ -258,11 +260,13 @@ AttrValue evaluate_attribute_list(const SourceFile& file, const YAML::Node& list
     }
     std::vector<double> reals;
     for (const ExprValue& v : items)
-        reals.push_back(std::holds_alternative<double>(v) ? std::get<double>(v) : static_cast<double>(std::get<std::int64_t>(v)));
+        reals.push_back(std::holds_alternative<double>(v) ? std::get<double>(v)
+                                                          : static_cast<double>(std::get<std::int64_t>(v)));
     return reals;
 }
 
-AttrValue evaluate_attribute(const SourceFile& file, const YAML::Node& node, const VariableScope& vars, std::string_view what) {
+AttrValue evaluate_attribute(const SourceFile& file, const YAML::Node& node, const VariableScope& vars,
+                             std::string_view what) {
     if (node.IsSequence()) return evaluate_attribute_list(file, node, vars, what);
     return attribute_from(evaluate_scalar(file, node, vars, what));
 }
@@ -364,7 +368,8 @@ FamilyFile read_family_from(SourceFilePtr source) {
     if (family.family.empty()) fail_at(top.where(), "a family file needs 'family:' (the architecture family's name)");
     family.doc = optional_text(top, "doc");
     if (const YAML::Node* params = top.get("params")) family.params = read_named_values(*source, *params, "param");
-    if (const YAML::Node* derived = top.get("derived")) family.derived = read_named_values(*source, *derived, "derived value");
+    if (const YAML::Node* derived = top.get("derived"))
+        family.derived = read_named_values(*source, *derived, "derived value");
     for (const NamedValue& value : family.derived)
         if (find_named(family.params, value.name))
             fail_at(*source, value.key_node, fmt::format("'{}' is both a param and a derived value", value.name));
@@ -541,16 +546,32 @@ private:
             include_one(from, item, chain);
     }
 
+    // An include is relative to the including file or, failing that, to a directory of the
+    // graph search path: a plugin's own graph files can include the installed blocks
+    // (`include: blocks/common.yaml`) from wherever they live.
+    static fs::path find_include(const SourceFile& from, const YAML::Node& item) {
+        std::vector<fs::path> candidates{(from.path.parent_path() / item.Scalar()).lexically_normal()};
+        if (fs::path(item.Scalar()).is_relative())
+            for (const fs::path& dir : graph_search_path()) candidates.push_back((dir / item.Scalar()).lexically_normal());
+        std::vector<std::string> tried;
+        for (const fs::path& candidate : candidates) {
+            std::error_code ec;
+            if (fs::is_regular_file(candidate, ec)) return candidate;
+            tried.push_back(candidate.string());
+        }
+        fail_at(from, item, fmt::format("include '{}' not found (looked for {})", item.Scalar(), fmt::join(tried, ", ")));
+    }
+
     void include_one(const SourceFile& from, const YAML::Node& item, std::vector<fs::path>& chain) {
         if (!item.IsScalar()) fail_at(from, item, "expected a file name to include");
-        const fs::path path = (from.path.parent_path() / item.Scalar()).lexically_normal();
-        std::error_code ec;
-        if (!fs::is_regular_file(path, ec))
-            fail_at(from, item, fmt::format("include '{}' not found (looked for {})", item.Scalar(), path.string()));
+        const fs::path path = find_include(from, item);
         const fs::path canonical = canonical_path(path);
-        if (std::find(chain.begin(), chain.end(), canonical) != chain.end())
-            fail_at(from, item, fmt::format("cyclic include: {} includes {}, which is already being included",
-                                            from.display, path.string()));
+        if (std::find(chain.begin(), chain.end(), canonical) != chain.end()) {
+            std::vector<std::string> cycle;
+            for (const fs::path& link : chain) cycle.push_back(link.filename().string());
+            cycle.push_back(canonical.filename().string());
+            fail_at(from, item, fmt::format("cyclic include: {}", fmt::join(cycle, " -> ")));
+        }
         if (chain.size() >= kMaxIncludeDepth)
             fail_at(from, item, fmt::format("includes nested deeper than {}", kMaxIncludeDepth));
         if (!included_.insert(canonical).second) return;  // shared by two includers: read once
@@ -650,7 +671,8 @@ private:
         count_step(item.where());
         if (const YAML::Node* condition = item.get("if"))
             if (!evaluate_bool(*context.file, *condition, *context.vars, "if:")) return;
-        const int kinds = int(item.get("op") != nullptr) + int(item.get("block") != nullptr) + int(item.get("repeat") != nullptr);
+        const int kinds = int(item.get("op") != nullptr) + int(item.get("block") != nullptr) +
+                          int(item.get("repeat") != nullptr);
         if (kinds != 1)
             fail_at(item.where(), kinds == 0 ? "expected a graph item with 'op:', 'block:' or 'repeat:'"
                                              : "a graph item takes only one of 'op:', 'block:', 'repeat:'");
@@ -681,7 +703,11 @@ private:
 // (`relu`, `relu_1`, ...).
 std::string Expander::local_name(const Mapping& item, const Context& context, const std::string& fallback) const {
     const YAML::Node* name = item.get("name");
-    if (!name) return auto_name(context, fallback);
+    if (!name) {
+        if (!is_node_name(fallback))
+            fail_at(item.where(), fmt::format("'{}' cannot serve as a node name; give the item a name:", fallback));
+        return auto_name(context, fallback);
+    }
     std::string local = evaluate_text(*context.file, *name, *context.vars, "name:");
     if (!is_node_name(local))
         fail_at(*context.file, *name, fmt::format("name '{}' may hold only letters, digits, '_' and '-' "
@@ -731,7 +757,8 @@ VariableScope Expander::bind_block_args(const Mapping& item, const BlockDef& blo
     VariableScope args(context.globals);
     for (const Entry& entry : item.entries()) {
         if (std::find(kCallKeys.begin(), kCallKeys.end(), entry.key) != kCallKeys.end()) continue;
-        auto declared = std::find_if(block.args.begin(), block.args.end(), [&](const BlockArg& a) { return a.name == entry.key; });
+        auto declared = std::find_if(block.args.begin(), block.args.end(),
+                                     [&](const BlockArg& a) { return a.name == entry.key; });
         if (declared == block.args.end()) {
             std::vector<std::string> names;
             for (const BlockArg& arg : block.args) names.push_back(arg.name);
@@ -766,7 +793,8 @@ void Expander::expand_block_call(const Mapping& item, Context& context) {
     const std::string block_name = evaluate_text(*context.file, block_node, *context.vars, "block:");
     const BlockDef* block = blocks_.find(block_name);
     if (!block)
-        fail_at(*context.file, block_node, fmt::format("unknown block '{}' (known blocks: {})", block_name, blocks_.names()));
+        fail_at(*context.file, block_node,
+                fmt::format("unknown block '{}' (known blocks: {})", block_name, blocks_.names()));
     if (context.block_depth >= kMaxBlockDepth)
         fail_at(item.where(), fmt::format("blocks nested deeper than {} (does block '{}' call itself without an "
                                           "if: that stops it?)", kMaxBlockDepth, block_name));
@@ -890,7 +918,8 @@ int Expander::resolve_name(const std::string& name, const Context& context, cons
     const Frame::Binding* binding = nullptr;
     for (const Frame* frame = context.frame; frame && !binding; frame = frame->parent)
         if (auto it = frame->names.find(parts[0]); it != frame->names.end()) binding = &it->second;
-    if (!binding) fail_at(where, fmt::format("unknown input '{}' (names visible here: {})", name, list_names(context.frame, true)));
+    if (!binding)
+        fail_at(where, fmt::format("unknown input '{}' (names visible here: {})", name, list_names(context.frame, true)));
     std::string path = parts[0];
     for (std::size_t i = 1; i < parts.size(); ++i) {
         if (!binding->scope)
@@ -918,7 +947,8 @@ void add_graph_inputs(const FamilyFile& family, const VariableScope& params, Gra
         input.allow_only({"name", "shape", "dtype"}, "a graph input");
         const YAML::Node& name_node = input.require("name", "a graph input");
         const std::string name = evaluate_text(file, name_node, params, "an input's name");
-        if (!is_node_name(name)) fail_at(file, name_node, fmt::format("input name '{}' may hold only letters, digits, '_' and '-'", name));
+        if (!is_node_name(name))
+            fail_at(file, name_node, fmt::format("input name '{}' may hold only letters, digits, '_' and '-'", name));
         TensorDesc desc{DType::f32, Shape{1}};  // batch 1; the runner sets the real batch
         for (const YAML::Node& dim : require_sequence(file, input.require("shape", "a graph input"), "an input's shape")) {
             const std::int64_t extent = evaluate_integer(file, dim, params, "an input extent");
@@ -1052,7 +1082,8 @@ Graph resolve_graph(const std::string& spec, const GraphFileOptions& options) {
         for (const VariantInfo& variant : info.variants) {
             if (variant.id != spec) continue;
             if (!options.variant.empty() && options.variant != spec)
-                throw Error(fmt::format("'{}' is itself a variant; it cannot also take variant '{}'", spec, options.variant));
+                throw Error(fmt::format("'{}' is itself a variant; it cannot also take variant '{}'", spec,
+                                        options.variant));
             GraphFileOptions chosen = options;
             chosen.variant = spec;
             return load_graph_file(info.path, chosen);
