@@ -140,6 +140,8 @@ std::vector<AttrSpec> group_conv_attrs() {
         attribute("groups", AttrType::integer, std::int64_t{1},
                   "channel partitions; in and out channels must divide by it", 1),
         attribute("bias", AttrType::boolean, false, "add a learned per-channel bias", std::nullopt),
+        // Set by the fuse_relu pass (inference): the ReLU that followed runs inside the kernel.
+        attribute("fused_relu", AttrType::boolean, false, "apply ReLU to the output", std::nullopt),
     };
 }
 

@@ -38,6 +38,7 @@ ConvolutionGeometry group_conv_geometry(const weft::KernelConfig& config) {
     std::tie(geometry.padding_h, geometry.padding_w) = axis_pair("padding");
     std::tie(geometry.dilation_h, geometry.dilation_w) = axis_pair("dilation");
     geometry.bias = attrs.get_bool("bias");
+    geometry.fused_relu = attrs.get_bool("fused_relu");
     geometry.input_layout = input.layout;
     geometry.output_layout = config.outputs.at(0).layout;
     return geometry;
@@ -48,10 +49,15 @@ public:
     explicit GroupConvOnednn(const weft::KernelConfig& config)
         : convolution_(group_conv_geometry(config), weft::cpu::cpu_device(config.device),
                        config.training) {
-        if (convolution_.geometry().output_shape() != config.outputs.at(0).shape) {
-            throw weft::Error(fmt::format("group_conv kernel computes {} but the graph expects {}",
-                                          weft::shape_str(convolution_.geometry().output_shape()),
-                                          config.outputs[0].str()));
+        // The schema and this kernel must agree on what the node computes.
+        const ConvolutionGeometry& geometry = convolution_.geometry();
+        if (geometry.output_shape() != config.outputs.at(0).shape ||
+            geometry.weight_shape() != config.params.at(0).desc.shape) {
+            throw weft::Error(fmt::format(
+                "the cpu group_conv computes {} with weight {}, but the graph expects {} with "
+                "weight {}",
+                weft::shape_str(geometry.output_shape()), weft::shape_str(geometry.weight_shape()),
+                config.outputs[0].str(), config.params[0].desc.str()));
         }
     }
 

@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include "op_harness.h"
+#include "weft/cpu/cpu_device.h"
+#include "weft/cpu/onednn_convolution.h"
 #include "weft/error.h"
 
 namespace {
@@ -368,6 +370,62 @@ TEST(GroupConvCpu, GroupsAreIndependentRegularConvolutionsOnChannelSlices) {
                     {"bias", leading_slice(bias, out_begin, one_group.out_channels)}})[0]);
     }
     EXPECT_TRUE(all_close(whole, concatenate_channels(parts)));
+}
+
+// NCHW <-> NHWC copies of a logical [N, C, H, W] tensor.
+Tensor with_layout(const Tensor& tensor, weft::Layout layout) {
+    const Shape& shape = tensor.shape();
+    const std::int64_t batch = shape[0], channels = shape[1], height = shape[2], width = shape[3];
+    Tensor converted(TensorDesc{weft::DType::f32, shape, layout});
+    const bool to_nhwc = layout == weft::Layout::channels_last;
+    for (std::int64_t n = 0; n < batch; ++n) {
+        for (std::int64_t ch = 0; ch < channels; ++ch) {
+            for (std::int64_t p = 0; p < height * width; ++p) {
+                const std::int64_t nchw = (n * channels + ch) * height * width + p;
+                const std::int64_t nhwc = (n * height * width + p) * channels + ch;
+                converted.as<float>()[to_nhwc ? nhwc : nchw] =
+                    tensor.as<float>()[to_nhwc ? nchw : nhwc];
+            }
+        }
+    }
+    return converted;
+}
+
+// Graph values are NCHW today, but a layout pass may keep them channels-last (and say so on
+// the value); the shared convolution then reads and writes NHWC directly, for spatial kernels
+// and for 1x1 ones alike.
+TEST(OnednnConvolution, ReadsAndWritesChannelsLastTensors) {
+    weft::cpu::CpuDevice device(weft::DeviceOptions{});
+    for (const std::int64_t kernel : {3, 1}) {
+        ConvCase c;
+        c.batch = 2, c.in_channels = 6, c.height = 5, c.width = 7, c.out_channels = 4;
+        c.groups = 2, c.kernel_h = c.kernel_w = kernel, c.padding_h = c.padding_w = kernel / 2;
+        c.stride_h = 2, c.bias = true;
+        SCOPED_TRACE(c.str());
+        weft::cpu::ConvolutionGeometry geometry;
+        geometry.batch = c.batch, geometry.in_channels = c.in_channels;
+        geometry.in_height = c.height, geometry.in_width = c.width;
+        geometry.out_channels = c.out_channels, geometry.groups = c.groups;
+        geometry.kernel_h = geometry.kernel_w = kernel;
+        geometry.padding_h = geometry.padding_w = c.padding_h;
+        geometry.stride_h = c.stride_h, geometry.bias = true;
+        geometry.input_layout = geometry.output_layout = weft::Layout::channels_last;
+        weft::cpu::OnednnConvolution convolution(geometry, device, /*training=*/false);
+
+        const Tensor input = random_tensor(c.input_shape(), 51);
+        const Tensor weight = random_tensor(c.weight_shape(), 52);
+        const Tensor bias = random_tensor({c.out_channels}, 53);
+        const Tensor input_nhwc = with_layout(input, weft::Layout::channels_last);
+        Tensor output_nhwc(
+            TensorDesc{weft::DType::f32, geometry.output_shape(), weft::Layout::channels_last});
+        void* workspace = device.allocate(convolution.workspace_bytes());
+        convolution.forward(input_nhwc.as<float>(), weight.as<float>(), bias.as<float>(),
+                            output_nhwc.as<float>(), workspace);
+        device.synchronize();
+        device.deallocate(workspace);
+        EXPECT_TRUE(all_close(with_layout(output_nhwc, weft::Layout::row_major),
+                              reference_group_conv(c, input, weight, &bias)));
+    }
 }
 
 }  // namespace

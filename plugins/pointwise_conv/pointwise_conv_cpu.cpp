@@ -31,6 +31,7 @@ ConvolutionGeometry pointwise_conv_geometry(const weft::KernelConfig& config) {
     geometry.stride_h = stride.front();
     geometry.stride_w = stride.back();
     geometry.bias = config.attrs.get_bool("bias");
+    geometry.fused_relu = config.attrs.get_bool("fused_relu");
     geometry.input_layout = input.layout;
     geometry.output_layout = config.outputs.at(0).layout;
     return geometry;  // kernel 1x1, no padding, no dilation: the geometry's defaults
@@ -41,10 +42,15 @@ public:
     explicit PointwiseConvOnednn(const weft::KernelConfig& config)
         : convolution_(pointwise_conv_geometry(config), weft::cpu::cpu_device(config.device),
                        config.training) {
-        if (convolution_.geometry().output_shape() != config.outputs.at(0).shape) {
+        // The schema and this kernel must agree on what the node computes.
+        const ConvolutionGeometry& geometry = convolution_.geometry();
+        if (geometry.output_shape() != config.outputs.at(0).shape ||
+            geometry.weight_shape() != config.params.at(0).desc.shape) {
             throw weft::Error(fmt::format(
-                "pointwise_conv kernel computes {} but the graph expects {}",
-                weft::shape_str(convolution_.geometry().output_shape()), config.outputs[0].str()));
+                "the cpu pointwise_conv computes {} with weight {}, but the graph expects {} with "
+                "weight {}",
+                weft::shape_str(geometry.output_shape()), weft::shape_str(geometry.weight_shape()),
+                config.outputs[0].str(), config.params[0].desc.str()));
         }
     }
 

@@ -81,7 +81,7 @@ Tag activation_tag(Layout layout) {
 }
 
 // oneDNN's direct convolution kernels (jit, brgconv) want channels-last activations; on NCHW
-// they fall back to im2col + GEMM, which measured 1.2-3x slower on the IGC shapes (3x3 group
+// they fall back to im2col + GEMM, which measured 1.2-3.4x slower on the IGC shapes (3x3 group
 // convolutions with few channels per group) even after paying for the two reorders. A 1x1
 // convolution on NCHW already *is* a GEMM, and there the reorders cost more than they save.
 Tag primitive_activation_tag(const ConvolutionGeometry& geometry) {
@@ -124,6 +124,39 @@ std::int64_t output_extent(std::int64_t in, std::int64_t kernel, std::int64_t st
     return room < 0 ? 0 : room / stride + 1;
 }
 
+dnnl::convolution_forward::primitive_desc describe_forward(const ConvolutionGeometry& g,
+                                                           const dnnl::engine& engine,
+                                                           bool training) {
+    const auto f32 = memory::data_type::f32;
+    const Tag activations = primitive_activation_tag(g);
+    const memory::desc input_md(to_dnnl_dims(g.input_shape()), f32, activations);
+    const memory::desc output_md(to_dnnl_dims(g.output_shape()), f32, activations);
+    // `any` lets oneDNN block the weights for its kernel; forward reorders them per call, which
+    // keeps the parameters plain and shared with training updates at a cost of one small copy.
+    const memory::desc weight_md(caller_weight_md(g).dims(), f32, Tag::any);
+    const memory::dims strides{g.stride_h, g.stride_w};
+    const memory::dims dilation{g.dilation_h - 1, g.dilation_w - 1};
+    const memory::dims padding{g.padding_h, g.padding_w};
+    const auto kind =
+        training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    const auto algorithm = dnnl::algorithm::convolution_direct;
+
+    const auto desc =
+        g.bias ? dnnl::convolution_forward::desc(kind, algorithm, input_md, weight_md,
+                                                 memory::desc({g.out_channels}, f32, Tag::x),
+                                                 output_md, strides, dilation, padding, padding)
+               : dnnl::convolution_forward::desc(kind, algorithm, input_md, weight_md, output_md,
+                                                 strides, dilation, padding, padding);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // scratch comes from our workspace
+    if (g.fused_relu) {
+        dnnl::post_ops post_ops;
+        post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        attr.set_post_ops(post_ops);
+    }
+    return {desc, attr, engine};
+}
+
 }  // namespace
 
 std::int64_t ConvolutionGeometry::out_height() const {
@@ -158,38 +191,6 @@ struct OnednnConvolution::Impl {
     std::unordered_map<int, memory> forward_args;
     WorkspacePlan workspace;
 };
-
-namespace {
-
-dnnl::convolution_forward::primitive_desc describe_forward(const ConvolutionGeometry& g,
-                                                           const dnnl::engine& engine,
-                                                           bool training) {
-    const auto f32 = memory::data_type::f32;
-    const Tag activations = primitive_activation_tag(g);
-    const memory::desc input_md(to_dnnl_dims(g.input_shape()), f32, activations);
-    const memory::desc output_md(to_dnnl_dims(g.output_shape()), f32, activations);
-    // `any` lets oneDNN block the weights for its kernel; forward reorders them per call, which
-    // keeps the parameters plain and shared with training updates at a cost of one small copy.
-    const memory::desc weight_md(caller_weight_md(g).dims(), f32, Tag::any);
-    const memory::dims strides{g.stride_h, g.stride_w};
-    const memory::dims dilation{g.dilation_h - 1, g.dilation_w - 1};
-    const memory::dims padding{g.padding_h, g.padding_w};
-    const auto kind =
-        training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    const auto algorithm = dnnl::algorithm::convolution_direct;
-
-    const auto desc =
-        g.bias ? dnnl::convolution_forward::desc(kind, algorithm, input_md, weight_md,
-                                                 memory::desc({g.out_channels}, f32, Tag::x),
-                                                 output_md, strides, dilation, padding, padding)
-               : dnnl::convolution_forward::desc(kind, algorithm, input_md, weight_md, output_md,
-                                                 strides, dilation, padding, padding);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // scratch comes from our workspace
-    return {desc, attr, engine};
-}
-
-}  // namespace
 
 OnednnConvolution::OnednnConvolution(const ConvolutionGeometry& geometry, CpuDevice& device,
                                      bool training)

@@ -36,6 +36,7 @@ struct ConvolutionGeometry {
     std::int64_t dilation_h = 1;
     std::int64_t dilation_w = 1;
     bool bias = false;
+    bool fused_relu = false;  // applies max(0, ·) to the output as a oneDNN post-op
     // How the graph holds the input and the output; the convolution reorders internally when it
     // computes in another layout.
     Layout input_layout = Layout::row_major;
