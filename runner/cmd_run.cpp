@@ -90,6 +90,9 @@ void run(const RunOptions& o) {
     Graph graph = load_graph(o.graph, *registry, o.batch);
     std::vector<Tensor> inputs = make_inputs(o, graph, *registry);
     WeightMap weights = load_or_init_weights(graph, o.weights, o.seed);
+    const auto totals = graph_totals(graph);  // of the graph as written, before passes rewrite it
+    const std::size_t written_nodes = graph.nodes.size();
+    const std::string passes = apply_passes(graph, weights, *registry, o.device);
     const auto t0 = Clock::now();
     Executor exec(graph, *registry, weights, compile_options(o.device));
     const auto t1 = Clock::now();
@@ -100,10 +103,10 @@ void run(const RunOptions& o) {
     const auto t3 = Clock::now();
     auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
 
-    const auto totals = graph_totals(graph);
-    fmt::print("graph {} ({} nodes, {} params, {} multiply-adds per image) on {}\n", graph.name, graph.nodes.size(),
+    fmt::print("graph {} ({} nodes, {} params, {} multiply-adds per image) on {}\n", graph.name, written_nodes,
                human_count(double(totals.params)), human_count(double(totals.macs) / double(graph.batch())),
                exec.device().description());
+    fmt::print("passes: {} ({} nodes run)\n", passes, graph.nodes.size());
     fmt::print("weights: {}\n", o.weights.empty() ? fmt::format("initialised from seed {}", o.seed) : o.weights);
     fmt::print("input: {} {}\n", o.input == "random" ? fmt::format("random (seed {})", o.seed + 1) : o.input,
                inputs[0].desc().str());

@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "weft/error.h"
 #include "weft/graph_file.h"
@@ -22,6 +23,9 @@ void add_device_options(CLI::App& app, DeviceChoice& choice) {
     app.add_option("--device", choice.device, "backend to run on (cpu, cuda)")->capture_default_str();
     app.add_option("--threads", choice.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
     app.add_option("--kernel", choice.kernels, "force a kernel, OP=LIBRARY (repeatable)");
+    app.add_option("--passes", choice.passes,
+                   "graph passes: default, none, or a comma list (NAME to pick, -NAME to drop)")
+        ->capture_default_str();
 }
 
 std::unique_ptr<Registry> load_registry(const GraphOptions& options) {
@@ -56,6 +60,13 @@ CompileOptions compile_options(const DeviceChoice& choice) {
         c.kernel_overrides[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     return c;
+}
+
+std::string apply_passes(Graph& graph, WeightMap& weights, const Registry& registry, const DeviceChoice& choice) {
+    const auto reports = run_passes(graph, weights, registry, select_passes(registry, choice.passes, false));
+    std::vector<std::string> parts;
+    for (const PassReport& r : reports) parts.push_back(fmt::format("{} ×{}", r.name, r.rewrites));
+    return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
 }
 
 WeightMap load_or_init_weights(const Graph& graph, const std::string& path, std::uint64_t seed) {

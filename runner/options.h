@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "weft/executor.h"
+#include "weft/graph_pass.h"
 #include "weft/graph.h"
 #include "weft/registry.h"
 
@@ -30,6 +31,7 @@ struct DeviceChoice {
     std::string device = "cpu";
     int threads = 0;
     std::vector<std::string> kernels;  // op=library
+    std::string passes = "default";    // see select_passes
 };
 
 void add_graph_options(CLI::App& app, GraphOptions& options);
@@ -40,6 +42,10 @@ std::unique_ptr<Registry> load_registry(const GraphOptions& options);
 // Resolves, expands and shape-infers the graph at the given batch size.
 Graph load_graph(const GraphOptions& options, const Registry& registry, std::int64_t batch);
 CompileOptions compile_options(const DeviceChoice& choice);
+
+// Runs the selected graph passes (inference) on the graph and its weights; returns a one-line
+// summary such as "fold_batch_norm ×19, fuse_relu ×19" ("none" when nothing ran).
+std::string apply_passes(Graph& graph, WeightMap& weights, const Registry& registry, const DeviceChoice& choice);
 
 // Weights from a safetensors file, or initialised from the seed when `path` is empty.
 WeightMap load_or_init_weights(const Graph& graph, const std::string& path, std::uint64_t seed);

@@ -5,6 +5,7 @@
 // weights move between weft and PyTorch by name. The paper's #params leaves them out.
 // Defaults follow the authors' MXNet code: eps 2e-5 and momentum 0.9 in MXNet's convention,
 // running = momentum · running + (1 - momentum) · batch (PyTorch's momentum would be 0.1).
+#include "fold_batch_norm_pass.h"
 #include <fmt/format.h>
 
 #include "weft/error.h"
@@ -73,4 +74,7 @@ weft::OpSchema batch_norm_schema() {
 
 }  // namespace
 
-WEFT_PLUGIN("batch_norm", "1.0") { registrar.add_op(batch_norm_schema()); }
+WEFT_PLUGIN("batch_norm", "1.0") {
+    registrar.add_op(batch_norm_schema());
+    registrar.add_pass(weft::batch_norm::fold_batch_norm_pass());
+}

@@ -1,4 +1,5 @@
 // relu: y = max(x, 0), the non-linearity after batch norm in every block (section 5.2).
+#include "fuse_relu_pass.h"
 #include <fmt/format.h>
 
 #include "weft/error.h"
@@ -33,4 +34,7 @@ weft::OpSchema relu_schema() {
 
 }  // namespace
 
-WEFT_PLUGIN("relu", "1.0") { registrar.add_op(relu_schema()); }
+WEFT_PLUGIN("relu", "1.0") {
+    registrar.add_op(relu_schema());
+    registrar.add_pass(weft::relu::fuse_relu_pass());
+}

@@ -1,0 +1,56 @@
+// Graph passes: rewrites of a shaped graph (and its weights) before it is compiled, such as
+// folding batch norm into the preceding convolution. Passes know operators, so they come from
+// plugins; core only runs them, in order, and lets the user switch each one (--passes).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "weft/graph.h"
+#include "weft/weights.h"
+
+namespace weft {
+
+class Registry;
+
+struct PassContext {
+    Graph& graph;         // shape-inferred; passes may edit nodes, attributes and edges
+    WeightMap& weights;   // passes that fold parameters rewrite them here
+    const Registry& registry;
+};
+
+struct GraphPass {
+    std::string name;  // "fold_batch_norm"
+    std::string doc;
+    int order = 0;     // passes run in ascending order, then by name
+    // Most rewrites are only valid for inference (batch norm with running statistics).
+    bool inference_only = true;
+    // Returns how many rewrites it made; throws weft::Error if the graph cannot be handled.
+    std::function<int(PassContext&)> run;
+};
+
+struct PassReport {
+    std::string name;
+    int rewrites = 0;
+};
+
+// Parses a --passes selection: "default" or "all" (every registered pass), "none", or a
+// comma-separated list of names, each optionally prefixed with '-' to remove it from the
+// default set ("-fuse_relu"). Unknown names are an error listing the known ones.
+std::vector<const GraphPass*> select_passes(const Registry& registry, const std::string& selection, bool training);
+
+// Runs the passes, removes nodes left without readers, and re-infers shapes.
+std::vector<PassReport> run_passes(Graph& graph, WeightMap& weights, const Registry& registry,
+                                   const std::vector<const GraphPass*>& passes);
+
+// Editing helpers for passes.
+// Makes every reader of `from` (nodes and graph outputs) read `to` instead.
+void replace_uses(Graph& graph, int from, int to);
+// Indices of the nodes reading value `v` (a node reading it twice is listed once).
+std::vector<int> readers_of(const Graph& graph, int v);
+// Removes nodes whose outputs nobody reads (and that are not graph outputs), and the values
+// they produced, along with their weights; renumbers nodes and values. Returns how many.
+int remove_dead_nodes(Graph& graph, WeightMap* weights);
+
+}  // namespace weft
