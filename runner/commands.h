@@ -11,5 +11,6 @@ void add_init_command(CLI::App& app);
 void add_plugins_command(CLI::App& app);
 void add_stats_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_viz_command(CLI::App& app);
 
 }  // namespace weft::runner
