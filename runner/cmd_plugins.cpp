@@ -1,13 +1,18 @@
-// weft plugins: what was loaded from where, which kernels serve which op, and what was refused.
+// weft plugins: what was loaded from where, which kernel serves each op on each backend (the one
+// `weft run` would choose, starred — with the same --kernel overrides), and what was refused.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "options.h"
+#include "weft/error.h"
 
 namespace weft::runner {
 namespace {
+
+namespace fs = std::filesystem;
+using KernelOverrides = std::map<std::string, std::string>;
 
 std::string backend_status(const Registry& r, const std::string& name) {
     const BackendFactory* b = r.find_backend(name);
@@ -16,19 +21,45 @@ std::string backend_status(const Registry& r, const std::string& name) {
     return why.empty() ? "available" : "unavailable: " + why;
 }
 
-nlohmann::json plugins_json(const Registry& r) {
+// Libraries from the default directory came with weft; the others were added through
+// --plugin-path or WEFT_PLUGIN_PATH (third-party operators and kernel overrides).
+bool is_builtin(const fs::path& library) {
+    std::error_code ec;
+    return fs::weakly_canonical(library.parent_path(), ec) == fs::weakly_canonical(default_plugin_directory(), ec);
+}
+
+// The kernel `weft run` would use, or null with the reason none is usable.
+const RegisteredKernel* chosen_kernel(const Registry& r, const std::string& op, const std::string& backend,
+                                      const KernelOverrides& overrides, std::string& why_none) {
+    try {
+        return &r.select_kernel(op, backend, overrides);
+    } catch (const Error& e) {
+        why_none = e.what();
+        return nullptr;
+    }
+}
+
+std::string unavailable_reason(const RegisteredKernel& k) {
+    return k.factory.unavailable_reason ? k.factory.unavailable_reason() : std::string{};
+}
+
+nlohmann::json plugins_json(const Registry& r, const KernelOverrides& overrides) {
     nlohmann::json libs = nlohmann::json::array(), refused = nlohmann::json::array(), ops = nlohmann::json::object();
     for (const auto& l : r.loaded())
         libs.push_back({{"path", l.path.string()}, {"name", l.name}, {"version", l.version}, {"ops", l.ops},
-                        {"kernels", l.kernels}, {"backends", l.backends}});
+                        {"kernels", l.kernels}, {"backends", l.backends}, {"passes", l.passes},
+                        {"builtin", is_builtin(l.path)}});
     for (const auto& f : r.refused()) refused.push_back({{"path", f.path.string()}, {"reason", f.reason}});
     for (const std::string& op : r.op_names()) {
         nlohmann::json kernels = nlohmann::json::array();
         for (const std::string& backend : r.backend_names()) {
+            std::string why_none;
+            const RegisteredKernel* chosen = chosen_kernel(r, op, backend, overrides, why_none);
             for (const RegisteredKernel* k : r.kernels(op, backend)) {
-                std::string why = k->factory.unavailable_reason ? k->factory.unavailable_reason() : std::string{};
+                const std::string why = unavailable_reason(*k);
                 kernels.push_back({{"backend", backend}, {"name", k->factory.name}, {"priority", k->factory.priority},
-                                   {"library", k->library.string()}, {"available", why.empty()}, {"reason", why}});
+                                   {"library", k->library.string()}, {"builtin", is_builtin(k->library)},
+                                   {"available", why.empty()}, {"reason", why}, {"chosen", k == chosen}});
             }
         }
         ops[op] = {{"library", r.op_library(op).string()}, {"kernels", kernels}};
@@ -37,32 +68,63 @@ nlohmann::json plugins_json(const Registry& r) {
     for (const std::string& b : r.backend_names()) backends[b] = backend_status(r, b);
     nlohmann::json dirs = nlohmann::json::array();
     for (const auto& d : r.searched_directories()) dirs.push_back(d.string());
-    return {{"abi_version", kPluginAbiVersion}, {"search_path", dirs}, {"libraries", libs}, {"refused", refused},
-            {"ops", ops}, {"backends", backends}};
+    return {{"abi_version", kPluginAbiVersion}, {"search_path", dirs}, {"default_directory", default_plugin_directory().string()},
+            {"kernel_overrides", overrides}, {"libraries", libs}, {"refused", refused}, {"ops", ops}, {"backends", backends}};
 }
 
-void print_plugins(const Registry& r) {
+// A library as the operator table names it: its file name, or its whole path when it was added
+// from outside the default directory, so overrides stand out.
+std::string library_label(const fs::path& library) {
+    return is_builtin(library) ? library.filename().string() : library.string() + " [added]";
+}
+
+void print_operators(const Registry& r, const KernelOverrides& overrides) {
+    fmt::print("\noperators (kernels best first; * = chosen{}):\n", overrides.empty() ? "" : ", with --kernel");
+    for (const std::string& op : r.op_names()) {
+        fmt::print("  {:<20} {}\n", op, library_label(r.op_library(op)));
+        for (const std::string& backend : r.backend_names()) {
+            const auto kernels = r.kernels(op, backend);
+            if (kernels.empty()) continue;
+            std::string why_none;
+            const RegisteredKernel* chosen = chosen_kernel(r, op, backend, overrides, why_none);
+            for (const RegisteredKernel* k : kernels) {
+                const std::string why = unavailable_reason(*k);
+                const bool forced = k == chosen && overrides.contains(op);
+                fmt::print("    {} {:<5} {:<10} priority {:<3} {}{}{}\n", k == chosen ? '*' : ' ', backend,
+                           k->factory.name, k->factory.priority, library_label(k->library),
+                           why.empty() ? "" : " — unavailable: " + why, forced ? " (forced by --kernel)" : "");
+            }
+            if (!chosen) fmt::print("      {}: none chosen: {}\n", backend, why_none);
+        }
+    }
+}
+
+void print_libraries(const Registry& r) {
+    std::vector<const LoadedLibrary*> builtin, added;
+    for (const auto& l : r.loaded()) (is_builtin(l.path) ? builtin : added).push_back(&l);
+    const auto print_one = [](const LoadedLibrary& l) {
+        std::vector<std::string> provides;
+        if (!l.ops.empty()) provides.push_back(fmt::format("ops {}", fmt::join(l.ops, ", ")));
+        if (!l.kernels.empty()) provides.push_back(fmt::format("kernels {}", fmt::join(l.kernels, ", ")));
+        if (!l.backends.empty()) provides.push_back(fmt::format("backends {}", fmt::join(l.backends, ", ")));
+        if (!l.passes.empty()) provides.push_back(fmt::format("passes {}", fmt::join(l.passes, ", ")));
+        fmt::print("    {} ({} {}): {}\n", l.path.string(), l.name, l.version, fmt::join(provides, "; "));
+    };
+    fmt::print("\nlibraries ({} loaded):\n", r.loaded().size());
+    fmt::print("  added (--plugin-path, WEFT_PLUGIN_PATH):{}\n", added.empty() ? " none" : "");
+    for (const LoadedLibrary* l : added) print_one(*l);
+    fmt::print("  built in ({}):\n", default_plugin_directory().string());
+    for (const LoadedLibrary* l : builtin) print_one(*l);
+}
+
+void print_plugins(const Registry& r, const KernelOverrides& overrides) {
     std::vector<std::string> dirs;
     for (const auto& d : r.searched_directories()) dirs.push_back(d.string());
     fmt::print("plugin ABI version {}; searched: {}\n", kPluginAbiVersion, fmt::join(dirs, ":"));
     fmt::print("\nbackends:\n");
     for (const std::string& b : r.backend_names()) fmt::print("  {:<8} {}\n", b, backend_status(r, b));
-    fmt::print("\noperators (kernels best first; * = chosen):\n");
-    for (const std::string& op : r.op_names()) {
-        fmt::print("  {:<16} {}\n", op, r.op_library(op).filename().string());
-        for (const std::string& backend : r.backend_names()) {
-            bool chosen = false;
-            for (const RegisteredKernel* k : r.kernels(op, backend)) {
-                std::string why = k->factory.unavailable_reason ? k->factory.unavailable_reason() : std::string{};
-                const bool mark = why.empty() && !chosen;
-                chosen |= mark;
-                fmt::print("    {} {:<5} {:<10} priority {:<3} {}{}\n", mark ? '*' : ' ', backend, k->factory.name,
-                           k->factory.priority, k->library.filename().string(), why.empty() ? "" : " — unavailable: " + why);
-            }
-        }
-    }
-    fmt::print("\nlibraries ({} loaded):\n", r.loaded().size());
-    for (const auto& l : r.loaded()) fmt::print("  {} ({} {})\n", l.path.string(), l.name, l.version);
+    print_operators(r, overrides);
+    print_libraries(r);
     if (!r.refused().empty()) {
         fmt::print("\nrefused ({}):\n", r.refused().size());
         for (const auto& f : r.refused()) fmt::print("  {}: {}\n", f.path.string(), f.reason);
@@ -74,18 +136,21 @@ void print_plugins(const Registry& r) {
 void add_plugins_command(CLI::App& app) {
     struct PluginsOptions {
         GraphOptions graph;
+        DeviceChoice device;  // only --kernel: preview the choice `weft run --kernel` makes
         bool json = false;
     };
     auto o = std::make_shared<PluginsOptions>();
     CLI::App* cmd = app.add_subcommand("plugins", "list plugin libraries, operators, kernels and backends");
     add_plugin_options(*cmd, o->graph);
+    cmd->add_option("--kernel", o->device.kernels, "show the choice with a kernel forced, OP=LIBRARY (repeatable)");
     cmd->add_flag("--json", o->json, "machine-readable output");
     cmd->callback([o] {
         auto registry = load_registry(o->graph);
+        const KernelOverrides overrides = compile_options(o->device).kernel_overrides;
         if (o->json)
-            fmt::print("{}\n", plugins_json(*registry).dump(2));
+            fmt::print("{}\n", plugins_json(*registry, overrides).dump(2));
         else
-            print_plugins(*registry);
+            print_plugins(*registry, overrides);
     });
 }
 

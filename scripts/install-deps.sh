@@ -8,11 +8,14 @@ packages=(
   libdnnl-dev libyaml-cpp-dev libfmt-dev libboost-dev libboost-filesystem-dev
   libcli11-dev nlohmann-json3-dev zlib1g-dev
   googletest libgtest-dev
-  graphviz dataset-fashion-mnist xz-utils
+  graphviz libgraphviz-dev fonts-liberation2 dataset-fashion-mnist xz-utils
 )
 # Optional extras used by cross-check tests when present (python3-torch is large): set
 # WEFT_WITH_TORCH=1 to install it as well.
 if [[ "${WEFT_WITH_TORCH:-0}" == 1 ]]; then packages+=(python3-torch python3-numpy); fi
+# The HTML viewer's browser test (tests/viz_test.cpp) drives headless Chromium when it is present
+# and skips otherwise; Chromium is a few hundred MB, so set WEFT_WITH_CHROMIUM=1 to install it.
+if [[ "${WEFT_WITH_CHROMIUM:-0}" == 1 ]]; then packages+=(chromium); fi
 
 missing=()
 for p in "${packages[@]}"; do

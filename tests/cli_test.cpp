@@ -147,5 +147,5 @@ TEST(Cli, InitThenRunWithWeightsMatchesSeededRun) {
 TEST(Cli, UnknownGraphAndBadSetAreOneLineErrors) {
     EXPECT_TRUE(one_line_error(weft("check no-such-net"), "'no-such-net'"));
     EXPECT_TRUE(one_line_error(weft("check igc-l24m2-d8 --set nonsense"), "expected KEY=VALUE"));
-    EXPECT_TRUE(one_line_error(weft("run igc-l24m2-d8 --kernel relu=nowhere"), "--kernel relu=nowhere"));
+    EXPECT_TRUE(one_line_error(weft("run igc-l24m2-d8 --kernel group_conv=nowhere"), "--kernel group_conv=nowhere"));
 }

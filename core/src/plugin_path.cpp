@@ -55,20 +55,22 @@ void load_plugins(Registry& registry, const std::vector<std::string>& extra_dirs
         if (!fs::is_directory(dir, ec))
             throw Error(fmt::format("plugin directory '{}' (from {}) does not exist", dir.string(), origin));
     };
+    std::vector<fs::path> dirs;
     for (const auto& e : extra_dirs)
         for (const auto& d : split_path_list(e)) {
             check_dir(d, "--plugin-path");
-            registry.load_directory(d);
+            dirs.emplace_back(d);
         }
     for (const auto& d : env_path_list("WEFT_PLUGIN_PATH")) {
         check_dir(d, "WEFT_PLUGIN_PATH");
-        registry.load_directory(d);
+        dirs.emplace_back(d);
     }
     const fs::path def = default_plugin_directory();
     std::error_code ec;
-    if (fs::is_directory(def, ec))
-        registry.load_directory(def);
-    else if (registry.loaded().empty())
+    const bool have_default = fs::is_directory(def, ec);
+    if (have_default) dirs.push_back(def);
+    registry.load_directories(dirs);
+    if (!have_default && registry.loaded().empty())
         throw Error(fmt::format("no plugins: the default plugin directory '{}' does not exist "
                                 "(set WEFT_PLUGIN_PATH or --plugin-path)", def.string()));
 }

@@ -24,8 +24,10 @@ public:
     void add_op(OpSchema schema) override { ops.push_back(std::move(schema)); }
     void add_kernel(KernelFactory factory) override { kernels.push_back(std::move(factory)); }
     void add_backend(BackendFactory factory) override { backends.push_back(std::move(factory)); }
+    void add_pass(GraphPass pass) override { passes.push_back(std::move(pass)); }
 
     std::vector<OpSchema> ops;
+    std::vector<GraphPass> passes;
     std::vector<KernelFactory> kernels;
     std::vector<BackendFactory> backends;
 };
@@ -52,6 +54,11 @@ struct Registry::Impl {
         fs::path library;
     };
     std::vector<BackendEntry> backends;
+    struct PassEntry {
+        GraphPass pass;
+        fs::path library;
+    };
+    std::vector<PassEntry> passes;
 
     const OpEntry* find_op(std::string_view name) const {
         for (const auto& e : ops)
@@ -78,6 +85,12 @@ struct Registry::Impl {
         for (const KernelFactory& k : staged.kernels) {
             if (k.op.empty() || k.backend.empty() || !k.create)
                 return "registers a kernel without op, backend or create function";
+        }
+        for (const GraphPass& p : staged.passes) {
+            if (p.name.empty() || !p.run) return "registers a graph pass without name or run function";
+            for (const auto& e : passes)
+                if (e.pass.name == p.name)
+                    return fmt::format("registers graph pass '{}' already registered by {}", p.name, e.library.string());
         }
         for (const BackendFactory& b : staged.backends) {
             if (b.name.empty() || !b.create) return "registers a backend without name or create function";
@@ -151,6 +164,21 @@ const RegisteredKernel& Registry::select_kernel(std::string_view op, std::string
     throw Error(fmt::format("no usable {} kernel for op '{}' ({})", backend, op, fmt::join(reasons, "; ")));
 }
 
+std::vector<const GraphPass*> Registry::passes() const {
+    std::vector<const GraphPass*> out;
+    for (const auto& e : impl_->passes) out.push_back(&e.pass);
+    std::sort(out.begin(), out.end(), [](const GraphPass* a, const GraphPass* b) {
+        return a->order != b->order ? a->order < b->order : a->name < b->name;
+    });
+    return out;
+}
+
+fs::path Registry::pass_library(std::string_view name) const {
+    for (const auto& e : impl_->passes)
+        if (e.pass.name == name) return e.library;
+    return {};
+}
+
 const BackendFactory* Registry::find_backend(std::string_view name) const {
     const auto* e = impl_->find_backend(name);
     return e ? &e->factory : nullptr;
@@ -203,7 +231,7 @@ void Registry::register_builtin(const PluginDescriptor& descriptor, const std::s
         refused_.push_back({origin, why});
         return;
     }
-    LoadedLibrary info{origin, descriptor.name ? descriptor.name : "", descriptor.version ? descriptor.version : "", {}, {}, {}};
+    LoadedLibrary info{origin, descriptor.name ? descriptor.name : "", descriptor.version ? descriptor.version : "", {}, {}, {}, {}};
     for (auto& s : staged.ops) {
         info.ops.push_back(s.name);
         impl_->ops.push_back({std::move(s), origin});
@@ -215,6 +243,10 @@ void Registry::register_builtin(const PluginDescriptor& descriptor, const std::s
     for (auto& b : staged.backends) {
         info.backends.push_back(b.name);
         impl_->backends.push_back({std::move(b), origin});
+    }
+    for (auto& p : staged.passes) {
+        info.passes.push_back(p.name);
+        impl_->passes.push_back({std::move(p), origin});
     }
     loaded_.push_back(std::move(info));
 }
@@ -259,15 +291,20 @@ void Registry::load_library(const fs::path& path) {
     if (refused_.size() == refused_before) impl_->libraries.push_back(std::move(lib));
 }
 
-void Registry::load_directory(const fs::path& dir) {
-    searched_.push_back(dir);
+void Registry::load_directories(const std::vector<fs::path>& dirs) {
     std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(dir)) {
-        const auto& p = entry.path();
-        if (entry.is_regular_file() && p.extension() == ".so") files.push_back(p);
+    for (const fs::path& dir : dirs) {
+        searched_.push_back(dir);
+        std::vector<fs::path> here;
+        for (const auto& entry : fs::directory_iterator(dir)) {
+            const auto& p = entry.path();
+            if (entry.is_regular_file() && p.extension() == ".so") here.push_back(p);
+        }
+        std::sort(here.begin(), here.end());
+        files.insert(files.end(), here.begin(), here.end());
     }
-    std::sort(files.begin(), files.end());
-    // The backend libraries first, so kernel libraries that link them find their device.
+    // The backend libraries first, so kernel libraries that link them find their device — and
+    // the copy of it in the directory searched, not one their RPATH might name elsewhere.
     std::stable_partition(files.begin(), files.end(),
                           [](const fs::path& p) { return p.filename().string().find("backend") != std::string::npos; });
     for (const auto& f : files) load_library(f);

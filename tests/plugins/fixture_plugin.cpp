@@ -30,6 +30,20 @@ private:
     float factor_;
 };
 
+// Adds 1 after scaling, so a test can tell from the output which kernel ran.
+class MarkedScaleKernel final : public weft::Kernel {
+public:
+    explicit MarkedScaleKernel(float factor) : factor_(factor) {}
+    void forward(const weft::ForwardArgs& a) override {
+        const float* x = a.inputs[0].as<float>();
+        float* y = a.outputs[0].as<float>();
+        std::transform(x, x + a.inputs[0].numel(), y, [this](float v) { return v * factor_ + 1.0f; });
+    }
+
+private:
+    float factor_;
+};
+
 class ThrowingKernel final : public weft::Kernel {
 public:
     void forward(const weft::ForwardArgs&) override { throw weft::Error("fixture kernel failure"); }
@@ -53,6 +67,13 @@ WEFT_PLUGIN("fixture_duplicate", "1.0") { registrar.add_op(scale_schema()); }
 #elif defined(FIXTURE_OVERRIDE)
 // A faster (pretend) kernel for an op another library defines, with a higher priority.
 WEFT_PLUGIN("fixture_override", "1.0") { registrar.add_kernel(scale_kernel("override", 10)); }
+#elif defined(FIXTURE_MARKED)
+// An override whose output differs (factor * x + 1), to see through `weft run` which kernel ran.
+WEFT_PLUGIN("fixture_marked", "1.0") {
+    registrar.add_kernel(weft::KernelFactory{"test_scale", "cpu", "marked", 5, {}, [](const weft::KernelConfig& c) {
+        return std::make_unique<MarkedScaleKernel>(static_cast<float>(c.attrs.get_real("factor")));
+    }});
+}
 #elif defined(FIXTURE_THROWING)
 WEFT_PLUGIN("fixture_throwing", "1.0") {
     weft::OpSchema s = scale_schema();

@@ -5,19 +5,40 @@
 // kPluginAbiVersion; only then does it call `register_plugin`. Everything a plugin registers
 // (schemas, kernels, backends) goes through PluginRegistrar. See docs/plugins.md.
 //
-// Bump kPluginAbiVersion whenever a type reachable from this header set changes layout or
-// meaning (a field added to OpSchema, a virtual added to Kernel, ...).
+// Bump WEFT_PLUGIN_ABI_VERSION whenever a type reachable from this header set changes layout or
+// meaning (a field added to OpSchema, a virtual added to Kernel, ...); docs/plugins.md lists
+// what does and does not need a bump.
 #pragma once
 
 #include <cstdint>
 
 #include "weft/device.h"
+#include "weft/graph_pass.h"
 #include "weft/kernel.h"
 #include "weft/op_schema.h"
 
 namespace weft {
 
-inline constexpr std::uint32_t kPluginAbiVersion = 1;
+// The plugin ABI these headers describe. Every descriptor carries the value its plugin was
+// compiled with, and the host refuses any other at load time.
+#define WEFT_PLUGIN_ABI_VERSION 1
+inline constexpr std::uint32_t kPluginAbiVersion = WEFT_PLUGIN_ABI_VERSION;
+
+// Compile-time guard: a plugin written for one ABI defines WEFT_PLUGIN_ABI_REQUIRED (the
+// weft_add_plugin(... ABI n) CMake helper does) and then fails to build, instead of failing to
+// load, against headers of another version. The diagnostic names both numbers.
+#ifdef WEFT_PLUGIN_ABI_REQUIRED
+namespace detail {
+template <std::uint32_t Required, std::uint32_t Headers>
+struct PluginAbiCheck {
+    static_assert(Required == Headers,
+                  "this plugin requires another weft plugin ABI than these headers provide "
+                  "(PluginAbiCheck<required, headers>); rebuild it against a matching weft");
+    static constexpr bool ok = true;
+};
+static_assert(PluginAbiCheck<WEFT_PLUGIN_ABI_REQUIRED, kPluginAbiVersion>::ok);
+}  // namespace detail
+#endif
 
 class PluginRegistrar {
 public:
@@ -25,6 +46,7 @@ public:
     virtual void add_op(OpSchema schema) = 0;
     virtual void add_kernel(KernelFactory factory) = 0;
     virtual void add_backend(BackendFactory factory) = 0;
+    virtual void add_pass(GraphPass pass) = 0;
 };
 
 // Layout frozen across ABI versions: abi_version must stay the first field.

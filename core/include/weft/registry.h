@@ -20,6 +20,7 @@ struct LoadedLibrary {
     std::vector<std::string> ops;
     std::vector<std::string> kernels;   // "op/backend/name"
     std::vector<std::string> backends;
+    std::vector<std::string> passes;
 };
 
 struct RefusedLibrary {
@@ -51,6 +52,10 @@ public:
     const RegisteredKernel& select_kernel(std::string_view op, std::string_view backend,
                                           const std::map<std::string, std::string>& overrides = {}) const;
 
+    // Graph passes registered by plugins, in run order.
+    std::vector<const GraphPass*> passes() const;
+    std::filesystem::path pass_library(std::string_view name) const;
+
     const BackendFactory* find_backend(std::string_view name) const;
     std::vector<std::string> backend_names() const;
     // Creates a device or throws with the reason it is unavailable.
@@ -58,8 +63,11 @@ public:
 
     // Loading. A library is accepted whole or refused whole (no partial registration).
     void load_library(const std::filesystem::path& path);
-    // Loads every shared library in each directory (non-recursive, sorted by name).
-    void load_directory(const std::filesystem::path& dir);
+    // Loads every shared library in the directories (non-recursive, sorted by name), the backend
+    // libraries (file names containing "backend") of all of them first: kernel libraries link a
+    // backend, and one already loaded is the one they get, whatever their RPATH says.
+    void load_directories(const std::vector<std::filesystem::path>& dirs);
+    void load_directory(const std::filesystem::path& dir) { load_directories({dir}); }
     // Registers a plugin linked into the current program (tests, static builds).
     void register_builtin(const PluginDescriptor& descriptor, const std::string& origin);
 
