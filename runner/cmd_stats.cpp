@@ -1,5 +1,9 @@
-// weft stats: per-node shapes, parameters and multiply-adds, stage subtotals, and the planned
-// peak activation memory — the paper's Table 3 numbers, computed from the graph.
+// weft stats: per-node shapes, parameters and multiply-adds, stage subtotals, the width and
+// partitions of every block, and the planned peak activation memory — the paper's Table 3
+// numbers, computed from the graph.
+#include <map>
+#include <vector>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -23,6 +27,91 @@ std::int64_t node_params(const Node& n) {
 }
 
 std::string stage_of(const Node& n) { return n.scope.empty() ? std::string{} : n.scope.front().name; }
+
+// One instance of a block template holding a convolution (an IGC, GPC or RegConv block, a
+// projection): its width is its output channels; L the groups of its first convolution (the
+// primary partitions); M the groups of the convolution after its first channel permutation (the
+// secondary partitions), or without a permutation width / L (channels per partition, as Table 8
+// names it); 0 where not applicable (a regular convolution).
+struct BlockSummary {
+    std::string instance;  // dotted path, e.g. stage2.block0
+    std::string block;     // template, e.g. igc_block
+    std::int64_t width = 0;
+    std::int64_t L = 0;
+    std::int64_t M = 0;
+    std::int64_t params = 0;
+};
+
+bool is_conv(const Node& n) { return n.op == "group_conv" || n.op == "pointwise_conv"; }
+
+std::vector<BlockSummary> block_summaries(const Graph& g, const BufferPlan& plan) {
+    std::vector<BlockSummary> blocks;
+    std::map<std::string, std::size_t> index;
+    std::map<std::string, bool> permuted, has_conv;
+    for (int i : plan.order) {
+        const Node& n = g.nodes[i];
+        std::size_t depth = n.scope.size();
+        while (depth > 0 && n.scope[depth - 1].block.empty()) --depth;  // innermost template instance
+        if (depth == 0) continue;
+        std::string path;
+        for (std::size_t d = 0; d < depth; ++d) path += (d ? "." : "") + n.scope[d].name;
+        auto [it, fresh] = index.emplace(path, blocks.size());
+        if (fresh) blocks.push_back({path, n.scope[depth - 1].block});
+        BlockSummary& b = blocks[it->second];
+        b.params += node_params(n);
+        b.width = g.values[n.outputs[0]].desc.shape.size() > 1 ? g.values[n.outputs[0]].desc.shape[1] : 0;
+        if (n.op == "channel_permute") permuted[path] = true;
+        if (!is_conv(n)) continue;
+        const std::int64_t groups = n.attrs.has("groups") ? n.attrs.get_int("groups") : 1;
+        if (!has_conv[path]) b.L = groups;
+        else if (permuted[path] && b.M == 0) b.M = groups;
+        has_conv[path] = true;
+    }
+    std::erase_if(blocks, [&](const BlockSummary& b) { return !has_conv[b.instance]; });
+    for (BlockSummary& b : blocks) {
+        if (b.M == 0 && b.L > 1 && b.width % b.L == 0) b.M = b.width / b.L;
+        if (b.L == 1 && b.M == 0) b.L = 0;
+    }
+    return blocks;
+}
+
+// Consecutive instances of one template with equal width, L, M and params share a line:
+// "stage1.block0 .. block5 ×6".
+void print_blocks(const std::vector<BlockSummary>& blocks) {
+    struct Run {
+        const BlockSummary* first;
+        const BlockSummary* last;
+        int count;
+    };
+    std::vector<Run> runs;
+    for (const BlockSummary& b : blocks) {
+        if (!runs.empty()) {
+            const BlockSummary& p = *runs.back().last;
+            if (p.block == b.block && p.width == b.width && p.L == b.L && p.M == b.M && p.params == b.params) {
+                runs.back().last = &b;
+                ++runs.back().count;
+                continue;
+            }
+        }
+        runs.push_back({&b, &b, 1});
+    }
+    const auto label = [](const Run& r) {
+        if (r.count == 1) return r.first->instance;
+        const std::string& last = r.last->instance;
+        const std::size_t dot = last.rfind('.');
+        return fmt::format("{} .. {}", r.first->instance, dot == std::string::npos ? last : last.substr(dot + 1));
+    };
+    std::size_t name_w = 5, block_w = 8;
+    for (const Run& r : runs) name_w = std::max(name_w, label(r).size()), block_w = std::max(block_w, r.first->block.size());
+    const auto dash = [](std::int64_t v) { return v ? std::to_string(v) : std::string("-"); };
+    fmt::print("\nblocks: width = output channels; L = primary groups; M = secondary groups (channels per partition "
+               "where nothing is permuted)\n");
+    fmt::print("{:<{}}  {:<{}} {:>4} {:>6} {:>5} {:>5} {:>12}\n", "block", name_w, "template", block_w, "×", "width",
+               "L", "M", "params each");
+    for (const Run& r : runs)
+        fmt::print("{:<{}}  {:<{}} {:>4} {:>6} {:>5} {:>5} {:>12}\n", label(r), name_w, r.first->block, block_w, r.count,
+                   r.first->width, dash(r.first->L), dash(r.first->M), r.first->params);
+}
 
 void print_table(const Graph& g, const BufferPlan& plan) {
     const std::int64_t batch = g.batch();
@@ -51,6 +140,7 @@ void print_table(const Graph& g, const BufferPlan& plan) {
     const auto t = graph_totals(g);
     fmt::print("{}\n", std::string(name_w + 68, '-'));
     row("total", "", "", fmt::format("{}", t.params), fmt::format("{}", t.macs / batch));
+    print_blocks(block_summaries(g, plan));
     fmt::print("\n#params (conv + fc, as the paper counts): {} ({:.3f}M); all parameters incl. batch norm: {}\n",
                t.params, t.params / 1e6, t.all_params);
     fmt::print("multiply-adds per image: {} ({:.3f}×10⁸)\n", t.macs / batch, double(t.macs / batch) / 1e8);
@@ -73,6 +163,10 @@ nlohmann::json stats_json(const Graph& g, const BufferPlan& plan) {
                          {"macs", n.macs / batch},
                          {"scope", scope}});
     }
+    nlohmann::json blocks = nlohmann::json::array();
+    for (const BlockSummary& b : block_summaries(g, plan))
+        blocks.push_back({{"name", b.instance}, {"block", b.block}, {"width", b.width}, {"L", b.L}, {"M", b.M},
+                          {"params", b.params}});
     return {{"graph", g.name},
             {"batch", batch},
             {"params", t.params},
@@ -80,7 +174,8 @@ nlohmann::json stats_json(const Graph& g, const BufferPlan& plan) {
             {"macs", t.macs / batch},
             {"peak_activation_bytes", plan.arena_bytes},
             {"largest_activation_bytes", plan.largest_value_bytes},
-            {"nodes", nodes}};
+            {"nodes", nodes},
+            {"blocks", blocks}};
 }
 
 }  // namespace

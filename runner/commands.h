@@ -12,5 +12,7 @@ void add_plugins_command(CLI::App& app);
 void add_stats_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_viz_command(CLI::App& app);
+void add_zoo_command(CLI::App& app);
+void add_design_command(CLI::App& app);
 
 }  // namespace weft::runner

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
     weft::runner::add_stats_command(app);
     weft::runner::add_bench_command(app);
     weft::runner::add_viz_command(app);
+    weft::runner::add_zoo_command(app);
+    weft::runner::add_design_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
