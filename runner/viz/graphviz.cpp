@@ -1,5 +1,13 @@
-// Rendering through the Graphviz library (libgvc, libcgraph) in-process: no `dot` binary is
-// needed at run time, only the layout and render plugins the library loads itself.
+// Rendering through the Graphviz library (libgvc, libcgraph): no `dot` binary is needed at run
+// time, only the layout and render plugins the library loads itself. The layout runs in a forked
+// child: Graphviz 2.43's dot layout can corrupt its heap on some clustered graphs (a double free
+// in gvFreeLayout after "Unable to reclaim box space in spline routing"), and a crash there must
+// become an error message, not take the whole program down.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,12 +47,9 @@ struct GraphDeleter {
     void operator()(Agraph_t* g) const { agclose(g); }
 };
 
-}  // namespace
-
-std::string render(const std::string& dot, Format format) {
-    if (format != Format::svg && format != Format::png)
-        throw Error(fmt::format("render: Graphviz renders svg or png, not {}", format_name(format)));
-    std::lock_guard lock(graphviz_mutex());
+// Lays out and renders in this process. Leaves the layout allocated: the caller is a child
+// process about to exit, and freeing it is where Graphviz crashes.
+std::string render_here(const std::string& dot, Format format) {
     last_graphviz_error().clear();
     agseterr(AGERR);
     agseterrf(collect_error);
@@ -64,10 +69,66 @@ std::string render(const std::string& dot, Format format) {
     const int rc = gvRenderData(gvc.get(), g.get(), format == Format::png ? "png:cairo" : "svg", &data, &length);
     std::string result = data ? std::string(data, length) : std::string{};
     gvFreeRenderData(data);
-    gvFreeLayout(gvc.get(), g.get());
     if (rc != 0 || result.empty())
         throw Error(fmt::format("Graphviz could not render {}: {}", format_name(format), last_graphviz_error()));
+    (void)gvc.release();  // see above: no cleanup in the child
+    (void)g.release();
     return result;
+}
+
+void write_all(int fd, const char* data, std::size_t n) {
+    while (n > 0) {
+        const ssize_t w = ::write(fd, data, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        data += w;
+        n -= static_cast<std::size_t>(w);
+    }
+}
+
+}  // namespace
+
+std::string render(const std::string& dot, Format format) {
+    if (format != Format::svg && format != Format::png)
+        throw Error(fmt::format("render: Graphviz renders svg or png, not {}", format_name(format)));
+    std::lock_guard lock(graphviz_mutex());
+    int fds[2];
+    if (::pipe(fds) != 0) throw Error(fmt::format("render: cannot create a pipe: {}", std::strerror(errno)));
+    const pid_t child = ::fork();
+    if (child < 0) throw Error(fmt::format("render: cannot fork: {}", std::strerror(errno)));
+    if (child == 0) {
+        ::close(fds[0]);
+        // First byte: 'O' then the rendered bytes, or 'E' then an error message.
+        try {
+            const std::string out = render_here(dot, format);
+            write_all(fds[1], "O", 1);
+            write_all(fds[1], out.data(), out.size());
+        } catch (const std::exception& e) {
+            write_all(fds[1], "E", 1);
+            write_all(fds[1], e.what(), std::strlen(e.what()));
+        }
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    std::string reply;
+    char buffer[1 << 16];
+    for (;;) {
+        const ssize_t r = ::read(fds[0], buffer, sizeof buffer);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        reply.append(buffer, static_cast<std::size_t>(r));
+    }
+    ::close(fds[0]);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || reply.empty())
+        throw Error(fmt::format("Graphviz crashed rendering {} ({}); write --format dot and lay it out with another "
+                                "Graphviz version, or try --collapse stages",
+                                format_name(format),
+                                WIFSIGNALED(status) ? std::string("signal ") + strsignal(WTERMSIG(status)) : "no output"));
+    if (reply[0] == 'E') throw Error(reply.substr(1));
+    return reply.substr(1);
 }
 
 }  // namespace weft::viz
