@@ -329,3 +329,15 @@ TEST(Weights, SavedAndLoadedWeightsGiveIdenticalOutputs) {
     EXPECT_TRUE(weft::testing::all_close(o1[0], o2[0], 0, 0));
     fs::remove_all(dir);
 }
+
+TEST(BufferPlan, IgcL24M2PeakActivationsStayBelowThreeLargestTensors) {
+    // The bound for IGC-L24M2-D20 at batch 64: activations share memory so the whole
+    // forward pass needs less than 3x its largest single activation.
+    const Registry& r = weft::testing::build_registry();
+    Graph g = resolve_graph("igc-l24m2-d20");
+    g.set_batch(64);
+    infer_shapes(g, r);
+    const BufferPlan plan = plan_buffers(g, r);
+    EXPECT_EQ(plan.largest_value_bytes, std::size_t{64} * 48 * 32 * 32 * 4);
+    EXPECT_LT(plan.arena_bytes, 3 * plan.largest_value_bytes);
+}

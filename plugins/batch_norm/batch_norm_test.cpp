@@ -13,28 +13,11 @@
 namespace {
 
 using weft::testing::all_close;
+using weft::testing::f32;
+using weft::testing::throws_error_containing;
 using weft::testing::infer_op;
 using weft::testing::random_tensor;
 using weft::testing::run_op;
-
-weft::TensorDesc f32(weft::Shape shape) {
-    weft::TensorDesc desc;
-    desc.shape = std::move(shape);
-    return desc;
-}
-
-::testing::AssertionResult throws_error_containing(const std::function<void()>& fn,
-                                                   const std::string& fragment) {
-    try {
-        fn();
-    } catch (const weft::Error& e) {
-        if (std::string(e.what()).find(fragment) != std::string::npos)
-            return ::testing::AssertionSuccess();
-        return ::testing::AssertionFailure()
-               << "message '" << e.what() << "' lacks '" << fragment << "'";
-    }
-    return ::testing::AssertionFailure() << "no weft::Error thrown";
-}
 
 // Random parameters for C channels; variances kept positive.
 weft::WeightMap random_params(std::int64_t channels, std::uint64_t seed, float var_lo = 0.1f,

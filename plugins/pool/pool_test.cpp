@@ -15,29 +15,12 @@
 namespace {
 
 using weft::testing::all_close;
+using weft::testing::f32;
+using weft::testing::throws_error_containing;
 using weft::testing::infer_op;
 using weft::testing::random_tensor;
 using weft::testing::run_op;
 using weft::testing::tensor_from;
-
-weft::TensorDesc f32(weft::Shape shape) {
-    weft::TensorDesc desc;
-    desc.shape = std::move(shape);
-    return desc;
-}
-
-::testing::AssertionResult throws_error_containing(const std::function<void()>& fn,
-                                                   const std::string& fragment) {
-    try {
-        fn();
-    } catch (const weft::Error& e) {
-        if (std::string(e.what()).find(fragment) != std::string::npos)
-            return ::testing::AssertionSuccess();
-        return ::testing::AssertionFailure()
-               << "message '" << e.what() << "' lacks '" << fragment << "'";
-    }
-    return ::testing::AssertionFailure() << "no weft::Error thrown";
-}
 
 struct Window {
     std::int64_t kh, kw, sh, sw, ph, pw;
