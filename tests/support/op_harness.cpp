@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "weft/error.h"
 #include "weft/executor.h"
 
 namespace weft::testing {
@@ -42,19 +43,46 @@ NodeSignature infer_op(const std::string& op, const Attributes& attrs, const std
     return sig;
 }
 
-std::vector<Tensor> run_op(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
-                           const WeightMap& params, const std::string& backend, std::uint64_t seed) {
+namespace {
+std::vector<Tensor> run_one_node(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
+                                 const WeightMap& params, const CompileOptions& options, std::uint64_t seed) {
     std::vector<TensorDesc> descs;
     for (const Tensor& t : inputs) descs.push_back(t.desc());
     Graph g = one_node_graph(op, attrs, descs);
     WeightMap weights = init_weights(g, seed);
     for (const auto& [name, t] : params) weights["node." + name] = t;
-    CompileOptions options;
-    options.backend = backend;
     Executor exec(g, build_registry(), weights, options);
     std::vector<Tensor> outputs = exec.make_outputs();
     exec.run(inputs, outputs);
     return outputs;
+}
+}  // namespace
+
+std::vector<Tensor> run_op(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
+                           const WeightMap& params, const std::string& backend, std::uint64_t seed) {
+    CompileOptions options;
+    options.backend = backend;
+    return run_one_node(op, attrs, inputs, params, options, seed);
+}
+
+std::vector<Tensor> run_op_with_kernel(const std::string& kernel, const std::string& op, const Attributes& attrs,
+                                       const std::vector<Tensor>& inputs, const WeightMap& params,
+                                       std::uint64_t seed) {
+    CompileOptions options;
+    options.kernel_overrides = {{op, kernel}};
+    return run_one_node(op, attrs, inputs, params, options, seed);
+}
+
+TensorDesc f32(Shape shape) { return TensorDesc{DType::f32, std::move(shape), Layout::row_major}; }
+
+::testing::AssertionResult throws_error_containing(const std::function<void()>& fn, const std::string& fragment) {
+    try {
+        fn();
+    } catch (const Error& e) {
+        if (std::string(e.what()).find(fragment) != std::string::npos) return ::testing::AssertionSuccess();
+        return ::testing::AssertionFailure() << "message '" << e.what() << "' lacks '" << fragment << "'";
+    }
+    return ::testing::AssertionFailure() << "no weft::Error thrown";
 }
 
 Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo, float hi) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,21 @@ std::vector<Tensor> run_op(const std::string& op, const Attributes& attrs,
                            const std::vector<Tensor>& inputs, const WeightMap& params = {},
                            const std::string& backend = "cpu", std::uint64_t seed = 1);
 
+// As run_op on the cpu backend, but with `kernel` (a kernel name or library stem, as in
+// `weft --kernel op=kernel`) forced for `op` instead of the registry's choice.
+std::vector<Tensor> run_op_with_kernel(const std::string& kernel, const std::string& op,
+                                       const Attributes& attrs, const std::vector<Tensor>& inputs,
+                                       const WeightMap& params = {}, std::uint64_t seed = 1);
+
 // The NodeSignature shape inference gives for one op (outputs, params, macs); throws weft::Error.
 NodeSignature infer_op(const std::string& op, const Attributes& attrs,
                        const std::vector<TensorDesc>& inputs);
+
+// An f32 row-major description of `shape`.
+TensorDesc f32(Shape shape);
+
+// Succeeds when `fn` throws a weft::Error whose message contains `fragment`.
+::testing::AssertionResult throws_error_containing(const std::function<void()>& fn, const std::string& fragment);
 
 Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo = -1.f, float hi = 1.f);
 Tensor tensor_from(const Shape& shape, const std::vector<float>& values);
