@@ -1,64 +1,20 @@
 // group_conv on the CPU: the backend's one oneDNN convolution, built when the graph is compiled.
-#include <cstdint>
 #include <memory>
-#include <tuple>
 #include <utility>
-#include <vector>
 
-#include <fmt/format.h>
-
+#include "group_conv_geometry.h"
 #include "weft/cpu/onednn_convolution.h"
-#include "weft/error.h"
 #include "weft/plugin.h"
 
 namespace {
 
-using weft::cpu::ConvolutionGeometry;
-
-ConvolutionGeometry group_conv_geometry(const weft::KernelConfig& config) {
-    const weft::TensorDesc& input = config.inputs.at(0);
-    if (input.dtype != weft::DType::f32) {
-        throw weft::Error(
-            fmt::format("the cpu group_conv computes f32 only, got input {}", input.str()));
-    }
-    const weft::Attributes& attrs = config.attrs;
-    const auto axis_pair = [&](const char* name) {
-        const std::vector<std::int64_t> values = attrs.get_ints(name);
-        return std::pair{values.front(), values.back()};  // k or [kh, kw]; the schema checked
-    };
-    ConvolutionGeometry geometry;
-    geometry.batch = input.shape.at(0);
-    geometry.in_channels = input.shape.at(1);
-    geometry.in_height = input.shape.at(2);
-    geometry.in_width = input.shape.at(3);
-    geometry.out_channels = attrs.get_int("out_channels");
-    geometry.groups = attrs.get_int("groups");
-    std::tie(geometry.kernel_h, geometry.kernel_w) = axis_pair("kernel");
-    std::tie(geometry.stride_h, geometry.stride_w) = axis_pair("stride");
-    std::tie(geometry.padding_h, geometry.padding_w) = axis_pair("padding");
-    std::tie(geometry.dilation_h, geometry.dilation_w) = axis_pair("dilation");
-    geometry.bias = attrs.get_bool("bias");
-    geometry.fused_relu = attrs.get_bool("fused_relu");
-    geometry.input_layout = input.layout;
-    geometry.output_layout = config.outputs.at(0).layout;
-    return geometry;
-}
-
 class GroupConvOnednn final : public weft::Kernel {
 public:
     explicit GroupConvOnednn(const weft::KernelConfig& config)
-        : convolution_(group_conv_geometry(config), weft::cpu::cpu_device(config.device),
-                       config.training) {
+        : convolution_(weft::group_conv::group_conv_geometry(config),
+                       weft::cpu::cpu_device(config.device), config.training) {
         // The schema and this kernel must agree on what the node computes.
-        const ConvolutionGeometry& geometry = convolution_.geometry();
-        if (geometry.output_shape() != config.outputs.at(0).shape ||
-            geometry.weight_shape() != config.params.at(0).desc.shape) {
-            throw weft::Error(fmt::format(
-                "the cpu group_conv computes {} with weight {}, but the graph expects {} with "
-                "weight {}",
-                weft::shape_str(geometry.output_shape()), weft::shape_str(geometry.weight_shape()),
-                config.outputs[0].str(), config.params[0].desc.str()));
-        }
+        weft::group_conv::check_group_conv_shapes(convolution_.geometry(), config);
     }
 
     std::size_t workspace_bytes() const override { return convolution_.workspace_bytes(); }

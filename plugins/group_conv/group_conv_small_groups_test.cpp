@@ -1,0 +1,174 @@
+// The small_groups group_conv kernel: chosen over oneDNN by default, and equal to the naive
+// reference (paper Eq. 1) and to the oneDNN kernel on every instruction-set path it has.
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "group_conv_reference.h"
+#include "op_harness.h"
+#include "weft/error.h"
+
+namespace {
+
+using weft::Tensor;
+using weft::testing::all_close;
+using weft::testing::build_registry;
+using weft::testing::ConvCase;
+using weft::testing::random_tensor;
+using weft::testing::reference_group_conv;
+using weft::testing::run_op_with_kernel;
+
+constexpr const char* kIsaVariable = "WEFT_SMALL_GROUPS_ISA";
+
+// Sets WEFT_SMALL_GROUPS_ISA for one scope; the kernel reads it when it is created.
+class ForcedIsa {
+public:
+    explicit ForcedIsa(const std::string& isa) { setenv(kIsaVariable, isa.c_str(), 1); }
+    ~ForcedIsa() { unsetenv(kIsaVariable); }
+    ForcedIsa(const ForcedIsa&) = delete;
+    ForcedIsa& operator=(const ForcedIsa&) = delete;
+};
+
+// Why this CPU cannot run an instruction-set path, or empty when it can.
+std::string missing_isa(const std::string& isa) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (isa == "avx512" && !(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")))
+        return "this CPU lacks AVX-512F/VL";
+    if (isa == "avx2" && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+        return "this CPU lacks AVX2/FMA";
+    return "";
+#else
+    return isa == "portable" ? "" : "not an x86-64 CPU";
+#endif
+}
+
+// Runs the case through small_groups and through oneDNN; both must match the reference, and
+// each other.
+void expect_small_groups_matches(const ConvCase& c, std::uint64_t seed) {
+    SCOPED_TRACE(c.str());
+    const Tensor input = random_tensor(c.input_shape(), seed);
+    const Tensor weight = random_tensor(c.weight_shape(), seed + 1);
+    const Tensor bias = random_tensor({c.out_channels}, seed + 2);
+    weft::WeightMap params{{"weight", weight}};
+    if (c.bias) params["bias"] = bias;
+    const Tensor ours = run_op_with_kernel("small_groups", "group_conv", c.attrs(), {input}, params)[0];
+    const Tensor onednn = run_op_with_kernel("onednn", "group_conv", c.attrs(), {input}, params)[0];
+    EXPECT_TRUE(all_close(ours, reference_group_conv(c, input, weight, c.bias ? &bias : nullptr)));
+    EXPECT_TRUE(all_close(ours, onednn));
+}
+
+// A 3x3 convolution padded to keep the size, `groups` groups of in -> out channels.
+ConvCase three_by_three(std::int64_t groups, std::int64_t in_per_group, std::int64_t out_per_group,
+                        std::int64_t size, std::int64_t stride) {
+    ConvCase c;
+    c.batch = 2, c.groups = groups;
+    c.in_channels = groups * in_per_group, c.out_channels = groups * out_per_group;
+    c.height = c.width = size;
+    c.kernel_h = c.kernel_w = 3, c.padding_h = c.padding_w = 1;
+    c.stride_h = c.stride_w = stride;
+    return c;
+}
+
+TEST(GroupConvSmallGroups, IsTheKernelTheRegistryPicksForGroupConvOnTheCpu) {
+    const weft::RegisteredKernel& chosen = build_registry().select_kernel("group_conv", "cpu", {});
+    EXPECT_EQ(chosen.factory.name, "small_groups");
+    EXPECT_GT(chosen.factory.priority, 0);  // above the built-in oneDNN kernel
+    const weft::RegisteredKernel& forced =
+        build_registry().select_kernel("group_conv", "cpu", {{"group_conv", "onednn"}});
+    EXPECT_EQ(forced.factory.name, "onednn");
+}
+
+TEST(GroupConvSmallGroups, RejectsAnUnknownForcedInstructionSet) {
+    const ForcedIsa forced("sse9");
+    const ConvCase c = three_by_three(2, 2, 2, 5, 1);
+    try {
+        run_op_with_kernel("small_groups", "group_conv", c.attrs(), {random_tensor(c.input_shape(), 1)});
+        ADD_FAILURE() << "no error";
+    } catch (const weft::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("WEFT_SMALL_GROUPS_ISA=sse9: expected avx512, avx2 or portable"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+// Groups wider than the kernel serves still compute correctly: it runs oneDNN for them.
+TEST(GroupConvSmallGroups, MatchesOnednnForGroupsWiderThanItServes) {
+    ConvCase c = three_by_three(2, 24, 20, 9, 1);
+    c.bias = true, c.fused_relu = true;
+    expect_small_groups_matches(c, 7);
+}
+
+class GroupConvSmallGroupsIsa : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        if (const std::string why = missing_isa(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    }
+};
+
+// IGC-L24M2's primary group convolutions (24 groups of 2, 4, 8 channels at 32, 16, 8 pixels)
+// and the stride-2 ones that open stages 2 and 3, at batch 2; IGC-L4M8's 4 groups of 8.
+TEST_P(GroupConvSmallGroupsIsa, MatchesOnTheIgcNetworksShapes) {
+    const ForcedIsa forced(GetParam());
+    expect_small_groups_matches(three_by_three(24, 2, 2, 32, 1), 11);
+    expect_small_groups_matches(three_by_three(24, 2, 4, 32, 2), 12);
+    expect_small_groups_matches(three_by_three(24, 4, 4, 16, 1), 13);
+    expect_small_groups_matches(three_by_three(24, 4, 8, 16, 2), 14);
+    expect_small_groups_matches(three_by_three(24, 8, 8, 8, 1), 15);
+    expect_small_groups_matches(three_by_three(4, 8, 8, 32, 1), 16);
+}
+
+TEST_P(GroupConvSmallGroupsIsa, AddsBiasAndFusesRelu) {
+    const ForcedIsa forced(GetParam());
+    for (const bool bias : {false, true}) {
+        for (const bool relu : {false, true}) {
+            ConvCase c = three_by_three(6, 2, 3, 19, 1);
+            c.bias = bias, c.fused_relu = relu;
+            expect_small_groups_matches(c, 21);
+        }
+    }
+}
+
+// Random groups of 1, 2, 3, 4, 8 (and 16) channels, 3x3 / 3x1 / 1x3 / 1x1 / 5x5 kernels,
+// stride 1 or 2 (sometimes 3: the portable loop inside a vector path), padding 0 or 1,
+// sometimes dilation 2, odd sizes on both sides of the vector widths, batch up to 3.
+TEST_P(GroupConvSmallGroupsIsa, MatchesOnRandomGeometries) {
+    const ForcedIsa forced(GetParam());
+    std::mt19937_64 rng(2017);
+    const auto pick = [&](std::int64_t lo, std::int64_t hi) {
+        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+    };
+    const auto one_of = [&](const std::vector<std::int64_t>& values) {
+        return values[static_cast<std::size_t>(pick(0, std::int64_t(values.size()) - 1))];
+    };
+    const std::vector<std::pair<std::int64_t, std::int64_t>> kernels{
+        {3, 3}, {3, 3}, {3, 1}, {1, 3}, {1, 1}, {5, 5}};
+    for (int trial = 0; trial < 40; ++trial) {
+        ConvCase c;
+        c.batch = pick(1, 3);
+        c.groups = pick(1, 5);
+        c.in_channels = c.groups * one_of({1, 2, 3, 4, 8, 16});
+        c.out_channels = c.groups * one_of({1, 2, 3, 4, 8, 16});
+        const auto [kh, kw] = kernels[static_cast<std::size_t>(pick(0, 5))];
+        c.kernel_h = kh, c.kernel_w = kw;
+        c.stride_h = one_of({1, 2}), c.stride_w = one_of({1, 1, 2, 2, 3});
+        c.padding_h = pick(0, 1), c.padding_w = pick(0, 1);
+        c.dilation_h = one_of({1, 1, 1, 2}), c.dilation_w = one_of({1, 1, 1, 2});
+        c.bias = pick(0, 1) == 1, c.fused_relu = pick(0, 1) == 1;
+        do {
+            c.height = pick(1, 21), c.width = pick(1, 41);
+        } while (c.height + 2 * c.padding_h < c.dilation_h * (c.kernel_h - 1) + 1 ||
+                 c.width + 2 * c.padding_w < c.dilation_w * (c.kernel_w - 1) + 1);
+        expect_small_groups_matches(c, 100 + trial);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(, GroupConvSmallGroupsIsa,
+                         ::testing::Values("avx512", "avx2", "portable"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
