@@ -124,8 +124,6 @@ weft::OpSchema pointwise_conv_schema() {
                   "channel partitions; in and out channels must divide by it", 1),
         attribute("stride", AttrType::integers, Ints{1}, "stride: s or [sh, sw]", 1),
         attribute("bias", AttrType::boolean, false, "add a learned per-channel bias", std::nullopt),
-        // Set by the fuse_relu pass (inference): the ReLU that followed runs inside the kernel.
-        attribute("fused_relu", AttrType::boolean, false, "apply ReLU to the output", std::nullopt),
     };
     schema.infer = infer_pointwise_conv;
     return schema;

@@ -31,7 +31,6 @@ ConvolutionGeometry pointwise_conv_geometry(const weft::KernelConfig& config) {
     geometry.stride_h = stride.front();
     geometry.stride_w = stride.back();
     geometry.bias = config.attrs.get_bool("bias");
-    geometry.fused_relu = config.attrs.get_bool("fused_relu");
     geometry.input_layout = input.layout;
     geometry.output_layout = config.outputs.at(0).layout;
     return geometry;  // kernel 1x1, no padding, no dilation: the geometry's defaults
