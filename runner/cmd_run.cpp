@@ -107,7 +107,7 @@ void run(const RunOptions& o) {
                human_count(double(totals.params)), human_count(double(totals.macs) / double(graph.batch())),
                exec.device().description());
     fmt::print("passes: {} ({} nodes run)\n", passes, graph.nodes.size());
-    fmt::print("weights: {}\n", o.weights.empty() ? fmt::format("initialised from seed {}", o.seed) : o.weights);
+    fmt::print("weights: {}\n", o.weights.empty() ? fmt::format("initialised from seed {} (untrained: the classes below mean nothing yet)", o.seed) : o.weights);
     fmt::print("input: {} {}\n", o.input == "random" ? fmt::format("random (seed {})", o.seed + 1) : o.input,
                inputs[0].desc().str());
     print_summary(outputs[0], graph, o.top);
