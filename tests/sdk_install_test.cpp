@@ -165,7 +165,7 @@ TEST_F(SdkInstall, ThePrefixHoldsTheRunnerPluginsGraphsPublicHeadersAndPackage) 
     // Exactly the plugin headers (docs/plugins.md, "The header set"): none of the host's own.
     const std::set<std::string> expected{"weft/attributes.h", "weft/device.h",     "weft/error.h",
                                          "weft/graph.h",      "weft/graph_pass.h", "weft/kernel.h",
-                                         "weft/op_schema.h",  "weft/plugin.h",     "weft/tensor.h",
+                                         "weft/op_schema.h",  "weft/plugin.h",     "weft/schema_helpers.h", "weft/tensor.h",
                                          "weft/weights.h",    "weft/cpu/cpu_device.h"};
     EXPECT_EQ(files_under(prefix / "include"), expected);
 }

@@ -10,6 +10,7 @@
 
 #include "separable_geometry.h"
 #include "weft/plugin.h"
+#include "weft/schema_helpers.h"
 
 namespace {
 
@@ -36,18 +37,8 @@ weft::NodeSignature infer_separable_group_conv(const weft::InferContext& context
     return signature;
 }
 
-weft::AttrSpec attribute(std::string name, weft::AttrType type, std::optional<weft::AttrValue> default_value,
-                         std::string doc, double min) {
-    weft::AttrSpec spec;
-    spec.name = std::move(name);
-    spec.type = type;
-    spec.default_value = std::move(default_value);
-    spec.doc = std::move(doc);
-    spec.min = min;
-    return spec;
-}
-
 weft::OpSchema separable_group_conv_schema() {
+    using weft::schema::attribute;
     using Ints = std::vector<std::int64_t>;
     weft::OpSchema schema;
     schema.name = "separable_group_conv";

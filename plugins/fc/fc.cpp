@@ -10,21 +10,18 @@
 
 #include "weft/error.h"
 #include "weft/plugin.h"
+#include "weft/schema_helpers.h"
 
 namespace {
 
 using weft::AttrSpec;
 using weft::AttrType;
 using weft::Error;
+using weft::schema::attribute;
 
 // PyTorch's Linear initialisation for both tensors: U(-1/sqrt(F), 1/sqrt(F)).
 weft::ParamSpec parameter(std::string name, weft::Shape shape, std::int64_t fan_in) {
-    weft::ParamSpec spec;
-    spec.name = std::move(name);
-    spec.desc = weft::TensorDesc{weft::DType::f32, std::move(shape), weft::Layout::row_major};
-    spec.init = weft::ParamInit::fan_in_uniform;
-    spec.fan_in = fan_in;
-    return spec;
+    return weft::schema::parameter(std::move(name), std::move(shape), weft::ParamInit::fan_in_uniform, fan_in);
 }
 
 weft::NodeSignature infer_fc(const weft::InferContext& context) {
@@ -47,24 +44,8 @@ weft::NodeSignature infer_fc(const weft::InferContext& context) {
     if (context.attrs.get_bool("bias")) {
         signature.params.push_back(parameter("bias", {out_features}, features));
     }
-    std::int64_t macs = 0;
-    if (__builtin_mul_overflow(batch, features, &macs) ||
-        __builtin_mul_overflow(macs, out_features, &macs)) {
-        throw Error("the multiply-add count overflows 64 bits");
-    }
-    signature.macs = macs;
+    signature.macs = weft::schema::checked_product({batch, features, out_features});
     return signature;
-}
-
-AttrSpec attribute(std::string name, AttrType type, std::optional<weft::AttrValue> default_value,
-                   std::string doc, std::optional<double> min) {
-    AttrSpec spec;
-    spec.name = std::move(name);
-    spec.type = type;
-    spec.default_value = std::move(default_value);
-    spec.doc = std::move(doc);
-    spec.min = min;
-    return spec;
 }
 
 weft::OpSchema fc_schema() {

@@ -14,8 +14,13 @@
 
 #include "weft/error.h"
 #include "weft/plugin.h"
+#include "weft/schema_helpers.h"
 
 namespace {
+
+using weft::schema::attribute;
+using weft::schema::checked_product;
+using weft::schema::parameter;
 
 using weft::AttrSpec;
 using weft::AttrType;
@@ -46,27 +51,6 @@ std::int64_t output_extent(std::string_view axis, std::int64_t input, std::int64
             axis, axis, input, padding, kernel_extent, kernel, dilation));
     }
     return room / stride + 1;
-}
-
-// Multiply-adds can outgrow 64 bits for absurd graphs; refuse rather than wrap.
-std::int64_t checked_product(std::initializer_list<std::int64_t> factors) {
-    std::int64_t product = 1;
-    for (std::int64_t factor : factors) {
-        if (__builtin_mul_overflow(product, factor, &product)) {
-            throw Error("the multiply-add count overflows 64 bits");
-        }
-    }
-    return product;
-}
-
-weft::ParamSpec parameter(std::string name, weft::Shape shape, weft::ParamInit init,
-                          std::int64_t fan_in) {
-    weft::ParamSpec spec;
-    spec.name = std::move(name);
-    spec.desc = weft::TensorDesc{weft::DType::f32, std::move(shape), weft::Layout::row_major};
-    spec.init = init;
-    spec.fan_in = fan_in;
-    return spec;
 }
 
 weft::NodeSignature infer_group_conv(const weft::InferContext& context) {
@@ -113,17 +97,6 @@ weft::NodeSignature infer_group_conv(const weft::InferContext& context) {
     }
     signature.macs = checked_product({batch, out_channels, out_height, out_width, fan_in});
     return signature;
-}
-
-AttrSpec attribute(std::string name, AttrType type, std::optional<weft::AttrValue> default_value,
-                   std::string doc, std::optional<double> min) {
-    AttrSpec spec;
-    spec.name = std::move(name);
-    spec.type = type;
-    spec.default_value = std::move(default_value);
-    spec.doc = std::move(doc);
-    spec.min = min;
-    return spec;
 }
 
 std::vector<AttrSpec> group_conv_attrs() {
