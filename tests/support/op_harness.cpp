@@ -7,6 +7,8 @@
 
 #include "weft/error.h"
 #include "weft/executor.h"
+#include "weft/kernel.h"
+#include "weft/registry.h"
 
 namespace weft::testing {
 
@@ -83,6 +85,49 @@ TensorDesc f32(Shape shape) { return TensorDesc{DType::f32, std::move(shape), La
         return ::testing::AssertionFailure() << "message '" << e.what() << "' lacks '" << fragment << "'";
     }
     return ::testing::AssertionFailure() << "no weft::Error thrown";
+}
+
+BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
+                               const std::vector<Tensor>& grad_outputs, const WeightMap& params,
+                               const std::string& kernel, std::uint64_t seed) {
+    std::vector<TensorDesc> descs;
+    for (const Tensor& t : inputs) descs.push_back(t.desc());
+    const Graph g = one_node_graph(op, attrs, descs);
+    const Node& node = g.nodes[0];
+    WeightMap weights = init_weights(g, seed);
+    for (const auto& [name, t] : params) weights["node." + name] = t;
+
+    const Registry& registry = build_registry();
+    std::unique_ptr<Device> device = registry.create_device("cpu", {});
+    std::map<std::string, std::string> overrides;
+    if (!kernel.empty()) overrides[op] = kernel;
+    const RegisteredKernel& chosen = registry.select_kernel(op, "cpu", overrides);
+    std::vector<TensorDesc> out_descs;
+    for (int v : node.outputs) out_descs.push_back(g.values[v].desc);
+    KernelConfig config{node.name, node.attrs, descs, out_descs, node.params, *device, /*training=*/true, false};
+    std::unique_ptr<Kernel> k = chosen.factory.create(config);
+    if (!k->has_backward()) throw Error(fmt::format("the {} kernel of '{}' has no backward", chosen.factory.name, op));
+
+    // CPU device memory is host memory: tensors are used in place.
+    BackwardResult r;
+    for (const TensorDesc& d : out_descs) r.outputs.emplace_back(d);
+    for (const TensorDesc& d : descs) r.grad_inputs.emplace_back(d);
+    std::vector<TensorView> in_v, out_v, par_v, gout_v, gin_v, gpar_v;
+    for (const Tensor& t : inputs) in_v.push_back(t.view());
+    for (const Tensor& t : r.outputs) out_v.push_back(t.view());
+    for (const ParamSpec& p : node.params) {
+        r.params.emplace(p.name, weights.at("node." + p.name));
+        par_v.push_back(r.params.at(p.name).view());
+        r.grad_params.emplace_back(p.desc);
+        gpar_v.push_back(r.grad_params.back().view());
+    }
+    for (const Tensor& t : grad_outputs) gout_v.push_back(t.view());
+    for (const Tensor& t : r.grad_inputs) gin_v.push_back(t.view());
+    std::vector<std::byte> workspace(k->workspace_bytes() + 64);
+    void* ws = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(workspace.data()) + 63) / 64 * 64);
+    k->forward(ForwardArgs{in_v, out_v, par_v, ws});
+    k->backward(BackwardArgs{in_v, out_v, gout_v, gin_v, par_v, gpar_v, ws});
+    return r;
 }
 
 Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo, float hi) {

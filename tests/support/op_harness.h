@@ -31,6 +31,20 @@ std::vector<Tensor> run_op_with_kernel(const std::string& kernel, const std::str
                                        const Attributes& attrs, const std::vector<Tensor>& inputs,
                                        const WeightMap& params = {}, std::uint64_t seed = 1);
 
+// One training-mode forward and backward pass of one operator, straight through its kernel (the
+// gradient checks of every operator use it). `grad_outputs` are the incoming gradients dL/dy;
+// the result holds the forward outputs, dL/dx per input and dL/dp per parameter (params in the
+// schema's order; missing ones are initialised from `seed`).
+struct BackwardResult {
+    std::vector<Tensor> outputs;
+    std::vector<Tensor> grad_inputs;
+    std::vector<Tensor> grad_params;
+    WeightMap params;  // the parameters used (after the forward pass, e.g. running statistics)
+};
+BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
+                               const std::vector<Tensor>& grad_outputs, const WeightMap& params = {},
+                               const std::string& kernel = {}, std::uint64_t seed = 1);
+
 // The NodeSignature shape inference gives for one op (outputs, params, macs); throws weft::Error.
 NodeSignature infer_op(const std::string& op, const Attributes& attrs,
                        const std::vector<TensorDesc>& inputs);
