@@ -1,5 +1,6 @@
 // CPU kernel for add: one oneDNN sum primitive over all inputs (scales 1), built once per node.
 // oneDNN's sum allows dst to be src 0, which is how the node runs in place.
+#include <cstring>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -37,6 +38,15 @@ public:
         dst_.set_data_handle(args.outputs[0].data);
         primitive_.execute(stream_, exec_args_);
         stream_.wait();
+    }
+
+    bool has_backward() const override { return true; }
+
+    // d(Σ x_i)/dx_i = 1: every input receives the output gradient unchanged.
+    void backward(const weft::BackwardArgs& args) override {
+        const weft::TensorView& dy = args.grad_outputs[0];
+        for (const weft::TensorView& dx : args.grad_inputs)
+            std::memcpy(dx.data, dy.data, dy.desc.bytes());
     }
 
 private:

@@ -13,6 +13,9 @@
 
 namespace {
 
+using weft::testing::numeric_gradient;
+using weft::testing::run_op_backward;
+using weft::testing::weighted_sum;
 using weft::testing::all_close;
 using weft::testing::f32;
 using weft::testing::throws_error_containing;
@@ -111,6 +114,27 @@ TEST(Add, RejectsInputsOfDifferentShapes) {
 
 TEST(Add, RejectsASingleInput) {
     EXPECT_TRUE(throws_error_containing([] { infer_op("add", {}, {f32({2, 8})}); }, "at least 2"));
+}
+
+TEST(Add, BackwardMatchesFiniteDifferencesForEveryInput) {
+    const std::vector<weft::Tensor> xs{random_tensor({2, 3, 4, 4}, 60), random_tensor({2, 3, 4, 4}, 61),
+                                       random_tensor({2, 3, 4, 4}, 62)};
+    const weft::Tensor r = random_tensor(xs[0].shape(), 63);
+    const weft::testing::BackwardResult result = run_op_backward("add", {}, xs, {r});
+    ASSERT_EQ(result.grad_inputs.size(), xs.size());
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+        SCOPED_TRACE("input " + std::to_string(i));
+        const weft::Tensor expected =
+            numeric_gradient(xs[i], [&] { return weighted_sum(run_op("add", {}, xs), {r}); });
+        EXPECT_TRUE(all_close(result.grad_inputs[i], expected, 1e-2, 1e-3));
+    }
+}
+
+TEST(Add, BackwardGivesEachInputTheOutputGradientUnchanged) {
+    const std::vector<weft::Tensor> xs{random_tensor({3, 5}, 64), random_tensor({3, 5}, 65)};
+    const weft::Tensor dy = random_tensor({3, 5}, 66);
+    const weft::testing::BackwardResult result = run_op_backward("add", {}, xs, {dy});
+    for (const weft::Tensor& dx : result.grad_inputs) EXPECT_TRUE(all_close(dx, dy, 0.0, 0.0));
 }
 
 }  // namespace

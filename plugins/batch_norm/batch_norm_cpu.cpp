@@ -1,7 +1,13 @@
-// CPU kernel for batch_norm: oneDNN batch normalisation with global (running) statistics and
-// separate scale and shift, so weight, bias, running_mean and running_var are used where they lie.
+// CPU kernel for batch_norm: oneDNN batch normalisation with separate scale and shift, so weight,
+// bias, running_mean and running_var are used where they lie. Inference normalises with the
+// running statistics; training with the batch's own (kept in the workspace for backward), and
+// folds them into the running statistics after each forward.
+#include <algorithm>
 #include <array>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -24,13 +30,6 @@ weft::TensorDesc as_4d(const weft::TensorDesc& desc) {
 class BatchNormCpu final : public weft::Kernel {
 public:
     explicit BatchNormCpu(const weft::KernelConfig& config) {
-        // Training (batch statistics, running-statistics update with `momentum`, saved mean and
-        // variance for backward) will be a forward_training primitive built here instead.
-        if (config.training)
-            throw weft::Error(
-                fmt::format("node '{}': batch_norm training mode is not implemented on cpu yet "
-                            "(inference only)",
-                            config.node_name));
         if (config.params.size() != params_.size())
             throw weft::Error(fmt::format("node '{}': batch_norm expects 4 parameters, got {}",
                                           config.node_name, config.params.size()));
@@ -42,11 +41,64 @@ public:
         dst_ = unbound(as_4d(config.outputs[0]), engine);
         for (std::size_t i = 0; i < params_.size(); ++i)
             params_[i] = unbound(config.params[i].desc, engine);
+        const float eps = static_cast<float>(config.attrs.get_real("eps"));
+        if (config.training)
+            build_training(config, engine, eps);
+        else
+            build_inference(engine, eps);
+    }
 
+    // Training keeps the batch mean and (biased) variance here between forward and backward.
+    std::size_t workspace_bytes() const override {
+        return training_ ? 2 * static_cast<std::size_t>(channels_) * sizeof(float) : 0;
+    }
+
+    void forward(const weft::ForwardArgs& args) override {
+        src_.set_data_handle(args.inputs[0].data);
+        dst_.set_data_handle(args.outputs[0].data);
+        for (std::size_t i = 0; i < params_.size(); ++i)
+            params_[i].set_data_handle(args.params[i].data);
+        if (training_) {
+            auto* statistics = static_cast<float*>(args.workspace);
+            mean_.set_data_handle(statistics);
+            variance_.set_data_handle(statistics + channels_);
+        }
+        primitive_.execute(stream_, exec_args_);
+        stream_.wait();
+        if (training_)
+            update_running_statistics(args.params, static_cast<const float*>(args.workspace));
+    }
+
+    bool has_backward() const override { return training_; }
+
+    // dx, dweight (gamma) and dbias (beta) from oneDNN, with the batch statistics of forward;
+    // the running statistics are not learned, so their gradients are zero.
+    void backward(const weft::BackwardArgs& args) override {
+        auto* statistics = static_cast<float*>(args.workspace);
+        src_.set_data_handle(args.inputs[0].data);
+        params_[0].set_data_handle(args.params[0].data);
+        params_[1].set_data_handle(args.params[1].data);
+        mean_.set_data_handle(statistics);
+        variance_.set_data_handle(statistics + channels_);
+        diff_dst_.set_data_handle(args.grad_outputs[0].data);
+        diff_src_.set_data_handle(args.grad_inputs[0].data);
+        diff_scale_.set_data_handle(args.grad_params[0].data);
+        diff_shift_.set_data_handle(args.grad_params[1].data);
+        backward_.execute(stream_, backward_args_);
+        stream_.wait();
+        for (std::size_t i = 2; i < params_.size(); ++i)
+            std::fill_n(static_cast<float*>(args.grad_params[i].data), channels_, 0.f);
+    }
+
+private:
+    static dnnl::memory unbound(const weft::TensorDesc& desc, dnnl::engine& engine) {
+        return weft::cpu::as_dnnl_memory(weft::TensorView{nullptr, desc}, engine);
+    }
+
+    void build_inference(const dnnl::engine& engine, float eps) {
         const auto flags = dnnl::normalization_flags::use_global_stats |
                            dnnl::normalization_flags::use_scale |
                            dnnl::normalization_flags::use_shift;
-        const float eps = static_cast<float>(config.attrs.get_real("eps"));
         const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference,
                                                            src_.get_desc(), eps, flags);
         primitive_ = dnnl::batch_normalization_forward(
@@ -57,18 +109,59 @@ public:
                       {DNNL_ARG_MEAN, params_[2]},  {DNNL_ARG_VARIANCE, params_[3]}};
     }
 
-    void forward(const weft::ForwardArgs& args) override {
-        src_.set_data_handle(args.inputs[0].data);
-        dst_.set_data_handle(args.outputs[0].data);
-        for (std::size_t i = 0; i < params_.size(); ++i)
-            params_[i].set_data_handle(args.params[i].data);
-        primitive_.execute(stream_, exec_args_);
-        stream_.wait();
+    // Without use_global_stats, forward_training computes the batch mean and (biased) variance
+    // and writes them out, to the workspace; the backward primitive reads them back.
+    void build_training(const weft::KernelConfig& config, const dnnl::engine& engine, float eps) {
+        training_ = true;
+        const weft::TensorDesc x = as_4d(config.inputs[0]);
+        channels_ = x.shape[1];
+        count_ = x.shape[0] * x.shape[2];  // elements per channel in the batch
+        momentum_ = static_cast<float>(config.attrs.get_real("momentum"));
+        const auto flags =
+            dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+        const dnnl::batch_normalization_forward::primitive_desc forward_pd(
+            dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_training,
+                                                    src_.get_desc(), eps, flags),
+            engine);
+        primitive_ = dnnl::batch_normalization_forward(forward_pd);
+        mean_ = dnnl::memory(forward_pd.mean_desc(), engine, DNNL_MEMORY_NONE);
+        variance_ = dnnl::memory(forward_pd.variance_desc(), engine, DNNL_MEMORY_NONE);
+        exec_args_ = {{DNNL_ARG_SRC, src_},         {DNNL_ARG_DST, dst_},
+                      {DNNL_ARG_SCALE, params_[0]}, {DNNL_ARG_SHIFT, params_[1]},
+                      {DNNL_ARG_MEAN, mean_},       {DNNL_ARG_VARIANCE, variance_}};
+
+        diff_src_ = dnnl::memory(src_.get_desc(), engine, DNNL_MEMORY_NONE);
+        diff_dst_ = dnnl::memory(dst_.get_desc(), engine, DNNL_MEMORY_NONE);
+        diff_scale_ = dnnl::memory(params_[0].get_desc(), engine, DNNL_MEMORY_NONE);
+        diff_shift_ = dnnl::memory(params_[1].get_desc(), engine, DNNL_MEMORY_NONE);
+        const dnnl::batch_normalization_backward::desc backward_desc(
+            dnnl::prop_kind::backward, diff_dst_.get_desc(), src_.get_desc(), eps, flags);
+        backward_ = dnnl::batch_normalization_backward(
+            dnnl::batch_normalization_backward::primitive_desc(backward_desc, engine, forward_pd));
+        backward_args_ = {{DNNL_ARG_SRC, src_},
+                          {DNNL_ARG_MEAN, mean_},
+                          {DNNL_ARG_VARIANCE, variance_},
+                          {DNNL_ARG_SCALE, params_[0]},
+                          {DNNL_ARG_SHIFT, params_[1]},  // unread, but oneDNN asks for it
+                          {DNNL_ARG_DIFF_DST, diff_dst_},
+                          {DNNL_ARG_DIFF_SRC, diff_src_},
+                          {DNNL_ARG_DIFF_SCALE, diff_scale_},
+                          {DNNL_ARG_DIFF_SHIFT, diff_shift_}};
     }
 
-private:
-    static dnnl::memory unbound(const weft::TensorDesc& desc, dnnl::engine& engine) {
-        return weft::cpu::as_dnnl_memory(weft::TensorView{nullptr, desc}, engine);
+    // running = momentum·running + (1 − momentum)·batch, with the unbiased batch variance
+    // n/(n−1)·σ² as PyTorch and MXNet keep it.
+    void update_running_statistics(std::span<const weft::TensorView> params,
+                                   const float* statistics) const {
+        auto* running_mean = static_cast<float*>(params[2].data);
+        auto* running_var = static_cast<float*>(params[3].data);
+        const float unbias =
+            count_ > 1 ? static_cast<float>(count_) / static_cast<float>(count_ - 1) : 1.f;
+        for (std::int64_t c = 0; c < channels_; ++c) {
+            running_mean[c] = momentum_ * running_mean[c] + (1.f - momentum_) * statistics[c];
+            running_var[c] = momentum_ * running_var[c] +
+                             (1.f - momentum_) * unbias * statistics[channels_ + c];
+        }
     }
 
     dnnl::stream stream_;
@@ -77,6 +170,15 @@ private:
     std::array<dnnl::memory, 4> params_;  // weight, bias, running_mean, running_var
     dnnl::batch_normalization_forward primitive_;
     std::unordered_map<int, dnnl::memory> exec_args_;
+    // Training only.
+    bool training_ = false;
+    std::int64_t channels_ = 0;
+    std::int64_t count_ = 0;
+    float momentum_ = 0.f;
+    dnnl::memory mean_, variance_;  // the batch statistics, in the workspace
+    dnnl::memory diff_src_, diff_dst_, diff_scale_, diff_shift_;
+    dnnl::batch_normalization_backward backward_;
+    std::unordered_map<int, dnnl::memory> backward_args_;
 };
 
 }  // namespace

@@ -1,6 +1,10 @@
-// batch_norm (inference) against a naive reference: y = (x - mean) / sqrt(var + eps) · weight +
+// batch_norm against a naive reference (inference), batch statistics and finite differences
+// (training); inference: y = (x - mean) / sqrt(var + eps) · weight +
 // bias per channel, with PyTorch-named parameters the paper's #params leaves out.
+#include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 #include <functional>
 #include <random>
 #include <string>
@@ -17,7 +21,10 @@ using weft::testing::f32;
 using weft::testing::throws_error_containing;
 using weft::testing::infer_op;
 using weft::testing::random_tensor;
+using weft::testing::numeric_gradient;
 using weft::testing::run_op;
+using weft::testing::run_op_backward;
+using weft::testing::weighted_sum;
 
 // Random parameters for C channels; variances kept positive.
 weft::WeightMap random_params(std::int64_t channels, std::uint64_t seed, float var_lo = 0.1f,
@@ -127,6 +134,87 @@ TEST(BatchNorm, RejectsMomentumOutsideZeroToOne) {
             infer_op("batch_norm", attrs, {f32({2, 3})});
         },
         "out of range"));
+}
+
+weft::Tensor copy_of(const weft::Tensor& t) {
+    weft::Tensor copy(t.desc());
+    std::copy_n(t.as<float>(), t.numel(), copy.as<float>());
+    return copy;
+}
+
+// Per-channel mean and biased variance of [N, C, ...], in double.
+std::pair<std::vector<double>, std::vector<double>> channel_statistics(const weft::Tensor& x) {
+    const std::int64_t n = x.shape()[0], c = x.shape()[1], plane = x.numel() / (n * c);
+    std::vector<double> mean(c, 0.0), var(c, 0.0);
+    for (std::int64_t ch = 0; ch < c; ++ch) {
+        for (std::int64_t b = 0; b < n; ++b)
+            for (std::int64_t i = 0; i < plane; ++i) mean[ch] += x.as<float>()[(b * c + ch) * plane + i];
+        mean[ch] /= double(n * plane);
+        for (std::int64_t b = 0; b < n; ++b)
+            for (std::int64_t i = 0; i < plane; ++i) {
+                const double d = x.as<float>()[(b * c + ch) * plane + i] - mean[ch];
+                var[ch] += d * d;
+            }
+        var[ch] /= double(n * plane);
+    }
+    return {mean, var};
+}
+
+// Channels with different offsets and spreads, so normalising has something to undo.
+weft::Tensor shifted_input(const weft::Shape& shape, std::uint64_t seed) {
+    weft::Tensor x = random_tensor(shape, seed);
+    const std::int64_t c = shape[1], plane = x.numel() / (shape[0] * c);
+    for (std::int64_t i = 0; i < x.numel(); ++i) {
+        const std::int64_t ch = (i / plane) % c;
+        x.as<float>()[i] = x.as<float>()[i] * float(1 + ch) + float(ch) - 1.f;
+    }
+    return x;
+}
+
+TEST(BatchNorm, TrainingForwardGivesEachChannelZeroMeanAndUnitVariance) {
+    const weft::Tensor x = shifted_input({4, 3, 5, 5}, 100);
+    const weft::Tensor dy = random_tensor(x.shape(), 101);
+    const weft::testing::BackwardResult result = run_op_backward("batch_norm", {}, {x}, {dy});
+    const auto [mean, var] = channel_statistics(result.outputs.at(0));
+    for (std::size_t ch = 0; ch < mean.size(); ++ch) {
+        EXPECT_NEAR(mean[ch], 0.0, 1e-5) << "channel " << ch;
+        EXPECT_NEAR(var[ch], 1.0, 1e-3) << "channel " << ch;
+    }
+}
+
+TEST(BatchNorm, TrainingFoldsTheBatchIntoTheRunningStatisticsWithMomentum) {
+    const weft::Tensor x = shifted_input({3, 4, 3, 2}, 102);
+    const weft::WeightMap params = random_params(4, 103);
+    const weft::Tensor old_mean = copy_of(params.at("running_mean"));
+    const weft::Tensor old_var = copy_of(params.at("running_var"));
+    const weft::testing::BackwardResult result =
+        run_op_backward("batch_norm", {}, {x}, {random_tensor(x.shape(), 104)}, params);
+    const auto [mean, var] = channel_statistics(x);
+    const double n = 3 * 3 * 2;  // elements per channel; the running variance is unbiased
+    for (std::int64_t ch = 0; ch < 4; ++ch) {
+        EXPECT_NEAR(result.params.at("running_mean").as<float>()[ch],
+                    0.9 * old_mean.as<float>()[ch] + 0.1 * mean[ch], 1e-5);
+        EXPECT_NEAR(result.params.at("running_var").as<float>()[ch],
+                    0.9 * old_var.as<float>()[ch] + 0.1 * var[ch] * n / (n - 1), 1e-5);
+    }
+}
+
+TEST(BatchNorm, TrainingBackwardMatchesFiniteDifferencesThroughTheBatchStatistics) {
+    for (const weft::Shape& shape : {weft::Shape{2, 3, 3, 2}, weft::Shape{5, 4}}) {
+        SCOPED_TRACE(weft::shape_str(shape));
+        const weft::Tensor x = shifted_input(shape, 105);
+        weft::WeightMap params = random_params(shape[1], 106);
+        const weft::Tensor r = random_tensor(shape, 107);
+        const weft::testing::BackwardResult result = run_op_backward("batch_norm", {}, {x}, {r}, params);
+        // Each loss evaluation is a fresh training forward, so the batch statistics follow x.
+        const auto loss = [&] { return weighted_sum(run_op_backward("batch_norm", {}, {x}, {r}, params).outputs, {r}); };
+        EXPECT_TRUE(all_close(result.grad_inputs.at(0), numeric_gradient(x, loss), 1e-2, 2e-3));
+        EXPECT_TRUE(all_close(result.grad_params.at(0), numeric_gradient(params.at("weight"), loss), 1e-2, 2e-3));
+        EXPECT_TRUE(all_close(result.grad_params.at(1), numeric_gradient(params.at("bias"), loss), 1e-2, 2e-3));
+        const weft::Tensor zeros(f32({shape[1]}));
+        EXPECT_TRUE(all_close(result.grad_params.at(2), zeros, 0.0, 0.0));
+        EXPECT_TRUE(all_close(result.grad_params.at(3), zeros, 0.0, 0.0));
+    }
 }
 
 }  // namespace

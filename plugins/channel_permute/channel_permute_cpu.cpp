@@ -34,8 +34,22 @@ public:
     }
 
     void forward(const weft::ForwardArgs& args) override {
-        const auto* src = static_cast<const std::byte*>(args.inputs[0].data);
-        auto* dst = static_cast<std::byte*>(args.outputs[0].data);
+        move_planes(args.inputs[0].data, args.outputs[0].data, /*inverse=*/false);
+    }
+
+    bool has_backward() const override { return true; }
+
+    // P is a permutation, so its gradient is P^T = P^-1: each channel's gradient goes back to
+    // where the channel came from.
+    void backward(const weft::BackwardArgs& args) override {
+        move_planes(args.grad_outputs[0].data, args.grad_inputs[0].data, /*inverse=*/true);
+    }
+
+private:
+    // Forward: dst[out_c] = src[in_c]; inverse: dst[in_c] = src[out_c].
+    void move_planes(const void* source, void* destination, bool inverse) const {
+        const auto* src = static_cast<const std::byte*>(source);
+        auto* dst = static_cast<std::byte*>(destination);
         const std::int64_t per_group = channels_ / groups_;  // C/g, the columns of the matrix
         const std::int64_t copies = batch_ * channels_;
         const int threads = threads_ > 0 ? threads_ : 1;
@@ -47,13 +61,14 @@ public:
             const std::int64_t i = out_c % groups_;
             const std::int64_t j = out_c / groups_;
             const std::int64_t in_c = i * per_group + j;
-            std::memcpy(dst + static_cast<std::size_t>(n * channels_ + out_c) * plane_bytes_,
-                        src + static_cast<std::size_t>(n * channels_ + in_c) * plane_bytes_,
+            const std::int64_t to = inverse ? in_c : out_c;
+            const std::int64_t from = inverse ? out_c : in_c;
+            std::memcpy(dst + static_cast<std::size_t>(n * channels_ + to) * plane_bytes_,
+                        src + static_cast<std::size_t>(n * channels_ + from) * plane_bytes_,
                         plane_bytes_);
         }
     }
 
-private:
     std::int64_t batch_;
     std::int64_t channels_;
     std::int64_t groups_;

@@ -11,6 +11,9 @@
 
 namespace {
 
+using weft::testing::numeric_gradient;
+using weft::testing::run_op_backward;
+using weft::testing::weighted_sum;
 using weft::testing::all_close;
 using weft::testing::f32;
 using weft::testing::throws_error_containing;
@@ -126,6 +129,24 @@ TEST(ChannelPermute, RequiresThePositiveGroupsAttribute) {
 TEST(ChannelPermute, RejectsTensorsWithoutAChannelDimension) {
     EXPECT_TRUE(throws_error_containing(
         [] { infer_op("channel_permute", groups_attr(2), {f32({12})}); }, "rank 2 or more"));
+}
+
+TEST(ChannelPermute, BackwardMatchesFiniteDifferences) {
+    const weft::Tensor x = random_tensor({2, 6, 3, 2}, 70);
+    const weft::Tensor r = random_tensor(x.shape(), 71);
+    const weft::testing::BackwardResult result = run_op_backward("channel_permute", groups_attr(2), {x}, {r});
+    const weft::Tensor expected = numeric_gradient(x, [&] { return weighted_sum({permute(x, 2)}, {r}); });
+    EXPECT_TRUE(all_close(result.grad_inputs.at(0), expected, 1e-2, 1e-3));
+}
+
+TEST(ChannelPermute, BackwardIsTheInversePermutationWithGroupsCOverG) {
+    for (const PermuteCase& c : random_cases(23, 5)) {
+        SCOPED_TRACE(weft::shape_str(c.shape) + " groups " + std::to_string(c.groups));
+        const weft::Tensor dy = random_tensor(c.shape, 29);
+        const weft::testing::BackwardResult result =
+            run_op_backward("channel_permute", groups_attr(c.groups), {random_tensor(c.shape, 31)}, {dy});
+        EXPECT_TRUE(all_close(result.grad_inputs.at(0), permute(dy, c.shape[1] / c.groups), 0.0, 0.0));
+    }
 }
 
 }  // namespace

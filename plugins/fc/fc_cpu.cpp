@@ -50,6 +50,22 @@ public:
         primitive_.execute(stream_, args_);
     }
 
+    bool has_backward() const override { return training_; }
+
+    // dx = dy W, dW = dy^T x, db = Σ_n dy: oneDNN's backward-data and backward-weights passes.
+    void backward(const weft::BackwardArgs& args) override {
+        input_.set_data_handle(const_cast<void*>(args.inputs[0].data));
+        weight_.set_data_handle(const_cast<void*>(args.params[0].data));
+        diff_output_.set_data_handle(const_cast<void*>(args.grad_outputs[0].data));
+        diff_input_.set_data_handle(args.grad_inputs[0].data);
+        diff_weight_.set_data_handle(args.grad_params[0].data);
+        if (has_bias_) diff_bias_.set_data_handle(args.grad_params[1].data);
+        if (scratchpad_bytes_ > 0) scratchpad_.set_data_handle(args.workspace);
+        backward_data_.execute(stream_, backward_data_args_);
+        backward_weights_.execute(stream_, backward_weights_args_);
+        stream_.wait();
+    }
+
 private:
     void build(weft::Device& device, std::int64_t batch, std::int64_t features,
                std::int64_t out_features, bool training) {
@@ -79,11 +95,55 @@ private:
             bias_ = memory(bias_md, engine, DNNL_MEMORY_NONE);
             args_.emplace(DNNL_ARG_BIAS, bias_);
         }
-        scratchpad_bytes_ = primitive_desc.scratchpad_desc().get_size();
+        memory::desc scratchpad_md = primitive_desc.scratchpad_desc();
+        if (training) scratchpad_md = build_backward(engine, primitive_desc, attr, scratchpad_md);
+        scratchpad_bytes_ = scratchpad_md.get_size();
         if (scratchpad_bytes_ > 0) {
-            scratchpad_ = memory(primitive_desc.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
+            // One scratchpad, sized for the largest pass, serves all three (they run in turn).
+            scratchpad_ = memory(scratchpad_md, engine, DNNL_MEMORY_NONE);
             args_.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_);
+            backward_data_args_.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_);
+            backward_weights_args_.emplace(DNNL_ARG_SCRATCHPAD, scratchpad_);
         }
+    }
+
+    // Builds both backward passes with the forward as their hint; returns the largest scratchpad.
+    memory::desc build_backward(const dnnl::engine& engine,
+                                const dnnl::inner_product_forward::primitive_desc& forward_pd,
+                                const dnnl::primitive_attr& attr, memory::desc scratchpad_md) {
+        training_ = true;
+        const memory::desc& input_md = input_.get_desc();
+        const memory::desc& weight_md = weight_.get_desc();
+        const memory::desc& output_md = output_.get_desc();
+        const dnnl::inner_product_backward_data::primitive_desc data_pd(
+            dnnl::inner_product_backward_data::desc(input_md, weight_md, output_md), attr, engine,
+            forward_pd);
+        const memory::desc bias_md({weight_md.dims()[0]}, memory::data_type::f32, Tag::x);
+        const auto weights_desc =
+            has_bias_ ? dnnl::inner_product_backward_weights::desc(input_md, weight_md, bias_md,
+                                                                   output_md)
+                      : dnnl::inner_product_backward_weights::desc(input_md, weight_md, output_md);
+        const dnnl::inner_product_backward_weights::primitive_desc weights_pd(weights_desc, attr,
+                                                                              engine, forward_pd);
+        backward_data_ = dnnl::inner_product_backward_data(data_pd);
+        backward_weights_ = dnnl::inner_product_backward_weights(weights_pd);
+
+        diff_input_ = memory(input_md, engine, DNNL_MEMORY_NONE);
+        diff_weight_ = memory(weight_md, engine, DNNL_MEMORY_NONE);
+        diff_output_ = memory(output_md, engine, DNNL_MEMORY_NONE);
+        backward_data_args_ = {{DNNL_ARG_DIFF_DST, diff_output_},
+                               {DNNL_ARG_WEIGHTS, weight_},
+                               {DNNL_ARG_DIFF_SRC, diff_input_}};
+        backward_weights_args_ = {{DNNL_ARG_SRC, input_},
+                                  {DNNL_ARG_DIFF_DST, diff_output_},
+                                  {DNNL_ARG_DIFF_WEIGHTS, diff_weight_}};
+        if (has_bias_) {
+            diff_bias_ = memory(bias_md, engine, DNNL_MEMORY_NONE);
+            backward_weights_args_.emplace(DNNL_ARG_DIFF_BIAS, diff_bias_);
+        }
+        for (const memory::desc& md : {data_pd.scratchpad_desc(), weights_pd.scratchpad_desc()})
+            if (md.get_size() > scratchpad_md.get_size()) scratchpad_md = md;
+        return scratchpad_md;
     }
 
     dnnl::stream stream_;
@@ -92,6 +152,12 @@ private:
     std::unordered_map<int, memory> args_;
     std::size_t scratchpad_bytes_ = 0;
     bool has_bias_ = false;
+    bool training_ = false;
+    // Training only: the backward passes and the gradients' memory objects.
+    dnnl::inner_product_backward_data backward_data_;
+    dnnl::inner_product_backward_weights backward_weights_;
+    memory diff_input_, diff_weight_, diff_bias_, diff_output_;
+    std::unordered_map<int, memory> backward_data_args_, backward_weights_args_;
 };
 
 }  // namespace

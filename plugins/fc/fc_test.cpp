@@ -20,7 +20,10 @@ using weft::TensorDesc;
 using weft::testing::all_close;
 using weft::testing::infer_op;
 using weft::testing::random_tensor;
+using weft::testing::numeric_gradient;
 using weft::testing::run_op;
+using weft::testing::run_op_backward;
+using weft::testing::weighted_sum;
 
 TensorDesc f32(Shape shape) { return TensorDesc{weft::DType::f32, std::move(shape)}; }
 
@@ -139,6 +142,24 @@ TEST(FcCpu, ClassifiesTheCifarHeadLikeTheReference) {
     const Tensor output =
         run_op("fc", fc_attrs(10, true), {input}, {{"weight", weight}, {"bias", bias}})[0];
     EXPECT_TRUE(all_close(output, reference_fc(input, weight, &bias)));
+}
+
+TEST(FcCpu, BackwardMatchesFiniteDifferencesForInputWeightAndBias) {
+    for (const bool bias : {true, false}) {
+        SCOPED_TRACE(bias ? "with bias" : "without bias");
+        const Attributes attrs = fc_attrs(5, bias);
+        const Tensor x = random_tensor({3, 2, 2, 2}, 80);
+        weft::WeightMap params{{"weight", random_tensor({5, 8}, 81)}};
+        if (bias) params.emplace("bias", random_tensor({5}, 82));
+        const Tensor r = random_tensor({3, 5}, 83);
+        const weft::testing::BackwardResult result = run_op_backward("fc", attrs, {x}, {r}, params);
+        const auto loss = [&] { return weighted_sum(run_op("fc", attrs, {x}, params), {r}); };
+        EXPECT_TRUE(all_close(result.grad_inputs.at(0), numeric_gradient(x, loss), 1e-2, 1e-3));
+        ASSERT_EQ(result.grad_params.size(), bias ? 2u : 1u);
+        EXPECT_TRUE(all_close(result.grad_params[0], numeric_gradient(params.at("weight"), loss), 1e-2, 1e-3));
+        if (bias)
+            EXPECT_TRUE(all_close(result.grad_params[1], numeric_gradient(params.at("bias"), loss), 1e-2, 1e-3));
+    }
 }
 
 }  // namespace

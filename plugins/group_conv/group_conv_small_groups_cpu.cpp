@@ -5,7 +5,10 @@
 // held in registers, with no reorder and nothing allocated per batch.
 //
 // It outranks the oneDNN kernel (priority 10) and runs that kernel itself for nodes it does not
-// serve: groups wider than 16 channels, or tensors held channels-last.
+// serve: groups wider than 16 channels, or tensors held channels-last. A kernel created for
+// training runs the oneDNN convolution for forward and backward alike: this file has no backward
+// of its own, and one convolution for both directions keeps the gradients those of the forward
+// that ran.
 //
 // Vector code is chosen when the kernel is created: AVX-512, else AVX2, else a portable loop;
 // WEFT_SMALL_GROUPS_ISA=avx512|avx2|portable forces one (tests run each in turn).
@@ -151,7 +154,7 @@ public:
         weft::group_conv::check_group_conv_shapes(conv, config);
         batch_ = conv.batch;
         has_bias_ = conv.bias;
-        if (!serves(conv)) {
+        if (config.training || !serves(conv)) {
             onednn_ = std::make_unique<weft::cpu::OnednnConvolution>(
                 conv, weft::cpu::cpu_device(config.device), config.training);
             return;
@@ -192,6 +195,18 @@ public:
                 convolve_group_in_tiles(x, w, b, y);
             }
         }
+    }
+
+    bool has_backward() const override { return onednn_ && onednn_->has_backward(); }
+
+    void backward(const weft::BackwardArgs& args) override {
+        if (!has_backward()) weft::Kernel::backward(args);  // throws: built for inference
+        const float* grad_output = args.grad_outputs[0].as<const float>();
+        float* grad_bias = has_bias_ ? args.grad_params[1].as<float>() : nullptr;
+        onednn_->backward_data(grad_output, args.params[0].as<const float>(),
+                               args.grad_inputs[0].as<float>(), args.workspace);
+        onednn_->backward_weights(args.inputs[0].as<const float>(), grad_output,
+                                  args.grad_params[0].as<float>(), grad_bias, args.workspace);
     }
 
 private:
@@ -239,7 +254,8 @@ private:
     Geometry geometry_;
     std::vector<float> zero_row_;
     std::vector<TileKernel> blocks_;  // empty: the portable loop
-    std::unique_ptr<weft::cpu::OnednnConvolution> onednn_;  // nodes this kernel does not serve
+    // Training, and nodes this kernel does not serve.
+    std::unique_ptr<weft::cpu::OnednnConvolution> onednn_;
 };
 
 }  // namespace

@@ -346,4 +346,62 @@ TEST(OnednnConvolution, ReadsAndWritesChannelsLastTensors) {
     }
 }
 
+// The gradients of one convolution do not depend on how the graph holds its tensors: backward
+// through NHWC values (1x1 and spatial kernels, strided, with bias) gives the NCHW gradients.
+TEST(OnednnConvolution, BackwardOnChannelsLastTensorsEqualsBackwardOnNchwTensors) {
+    weft::cpu::CpuDevice device(weft::DeviceOptions{});
+    for (const std::int64_t kernel : {3, 1}) {
+        weft::cpu::ConvolutionGeometry nchw;
+        nchw.batch = 2, nchw.in_channels = 6, nchw.in_height = 5, nchw.in_width = 7;
+        nchw.out_channels = 4, nchw.groups = 2, nchw.kernel_h = nchw.kernel_w = kernel;
+        nchw.padding_h = nchw.padding_w = kernel / 2, nchw.stride_h = 2, nchw.bias = true;
+        weft::cpu::ConvolutionGeometry nhwc = nchw;
+        nhwc.input_layout = nhwc.output_layout = weft::Layout::channels_last;
+        SCOPED_TRACE(nchw.str());
+
+        const Tensor input = random_tensor(nchw.input_shape(), 61);
+        const Tensor weight = random_tensor(nchw.weight_shape(), 62);
+        const Tensor grad_output = random_tensor(nchw.output_shape(), 63);
+        struct Gradients {
+            Tensor input, weight, bias;
+        };
+        const auto backward = [&](const weft::cpu::ConvolutionGeometry& geometry) {
+            const weft::Layout layout = geometry.input_layout;
+            weft::cpu::OnednnConvolution convolution(geometry, device, /*training=*/true);
+            // with_layout converts between the layouts; an NCHW tensor is used as it is.
+            const bool nhwc_values = layout == weft::Layout::channels_last;
+            const Tensor x = nhwc_values ? with_layout(input, layout) : input;
+            const Tensor dy = nhwc_values ? with_layout(grad_output, layout) : grad_output;
+            Gradients g{Tensor(TensorDesc{weft::DType::f32, geometry.input_shape(), layout}),
+                        Tensor(f32(geometry.weight_shape())), Tensor(f32({geometry.out_channels}))};
+            void* workspace = device.allocate(convolution.workspace_bytes());
+            convolution.backward_data(dy.as<float>(), weight.as<float>(), g.input.as<float>(),
+                                      workspace);
+            convolution.backward_weights(x.as<float>(), dy.as<float>(), g.weight.as<float>(),
+                                         g.bias.as<float>(), workspace);
+            device.synchronize();
+            device.deallocate(workspace);
+            if (nhwc_values) g.input = with_layout(g.input, weft::Layout::row_major);
+            return g;
+        };
+        const Gradients expected = backward(nchw);
+        const Gradients actual = backward(nhwc);
+        EXPECT_TRUE(all_close(actual.input, expected.input));
+        EXPECT_TRUE(all_close(actual.weight, expected.weight));
+        EXPECT_TRUE(all_close(actual.bias, expected.bias));
+    }
+}
+
+TEST(OnednnConvolution, AConvolutionBuiltForInferenceRefusesBackward) {
+    weft::cpu::CpuDevice device(weft::DeviceOptions{});
+    weft::cpu::ConvolutionGeometry geometry;
+    geometry.batch = 2, geometry.in_channels = geometry.out_channels = 4, geometry.groups = 2;
+    geometry.in_height = geometry.in_width = 5, geometry.kernel_h = geometry.kernel_w = 3;
+    weft::cpu::OnednnConvolution convolution(geometry, device, /*training=*/false);
+    EXPECT_FALSE(convolution.has_backward());
+    EXPECT_TRUE(weft::testing::throws_error_containing(
+        [&] { convolution.backward_data(nullptr, nullptr, nullptr, nullptr); },
+        "was built for inference and has no backward"));
+}
+
 }  // namespace

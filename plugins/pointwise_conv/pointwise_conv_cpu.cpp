@@ -62,6 +62,17 @@ public:
                              bias, args.outputs[0].as<float>(), args.workspace);
     }
 
+    bool has_backward() const override { return convolution_.has_backward(); }
+
+    void backward(const weft::BackwardArgs& args) override {
+        const float* grad_output = args.grad_outputs[0].as<const float>();
+        float* grad_bias = convolution_.geometry().bias ? args.grad_params[1].as<float>() : nullptr;
+        convolution_.backward_data(grad_output, args.params[0].as<const float>(),
+                                   args.grad_inputs[0].as<float>(), args.workspace);
+        convolution_.backward_weights(args.inputs[0].as<const float>(), grad_output,
+                                      args.grad_params[0].as<float>(), grad_bias, args.workspace);
+    }
+
 private:
     weft::cpu::OnednnConvolution convolution_;
 };

@@ -22,6 +22,7 @@ using weft::testing::all_close;
 using weft::testing::infer_op;
 using weft::testing::random_tensor;
 using weft::testing::run_op;
+using weft::testing::run_op_backward;
 using Ints = std::vector<std::int64_t>;
 
 TensorDesc f32(Shape shape) { return TensorDesc{weft::DType::f32, std::move(shape)}; }
@@ -288,6 +289,78 @@ TEST(PointwiseConvCpu, EqualsAGroupConvWithAOneByOneKernel) {
     group_conv_attrs.set("kernel", std::int64_t{1});
     EXPECT_TRUE(all_close(run_op("pointwise_conv", c.attrs(), {input}, params)[0],
                           run_op("group_conv", group_conv_attrs, {input}, params)[0]));
+}
+
+// ---- CPU kernel, backward ----
+
+PointwiseCase pointwise_case(std::int64_t batch, std::int64_t groups, std::int64_t in_per_group,
+                             std::int64_t out_per_group, std::int64_t stride, bool bias) {
+    PointwiseCase c;
+    c.batch = batch, c.groups = groups;
+    c.in_channels = groups * in_per_group, c.out_channels = groups * out_per_group;
+    c.height = 5, c.width = 6;
+    c.stride_h = c.stride_w = stride;
+    c.bias = bias;
+    return c;
+}
+
+// L = sum(y * r), so the kernel is handed dL/dy = r; dL/dx, dL/dW and dL/db are compared with
+// central differences of L through the reference. L is linear in each of them, so the
+// differences are exact but for f32 rounding of the reference's outputs.
+TEST(PointwiseConvCpuBackward, MatchesCentralDifferencesOfTheLossForInputWeightAndBias) {
+    const std::vector<PointwiseCase> cases = {
+        pointwise_case(2, 1, 3, 2, 1, true),  pointwise_case(2, 2, 2, 3, 1, false),
+        pointwise_case(3, 4, 1, 1, 2, true),  pointwise_case(2, 4, 4, 2, 2, false),
+        pointwise_case(2, 2, 4, 4, 1, true),  pointwise_case(2, 4, 3, 1, 1, true),
+    };
+    constexpr float step = 1e-2f;
+    constexpr double rtol = 1e-2, atol = 1e-3;
+    std::uint64_t seed = 600;
+    for (const PointwiseCase& c : cases) {
+        SCOPED_TRACE(c.str());
+        Tensor input = random_tensor(c.input_shape(), ++seed);
+        Tensor weight = random_tensor(c.weight_shape(), ++seed);
+        Tensor bias = random_tensor({c.out_channels}, ++seed);
+        const Tensor r = random_tensor({c.batch, c.out_channels, c.out_height(), c.out_width()},
+                                       ++seed);
+        const auto loss = [&] {
+            return weft::testing::weighted_sum(
+                {reference_pointwise_conv(c, input, weight, c.bias ? &bias : nullptr)}, {r});
+        };
+        weft::WeightMap params{{"weight", weight}};
+        if (c.bias) params["bias"] = bias;
+        const auto result = run_op_backward("pointwise_conv", c.attrs(), {input}, {r}, params);
+        ASSERT_EQ(result.grad_params.size(), c.bias ? 2u : 1u);
+        EXPECT_TRUE(all_close(result.grad_inputs[0],
+                              weft::testing::numeric_gradient(input, loss, step), rtol, atol));
+        EXPECT_TRUE(all_close(result.grad_params[0],
+                              weft::testing::numeric_gradient(weight, loss, step), rtol, atol));
+        if (c.bias) {
+            EXPECT_TRUE(all_close(result.grad_params[1],
+                                  weft::testing::numeric_gradient(bias, loss, step), rtol,
+                                  atol));
+        }
+    }
+}
+
+// A strided 1x1 convolution never reads the skipped pixels, so nothing flows back to them.
+TEST(PointwiseConvCpuBackward, PixelsAStrideSkipsGetZeroInputGradient) {
+    const PointwiseCase c = pointwise_case(2, 2, 2, 2, 2, false);
+    const Tensor input = random_tensor(c.input_shape(), 661);
+    const Tensor r = random_tensor({c.batch, c.out_channels, c.out_height(), c.out_width()}, 662);
+    const auto result = run_op_backward("pointwise_conv", c.attrs(), {input}, {r},
+                                        {{"weight", random_tensor(c.weight_shape(), 663)}});
+    const float* dx = result.grad_inputs[0].as<float>();
+    for (std::int64_t plane = 0; plane < c.batch * c.in_channels; ++plane) {
+        for (std::int64_t y = 0; y < c.height; ++y) {
+            for (std::int64_t x = 0; x < c.width; ++x) {
+                const float value = dx[(plane * c.height + y) * c.width + x];
+                if (y % 2 == 1 || x % 2 == 1) {
+                    EXPECT_EQ(value, 0.f) << "plane " << plane << " at " << y << ", " << x;
+                }
+            }
+        }
+    }
 }
 
 }  // namespace

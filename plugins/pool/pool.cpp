@@ -48,7 +48,8 @@ weft::OpSchema pool_schema() {
     schema.attrs.push_back(ints_attr("stride", 1, "step between windows; default: the kernel"));
     schema.attrs.push_back(ints_attr("padding", 0, "implicit padding on each side; default 0"));
     schema.infer = infer_pool;
-    // Max pooling's backward routes gradients to the argmax, found from the input.
+    // Max pooling's backward routes gradients to the argmax. The cpu kernel keeps it in its
+    // workspace; the input stays available for backends that find it again from x.
     schema.backward_needs.inputs = true;
     schema.backward_needs.outputs = false;
     return schema;

@@ -1,5 +1,7 @@
 // CPU kernel for pool: oneDNN pooling (max, or avg excluding padding; global_avg is avg with the
-// window spanning the whole map), built once per node and executed per batch.
+// window spanning the whole map), built once per node and executed per batch. In training, max
+// pooling keeps oneDNN's workspace (where each maximum came from) in the kernel workspace for
+// backward, which then needs neither the input nor the output.
 #include <memory>
 #include <unordered_map>
 
@@ -14,12 +16,6 @@ namespace {
 class PoolCpu final : public weft::Kernel {
 public:
     explicit PoolCpu(const weft::KernelConfig& config) {
-        // Training max pooling needs oneDNN's workspace (the argmax) kept for backward; that
-        // arrives with training support.
-        if (config.training)
-            throw weft::Error(fmt::format(
-                "node '{}': pool training mode is not implemented on cpu yet (inference only)",
-                config.node_name));
         const weft::pool::PoolGeometry g =
             weft::pool::pool_geometry(config.attrs, config.inputs[0]);
         weft::cpu::CpuDevice& device = weft::cpu::cpu_device(config.device);
@@ -31,21 +27,55 @@ public:
                                          device.engine());
         const auto algorithm = g.mode == "max" ? dnnl::algorithm::pooling_max
                                                : dnnl::algorithm::pooling_avg_exclude_padding;
-        const dnnl::pooling_forward::desc desc(
-            dnnl::prop_kind::forward_inference, algorithm, src_.get_desc(), dst_.get_desc(),
-            dnnl::memory::dims(g.stride.begin(), g.stride.end()),
-            dnnl::memory::dims(g.kernel.begin(), g.kernel.end()),
-            dnnl::memory::dims(g.padding.begin(), g.padding.end()),
-            dnnl::memory::dims(g.padding.begin(), g.padding.end()));
-        primitive_ =
-            dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(desc, device.engine()));
+        const dnnl::memory::dims strides(g.stride.begin(), g.stride.end());
+        const dnnl::memory::dims kernel(g.kernel.begin(), g.kernel.end());
+        const dnnl::memory::dims padding(g.padding.begin(), g.padding.end());
+        const auto kind = config.training ? dnnl::prop_kind::forward_training
+                                          : dnnl::prop_kind::forward_inference;
+        const dnnl::pooling_forward::desc desc(kind, algorithm, src_.get_desc(), dst_.get_desc(),
+                                               strides, kernel, padding, padding);
+        const dnnl::pooling_forward::primitive_desc forward_pd(desc, device.engine());
+        primitive_ = dnnl::pooling_forward(forward_pd);
         exec_args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
+        if (!config.training) return;
+
+        training_ = true;
+        // Gradient memory has the same layouts as the forward's src and dst.
+        diff_src_ = dnnl::memory(src_.get_desc(), device.engine(), DNNL_MEMORY_NONE);
+        diff_dst_ = dnnl::memory(dst_.get_desc(), device.engine(), DNNL_MEMORY_NONE);
+        const dnnl::pooling_backward::desc backward_desc(algorithm, diff_src_.get_desc(),
+                                                         diff_dst_.get_desc(), strides, kernel,
+                                                         padding, padding);
+        backward_ = dnnl::pooling_backward(
+            dnnl::pooling_backward::primitive_desc(backward_desc, device.engine(), forward_pd));
+        backward_args_ = {{DNNL_ARG_DIFF_DST, diff_dst_}, {DNNL_ARG_DIFF_SRC, diff_src_}};
+        // Max pooling's argmax (avg needs none): written by forward, read by backward.
+        workspace_bytes_ = forward_pd.workspace_desc().get_size();
+        if (workspace_bytes_ > 0) {
+            workspace_ =
+                dnnl::memory(forward_pd.workspace_desc(), device.engine(), DNNL_MEMORY_NONE);
+            exec_args_.emplace(DNNL_ARG_WORKSPACE, workspace_);
+            backward_args_.emplace(DNNL_ARG_WORKSPACE, workspace_);
+        }
     }
+
+    std::size_t workspace_bytes() const override { return workspace_bytes_; }
 
     void forward(const weft::ForwardArgs& args) override {
         src_.set_data_handle(args.inputs[0].data);
         dst_.set_data_handle(args.outputs[0].data);
+        if (workspace_bytes_ > 0) workspace_.set_data_handle(args.workspace);
         primitive_.execute(stream_, exec_args_);
+        stream_.wait();
+    }
+
+    bool has_backward() const override { return training_; }
+
+    void backward(const weft::BackwardArgs& args) override {
+        diff_dst_.set_data_handle(const_cast<void*>(args.grad_outputs[0].data));
+        diff_src_.set_data_handle(args.grad_inputs[0].data);
+        if (workspace_bytes_ > 0) workspace_.set_data_handle(args.workspace);
+        backward_.execute(stream_, backward_args_);
         stream_.wait();
     }
 
@@ -55,6 +85,14 @@ private:
     dnnl::memory dst_;
     dnnl::pooling_forward primitive_;
     std::unordered_map<int, dnnl::memory> exec_args_;
+    bool training_ = false;
+    std::size_t workspace_bytes_ = 0;
+    dnnl::memory workspace_;  // max pooling's argmax, in the kernel workspace
+    // Training only.
+    dnnl::memory diff_src_;
+    dnnl::memory diff_dst_;
+    dnnl::pooling_backward backward_;
+    std::unordered_map<int, dnnl::memory> backward_args_;
 };
 
 }  // namespace

@@ -19,7 +19,10 @@ using weft::testing::f32;
 using weft::testing::throws_error_containing;
 using weft::testing::infer_op;
 using weft::testing::random_tensor;
+using weft::testing::numeric_gradient;
 using weft::testing::run_op;
+using weft::testing::run_op_backward;
+using weft::testing::weighted_sum;
 using weft::testing::tensor_from;
 
 struct Window {
@@ -211,6 +214,50 @@ TEST(Pool, RejectsInputsWithoutSpatialDimensions) {
             infer_op("pool", mode_only("global_avg"), {f32({2, 3})});
         },
         "spatial"));
+}
+
+// Distinct values 0.05 apart in a random order, so no window's maximum is tied or changes under
+// a finite-difference step.
+weft::Tensor distinct_values(const weft::Shape& shape, unsigned seed) {
+    weft::Tensor x(f32(shape));
+    std::vector<float> values(static_cast<std::size_t>(x.numel()));
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = 0.05f * static_cast<float>(i) - 1.f;
+    std::shuffle(values.begin(), values.end(), std::mt19937(seed));
+    std::copy(values.begin(), values.end(), x.as<float>());
+    return x;
+}
+
+// Compares pool's analytic dL/dx with central differences of L = Σ y·r.
+::testing::AssertionResult backward_matches_finite_differences(const weft::Attributes& attrs,
+                                                               const weft::Tensor& x) {
+    const weft::Tensor y = run_op("pool", attrs, {x}).at(0);
+    const weft::Tensor r = random_tensor(y.shape(), 91);
+    const weft::testing::BackwardResult result = run_op_backward("pool", attrs, {x}, {r});
+    const weft::Tensor expected =
+        numeric_gradient(x, [&] { return weighted_sum(run_op("pool", attrs, {x}), {r}); });
+    return all_close(result.grad_inputs.at(0), expected, 1e-2, 1e-3);
+}
+
+TEST(Pool, MaxBackwardMatchesFiniteDifferencesWithOverlappingPaddedWindows) {
+    const weft::Tensor x = distinct_values({2, 3, 6, 5}, 92);
+    EXPECT_TRUE(backward_matches_finite_differences(pool_attrs("max", {3, 3, 2, 1, 1, 1}), x));
+    EXPECT_TRUE(backward_matches_finite_differences(pool_attrs("max", {2, 2, 2, 2, 0, 0}), x));
+}
+
+TEST(Pool, AvgBackwardMatchesFiniteDifferencesExcludingPadding) {
+    const weft::Tensor x = random_tensor({2, 3, 6, 5}, 93);
+    EXPECT_TRUE(backward_matches_finite_differences(pool_attrs("avg", {3, 3, 2, 1, 1, 1}), x));
+    EXPECT_TRUE(backward_matches_finite_differences(pool_attrs("avg", {2, 2, 2, 2, 0, 0}), x));
+}
+
+TEST(Pool, GlobalAvgBackwardSpreadsEachGradientEvenlyOverItsChannel) {
+    const weft::Tensor x = random_tensor({3, 4, 5, 3}, 94);
+    EXPECT_TRUE(backward_matches_finite_differences(mode_only("global_avg"), x));
+    const weft::Tensor dy = random_tensor({3, 4, 1, 1}, 95);
+    const weft::Tensor dx = run_op_backward("pool", mode_only("global_avg"), {x}, {dy}).grad_inputs.at(0);
+    weft::Tensor expected(x.desc());
+    for (std::int64_t i = 0; i < x.numel(); ++i) expected.as<float>()[i] = dy.as<float>()[i / 15] / 15.f;
+    EXPECT_TRUE(all_close(dx, expected));
 }
 
 }  // namespace

@@ -1,4 +1,6 @@
-// CPU kernel for relu: oneDNN's eltwise_relu, built once per node and executed per batch.
+// CPU kernel for relu: oneDNN's eltwise_relu, built once per node and executed per batch; its
+// backward is a plain mask loop.
+#include <cstdint>
 #include <memory>
 #include <unordered_map>
 
@@ -31,6 +33,17 @@ public:
         dst_.set_data_handle(args.outputs[0].data);
         primitive_.execute(stream_, exec_args_);
         stream_.wait();
+    }
+
+    bool has_backward() const override { return true; }
+
+    // dx = dy·[y > 0]: the output decides the mask, so this works after an in-place forward.
+    void backward(const weft::BackwardArgs& args) override {
+        const float* y = static_cast<const float*>(args.outputs[0].data);
+        const float* dy = static_cast<const float*>(args.grad_outputs[0].data);
+        float* dx = static_cast<float*>(args.grad_inputs[0].data);
+        const std::int64_t n = args.outputs[0].desc.numel();
+        for (std::int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
     }
 
 private:

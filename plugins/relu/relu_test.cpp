@@ -12,6 +12,9 @@
 
 namespace {
 
+using weft::testing::numeric_gradient;
+using weft::testing::run_op_backward;
+using weft::testing::weighted_sum;
 using weft::testing::all_close;
 using weft::testing::infer_op;
 using weft::testing::random_tensor;
@@ -83,6 +86,30 @@ TEST(Relu, KeepsTheShapeAndHasNoParametersOrCost) {
     EXPECT_EQ(sig.outputs[0], desc);
     EXPECT_TRUE(sig.params.empty());
     EXPECT_EQ(sig.macs, 0);
+}
+
+TEST(Relu, BackwardMatchesFiniteDifferencesAwayFromTheKink) {
+    weft::Tensor x = random_tensor({2, 3, 4, 5}, 50);
+    // Keep every element at least 0.1 from zero, where the derivative jumps.
+    for (std::int64_t i = 0; i < x.numel(); ++i) {
+        float& v = x.as<float>()[i];
+        v = v < 0.f ? v - 0.1f : v + 0.1f;
+    }
+    const weft::Tensor r = random_tensor(x.shape(), 51);
+    const weft::testing::BackwardResult result = run_op_backward("relu", {}, {x}, {r});
+    const weft::Tensor expected =
+        numeric_gradient(x, [&] { return weighted_sum(run_op("relu", {}, {x}), {r}); });
+    EXPECT_TRUE(all_close(result.grad_inputs.at(0), expected, 1e-2, 1e-3));
+}
+
+TEST(Relu, BackwardPassesTheGradientOnlyWhereTheOutputIsPositive) {
+    const weft::Tensor x = random_tensor({3, 7}, 52);
+    const weft::Tensor dy = random_tensor(x.shape(), 53);
+    const weft::testing::BackwardResult result = run_op_backward("relu", {}, {x}, {dy});
+    weft::Tensor expected(x.desc());
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+        expected.as<float>()[i] = x.as<float>()[i] > 0.f ? dy.as<float>()[i] : 0.f;
+    EXPECT_TRUE(all_close(result.grad_inputs.at(0), expected, 0.0, 0.0));
 }
 
 }  // namespace

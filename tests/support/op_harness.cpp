@@ -130,6 +130,29 @@ BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, c
     return r;
 }
 
+Tensor numeric_gradient(Tensor x, const std::function<double()>& loss, float step) {
+    Tensor grad(x.desc());
+    float* p = x.as<float>();
+    for (std::int64_t i = 0; i < x.numel(); ++i) {
+        const float original = p[i];
+        p[i] = original + step;
+        const double up = loss();
+        p[i] = original - step;
+        const double down = loss();
+        p[i] = original;
+        grad.as<float>()[i] = static_cast<float>((up - down) / (2.0 * static_cast<double>(step)));
+    }
+    return grad;
+}
+
+double weighted_sum(const std::vector<Tensor>& outputs, const std::vector<Tensor>& weights) {
+    double sum = 0.0;
+    for (std::size_t k = 0; k < outputs.size(); ++k)
+        for (std::int64_t i = 0; i < outputs[k].numel(); ++i)
+            sum += static_cast<double>(outputs[k].as<float>()[i]) * weights[k].as<float>()[i];
+    return sum;
+}
+
 Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo, float hi) {
     Tensor t(TensorDesc{DType::f32, shape, Layout::row_major});
     std::uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;

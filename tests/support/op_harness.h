@@ -45,6 +45,15 @@ BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, c
                                const std::vector<Tensor>& grad_outputs, const WeightMap& params = {},
                                const std::string& kernel = {}, std::uint64_t seed = 1);
 
+// Central differences of a scalar loss with respect to every element of `x` (a handle sharing the
+// storage the loss reads): each element is moved by ±step (in place, then restored) and `loss`
+// rerun, which recomputes whatever the forward derives from `x` (batch statistics included).
+// The loss should accumulate in double (weighted_sum does).
+Tensor numeric_gradient(Tensor x, const std::function<double()>& loss, float step = 1e-2f);
+
+// Σ_k Σ_i outputs[k][i]·weights[k][i] in double: the loss L whose gradient dL/dy_k is weights[k].
+double weighted_sum(const std::vector<Tensor>& outputs, const std::vector<Tensor>& weights);
+
 // The NodeSignature shape inference gives for one op (outputs, params, macs); throws weft::Error.
 NodeSignature infer_op(const std::string& op, const Attributes& attrs,
                        const std::vector<TensorDesc>& inputs);

@@ -1,5 +1,6 @@
 #include "weft/cpu/onednn_convolution.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <unordered_map>
@@ -76,6 +77,30 @@ private:
     std::size_t workspace_offset_ = 0;
 };
 
+// oneDNN's scratchpad for one primitive, in a slice of the caller's workspace (the primitives
+// are built with scratchpad_mode::user).
+class Scratchpad {
+public:
+    Scratchpad() = default;
+    Scratchpad(const memory::desc& md, const dnnl::engine& engine, WorkspacePlan& workspace) {
+        if (md.get_size() == 0) return;
+        memory_ = memory(md, engine, DNNL_MEMORY_NONE);
+        workspace_offset_ = workspace.reserve(md.get_size());
+    }
+    void add_to(std::unordered_map<int, memory>& args) const {
+        if (memory_) args.emplace(DNNL_ARG_SCRATCHPAD, memory_);
+    }
+    void bind(void* workspace) {
+        if (memory_) {
+            memory_.set_data_handle(static_cast<std::byte*>(workspace) + workspace_offset_);
+        }
+    }
+
+private:
+    memory memory_;
+    std::size_t workspace_offset_ = 0;
+};
+
 Tag activation_tag(Layout layout) {
     return layout == Layout::channels_last ? Tag::nhwc : Tag::nchw;
 }
@@ -124,37 +149,80 @@ std::int64_t output_extent(std::int64_t in, std::int64_t kernel, std::int64_t st
     return room < 0 ? 0 : room / stride + 1;
 }
 
+// The memory descriptors every direction of one convolution is described with: activations in
+// the layout the primitives compute in, weights left to oneDNN.
+struct ConvolutionDescs {
+    memory::desc input, output, weight, bias;
+    memory::dims strides, dilation, padding;
+
+    explicit ConvolutionDescs(const ConvolutionGeometry& g) {
+        const auto f32 = memory::data_type::f32;
+        const Tag activations = primitive_activation_tag(g);
+        input = memory::desc(to_dnnl_dims(g.input_shape()), f32, activations);
+        output = memory::desc(to_dnnl_dims(g.output_shape()), f32, activations);
+        // `any` lets oneDNN block the weights for its kernel; each call reorders them, which
+        // keeps the parameters plain and shared with training updates at a cost of one small
+        // copy.
+        weight = memory::desc(caller_weight_md(g).dims(), f32, Tag::any);
+        bias = memory::desc({g.out_channels}, f32, Tag::x);
+        strides = {g.stride_h, g.stride_w};
+        dilation = {g.dilation_h - 1, g.dilation_w - 1};
+        padding = {g.padding_h, g.padding_w};
+    }
+};
+
+dnnl::primitive_attr user_scratchpad_attr() {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // scratch comes from our workspace
+    return attr;
+}
+
 dnnl::convolution_forward::primitive_desc describe_forward(const ConvolutionGeometry& g,
                                                            const dnnl::engine& engine,
                                                            bool training) {
-    const auto f32 = memory::data_type::f32;
-    const Tag activations = primitive_activation_tag(g);
-    const memory::desc input_md(to_dnnl_dims(g.input_shape()), f32, activations);
-    const memory::desc output_md(to_dnnl_dims(g.output_shape()), f32, activations);
-    // `any` lets oneDNN block the weights for its kernel; forward reorders them per call, which
-    // keeps the parameters plain and shared with training updates at a cost of one small copy.
-    const memory::desc weight_md(caller_weight_md(g).dims(), f32, Tag::any);
-    const memory::dims strides{g.stride_h, g.stride_w};
-    const memory::dims dilation{g.dilation_h - 1, g.dilation_w - 1};
-    const memory::dims padding{g.padding_h, g.padding_w};
+    const ConvolutionDescs d(g);
     const auto kind =
         training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     const auto algorithm = dnnl::algorithm::convolution_direct;
 
     const auto desc =
-        g.bias ? dnnl::convolution_forward::desc(kind, algorithm, input_md, weight_md,
-                                                 memory::desc({g.out_channels}, f32, Tag::x),
-                                                 output_md, strides, dilation, padding, padding)
-               : dnnl::convolution_forward::desc(kind, algorithm, input_md, weight_md, output_md,
-                                                 strides, dilation, padding, padding);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // scratch comes from our workspace
+        g.bias ? dnnl::convolution_forward::desc(kind, algorithm, d.input, d.weight, d.bias,
+                                                 d.output, d.strides, d.dilation, d.padding,
+                                                 d.padding)
+               : dnnl::convolution_forward::desc(kind, algorithm, d.input, d.weight, d.output,
+                                                 d.strides, d.dilation, d.padding, d.padding);
+    dnnl::primitive_attr attr = user_scratchpad_attr();
     if (g.fused_relu) {
         dnnl::post_ops post_ops;
         post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
         attr.set_post_ops(post_ops);
     }
     return {desc, attr, engine};
+}
+
+dnnl::convolution_backward_data::primitive_desc describe_backward_data(
+    const ConvolutionGeometry& g, const dnnl::engine& engine,
+    const dnnl::convolution_forward::primitive_desc& hint) {
+    const ConvolutionDescs d(g);
+    const dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.input,
+                                                     d.weight, d.output, d.strides, d.dilation,
+                                                     d.padding, d.padding);
+    return {desc, user_scratchpad_attr(), engine, hint};
+}
+
+dnnl::convolution_backward_weights::primitive_desc describe_backward_weights(
+    const ConvolutionGeometry& g, const dnnl::engine& engine,
+    const dnnl::convolution_forward::primitive_desc& hint) {
+    const ConvolutionDescs d(g);
+    const auto algorithm = dnnl::algorithm::convolution_direct;
+    const auto desc =
+        g.bias ? dnnl::convolution_backward_weights::desc(algorithm, d.input, d.weight, d.bias,
+                                                          d.output, d.strides, d.dilation,
+                                                          d.padding, d.padding)
+               : dnnl::convolution_backward_weights::desc(algorithm, d.input, d.weight, d.output,
+                                                          d.strides, d.dilation, d.padding,
+                                                          d.padding);
+    return {desc, user_scratchpad_attr(), engine, hint};
 }
 
 }  // namespace
@@ -179,23 +247,94 @@ std::string ConvolutionGeometry::str() const {
         padding_w, dilation_h, dilation_w, groups, bias ? ", bias" : "");
 }
 
+namespace {
+
+// The two backward primitives of a training convolution. Each stages its own copies: a
+// primitive may want dy or the weights in another layout than its sibling or the forward one.
+struct BackwardPrimitives {
+    dnnl::convolution_backward_data data;
+    StagedTensor data_grad_output, data_weight, grad_input;
+    Scratchpad data_scratchpad;
+    std::unordered_map<int, memory> data_args;
+
+    dnnl::convolution_backward_weights weights;
+    StagedTensor weights_input, weights_grad_output, grad_weight, grad_bias;
+    Scratchpad weights_scratchpad;
+    std::unordered_map<int, memory> weights_args;
+
+    // Backward runs after forward, never beside it, so its slices start at 0 again.
+    WorkspacePlan workspace;
+};
+
+}  // namespace
+
 struct OnednnConvolution::Impl {
     ConvolutionGeometry geometry;
     dnnl::stream stream;
-    // Kept for the backward primitives, which oneDNN builds with the forward one as a hint.
+    // The backward primitives are built with the forward one as oneDNN's hint.
     dnnl::convolution_forward::primitive_desc forward_desc;
     dnnl::convolution_forward forward;
     StagedTensor input, weight, bias, output;
-    memory scratchpad;
-    std::size_t scratchpad_offset = 0;
+    Scratchpad scratchpad;
     std::unordered_map<int, memory> forward_args;
     WorkspacePlan workspace;
+    std::optional<BackwardPrimitives> backward;  // built for training only
 };
+
+namespace {
+
+BackwardPrimitives build_backward(const ConvolutionGeometry& g, const dnnl::engine& engine,
+                                  const dnnl::convolution_forward::primitive_desc& hint,
+                                  const memory::desc& caller_input,
+                                  const memory::desc& caller_output) {
+    constexpr auto in = StagingDirection::into_primitive;
+    constexpr auto out = StagingDirection::out_of_primitive;
+    BackwardPrimitives b;
+    WorkspacePlan& ws = b.workspace;
+
+    const auto data_desc = describe_backward_data(g, engine, hint);
+    b.data = dnnl::convolution_backward_data(data_desc);
+    b.data_grad_output = StagedTensor(caller_output, data_desc.diff_dst_desc(), engine, ws, in);
+    b.data_weight = StagedTensor(caller_weight_md(g), data_desc.weights_desc(), engine, ws, in);
+    b.grad_input = StagedTensor(caller_input, data_desc.diff_src_desc(), engine, ws, out);
+    b.data_scratchpad = Scratchpad(data_desc.scratchpad_desc(), engine, ws);
+    b.data_args = {{DNNL_ARG_DIFF_DST, b.data_grad_output.for_primitive()},
+                   {DNNL_ARG_WEIGHTS, b.data_weight.for_primitive()},
+                   {DNNL_ARG_DIFF_SRC, b.grad_input.for_primitive()}};
+    b.data_scratchpad.add_to(b.data_args);
+
+    const auto weights_desc = describe_backward_weights(g, engine, hint);
+    b.weights = dnnl::convolution_backward_weights(weights_desc);
+    b.weights_input = StagedTensor(caller_input, weights_desc.src_desc(), engine, ws, in);
+    b.weights_grad_output =
+        StagedTensor(caller_output, weights_desc.diff_dst_desc(), engine, ws, in);
+    b.grad_weight =
+        StagedTensor(caller_weight_md(g), weights_desc.diff_weights_desc(), engine, ws, out);
+    b.weights_scratchpad = Scratchpad(weights_desc.scratchpad_desc(), engine, ws);
+    b.weights_args = {{DNNL_ARG_SRC, b.weights_input.for_primitive()},
+                      {DNNL_ARG_DIFF_DST, b.weights_grad_output.for_primitive()},
+                      {DNNL_ARG_DIFF_WEIGHTS, b.grad_weight.for_primitive()}};
+    if (g.bias) {
+        const memory::desc bias_md({g.out_channels}, memory::data_type::f32, Tag::x);
+        b.grad_bias = StagedTensor(bias_md, weights_desc.diff_bias_desc(), engine, ws, out);
+        b.weights_args.emplace(DNNL_ARG_DIFF_BIAS, b.grad_bias.for_primitive());
+    }
+    b.weights_scratchpad.add_to(b.weights_args);
+    return b;
+}
+
+}  // namespace
 
 OnednnConvolution::OnednnConvolution(const ConvolutionGeometry& geometry, CpuDevice& device,
                                      bool training)
     : impl_(std::make_unique<Impl>()) {
     check_geometry(geometry);
+    if (training && geometry.fused_relu) {
+        throw Error(fmt::format(
+            "convolution {}: fused_relu is an inference-only rewrite and cannot be trained; "
+            "build the training graph without the ReLU fusion pass",
+            geometry.str()));
+    }
     Impl& state = *impl_;
     state.geometry = geometry;
     state.stream = device.stream();
@@ -224,11 +363,12 @@ OnednnConvolution::OnednnConvolution(const ConvolutionGeometry& geometry, CpuDev
                                       state.workspace, StagingDirection::into_primitive);
             state.forward_args.emplace(DNNL_ARG_BIAS, state.bias.for_primitive());
         }
-        const memory::desc scratchpad_md = state.forward_desc.scratchpad_desc();
-        if (scratchpad_md.get_size() > 0) {
-            state.scratchpad = memory(scratchpad_md, engine, DNNL_MEMORY_NONE);
-            state.scratchpad_offset = state.workspace.reserve(scratchpad_md.get_size());
-            state.forward_args.emplace(DNNL_ARG_SCRATCHPAD, state.scratchpad);
+        state.scratchpad =
+            Scratchpad(state.forward_desc.scratchpad_desc(), engine, state.workspace);
+        state.scratchpad.add_to(state.forward_args);
+        if (training) {
+            state.backward.emplace(build_backward(geometry, engine, state.forward_desc,
+                                                  caller_input, caller_output));
         }
     } catch (const dnnl::error& e) {
         throw Error(
@@ -240,7 +380,12 @@ OnednnConvolution::~OnednnConvolution() = default;
 
 const ConvolutionGeometry& OnednnConvolution::geometry() const { return impl_->geometry; }
 
-std::size_t OnednnConvolution::workspace_bytes() const { return impl_->workspace.bytes(); }
+std::size_t OnednnConvolution::workspace_bytes() const {
+    const std::size_t backward = impl_->backward ? impl_->backward->workspace.bytes() : 0;
+    return std::max(impl_->workspace.bytes(), backward);
+}
+
+bool OnednnConvolution::has_backward() const { return impl_->backward.has_value(); }
 
 std::string OnednnConvolution::implementation() const {
     return impl_->forward_desc.impl_info_str();
@@ -256,16 +401,62 @@ void OnednnConvolution::forward(const float* input, const float* weight, const f
     state.weight.bind(weight, workspace);
     if (state.geometry.bias) state.bias.bind(bias, workspace);
     state.output.bind(output, workspace);
-    if (state.scratchpad) {
-        state.scratchpad.set_data_handle(static_cast<std::byte*>(workspace) +
-                                         state.scratchpad_offset);
-    }
+    state.scratchpad.bind(workspace);
 
     state.input.stage_in(state.stream);
     state.weight.stage_in(state.stream);
     if (state.geometry.bias) state.bias.stage_in(state.stream);
     state.forward.execute(state.stream, state.forward_args);
     state.output.stage_out(state.stream);
+}
+
+namespace {
+
+BackwardPrimitives& backward_primitives(std::optional<BackwardPrimitives>& backward,
+                                        const ConvolutionGeometry& geometry) {
+    if (!backward) {
+        throw Error(fmt::format("convolution {} was built for inference and has no backward",
+                                geometry.str()));
+    }
+    return *backward;
+}
+
+}  // namespace
+
+void OnednnConvolution::backward_data(const float* grad_output, const float* weight,
+                                      float* grad_input, void* workspace) {
+    Impl& state = *impl_;
+    BackwardPrimitives& b = backward_primitives(state.backward, state.geometry);
+    b.data_grad_output.bind(grad_output, workspace);
+    b.data_weight.bind(weight, workspace);
+    b.grad_input.bind(grad_input, workspace);
+    b.data_scratchpad.bind(workspace);
+
+    b.data_grad_output.stage_in(state.stream);
+    b.data_weight.stage_in(state.stream);
+    b.data.execute(state.stream, b.data_args);
+    b.grad_input.stage_out(state.stream);
+}
+
+void OnednnConvolution::backward_weights(const float* input, const float* grad_output,
+                                         float* grad_weight, float* grad_bias, void* workspace) {
+    Impl& state = *impl_;
+    BackwardPrimitives& b = backward_primitives(state.backward, state.geometry);
+    if (state.geometry.bias && grad_bias == nullptr) {
+        throw Error(fmt::format("convolution {} was given nowhere to write dL/dbias",
+                                state.geometry.str()));
+    }
+    b.weights_input.bind(input, workspace);
+    b.weights_grad_output.bind(grad_output, workspace);
+    b.grad_weight.bind(grad_weight, workspace);
+    if (state.geometry.bias) b.grad_bias.bind(grad_bias, workspace);
+    b.weights_scratchpad.bind(workspace);
+
+    b.weights_input.stage_in(state.stream);
+    b.weights_grad_output.stage_in(state.stream);
+    b.weights.execute(state.stream, b.weights_args);
+    b.grad_weight.stage_out(state.stream);
+    if (state.geometry.bias) b.grad_bias.stage_out(state.stream);
 }
 
 }  // namespace weft::cpu

@@ -3,9 +3,9 @@
 // there is a single place that decides layouts, reorders and workspace use.
 //
 // Built once when a graph is compiled (primitive descriptors, primitives, reorders, the
-// workspace plan); `forward` then only binds buffers and executes. Backward-data and
-// backward-weights primitives belong next to `forward`, built from the same forward primitive
-// descriptor (oneDNN's hint), staging their tensors the same way.
+// workspace plan); `forward` then only binds buffers and executes. When built for training, the
+// backward-data and backward-weights primitives are built beside it from the same forward
+// primitive descriptor (oneDNN's hint) and stage their tensors the same way.
 #pragma once
 
 #include <cstddef>
@@ -52,16 +52,19 @@ struct ConvolutionGeometry {
 
 class OnednnConvolution {
 public:
-    // `training` builds the forward_training variant, which later backward primitives need as
-    // their hint. Throws weft::Error when the geometry is inconsistent or oneDNN refuses it.
+    // `training` builds the forward_training variant and the backward primitives it hints.
+    // Throws weft::Error when the geometry is inconsistent, when oneDNN refuses it, or when a
+    // training convolution asks for fused_relu (an inference-only rewrite: backward would need
+    // the ReLU's mask, which the fused primitive does not keep).
     OnednnConvolution(const ConvolutionGeometry& geometry, CpuDevice& device, bool training);
     ~OnednnConvolution();
     OnednnConvolution(const OnednnConvolution&) = delete;
     OnednnConvolution& operator=(const OnednnConvolution&) = delete;
 
     const ConvolutionGeometry& geometry() const;
-    // Scratch the caller provides to `forward`: oneDNN's scratchpad plus room for tensors in the
-    // layouts the primitive computes in (64-byte aligned slices).
+    // Scratch the caller provides to `forward` and the backward calls: oneDNN's scratchpads plus
+    // room for tensors in the layouts the primitives compute in (64-byte aligned slices). The
+    // directions run one at a time, so their slices overlap; this is the larger of the two.
     std::size_t workspace_bytes() const;
     // oneDNN's implementation name (e.g. "jit:avx512_core"), for logs and benchmarks.
     std::string implementation() const;
@@ -70,6 +73,17 @@ public:
     // `bias` [out] or null when the geometry has none. Allocates nothing.
     void forward(const float* input, const float* weight, const float* bias, float* output,
                  void* workspace);
+
+    // Built for training: the backward calls below are available.
+    bool has_backward() const;
+    // dL/dx from dL/dy (both in the geometry's layouts) and the plain weight. Overwrites
+    // `grad_input`; allocates nothing. Throws weft::Error unless built for training.
+    void backward_data(const float* grad_output, const float* weight, float* grad_input,
+                       void* workspace);
+    // dL/dW (plain [out, C/groups, kh, kw]) and dL/db ([out], required exactly when the geometry
+    // has a bias) from the forward input and dL/dy. Overwrites both; allocates nothing.
+    void backward_weights(const float* input, const float* grad_output, float* grad_weight,
+                          float* grad_bias, void* workspace);
 
 private:
     struct Impl;

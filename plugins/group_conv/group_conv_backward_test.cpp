@@ -1,0 +1,169 @@
+// group_conv backward on the CPU: dL/dx, dL/dW and dL/db of both kernels (onednn, small_groups)
+// against central differences of L = sum(y * r) through the naive convolution of
+// group_conv_reference.h (paper Eq. 1), so dL/dy = r.
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "group_conv_reference.h"
+#include "op_harness.h"
+
+namespace {
+
+using weft::Tensor;
+using weft::testing::all_close;
+using weft::testing::ConvCase;
+using weft::testing::numeric_gradient;
+using weft::testing::random_tensor;
+using weft::testing::reference_group_conv;
+using weft::testing::run_op_backward;
+using weft::testing::throws_error_containing;
+using weft::testing::weighted_sum;
+
+constexpr float kStep = 1e-2f;
+// L is linear in each variable, so central differences are exact but for f32 rounding of the
+// reference's outputs; the tolerance covers that and the kernels' f32 accumulation.
+constexpr double kRtol = 1e-2, kAtol = 1e-3;
+
+const std::vector<std::string> kKernels = {"onednn", "small_groups"};
+
+ConvCase conv_case(std::int64_t batch, std::int64_t groups, std::int64_t in_per_group,
+                   std::int64_t out_per_group, std::int64_t kernel_h, std::int64_t kernel_w,
+                   std::int64_t stride, std::int64_t padding, bool bias) {
+    ConvCase c;
+    c.batch = batch, c.groups = groups;
+    c.in_channels = groups * in_per_group, c.out_channels = groups * out_per_group;
+    c.height = 6, c.width = 5;
+    c.kernel_h = kernel_h, c.kernel_w = kernel_w;
+    c.stride_h = c.stride_w = stride;
+    c.padding_h = c.padding_w = padding;
+    c.bias = bias;
+    return c;
+}
+
+// Groups 1/2/4 with 1-4 channels a group, strides 1/2, padding 0/1, 3x3, 1x1 and 3x1 kernels,
+// with and without bias; every batch above 1.
+std::vector<ConvCase> gradient_cases() {
+    return {
+        conv_case(2, 1, 3, 2, 3, 3, 1, 1, true),   conv_case(2, 2, 2, 2, 3, 3, 1, 1, false),
+        conv_case(3, 4, 1, 1, 3, 3, 2, 1, true),   conv_case(2, 4, 2, 3, 3, 3, 2, 0, false),
+        conv_case(2, 2, 4, 1, 1, 1, 1, 0, true),   conv_case(2, 4, 3, 2, 1, 1, 2, 0, false),
+        conv_case(2, 2, 1, 4, 3, 1, 1, 1, true),   conv_case(3, 1, 2, 3, 3, 1, 2, 0, false),
+        conv_case(2, 4, 4, 4, 3, 3, 1, 0, true),   conv_case(2, 2, 3, 1, 1, 1, 1, 1, true),
+    };
+}
+
+struct Gradients {
+    Tensor input, weight, bias;  // bias empty when the case has none
+};
+
+// Central differences of L = sum(reference(x, W, b) * r) with respect to x, W and b.
+Gradients numerical_gradients(const ConvCase& c, Tensor& input, Tensor& weight, Tensor& bias,
+                              const Tensor& r) {
+    const auto loss = [&] {
+        return weighted_sum({reference_group_conv(c, input, weight, c.bias ? &bias : nullptr)},
+                            {r});
+    };
+    Gradients g;
+    g.input = numeric_gradient(input, loss, kStep);
+    g.weight = numeric_gradient(weight, loss, kStep);
+    if (c.bias) g.bias = numeric_gradient(bias, loss, kStep);
+    return g;
+}
+
+// One training forward and backward of `kernel` with dL/dy = r.
+weft::testing::BackwardResult kernel_backward(const ConvCase& c, const std::string& kernel,
+                                              const Tensor& input, const Tensor& weight,
+                                              const Tensor& bias, const Tensor& r) {
+    weft::WeightMap params{{"weight", weight}};
+    if (c.bias) params["bias"] = bias;
+    return run_op_backward("group_conv", c.attrs(), {input}, {r}, params, kernel);
+}
+
+TEST(GroupConvBackward, BothKernelsMatchCentralDifferencesOfTheLossForInputWeightAndBias) {
+    std::uint64_t seed = 500;
+    for (const ConvCase& c : gradient_cases()) {
+        SCOPED_TRACE(c.str());
+        Tensor input = random_tensor(c.input_shape(), ++seed);
+        Tensor weight = random_tensor(c.weight_shape(), ++seed);
+        Tensor bias = random_tensor({c.out_channels}, ++seed);
+        const Tensor r = random_tensor({c.batch, c.out_channels, c.out_height(), c.out_width()},
+                                       ++seed);
+        const Gradients expected = numerical_gradients(c, input, weight, bias, r);
+        for (const std::string& kernel : kKernels) {
+            SCOPED_TRACE("kernel " + kernel);
+            const auto result = kernel_backward(c, kernel, input, weight, bias, r);
+            ASSERT_EQ(result.grad_inputs.size(), 1u);
+            ASSERT_EQ(result.grad_params.size(), c.bias ? 2u : 1u);
+            const Tensor* b = c.bias ? &bias : nullptr;
+            EXPECT_TRUE(all_close(result.outputs[0], reference_group_conv(c, input, weight, b)));
+            EXPECT_TRUE(all_close(result.grad_inputs[0], expected.input, kRtol, kAtol));
+            EXPECT_TRUE(all_close(result.grad_params[0], expected.weight, kRtol, kAtol));
+            if (c.bias) EXPECT_TRUE(all_close(result.grad_params[1], expected.bias, kRtol, kAtol));
+        }
+    }
+}
+
+TEST(GroupConvBackward, SmallGroupsAndOnednnKernelsGiveTheSameGradients) {
+    std::uint64_t seed = 700;
+    for (const ConvCase& c : gradient_cases()) {
+        SCOPED_TRACE(c.str());
+        const Tensor input = random_tensor(c.input_shape(), ++seed);
+        const Tensor weight = random_tensor(c.weight_shape(), ++seed);
+        const Tensor bias = random_tensor({c.out_channels}, ++seed);
+        const Tensor r = random_tensor({c.batch, c.out_channels, c.out_height(), c.out_width()},
+                                       ++seed);
+        const auto onednn = kernel_backward(c, "onednn", input, weight, bias, r);
+        const auto small_groups = kernel_backward(c, "small_groups", input, weight, bias, r);
+        EXPECT_TRUE(all_close(small_groups.grad_inputs[0], onednn.grad_inputs[0]));
+        for (std::size_t p = 0; p < onednn.grad_params.size(); ++p) {
+            EXPECT_TRUE(all_close(small_groups.grad_params[p], onednn.grad_params[p]));
+        }
+    }
+}
+
+TEST(GroupConvBackward, SumOfDyIsTheBiasGradientAndAZeroDyGivesZeroGradients) {
+    ConvCase c = conv_case(2, 2, 2, 3, 3, 3, 1, 1, true);
+    const Tensor input = random_tensor(c.input_shape(), 901);
+    const Tensor weight = random_tensor(c.weight_shape(), 902);
+    const Tensor bias = random_tensor({c.out_channels}, 903);
+    const weft::Shape output_shape{c.batch, c.out_channels, c.out_height(), c.out_width()};
+    const Tensor zero(weft::TensorDesc{weft::DType::f32, output_shape});
+    for (const std::string& kernel : kKernels) {
+        SCOPED_TRACE("kernel " + kernel);
+        const auto result = kernel_backward(c, kernel, input, weight, bias, zero);
+        for (const Tensor& gradient : {result.grad_inputs[0], result.grad_params[0],
+                                       result.grad_params[1]}) {
+            EXPECT_TRUE(all_close(gradient, Tensor(gradient.desc()), 0.0, 0.0));
+        }
+    }
+    // dL/db[o] = sum over n, y, x of dy[n, o, y, x]: with dy = 1 everywhere, batch * Ho * Wo.
+    Tensor ones(weft::TensorDesc{weft::DType::f32, output_shape});
+    std::fill_n(ones.as<float>(), ones.numel(), 1.f);
+    Tensor expected_bias(bias.desc());
+    std::fill_n(expected_bias.as<float>(), expected_bias.numel(),
+                float(c.batch * c.out_height() * c.out_width()));
+    for (const std::string& kernel : kKernels) {
+        SCOPED_TRACE("kernel " + kernel);
+        const auto result = kernel_backward(c, kernel, input, weight, bias, ones);
+        EXPECT_TRUE(all_close(result.grad_params[1], expected_bias));
+    }
+}
+
+TEST(GroupConvBackward, TrainingAConvolutionWithFusedReluIsRefused) {
+    ConvCase c = conv_case(2, 2, 2, 2, 3, 3, 1, 1, false);
+    c.fused_relu = true;
+    const Tensor input = random_tensor(c.input_shape(), 950);
+    const Tensor r = random_tensor({c.batch, c.out_channels, c.out_height(), c.out_width()}, 951);
+    for (const std::string& kernel : kKernels) {
+        SCOPED_TRACE("kernel " + kernel);
+        EXPECT_TRUE(throws_error_containing(
+            [&] { run_op_backward("group_conv", c.attrs(), {input}, {r}, {}, kernel); },
+            "fused_relu is an inference-only rewrite"));
+    }
+}
+
+}  // namespace
