@@ -66,9 +66,13 @@ nlohmann::json plugins_json(const Registry& r, const KernelOverrides& overrides)
     }
     nlohmann::json backends = nlohmann::json::object();
     for (const std::string& b : r.backend_names()) backends[b] = backend_status(r, b);
+    nlohmann::json passes = nlohmann::json::array();
+    for (const GraphPass* p : r.passes())
+        passes.push_back({{"name", p->name}, {"doc", p->doc}, {"order", p->order},
+                          {"inference_only", p->inference_only}, {"library", r.pass_library(p->name).string()}});
     nlohmann::json dirs = nlohmann::json::array();
     for (const auto& d : r.searched_directories()) dirs.push_back(d.string());
-    return {{"abi_version", kPluginAbiVersion}, {"search_path", dirs}, {"default_directory", default_plugin_directory().string()},
+    return {{"abi_version", kPluginAbiVersion}, {"passes", passes}, {"search_path", dirs}, {"default_directory", default_plugin_directory().string()},
             {"kernel_overrides", overrides}, {"libraries", libs}, {"refused", refused}, {"ops", ops}, {"backends", backends}};
 }
 
@@ -124,6 +128,10 @@ void print_plugins(const Registry& r, const KernelOverrides& overrides) {
     fmt::print("\nbackends:\n");
     for (const std::string& b : r.backend_names()) fmt::print("  {:<8} {}\n", b, backend_status(r, b));
     print_operators(r, overrides);
+    fmt::print("\ngraph passes (run in this order by --passes default):\n");
+    for (const GraphPass* p : r.passes())
+        fmt::print("  {:<16} {}{} — {}\n", p->name, r.pass_library(p->name).filename().string(),
+                   p->inference_only ? ", inference only" : "", p->doc);
     print_libraries(r);
     if (!r.refused().empty()) {
         fmt::print("\nrefused ({}):\n", r.refused().size());

@@ -82,6 +82,13 @@ TEST(Cli, EverySubcommandHasHelp) {
     }
 }
 
+TEST(Cli, PluginsListsTheGraphPasses) {
+    const Result r = weft("plugins");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("fold_batch_norm  libweft_batch_norm.so"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("fuse_relu        libweft_relu.so"), std::string::npos) << r.out;
+}
+
 TEST(Cli, MalformedYamlNamesFileLineAndColumn) {
     const fs::path f = write_file("malformed.yaml", "family: tiny\ngraph:\n  - {op: relu, name: [unclosed\n");
     EXPECT_TRUE(one_line_error(weft("check " + f.string()), f.string() + ":"));

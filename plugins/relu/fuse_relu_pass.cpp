@@ -1,6 +1,6 @@
 // Inference pass: a ReLU whose input comes from an operator that can apply ReLU itself (its
-// schema has a boolean `fused_relu` attribute — convolutions as a oneDNN post-op, add) is folded
-// into it. ReLU is per element, so it commutes with channel permutations in between.
+// schema has a boolean `fused_relu` attribute; today group_conv, as a oneDNN post-op or inside
+// the small-groups kernel) is folded into it. ReLU is per element, so it commutes with channel permutations in between.
 #include "../channel_permute/channel_permutation.h"
 #include "fuse_relu_pass.h"
 #include "weft/registry.h"
@@ -35,7 +35,7 @@ bool fuse_one(PassContext& c, int relu_index) {
 GraphPass fuse_relu_pass() {
     GraphPass pass;
     pass.name = "fuse_relu";
-    pass.doc = "apply ReLU inside the producing convolution or add (through channel permutations)";
+    pass.doc = "apply ReLU inside the producing op when its schema offers fused_relu (through channel permutations)";
     pass.order = 20;
     pass.inference_only = true;
     pass.run = [](PassContext& c) {
