@@ -36,46 +36,18 @@ ConvolutionGeometry pointwise_conv_geometry(const weft::KernelConfig& config) {
     return geometry;  // kernel 1x1, no padding, no dilation: the geometry's defaults
 }
 
-class PointwiseConvOnednn final : public weft::Kernel {
-public:
-    explicit PointwiseConvOnednn(const weft::KernelConfig& config)
-        : convolution_(pointwise_conv_geometry(config), weft::cpu::cpu_device(config.device),
-                       config.training) {
-        // The schema and this kernel must agree on what the node computes.
-        const ConvolutionGeometry& geometry = convolution_.geometry();
-        if (geometry.output_shape() != config.outputs.at(0).shape ||
-            geometry.weight_shape() != config.params.at(0).desc.shape) {
-            throw weft::Error(fmt::format(
-                "the cpu pointwise_conv computes {} with weight {}, but the graph expects {} with "
-                "weight {}",
-                weft::shape_str(geometry.output_shape()), weft::shape_str(geometry.weight_shape()),
-                config.outputs[0].str(), config.params[0].desc.str()));
-        }
+std::unique_ptr<weft::Kernel> create_pointwise_conv_kernel(const weft::KernelConfig& config) {
+    const ConvolutionGeometry geometry = pointwise_conv_geometry(config);
+    // The schema and this kernel must agree on what the node computes.
+    if (geometry.output_shape() != config.outputs.at(0).shape ||
+        geometry.weight_shape() != config.params.at(0).desc.shape) {
+        throw weft::Error(fmt::format(
+            "the cpu pointwise_conv computes {} with weight {}, but the graph expects {} with weight {}",
+            weft::shape_str(geometry.output_shape()), weft::shape_str(geometry.weight_shape()),
+            config.outputs[0].str(), config.params[0].desc.str()));
     }
-
-    std::size_t workspace_bytes() const override { return convolution_.workspace_bytes(); }
-
-    void forward(const weft::ForwardArgs& args) override {
-        const float* bias =
-            convolution_.geometry().bias ? args.params[1].as<const float>() : nullptr;
-        convolution_.forward(args.inputs[0].as<const float>(), args.params[0].as<const float>(),
-                             bias, args.outputs[0].as<float>(), args.workspace);
-    }
-
-    bool has_backward() const override { return convolution_.has_backward(); }
-
-    void backward(const weft::BackwardArgs& args) override {
-        const float* grad_output = args.grad_outputs[0].as<const float>();
-        float* grad_bias = convolution_.geometry().bias ? args.grad_params[1].as<float>() : nullptr;
-        convolution_.backward_data(grad_output, args.params[0].as<const float>(),
-                                   args.grad_inputs[0].as<float>(), args.workspace);
-        convolution_.backward_weights(args.inputs[0].as<const float>(), grad_output,
-                                      args.grad_params[0].as<float>(), grad_bias, args.workspace);
-    }
-
-private:
-    weft::cpu::OnednnConvolution convolution_;
-};
+    return std::make_unique<weft::cpu::ConvolutionKernel>(geometry, config);
+}
 
 }  // namespace
 
@@ -85,8 +57,6 @@ WEFT_PLUGIN("pointwise_conv_cpu", "0.1.0") {
     factory.backend = "cpu";
     factory.name = "onednn";
     factory.priority = 0;
-    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
-        return std::make_unique<PointwiseConvOnednn>(config);
-    };
+    factory.create = create_pointwise_conv_kernel;
     registrar.add_kernel(std::move(factory));
 }

@@ -459,4 +459,26 @@ void OnednnConvolution::backward_weights(const float* input, const float* grad_o
     if (state.geometry.bias) b.grad_bias.stage_out(state.stream);
 }
 
+ConvolutionKernel::ConvolutionKernel(const ConvolutionGeometry& geometry, const KernelConfig& config)
+    : convolution_(geometry, cpu_device(config.device), config.training) {}
+
+std::size_t ConvolutionKernel::workspace_bytes() const { return convolution_.workspace_bytes(); }
+
+void ConvolutionKernel::forward(const ForwardArgs& args) {
+    const float* bias = convolution_.geometry().bias ? args.params[1].as<const float>() : nullptr;
+    convolution_.forward(args.inputs[0].as<const float>(), args.params[0].as<const float>(), bias,
+                         args.outputs[0].as<float>(), args.workspace);
+}
+
+bool ConvolutionKernel::has_backward() const { return convolution_.has_backward(); }
+
+void ConvolutionKernel::backward(const BackwardArgs& args) {
+    const float* grad_output = args.grad_outputs[0].as<const float>();
+    float* grad_bias = convolution_.geometry().bias ? args.grad_params[1].as<float>() : nullptr;
+    convolution_.backward_data(grad_output, args.params[0].as<const float>(), args.grad_inputs[0].as<float>(),
+                               args.workspace);
+    convolution_.backward_weights(args.inputs[0].as<const float>(), grad_output, args.grad_params[0].as<float>(),
+                                  grad_bias, args.workspace);
+}
+
 }  // namespace weft::cpu

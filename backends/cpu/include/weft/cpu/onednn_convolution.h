@@ -14,6 +14,7 @@
 #include <string>
 
 #include "weft/cpu/cpu_device.h"
+#include "weft/kernel.h"
 #include "weft/tensor.h"
 
 namespace weft::cpu {
@@ -88,6 +89,22 @@ public:
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
+};
+
+// The weft kernel every oneDNN-backed convolution operator uses: params[0] is the weight
+// [out, C/groups, kh, kw], params[1] the bias when the geometry has one. The caller checks that
+// the geometry computes the node's shapes before handing it over.
+class ConvolutionKernel final : public Kernel {
+public:
+    ConvolutionKernel(const ConvolutionGeometry& geometry, const KernelConfig& config);
+
+    std::size_t workspace_bytes() const override;
+    void forward(const ForwardArgs& args) override;
+    bool has_backward() const override;
+    void backward(const BackwardArgs& args) override;
+
+private:
+    OnednnConvolution convolution_;
 };
 
 }  // namespace weft::cpu
