@@ -68,6 +68,20 @@ std::vector<PassReport> run_passes(Graph& graph, WeightMap& weights, const Regis
     return reports;
 }
 
+int rewrite_each(PassContext& context, std::string_view op, const std::function<bool(PassContext&, int)>& rewrite) {
+    int rewrites = 0;
+    for (std::size_t n = 0; n < context.graph.nodes.size(); ++n)
+        if (context.graph.nodes[n].op == op && rewrite(context, static_cast<int>(n))) ++rewrites;
+    return rewrites;
+}
+
+bool op_has_attribute(const Registry& registry, std::string_view op, std::string_view name, AttrType type) {
+    const OpSchema* schema = registry.find_op(op);
+    if (!schema) return false;
+    return std::any_of(schema->attrs.begin(), schema->attrs.end(),
+                       [&](const AttrSpec& a) { return a.name == name && a.type == type; });
+}
+
 void replace_uses(Graph& graph, int from, int to) {
     for (Node& n : graph.nodes)
         std::replace(n.inputs.begin(), n.inputs.end(), from, to);

@@ -15,23 +15,18 @@ namespace {
 // A producer we can fold into: it has a `weight` parameter whose first dimension is the output
 // channel, and a boolean `bias` attribute (group_conv, pointwise_conv, fc).
 bool can_absorb_affine(const Node& node, const Registry& registry) {
-    const OpSchema* schema = registry.find_op(node.op);
-    if (!schema || node.params.empty() || node.params[0].name != "weight") return false;
-    for (const AttrSpec& a : schema->attrs)
-        if (a.name == "bias" && a.type == AttrType::boolean) return true;
-    return false;
+    return !node.params.empty() && node.params[0].name == "weight" &&
+           op_has_attribute(registry, node.op, "bias", AttrType::boolean);
 }
 
 bool fold_one(PassContext& c, int bn_index) {
     Graph& g = c.graph;
     const Node& bn = g.nodes[bn_index];
     const int input = bn.inputs.at(0);
-    if (readers_of(g, input).size() != 1) return false;
-    const auto trace = channel_permutation::trace_back(g, input);
-    const int producer = g.values[trace.source].producer;
-    if (producer < 0 || !can_absorb_affine(g.nodes[producer], c.registry)) return false;
-    if (readers_of(g, trace.source).size() != 1) return false;
-    Node& conv = g.nodes[producer];
+    const auto producer = channel_permutation::exclusive_producer(g, input);
+    if (!producer || !can_absorb_affine(g.nodes[producer->node], c.registry)) return false;
+    const channel_permutation::Trace& trace = producer->trace;
+    Node& conv = g.nodes[producer->node];
 
     const double eps = bn.attrs.get_real("eps");
     const auto param = [&](const char* name) -> const float* {
@@ -68,12 +63,7 @@ GraphPass fold_batch_norm_pass() {
     pass.doc = "fold inference batch norm into the preceding convolution or FC (through channel permutations)";
     pass.order = 10;
     pass.inference_only = true;
-    pass.run = [](PassContext& c) {
-        int folded = 0;
-        for (std::size_t n = 0; n < c.graph.nodes.size(); ++n)
-            if (c.graph.nodes[n].op == "batch_norm" && fold_one(c, static_cast<int>(n))) ++folded;
-        return folded;
-    };
+    pass.run = [](PassContext& c) { return rewrite_each(c, "batch_norm", fold_one); };
     return pass;
 }
 

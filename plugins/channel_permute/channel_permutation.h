@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <numeric>
+#include <optional>
 #include <vector>
 
 #include "weft/graph.h"
@@ -50,6 +51,21 @@ inline Trace trace_back(const Graph& graph, int value) {
         t.source = input;
     }
     return t;
+}
+
+// The node whose output reaches `value` only through channel permutations, with every value on
+// the way (and `value` itself) read by exactly one node — so a per-channel operation on `value`
+// can be moved into that producer. nullopt when there is no such producer.
+struct ExclusiveProducer {
+    int node = -1;
+    Trace trace;
+};
+inline std::optional<ExclusiveProducer> exclusive_producer(const Graph& graph, int value) {
+    if (readers_of(graph, value).size() != 1) return std::nullopt;
+    Trace trace = trace_back(graph, value);
+    const int producer = graph.values[trace.source].producer;
+    if (producer < 0 || readers_of(graph, trace.source).size() != 1) return std::nullopt;
+    return ExclusiveProducer{producer, std::move(trace)};
 }
 
 }  // namespace weft::channel_permutation

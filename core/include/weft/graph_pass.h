@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "weft/graph.h"
@@ -43,6 +44,13 @@ std::vector<const GraphPass*> select_passes(const Registry& registry, const std:
 // Runs the passes, removes nodes left without readers, and re-infers shapes.
 std::vector<PassReport> run_passes(Graph& graph, WeightMap& weights, const Registry& registry,
                                    const std::vector<const GraphPass*>& passes);
+
+// Runs `rewrite(context, node)` on every node whose op is `op` (in node order) and returns how many
+// calls returned true: the loop of most rewrite passes.
+int rewrite_each(PassContext& context, std::string_view op, const std::function<bool(PassContext&, int)>& rewrite);
+// Whether `op`'s schema declares an attribute `name` of `type` — how a pass asks what an op
+// supports without naming it.
+bool op_has_attribute(const Registry& registry, std::string_view op, std::string_view name, AttrType type);
 
 // Editing helpers for passes.
 // Makes every reader of `from` (nodes and graph outputs) read `to` instead.
