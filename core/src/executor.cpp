@@ -35,6 +35,7 @@ struct CompiledNode {
     std::unique_ptr<Kernel> kernel;
     std::string kernel_name;
     std::vector<TensorView> inputs, outputs, params;
+    DeviceBuffer saved;  // only kernels compiled for training keep state (see Kernel::saved_bytes)
 };
 
 }  // namespace
@@ -95,6 +96,7 @@ Executor::Executor(const Graph& graph, const Registry& registry, const WeightMap
             if (!c.kernel) throw Error(fmt::format("kernel {} returned nothing", k.factory.name));
             c.kernel_name = fmt::format("{}:{}", k.library.stem().string(), k.factory.name);
             workspace_bytes = std::max(workspace_bytes, c.kernel->workspace_bytes());
+            c.saved = DeviceBuffer(*s.device, c.kernel->saved_bytes());
         } catch (const std::exception& e) {
             throw Error(fmt::format("{}: node '{}': cannot create a {} kernel for op '{}': {}", node.loc.str(),
                                     node.name, options.backend, node.op, e.what()));
@@ -129,7 +131,7 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
     for (CompiledNode& c : s.nodes) {
         const auto start = s.profiling ? Clock::now() : Clock::time_point{};
         try {
-            c.kernel->forward(ForwardArgs{c.inputs, c.outputs, c.params, s.workspace.ptr});
+            c.kernel->forward(ForwardArgs{c.inputs, c.outputs, c.params, s.workspace.ptr, c.saved.ptr});
         } catch (const std::exception& e) {
             const Node& node = s.graph.nodes[c.node];
             throw Error(fmt::format("{}: node '{}' (kernel {}) failed: {}", node.loc.str(), node.name,

@@ -1,6 +1,6 @@
 // CPU kernel for batch_norm: oneDNN batch normalisation with separate scale and shift, so weight,
 // bias, running_mean and running_var are used where they lie. Inference normalises with the
-// running statistics; training with the batch's own (kept in the workspace for backward), and
+// running statistics; training with the batch's own (kept in the node's saved memory for backward), and
 // folds them into the running statistics after each forward.
 #include <algorithm>
 #include <array>
@@ -49,7 +49,7 @@ public:
     }
 
     // Training keeps the batch mean and (biased) variance here between forward and backward.
-    std::size_t workspace_bytes() const override {
+    std::size_t saved_bytes() const override {
         return training_ ? 2 * static_cast<std::size_t>(channels_) * sizeof(float) : 0;
     }
 
@@ -59,14 +59,14 @@ public:
         for (std::size_t i = 0; i < params_.size(); ++i)
             params_[i].set_data_handle(args.params[i].data);
         if (training_) {
-            auto* statistics = static_cast<float*>(args.workspace);
+            auto* statistics = static_cast<float*>(args.saved);
             mean_.set_data_handle(statistics);
             variance_.set_data_handle(statistics + channels_);
         }
         primitive_.execute(stream_, exec_args_);
         stream_.wait();
         if (training_)
-            update_running_statistics(args.params, static_cast<const float*>(args.workspace));
+            update_running_statistics(args.params, static_cast<const float*>(args.saved));
     }
 
     bool has_backward() const override { return training_; }
@@ -74,7 +74,7 @@ public:
     // dx, dweight (gamma) and dbias (beta) from oneDNN, with the batch statistics of forward;
     // the running statistics are not learned, so their gradients are zero.
     void backward(const weft::BackwardArgs& args) override {
-        auto* statistics = static_cast<float*>(args.workspace);
+        auto* statistics = static_cast<float*>(args.saved);
         src_.set_data_handle(args.inputs[0].data);
         params_[0].set_data_handle(args.params[0].data);
         params_[1].set_data_handle(args.params[1].data);
@@ -110,7 +110,7 @@ private:
     }
 
     // Without use_global_stats, forward_training computes the batch mean and (biased) variance
-    // and writes them out, to the workspace; the backward primitive reads them back.
+    // and writes them out, to the saved memory; the backward primitive reads them back.
     void build_training(const weft::KernelConfig& config, const dnnl::engine& engine, float eps) {
         training_ = true;
         const weft::TensorDesc x = as_4d(config.inputs[0]);
@@ -175,7 +175,7 @@ private:
     std::int64_t channels_ = 0;
     std::int64_t count_ = 0;
     float momentum_ = 0.f;
-    dnnl::memory mean_, variance_;  // the batch statistics, in the workspace
+    dnnl::memory mean_, variance_;  // the batch statistics, in the saved memory
     dnnl::memory diff_src_, diff_dst_, diff_scale_, diff_shift_;
     dnnl::batch_normalization_backward backward_;
     std::unordered_map<int, dnnl::memory> backward_args_;

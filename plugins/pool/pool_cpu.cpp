@@ -1,6 +1,6 @@
 // CPU kernel for pool: oneDNN pooling (max, or avg excluding padding; global_avg is avg with the
 // window spanning the whole map), built once per node and executed per batch. In training, max
-// pooling keeps oneDNN's workspace (where each maximum came from) in the kernel workspace for
+// pooling keeps oneDNN's workspace (where each maximum came from) in the node's saved memory for
 // backward, which then needs neither the input nor the output.
 #include <memory>
 #include <unordered_map>
@@ -50,21 +50,21 @@ public:
             dnnl::pooling_backward::primitive_desc(backward_desc, device.engine(), forward_pd));
         backward_args_ = {{DNNL_ARG_DIFF_DST, diff_dst_}, {DNNL_ARG_DIFF_SRC, diff_src_}};
         // Max pooling's argmax (avg needs none): written by forward, read by backward.
-        workspace_bytes_ = forward_pd.workspace_desc().get_size();
-        if (workspace_bytes_ > 0) {
-            workspace_ =
+        saved_bytes_ = forward_pd.workspace_desc().get_size();
+        if (saved_bytes_ > 0) {
+            argmax_ =
                 dnnl::memory(forward_pd.workspace_desc(), device.engine(), DNNL_MEMORY_NONE);
-            exec_args_.emplace(DNNL_ARG_WORKSPACE, workspace_);
-            backward_args_.emplace(DNNL_ARG_WORKSPACE, workspace_);
+            exec_args_.emplace(DNNL_ARG_WORKSPACE, argmax_);
+            backward_args_.emplace(DNNL_ARG_WORKSPACE, argmax_);
         }
     }
 
-    std::size_t workspace_bytes() const override { return workspace_bytes_; }
+    std::size_t saved_bytes() const override { return saved_bytes_; }
 
     void forward(const weft::ForwardArgs& args) override {
         src_.set_data_handle(args.inputs[0].data);
         dst_.set_data_handle(args.outputs[0].data);
-        if (workspace_bytes_ > 0) workspace_.set_data_handle(args.workspace);
+        if (saved_bytes_ > 0) argmax_.set_data_handle(args.saved);
         primitive_.execute(stream_, exec_args_);
         stream_.wait();
     }
@@ -74,7 +74,7 @@ public:
     void backward(const weft::BackwardArgs& args) override {
         diff_dst_.set_data_handle(const_cast<void*>(args.grad_outputs[0].data));
         diff_src_.set_data_handle(args.grad_inputs[0].data);
-        if (workspace_bytes_ > 0) workspace_.set_data_handle(args.workspace);
+        if (saved_bytes_ > 0) argmax_.set_data_handle(args.saved);
         backward_.execute(stream_, backward_args_);
         stream_.wait();
     }
@@ -86,8 +86,8 @@ private:
     dnnl::pooling_forward primitive_;
     std::unordered_map<int, dnnl::memory> exec_args_;
     bool training_ = false;
-    std::size_t workspace_bytes_ = 0;
-    dnnl::memory workspace_;  // max pooling's argmax, in the kernel workspace
+    std::size_t saved_bytes_ = 0;
+    dnnl::memory argmax_;  // max pooling's argmax (oneDNN's "workspace"), in the node's saved memory
     // Training only.
     dnnl::memory diff_src_;
     dnnl::memory diff_dst_;

@@ -125,8 +125,13 @@ BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, c
     for (const Tensor& t : r.grad_inputs) gin_v.push_back(t.view());
     std::vector<std::byte> workspace(k->workspace_bytes() + 64);
     void* ws = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(workspace.data()) + 63) / 64 * 64);
-    k->forward(ForwardArgs{in_v, out_v, par_v, ws});
-    k->backward(BackwardArgs{in_v, out_v, gout_v, gin_v, par_v, gpar_v, ws});
+    // Saved memory apart from the workspace, as the training executor gives it: a kernel that
+    // left state in the workspace would fail here once the workspace is scribbled over.
+    std::vector<std::byte> saved(k->saved_bytes() + 64);
+    void* sv = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(saved.data()) + 63) / 64 * 64);
+    k->forward(ForwardArgs{in_v, out_v, par_v, ws, sv});
+    std::fill(workspace.begin(), workspace.end(), std::byte{0xA5});
+    k->backward(BackwardArgs{in_v, out_v, gout_v, gin_v, par_v, gpar_v, ws, sv});
     return r;
 }
 

@@ -32,6 +32,7 @@ struct ForwardArgs {
     std::span<const TensorView> outputs;
     std::span<const TensorView> params;  // running statistics may be updated in training mode
     void* workspace = nullptr;           // workspace_bytes() of device memory, 64-byte aligned
+    void* saved = nullptr;               // saved_bytes() of this node's own memory (training)
 };
 
 struct BackwardArgs {
@@ -42,12 +43,18 @@ struct BackwardArgs {
     std::span<const TensorView> params;
     std::span<const TensorView> grad_params;   // written (overwritten), one per param
     void* workspace = nullptr;
+    void* saved = nullptr;                     // what this node's forward left there
 };
 
 class Kernel {
 public:
     virtual ~Kernel() = default;
+    // Scratch for the duration of one forward() or backward() call. The scheduler shares one
+    // workspace between all nodes, so nothing may be left in it for later.
     virtual std::size_t workspace_bytes() const { return 0; }
+    // Training only: memory that forward() fills and backward() reads (batch statistics, max
+    // pooling's argmax). Each node gets its own, kept from its forward to its backward.
+    virtual std::size_t saved_bytes() const { return 0; }
     virtual void forward(const ForwardArgs& args) = 0;
     virtual bool has_backward() const { return false; }
     virtual void backward(const BackwardArgs& args);  // default: throws "no backward"
