@@ -1,0 +1,70 @@
+#include "readers.h"
+
+#include <weft/error.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace weft::datasets {
+namespace {
+
+const char* const fashion_mnist_default_dir = "/usr/share/datasets/fashion-mnist";
+
+std::vector<std::string> digit_names() {
+    std::vector<std::string> names;
+    for (int digit = 0; digit < 10; ++digit) names.push_back(std::to_string(digit));
+    return names;
+}
+
+std::vector<std::string> fashion_names() {
+    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+            "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+}
+
+}  // namespace
+
+std::string split_name(Split split) { return split == Split::train ? "train" : "test"; }
+
+std::vector<std::string> dataset_kinds() {
+    return {"cifar10:DIR", "cifar100:DIR", "mnist:DIR",
+            fmt::format("fashion-mnist[:DIR] (default {})", fashion_mnist_default_dir),
+            "folder:DIR"};
+}
+
+void require_directory(const std::filesystem::path& dir) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
+        throw Error(fmt::format("{}: {}", dir.string(), std::filesystem::exists(dir, ec)
+                                                            ? "not a directory" : "no such directory"));
+}
+
+std::filesystem::path find_data_file(const std::filesystem::path& dir, const std::string& stem,
+                                     const std::vector<std::string>& suffixes) {
+    require_directory(dir);
+    std::vector<std::string> names{stem};
+    for (const std::string& suffix : suffixes) names.push_back(stem + suffix);
+    std::error_code ec;
+    for (const std::string& name : names)
+        if (std::filesystem::exists(dir / name, ec)) return dir / name;
+    throw Error(fmt::format("{}: missing (expected {})", dir.string(), fmt::join(names, " or ")));
+}
+
+Dataset load_dataset(const std::string& spec, Split split) {
+    std::size_t colon = spec.find(':');
+    std::string kind = spec.substr(0, colon);
+    std::string dir = colon == std::string::npos ? "" : spec.substr(colon + 1);
+    if (kind == "fashion-mnist")
+        return load_idx(dir.empty() ? fashion_mnist_default_dir : dir, split, kind, fashion_names());
+    bool known = kind == "cifar10" || kind == "cifar100" || kind == "mnist" || kind == "folder";
+    if (!known)
+        throw Error(fmt::format("dataset '{}': unknown kind '{}' (expected one of: {})", spec, kind,
+                                fmt::join(dataset_kinds(), ", ")));
+    if (dir.empty())
+        throw Error(fmt::format("dataset '{}': needs a directory, as in {}:DIR", spec, kind));
+    if (kind == "cifar10") return load_cifar10(dir, split);
+    if (kind == "cifar100") return load_cifar100(dir, split);
+    if (kind == "mnist") return load_idx(dir, split, kind, digit_names());
+    return load_folder(dir, split);
+}
+
+}  // namespace weft::datasets

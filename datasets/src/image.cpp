@@ -1,0 +1,232 @@
+// PNG and JPEG decoding. Both libraries report errors by longjmp. Every function that calls
+// setjmp below holds only trivially destructible locals and writes its results through
+// pointers, so a longjmp back into it skips no destructor; the C++ objects (buffers, the RAII
+// guards that destroy the decoder) live in the caller, which throws weft::Error after cleanup.
+#include "byte_stream.h"
+
+#include <weft/datasets/image.h>
+#include <weft/error.h>
+
+#include <fmt/format.h>
+#include <jpeglib.h>
+#include <png.h>
+
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+
+namespace weft::datasets {
+namespace {
+
+constexpr std::uint64_t file_limit = 1ull << 30;
+constexpr std::uint64_t pixel_limit = 1ull << 30;  // bytes of one decoded image
+
+bool is_png(const std::vector<std::uint8_t>& bytes) {
+    static const std::uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    return bytes.size() >= 8 && std::memcmp(bytes.data(), signature, 8) == 0;
+}
+
+bool is_jpeg(const std::vector<std::uint8_t>& bytes) {
+    return bytes.size() >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff;
+}
+
+// Interleaved rows (HWC) to the planar CHW layout datasets keep.
+std::vector<std::uint8_t> to_planar(const std::vector<std::uint8_t>& interleaved, std::int64_t channels,
+                                    std::int64_t plane) {
+    if (channels == 1) return interleaved;
+    std::vector<std::uint8_t> planar(interleaved.size());
+    for (std::int64_t i = 0; i < plane; ++i)
+        for (std::int64_t c = 0; c < channels; ++c)
+            planar[c * plane + i] = interleaved[i * channels + c];
+    return planar;
+}
+
+void check_size(const std::filesystem::path& file, std::uint64_t width, std::uint64_t height,
+                std::uint64_t channels) {
+    if (width == 0 || height == 0)
+        throw Error(fmt::format("{}: empty image ({}x{})", file.string(), width, height));
+    if (width * height * channels > pixel_limit)
+        throw Error(fmt::format("{}: {}x{} image is larger than {} bytes decoded", file.string(), width,
+                                height, pixel_limit));
+}
+
+// ---- PNG ----
+
+struct PngState {
+    const std::uint8_t* data;
+    std::size_t size, position;
+    char message[200];
+};
+
+void png_fail(png_structp png, png_const_charp message) {
+    auto* state = static_cast<PngState*>(png_get_error_ptr(png));
+    std::snprintf(state->message, sizeof state->message, "%s", message);
+    png_longjmp(png, 1);
+}
+
+void png_ignore_warning(png_structp, png_const_charp) {}
+
+void png_read_memory(png_structp png, png_bytep out, png_size_t n) {
+    auto* state = static_cast<PngState*>(png_get_io_ptr(png));
+    if (state->size - state->position < n) png_error(png, "truncated file");
+    std::memcpy(out, state->data + state->position, n);
+    state->position += n;
+}
+
+struct PngInfo {
+    png_uint_32 width, height;
+    int channels;
+};
+
+// Reads the header and sets up the conversion to 8-bit gray or RGB without alpha.
+bool png_start(png_structp png, png_infop info, PngInfo* out) {
+    if (setjmp(png_jmpbuf(png))) return false;
+    png_read_info(png, info);
+    int color = png_get_color_type(png, info);
+    int depth = png_get_bit_depth(png, info);
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (depth == 16) png_set_scale_16(png);
+    if ((color & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS))
+        png_set_strip_alpha(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    out->width = png_get_image_width(png, info);
+    out->height = png_get_image_height(png, info);
+    out->channels = png_get_channels(png, info);
+    return true;
+}
+
+bool png_rows(png_structp png, png_infop info, std::uint8_t* pixels, std::size_t row_bytes,
+              png_uint_32 height, int passes) {
+    if (setjmp(png_jmpbuf(png))) return false;
+    // Interlaced images are read pass after pass into the same rows.
+    for (int pass = 0; pass < passes; ++pass)
+        for (png_uint_32 y = 0; y < height; ++y) png_read_row(png, pixels + y * row_bytes, nullptr);
+    png_read_end(png, info);
+    return true;
+}
+
+Image decode_png(const std::filesystem::path& file, const std::vector<std::uint8_t>& bytes) {
+    PngState state{bytes.data(), bytes.size(), 0, {}};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, png_fail, png_ignore_warning);
+    if (!png) throw Error(fmt::format("{}: cannot create a PNG decoder", file.string()));
+    png_infop info = png_create_info_struct(png);
+    struct Guard {
+        png_structp* png;
+        png_infop* info;
+        ~Guard() { png_destroy_read_struct(png, info, nullptr); }
+    } guard{&png, &info};
+    if (!info) throw Error(fmt::format("{}: cannot create a PNG decoder", file.string()));
+    png_set_read_fn(png, &state, png_read_memory);
+
+    auto fail = [&] { return Error(fmt::format("{}: corrupt PNG: {}", file.string(), state.message)); };
+    PngInfo header{};
+    if (!png_start(png, info, &header)) throw fail();
+    if (header.channels != 1 && header.channels != 3)
+        throw Error(fmt::format("{}: PNG decodes to {} channels", file.string(), header.channels));
+    check_size(file, header.width, header.height, header.channels);
+    const std::size_t row_bytes = std::size_t{header.width} * header.channels;
+    if (png_get_rowbytes(png, info) != row_bytes)
+        throw Error(fmt::format("{}: unexpected PNG row size", file.string()));
+    std::vector<std::uint8_t> interleaved(row_bytes * header.height);
+    int passes = png_get_interlace_type(png, info) == PNG_INTERLACE_NONE ? 1 : 7;
+    if (!png_rows(png, info, interleaved.data(), row_bytes, header.height, passes)) throw fail();
+
+    Image image{header.channels, header.height, header.width, {}};
+    image.pixels = to_planar(interleaved, image.channels, image.height * image.width);
+    return image;
+}
+
+// ---- JPEG ----
+
+struct JpegError {
+    jpeg_error_mgr manager;
+    std::jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+};
+
+[[noreturn]] void jpeg_fail(j_common_ptr cinfo) {
+    auto* error = reinterpret_cast<JpegError*>(cinfo->err);
+    error->manager.format_message(cinfo, error->message);
+    std::longjmp(error->jump, 1);
+}
+
+// libjpeg only warns about corrupt or truncated data and decodes grey filler; a dataset must not
+// train on that, so the first warning is an error.
+void jpeg_message(j_common_ptr cinfo, int level) {
+    if (level < 0) jpeg_fail(cinfo);
+}
+
+struct JpegInfo {
+    JDIMENSION width, height;
+    int channels;
+    bool cmyk;
+};
+
+bool jpeg_start(jpeg_decompress_struct* cinfo, const std::uint8_t* data, std::size_t size,
+                JpegInfo* out) {
+    auto* error = reinterpret_cast<JpegError*>(cinfo->err);
+    if (setjmp(error->jump)) return false;
+    jpeg_create_decompress(cinfo);
+    jpeg_mem_src(cinfo, data, static_cast<unsigned long>(size));
+    jpeg_read_header(cinfo, TRUE);
+    out->cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
+    if (out->cmyk) return true;
+    cinfo->out_color_space = cinfo->num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_calc_output_dimensions(cinfo);
+    out->width = cinfo->output_width;
+    out->height = cinfo->output_height;
+    out->channels = cinfo->output_components;
+    return true;
+}
+
+bool jpeg_rows(jpeg_decompress_struct* cinfo, std::uint8_t* pixels, std::size_t row_bytes) {
+    auto* error = reinterpret_cast<JpegError*>(cinfo->err);
+    if (setjmp(error->jump)) return false;
+    jpeg_start_decompress(cinfo);
+    while (cinfo->output_scanline < cinfo->output_height) {
+        JSAMPROW row = pixels + std::size_t{cinfo->output_scanline} * row_bytes;
+        jpeg_read_scanlines(cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(cinfo);
+    return true;
+}
+
+Image decode_jpeg(const std::filesystem::path& file, const std::vector<std::uint8_t>& bytes) {
+    jpeg_decompress_struct cinfo{};
+    JpegError error{};
+    cinfo.err = jpeg_std_error(&error.manager);
+    error.manager.error_exit = jpeg_fail;
+    error.manager.emit_message = jpeg_message;
+    struct Guard {
+        jpeg_decompress_struct* cinfo;
+        ~Guard() { jpeg_destroy_decompress(cinfo); }
+    } guard{&cinfo};
+
+    auto fail = [&] { return Error(fmt::format("{}: corrupt JPEG: {}", file.string(), error.message)); };
+    JpegInfo header{};
+    if (!jpeg_start(&cinfo, bytes.data(), bytes.size(), &header)) throw fail();
+    if (header.cmyk) throw Error(fmt::format("{}: CMYK JPEG images are not supported", file.string()));
+    if (header.channels != 1 && header.channels != 3)
+        throw Error(fmt::format("{}: JPEG decodes to {} channels", file.string(), header.channels));
+    check_size(file, header.width, header.height, header.channels);
+    const std::size_t row_bytes = std::size_t{header.width} * header.channels;
+    std::vector<std::uint8_t> interleaved(row_bytes * header.height);
+    if (!jpeg_rows(&cinfo, interleaved.data(), row_bytes)) throw fail();
+
+    Image image{header.channels, header.height, header.width, {}};
+    image.pixels = to_planar(interleaved, image.channels, image.height * image.width);
+    return image;
+}
+
+}  // namespace
+
+Image read_image(const std::filesystem::path& file) {
+    std::vector<std::uint8_t> bytes = read_file(file, file_limit);
+    if (is_png(bytes)) return decode_png(file, bytes);
+    if (is_jpeg(bytes)) return decode_jpeg(file, bytes);
+    throw Error(fmt::format("{}: neither a PNG nor a JPEG image", file.string()));
+}
+
+}  // namespace weft::datasets
