@@ -1,0 +1,94 @@
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "line_chart.h"
+#include "svg.h"
+
+namespace weft::report {
+
+namespace {
+
+using Rows = std::vector<std::map<std::string, double>>;
+
+const std::string kTrainColor(kPalette[0]), kTestColor(kPalette[1]);
+
+double epoch_of(const Rows& rows, std::size_t i) {
+    const auto it = rows[i].find("epoch");
+    return it != rows[i].end() ? it->second : static_cast<double>(i + 1);
+}
+
+// The metric over epochs, or nothing when no row has it (so the legend lists only real curves).
+std::optional<Series> metric_series(const Rows& rows, const std::string& key, std::string name,
+                                    const std::string& color, bool dashed) {
+    Series s{std::move(name), {}, {}, color, dashed};
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto it = rows[i].find(key);
+        if (it == rows[i].end()) continue;
+        s.x.push_back(epoch_of(rows, i));
+        s.y.push_back(it->second);
+    }
+    if (s.x.empty()) return std::nullopt;
+    return s;
+}
+
+std::vector<Series> present(std::initializer_list<std::optional<Series>> candidates) {
+    std::vector<Series> out;
+    for (const auto& c : candidates)
+        if (c) out.push_back(*c);
+    return out;
+}
+
+struct Best {
+    double epoch, accuracy;
+};
+
+std::optional<Best> best_test_accuracy(const Rows& rows) {
+    std::optional<Best> best;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto it = rows[i].find("test_accuracy");
+        if (it == rows[i].end() || !std::isfinite(it->second)) continue;
+        if (!best || it->second > best->accuracy) best = Best{epoch_of(rows, i), it->second};
+    }
+    return best;
+}
+
+void mark_best(std::string& svg, const PlotMapping& map, const Best& best) {
+    const double x = map.px(best.epoch), y = map.py(best.accuracy);
+    svg += fmt::format(
+        "<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"{3}\" stroke-width=\"1\" "
+        "stroke-dasharray=\"2 3\"/>\n",
+        svg_number(x), svg_number(y), svg_number(map.area.y + map.area.height), kTestColor);
+    svg += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"6\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
+                       svg_number(x), svg_number(y), kTestColor);
+}
+
+}  // namespace
+
+std::string training_curves_svg(const Rows& rows, const std::string& title) {
+    const int width = 960, height = 480, header = 36;
+    const double panel_width = width / 2.0, panel_height = height - header;
+    std::string body = svg_text(width / 2.0, 24, title, "font-size=\"17\" font-weight=\"bold\" text-anchor=\"middle\"");
+
+    const auto losses = present({metric_series(rows, "train_loss", "train", kTrainColor, false),
+                                 metric_series(rows, "test_loss", "test", kTestColor, true)});
+    draw_line_chart(body, losses, {.title = "Loss", .x_label = "epoch", .y_label = "loss"},
+                    Box{0, header, panel_width, panel_height});
+
+    const auto accuracies = present({metric_series(rows, "train_accuracy", "train", kTrainColor, false),
+                                     metric_series(rows, "test_accuracy", "test", kTestColor, true)});
+    const auto best = best_test_accuracy(rows);
+    // The best test accuracy goes in the panel's title: a label inside the plot would sooner
+    // or later sit on top of a curve.
+    const std::string accuracy_title =
+        best ? fmt::format("Accuracy \u2014 best test {:.2f}% (epoch {})", best->accuracy * 100, best->epoch)
+             : "Accuracy";
+    const auto map = draw_line_chart(body, accuracies,
+                                     {.title = accuracy_title, .x_label = "epoch", .y_label = "accuracy",
+                                      .percent_y = true},
+                                     Box{panel_width, header, panel_width, panel_height});
+    if (map && best) mark_best(body, *map, *best);
+    return svg_document(width, height, title, body);
+}
+
+}  // namespace weft::report
