@@ -40,6 +40,9 @@ struct CompileOptions {
     DeviceOptions device;
     std::map<std::string, std::string> kernel_overrides;  // op -> library stem or kernel name
     bool training = false;
+    // false: every buffer of the training step gets memory of its own and nothing runs in
+    // place — the unoptimised reference the planned step is tested against.
+    bool reuse_memory = true;
 };
 
 class Executor {

@@ -1,0 +1,402 @@
+// The training step end to end: the planner's buffers, whole-network gradients against finite
+// differences, SGD and schedules against their formulas, a network memorising a few images, and
+// checkpoints that resume to the same weights.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <gtest/gtest.h>
+
+#include "op_harness.h"
+#include "weft/graph_file.h"
+#include "weft/optimizer.h"
+#include "weft/training.h"
+#include "weft/training/model.h"
+#include "weft/training/trainer.h"
+
+namespace weft {
+namespace {
+
+using testing::all_close;
+using testing::build_registry;
+using testing::throws_error_containing;
+
+// A small IGC network from the zoo's own family file: every operator of the paper's networks
+// (convolutions, batch norm, ReLU, permutations, pooling, FC) at a size finite differences afford.
+Graph small_igc(std::int64_t batch, const std::string& size = "8", const std::string& classes = "4") {
+    GraphFileOptions options;
+    options.variant = "";
+    options.overrides = {{"L", "2"}, {"M", "2"}, {"depth", "8"}, {"size", size}, {"classes", classes}};
+    Graph g = resolve_graph("igc-l24m2-d8", options);
+    g.set_batch(batch);
+    infer_shapes(g, build_registry());
+    return g;
+}
+
+// The residual family: values read twice (identity shortcut), so gradients must be summed.
+Graph small_residual(std::int64_t batch) {
+    GraphFileOptions options;
+    options.overrides = {{"L", "2"}, {"M", "2"}, {"depth", "8"}, {"size", "8"}, {"classes", "4"}};
+    Graph g = resolve_graph("igc-l24m2-ident-d50", options);
+    g.set_batch(batch);
+    infer_shapes(g, build_registry());
+    return g;
+}
+
+Tensor labels_tensor(const std::vector<int>& labels) {
+    Tensor t(TensorDesc{DType::i32, {static_cast<std::int64_t>(labels.size())}, Layout::row_major});
+    for (std::size_t i = 0; i < labels.size(); ++i) t.as<std::int32_t>()[i] = labels[i];
+    return t;
+}
+
+struct Trainable {
+    Graph graph;
+    training::LossHead head;
+    WeightMap weights;
+};
+
+Trainable trainable(Graph g, std::uint64_t seed = 3) {
+    Trainable t;
+    t.head = training::attach_loss(g, build_registry());
+    t.graph = std::move(g);
+    t.weights = init_weights(t.graph, seed);
+    return t;
+}
+
+TEST(TrainingPlan, LossHeadReplacesSoftmaxAndAddsLabels) {
+    Trainable t = trainable(small_igc(2));
+    ASSERT_EQ(t.graph.outputs.size(), 2u);
+    EXPECT_EQ(t.graph.values[t.graph.outputs[0]].desc.shape, (Shape{1}));
+    EXPECT_EQ(t.graph.values[t.graph.outputs[1]].desc.shape, (Shape{2, 4}));
+    for (const Node& n : t.graph.nodes) EXPECT_NE(n.op, "softmax") << n.name;
+    EXPECT_EQ(t.graph.values[t.graph.inputs[1]].desc.dtype, DType::i32);
+}
+
+TEST(TrainingPlan, ReusesMemoryAndKeepsOnlyWhatBackwardNeeds) {
+    Trainable t = trainable(small_igc(8, "16"));
+    const int loss = t.graph.find_value(t.head.loss);
+    const TrainingPlan plan = plan_training(t.graph, build_registry(), loss);
+    // Liveness placement must beat keeping every activation and gradient for the whole step.
+    EXPECT_LT(plan.arena_bytes, plan.activation_bytes + plan.gradient_bytes);
+    // Every node on the way from parameters to the loss runs backward; gradients of the image
+    // input are never made.
+    for (int n : plan.order) EXPECT_TRUE(plan.needs_backward[n]) << t.graph.nodes[n].name;
+    for (int v : t.graph.inputs) EXPECT_EQ(plan.grads[v].bytes, 0u);
+    // ReLU after batch norm runs in place: batch norm's gradient reads its input, not its output.
+    int in_place = 0;
+    for (int n : plan.order) in_place += plan.in_place[n];
+    EXPECT_GT(in_place, 0);
+}
+
+TEST(TrainingPlan, SumsGradientsOfValuesReadTwice) {
+    Trainable t = trainable(small_residual(2));
+    const TrainingPlan plan = plan_training(t.graph, build_registry(), t.graph.find_value(t.head.loss));
+    int sums = 0;
+    for (const auto& per_node : plan.grad_inputs)
+        for (const auto& target : per_node) sums += target.accumulate;
+    EXPECT_GT(sums, 0) << "identity shortcuts read a value twice; its gradient needs a sum";
+}
+
+// The planned step (memory reused, ReLU and add in place, gradients summed in scratch) against
+// the unoptimised one (every buffer its own): the same numbers, bit for bit.
+void check_planned_equals_unplanned(Trainable t) {
+    const std::int64_t batch = t.graph.batch();
+    std::vector<int> labels(batch);
+    for (int i = 0; i < batch; ++i) labels[i] = (i * 3 + 1) % 4;
+    std::vector<Tensor> inputs{testing::random_tensor(t.graph.values[t.graph.inputs[0]].desc.shape, 4), labels_tensor(labels)};
+    CompileOptions planned, unplanned;
+    planned.device.threads = unplanned.device.threads = 1;
+    unplanned.reuse_memory = false;
+    TrainingExecutor a(t.graph, build_registry(), t.weights, planned, t.head.loss);
+    TrainingExecutor b(t.graph, build_registry(), t.weights, unplanned, t.head.loss);
+    EXPECT_LT(a.plan().arena_bytes, b.plan().arena_bytes);
+    std::vector<Tensor> out_a = a.make_outputs(), out_b = b.make_outputs();
+    for (int step = 0; step < 2; ++step) {  // the second step runs on buffers the first left dirty
+        a.step(inputs, out_a);
+        b.step(inputs, out_b);
+        for (std::size_t k = 0; k < out_a.size(); ++k) EXPECT_TRUE(all_close(out_a[k], out_b[k], 0, 0));
+        for (std::size_t p = 0; p < a.parameters().size(); ++p) {
+            const auto& pa = a.parameters()[p];
+            const auto& pb = b.parameters()[p];
+            ASSERT_EQ(pa.name, pb.name);
+            for (std::int64_t i = 0; i < pa.grad.numel(); ++i)
+                ASSERT_EQ(pa.grad.as<float>()[i], pb.grad.as<float>()[i]) << pa.name << "[" << i << "]";
+        }
+    }
+}
+
+TEST(TrainingPlan, PlannedStepEqualsUnplannedStep) { check_planned_equals_unplanned(trainable(small_igc(4, "16"))); }
+
+TEST(TrainingPlan, PlannedResidualStepEqualsUnplannedStep) { check_planned_equals_unplanned(trainable(small_residual(4))); }
+
+TEST(TrainingPlan, RefusesANonScalarLoss) {
+    Graph g = small_igc(2);
+    const int out = g.outputs[0];
+    EXPECT_TRUE(throws_error_containing([&] { plan_training(g, build_registry(), out); }, "must be one f32 number"));
+}
+
+// dL/dw of the whole network against central differences of the loss the executor computes.
+void check_network_gradients(Trainable t, int probes_per_param) {
+    const Registry& registry = build_registry();
+    const std::int64_t batch = t.graph.batch();
+    const Shape image = t.graph.values[t.graph.inputs[0]].desc.shape;
+    std::vector<Tensor> inputs{testing::random_tensor(image, 11), labels_tensor({0, 3, 1, 2, 3, 0, 1, 2})};
+    ASSERT_LE(batch, 8);
+    if (batch < 8) {
+        Tensor l(TensorDesc{DType::i32, {batch}, Layout::row_major});
+        std::copy_n(inputs[1].as<std::int32_t>(), batch, l.as<std::int32_t>());
+        inputs[1] = l;
+    }
+    CompileOptions one_thread;
+    one_thread.device.threads = 1;  // tiny tensors: threads would only add overhead
+    TrainingExecutor exec(t.graph, registry, t.weights, one_thread, t.head.loss);
+    std::vector<Tensor> outputs = exec.make_outputs();
+    exec.step(inputs, outputs);
+    std::map<std::string, Tensor> grads;
+    for (const auto& p : exec.parameters()) {
+        Tensor g(p.spec.desc);
+        std::copy_n(p.grad.as<float>(), p.grad.numel(), g.as<float>());
+        grads.emplace(p.name, g);
+    }
+    // The loss at perturbed weights, in double where it matters: the executor's own forward.
+    TrainingExecutor probe(t.graph, registry, t.weights, one_thread, t.head.loss);
+    std::vector<Tensor> probe_out = probe.make_outputs();
+    auto loss_at = [&](const WeightMap& w) {
+        probe.set_weights(w);
+        probe.step(inputs, probe_out);
+        return double(probe_out[0].as<float>()[0]);
+    };
+    std::mt19937 rng(5);
+    int checked = 0, kinks = 0, close = 0;
+    for (const auto& p : exec.parameters()) {
+        if (!p.spec.learnable) continue;
+        for (int k = 0; k < probes_per_param; ++k) {
+            const std::int64_t i = std::uniform_int_distribution<std::int64_t>(0, p.spec.desc.numel() - 1)(rng);
+            WeightMap w = t.weights;
+            Tensor moved(p.spec.desc);
+            std::copy_n(w.at(p.name).as<float>(), moved.numel(), moved.as<float>());
+            w[p.name] = moved;
+            const float original = moved.as<float>()[i];
+            auto central = [&](float h) {
+                moved.as<float>()[i] = original + h;
+                const double up = loss_at(w);
+                moved.as<float>()[i] = original - h;
+                const double down = loss_at(w);
+                moved.as<float>()[i] = original;
+                return (up - down) / (2 * h);
+            };
+            const double numeric = central(1e-3f);
+            // Where a step moves some ReLU input across zero the difference quotient is not the
+            // derivative; two step sizes disagree there, and such probes are counted, not judged.
+            if (std::fabs(numeric - central(5e-4f)) > 1e-3 + 2e-2 * std::fabs(numeric)) {
+                ++kinks;
+                continue;
+            }
+            const double analytic = grads.at(p.name).as<float>()[i];
+            const double error = std::fabs(analytic - numeric);
+            // ReLU kinks nearer than the step still bend some quotients a little: most probes
+            // must agree tightly, none may be far off (a wrong rule is off everywhere).
+            close += error <= 1e-3 + 2e-2 * std::fabs(numeric);
+            EXPECT_NEAR(analytic, numeric, 2e-3 + 0.25 * std::fabs(numeric)) << p.name << "[" << i << "]";
+            ++checked;
+        }
+    }
+    EXPECT_GT(checked, 20);
+    EXPECT_LT(kinks, checked / 5) << "too many probes at kinks to judge the gradient";
+    EXPECT_GE(close, checked * 17 / 20) << close << " of " << checked << " probes within 2%";
+}
+
+TEST(TrainingGradients, SmallIgcNetworkMatchesFiniteDifferences) { check_network_gradients(trainable(small_igc(4)), 3); }
+
+TEST(TrainingGradients, ResidualNetworkMatchesFiniteDifferences) {
+    check_network_gradients(trainable(small_residual(4)), 2);
+}
+
+TEST(Sgd, NesterovStepsFollowTheFormula) {
+    Trainable t = trainable(small_igc(2));
+    TrainingExecutor exec(t.graph, build_registry(), t.weights, CompileOptions{}, t.head.loss);
+    std::vector<Tensor> inputs{testing::random_tensor(t.graph.values[t.graph.inputs[0]].desc.shape, 2), labels_tensor({1, 2})};
+    std::vector<Tensor> outputs = exec.make_outputs();
+    SgdOptions o;
+    o.momentum = 0.9f;
+    o.weight_decay = 0.01f;
+    o.decay_uncounted = false;
+    Sgd sgd(exec, o);
+    const WeightMap w0 = exec.weights();
+    exec.step(inputs, outputs);
+    std::map<std::string, std::vector<float>> g1;
+    for (const auto& p : exec.parameters()) g1[p.name].assign(p.grad.as<float>(), p.grad.as<float>() + p.grad.numel());
+    sgd.step(0.5f);
+    const WeightMap w1 = exec.weights();
+    for (const auto& p : exec.parameters()) {
+        for (std::int64_t i = 0; i < std::min<std::int64_t>(p.value.numel(), 16); ++i) {
+            const float w = w0.at(p.name).as<float>()[i];
+            if (!p.spec.learnable) continue;
+            const float wd = p.spec.counted ? 0.01f : 0.f;
+            const float d = g1[p.name][i] + wd * w;
+            const float v = d;  // first step: v = 0.9·0 + d
+            EXPECT_NEAR(w1.at(p.name).as<float>()[i], w - 0.5f * (d + 0.9f * v), 1e-6) << p.name;
+        }
+    }
+    // The momentum buffers round-trip through the checkpoint form.
+    const WeightMap state = sgd.state();
+    Sgd other(exec, o);
+    other.load_state(state);
+    const WeightMap again = other.state();
+    for (const auto& [name, tensor] : state) EXPECT_TRUE(all_close(again.at(name), tensor, 0, 0)) << name;
+    WeightMap broken = state;
+    broken.erase(broken.begin());
+    EXPECT_TRUE(throws_error_containing([&] { other.load_state(broken); }, "optimizer state has no"));
+}
+
+TEST(LrSchedule, StepCosineAndWarmup) {
+    const LrSchedule step = LrSchedule::parse("step:10,20", 0.1, 30);
+    EXPECT_DOUBLE_EQ(step.at(0), 0.1);
+    EXPECT_DOUBLE_EQ(step.at(9.99), 0.1);
+    EXPECT_NEAR(step.at(10), 0.01, 1e-12);
+    EXPECT_NEAR(step.at(25), 0.001, 1e-12);
+    const LrSchedule gamma = LrSchedule::parse("step:5@0.5", 1.0, 10);
+    EXPECT_DOUBLE_EQ(gamma.at(6), 0.5);
+    const LrSchedule cosine = LrSchedule::parse("cosine", 0.2, 10);
+    EXPECT_DOUBLE_EQ(cosine.at(0), 0.2);
+    EXPECT_NEAR(cosine.at(5), 0.1, 1e-12);
+    EXPECT_NEAR(cosine.at(10), 0.0, 1e-12);
+    const LrSchedule warm = LrSchedule::parse("cosine", 0.2, 10, 2);
+    EXPECT_NEAR(warm.at(1), 0.1, 1e-12);
+    EXPECT_NEAR(warm.at(2), 0.2, 1e-12);
+    EXPECT_NEAR(warm.at(6), 0.1, 1e-12);
+    EXPECT_TRUE(throws_error_containing([] { LrSchedule::parse("step:20,10", 0.1, 30); }, "milestones must increase"));
+    EXPECT_TRUE(throws_error_containing([] { LrSchedule::parse("exp", 0.1, 30); }, "unknown schedule"));
+    EXPECT_TRUE(throws_error_containing([] { LrSchedule::parse("step:a", 0.1, 30); }, "is not a number"));
+    EXPECT_TRUE(throws_error_containing([] { LrSchedule::parse("step:5@-1", 0.1, 30); }, "GAMMA"));
+}
+
+TEST(Training, SmallIgcNetworkMemorisesAFewDozenImages) {
+    const std::int64_t n = 32;
+    Trainable t = trainable(small_igc(n, "8", "4"), 7);
+    TrainingExecutor exec(t.graph, build_registry(), t.weights, CompileOptions{}, t.head.loss);
+    SgdOptions o;
+    o.weight_decay = 0;
+    Sgd sgd(exec, o);
+    std::vector<int> labels(n);
+    for (int i = 0; i < n; ++i) labels[i] = (i * 7 + 3) % 4;
+    std::vector<Tensor> inputs{testing::random_tensor(t.graph.values[t.graph.inputs[0]].desc.shape, 21), labels_tensor(labels)};
+    std::vector<Tensor> outputs = exec.make_outputs();
+    float first = 0, last = 0;
+    for (int step = 0; step < 150; ++step) {
+        exec.step(inputs, outputs);
+        if (step == 0) first = outputs[0].as<float>()[0];
+        last = outputs[0].as<float>()[0];
+        sgd.step(0.05f);
+    }
+    int correct = 0;
+    for (int i = 0; i < n; ++i) {
+        const float* s = outputs[1].as<float>() + i * 4;
+        correct += (std::max_element(s, s + 4) - s) == labels[i];
+    }
+    EXPECT_LT(last, 0.1f * first) << "loss " << first << " -> " << last;
+    EXPECT_EQ(correct, n);
+}
+
+// A CIFAR-10-format dataset of `per_file` random images per batch file, in a fresh directory.
+std::filesystem::path write_tiny_cifar(const std::string& name, int per_file) {
+    const auto dir = std::filesystem::temp_directory_path() / fmt::format("weft-training-test-{}-{}", name, ::getpid());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::mt19937 rng(17);
+    auto write = [&](const std::string& file) {
+        std::ofstream out(dir / file, std::ios::binary);
+        for (int i = 0; i < per_file; ++i) {
+            const unsigned char label = static_cast<unsigned char>(rng() % 10);
+            out.put(static_cast<char>(label));
+            // Class-dependent brightness, so there is something to learn.
+            for (int k = 0; k < 3072; ++k) out.put(static_cast<char>((label * 23 + rng() % 64) & 0xff));
+        }
+    };
+    for (int b = 1; b <= 5; ++b) write(fmt::format("data_batch_{}.bin", b));
+    write("test_batch.bin");
+    return dir;
+}
+
+training::TrainConfig tiny_run(const std::filesystem::path& data, const std::filesystem::path& out, int epochs) {
+    training::TrainConfig c;
+    c.model.graph = "igc-l24m2-d8";
+    c.model.sets = {"L=2", "M=2", "classes=10"};
+    c.data = "cifar10:" + data.string();
+    c.epochs = epochs;
+    c.batch = 16;
+    c.lr = 0.05;
+    c.schedule = "step:1";
+    c.seed = 9;
+    c.out_dir = out;
+    return c;
+}
+
+training::TrainRuntime tiny_runtime(bool resume) {
+    training::TrainRuntime r;
+    r.progress = false;
+    r.resume = resume;
+    r.compile.device.threads = 1;  // one thread: the same arithmetic order in both runs
+    r.make_graph = [](std::int64_t batch) {
+        GraphFileOptions options;
+        options.overrides = {{"L", "2"}, {"M", "2"}, {"classes", "10"}};
+        Graph g = resolve_graph("igc-l24m2-d8", options);
+        g.set_batch(batch);
+        infer_shapes(g, build_registry());
+        return g;
+    };
+    return r;
+}
+
+TEST(Training, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
+    const auto data = write_tiny_cifar("resume", 16);
+    const auto straight = data / "straight", split = data / "split";
+    training::train(tiny_run(data, straight, 2), build_registry(), tiny_runtime(false));
+    training::train(tiny_run(data, split, 1), build_registry(), tiny_runtime(false));
+    // A second start into the same directory without --resume is refused, not overwritten.
+    EXPECT_TRUE(throws_error_containing(
+        [&] { training::train(tiny_run(data, split, 2), build_registry(), tiny_runtime(false)); }, "--resume"));
+    const auto resumed = training::train(tiny_run(data, split, 2), build_registry(), tiny_runtime(true));
+    ASSERT_EQ(resumed.size(), 1u);
+    EXPECT_EQ(resumed[0].epoch, 2);
+    std::map<std::string, std::string> meta_a, meta_b;
+    const WeightMap a = load_safetensors(straight / "last.safetensors", &meta_a);
+    const WeightMap b = load_safetensors(split / "last.safetensors", &meta_b);
+    ASSERT_EQ(a.size(), b.size());
+    for (const auto& [name, t] : a) EXPECT_TRUE(all_close(b.at(name), t, 0, 0)) << name;
+    EXPECT_EQ(meta_a.at("weft.epoch"), "2");
+    // metrics.csv of the split run has exactly one row per epoch.
+    std::ifstream csv(split / "metrics.csv");
+    std::string line;
+    int lines = 0;
+    while (std::getline(csv, line)) ++lines;
+    EXPECT_EQ(lines, 3);
+    EXPECT_TRUE(std::filesystem::exists(split / "curves.svg"));
+    EXPECT_TRUE(std::filesystem::exists(split / "best.safetensors"));
+    std::filesystem::remove_all(data);
+}
+
+TEST(Training, DataThatDoesNotFitTheGraphIsRefusedWithTheFix) {
+    const auto data = write_tiny_cifar("fit", 4);
+    training::TrainConfig c = tiny_run(data, data / "out", 1);
+    training::TrainRuntime r = tiny_runtime(false);
+    r.make_graph = [](std::int64_t batch) {
+        GraphFileOptions options;
+        options.overrides = {{"L", "2"}, {"M", "2"}, {"in_channels", "1"}, {"size", "28"}};
+        Graph g = resolve_graph("igc-l24m2-d8", options);
+        g.set_batch(batch);
+        infer_shapes(g, build_registry());
+        return g;
+    };
+    c.batch = 4;
+    EXPECT_TRUE(throws_error_containing([&] { training::train(c, build_registry(), r); }, "--set in_channels=3"));
+    std::filesystem::remove_all(data);
+}
+
+}  // namespace
+}  // namespace weft
