@@ -1,6 +1,7 @@
 // weft bench: steady-state throughput of a compiled graph, with an optional per-operator profile.
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 
 #include <fmt/format.h>
@@ -8,6 +9,9 @@
 
 #include "commands.h"
 #include "options.h"
+#include "weft/optimizer.h"
+#include "weft/training.h"
+#include "weft/training/model.h"
 #include "weft/viz/viz.h"
 
 namespace weft::runner {
@@ -22,6 +26,7 @@ struct BenchOptions {
     double min_seconds = 2.0;
     bool json = false;
     bool profile = false;
+    bool train = false;  // time a whole training step (forward, backward, SGD) instead
     std::string viz;  // --viz FILE: the graph coloured by measured time
 };
 
@@ -31,12 +36,12 @@ double percentile(std::vector<double> v, double q) {
     return v[i];
 }
 
-void print_profile(const Graph& g, const Executor& exec, int iterations) {
+void print_profile(const Graph& g, const std::vector<double>& node_seconds, int iterations) {
     std::map<std::string, double> by_op;
     double total = 0;
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-        by_op[g.nodes[i].op] += exec.node_seconds()[i];
-        total += exec.node_seconds()[i];
+        by_op[g.nodes[i].op] += node_seconds[i];
+        total += node_seconds[i];
     }
     std::vector<std::pair<std::string, double>> rows(by_op.begin(), by_op.end());
     std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second > b.second; });
@@ -46,45 +51,80 @@ void print_profile(const Graph& g, const Executor& exec, int iterations) {
 }
 
 // The graph as it ran, each box coloured by its share of the measured time.
-void write_profile_view(const Graph& g, Executor& exec, int iterations, const BenchOptions& o) {
+void write_profile_view(const Graph& g, const std::vector<double>& node_seconds, const std::string& device,
+                        int iterations, const BenchOptions& o) {
     viz::ViewOptions view;
     view.collapse = viz::Collapse::none;
-    for (double s : exec.node_seconds()) view.node_ms.push_back(s * 1e3 / iterations);
-    view.title = fmt::format("{} · profile at batch {} on {}", g.name, o.batch, exec.device().description());
+    for (double s : node_seconds) view.node_ms.push_back(s * 1e3 / iterations);
+    view.title = fmt::format("{} · {}profile at batch {} on {}", g.name, o.train ? "training-step " : "", o.batch, device);
     viz::write_file(o.viz, viz::export_graph(g, view, viz::format_from_path(o.viz)));
 }
 
-void bench(const BenchOptions& o) {
+// Times `run` (warm-up first) until both the iteration and the time minimum are met.
+std::vector<double> time_runs(const BenchOptions& o, const std::function<void()>& run, const std::function<void(bool)>& profiling) {
     using Clock = std::chrono::steady_clock;
-    if (!o.viz.empty()) viz::format_from_path(o.viz);  // a bad name fails before the timing, not after
-    auto registry = load_registry(o.graph);
-    Graph g = load_graph(o.graph, *registry, o.batch);
-    WeightMap weights = init_weights(g, 0);
-    const std::int64_t macs = graph_totals(g).macs;  // as written: passes fold, they don't reduce work
-    const std::string passes = apply_passes(g, weights, *registry, o.device);
-    Executor exec(g, *registry, weights, compile_options(o.device));
-    std::vector<Tensor> inputs;
-    for (int v : g.inputs) inputs.push_back(random_normal(g.values[v].desc, 1));
-    std::vector<Tensor> outputs = exec.make_outputs();
-    for (int i = 0; i < o.warmup; ++i) exec.run(inputs, outputs);
-
-    exec.set_profiling(o.profile || !o.viz.empty());
+    for (int i = 0; i < o.warmup; ++i) run();
+    profiling(o.profile || !o.viz.empty());
     std::vector<double> ms;
     const auto start = Clock::now();
     while (static_cast<int>(ms.size()) < o.min_iterations ||
            std::chrono::duration<double>(Clock::now() - start).count() < o.min_seconds) {
         const auto t0 = Clock::now();
-        exec.run(inputs, outputs);
+        run();
         ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
         if (ms.size() >= 10000) break;
     }
-    if (!o.viz.empty()) write_profile_view(g, exec, static_cast<int>(ms.size()), o);
+    return ms;
+}
+
+void bench(const BenchOptions& o) {
+    if (!o.viz.empty()) viz::format_from_path(o.viz);  // a bad name fails before the timing, not after
+    auto registry = load_registry(o.graph);
+    Graph g = load_graph(o.graph, *registry, o.batch);
+    const std::int64_t inference_macs = graph_totals(g).macs;  // as written: passes fold, they don't reduce work
+    std::vector<double> ms, node_seconds;
+    std::string passes, device;
+    std::size_t memory = 0;
+    // A training step costs forward + backward data + backward weights: 3× the forward's
+    // multiply-adds is the usual count, used for its GFLOP/s.
+    std::int64_t macs = inference_macs;
+    if (o.train) {
+        const training::LossHead head = training::attach_loss(g, *registry);
+        TrainingExecutor exec(g, *registry, init_weights(g, 0), compile_options(o.device), head.loss);
+        Sgd sgd(exec, SgdOptions{});
+        std::vector<Tensor> inputs{random_normal(g.values[g.inputs[0]].desc, 1), Tensor(g.values[g.inputs[1]].desc)};
+        const std::int64_t classes = exec.make_outputs()[1].numel() / o.batch;
+        for (std::int64_t i = 0; i < o.batch; ++i) inputs[1].as<std::int32_t>()[i] = static_cast<std::int32_t>(i % classes);
+        std::vector<Tensor> outputs = exec.make_outputs();
+        // A small learning rate keeps the random network finite however long the benchmark runs.
+        ms = time_runs(o, [&] { exec.step(inputs, outputs); sgd.step(1e-4f); }, [&](bool on) { exec.set_profiling(on); });
+        node_seconds = exec.forward_seconds();
+        for (std::size_t i = 0; i < node_seconds.size(); ++i) node_seconds[i] += exec.backward_seconds()[i];
+        passes = "none (training)";
+        device = exec.device().description();
+        memory = exec.plan().total_bytes();
+        macs = 3 * inference_macs;
+    } else {
+        WeightMap weights = init_weights(g, 0);
+        passes = apply_passes(g, weights, *registry, o.device);
+        Executor exec(g, *registry, weights, compile_options(o.device));
+        std::vector<Tensor> inputs;
+        for (int v : g.inputs) inputs.push_back(random_normal(g.values[v].desc, 1));
+        std::vector<Tensor> outputs = exec.make_outputs();
+        ms = time_runs(o, [&] { exec.run(inputs, outputs); }, [&](bool on) { exec.set_profiling(on); });
+        node_seconds = exec.node_seconds();
+        device = exec.device().description();
+        memory = exec.plan().arena_bytes;
+    }
+    const int iterations = static_cast<int>(ms.size());
+    if (!o.viz.empty()) write_profile_view(g, node_seconds, device, iterations, o);
     const double median = percentile(ms, 0.5);
     const double ips = double(o.batch) / (median / 1000);
     const double gmacs = double(macs) / (median / 1000) / 1e9;
     if (o.json) {
         nlohmann::json j = {{"graph", g.name},
-                            {"device", exec.device().description()},
+                            {"mode", o.train ? "train" : "inference"},
+                            {"device", device},
                             {"passes", passes},
                             {"batch", o.batch},
                             {"iterations", ms.size()},
@@ -93,21 +133,22 @@ void bench(const BenchOptions& o) {
                             {"ms_p90", percentile(ms, 0.9)},
                             {"images_per_second", ips},
                             {"gflops", 2 * gmacs},
-                            {"peak_activation_bytes", exec.plan().arena_bytes}};
+                            {o.train ? "peak_training_bytes" : "peak_activation_bytes", memory}};
         if (o.profile) {
             nlohmann::json nodes = nlohmann::json::array();
             for (std::size_t i = 0; i < g.nodes.size(); ++i)
                 nodes.push_back({{"name", g.nodes[i].name}, {"op", g.nodes[i].op},
-                                 {"ms", exec.node_seconds()[i] * 1e3 / double(ms.size())}});
+                                 {"ms", node_seconds[i] * 1e3 / double(ms.size())}});
             j["profile"] = nodes;
         }
         fmt::print("{}\n", j.dump(2));
         return;
     }
-    fmt::print("graph {} on {}; passes: {}\n", g.name, exec.device().description(), passes);
-    fmt::print("batch {}: {:.2f} ms per batch (median of {}; p10 {:.2f}, p90 {:.2f}), {:.1f} images/s, {:.1f} GFLOP/s\n",
-               o.batch, median, ms.size(), percentile(ms, 0.1), percentile(ms, 0.9), ips, 2 * gmacs);
-    if (o.profile) print_profile(g, exec, static_cast<int>(ms.size()));
+    fmt::print("graph {} on {}; {}passes: {}\n", g.name, device, o.train ? "training step (forward, backward, SGD); " : "", passes);
+    fmt::print("batch {}: {:.2f} ms per {} (median of {}; p10 {:.2f}, p90 {:.2f}), {:.1f} images/s, {:.1f} GFLOP/s\n",
+               o.batch, median, o.train ? "step" : "batch", ms.size(), percentile(ms, 0.1), percentile(ms, 0.9), ips,
+               2 * gmacs);
+    if (o.profile) print_profile(g, node_seconds, iterations);
 }
 
 }  // namespace
@@ -123,6 +164,7 @@ void add_bench_command(CLI::App& app) {
     cmd->add_option("--seconds", o->min_seconds, "and at least this long")->check(CLI::NonNegativeNumber)->capture_default_str();
     cmd->add_flag("--json", o->json, "machine-readable output (ms_per_batch, images_per_second, ...)");
     cmd->add_flag("--profile", o->profile, "per-operator time breakdown");
+    cmd->add_flag("--train", o->train, "time a whole training step: forward, backward and the SGD update");
     cmd->add_option("--viz", o->viz, "write the graph coloured by measured time (svg, png, dot, html, json)");
     cmd->callback([o] { bench(*o); });
 }

@@ -9,6 +9,8 @@
 
 #include "commands.h"
 #include "options.h"
+#include "weft/training.h"
+#include "weft/training/model.h"
 
 namespace weft::runner {
 namespace {
@@ -17,7 +19,37 @@ struct StatsOptions {
     GraphOptions graph;
     std::int64_t batch = 1;
     bool json = false;
+    bool train = false;
+    DeviceChoice device;
 };
+
+// The training step's memory as TrainingExecutor plans it (kernels are created for their saved
+// state and scratch sizes, so the figure is the one `weft train` will use).
+nlohmann::json training_memory(const Graph& inference, const Registry& registry, const DeviceChoice& device) {
+    Graph g = inference;
+    const training::LossHead head = training::attach_loss(g, registry);
+    const WeightMap weights = init_weights(g, 0);
+    TrainingExecutor exec(g, registry, weights, compile_options(device), head.loss);
+    const TrainingPlan& p = exec.plan();
+    return {{"peak_bytes", p.total_bytes()},
+            {"arena_bytes", p.arena_bytes},
+            {"activation_bytes_unplanned", p.activation_bytes},
+            {"gradient_bytes_unplanned", p.gradient_bytes},
+            {"saved_bytes", p.saved_bytes},
+            {"param_bytes", p.param_bytes},
+            {"param_grad_bytes", p.param_grad_bytes},
+            {"optimizer_bytes", p.optimizer_bytes},
+            {"workspace_bytes", p.workspace_bytes}};
+}
+
+void print_training_memory(const nlohmann::json& m, std::int64_t batch) {
+    auto b = [&](const char* k) { return human_bytes(m[k].get<double>()); };
+    fmt::print("planned training step at batch {}: {} in all\n", batch, b("peak_bytes"));
+    fmt::print("  activations, gradients and saved state, placed by liveness: {} (kept whole they would take {} + {} + {})\n",
+               b("arena_bytes"), b("activation_bytes_unplanned"), b("gradient_bytes_unplanned"), b("saved_bytes"));
+    fmt::print("  parameters {}, their gradients {}, momentum {}, shared kernel scratch {}\n",
+               b("param_bytes"), b("param_grad_bytes"), b("optimizer_bytes"), b("workspace_bytes"));
+}
 
 std::int64_t node_params(const Node& n) {
     std::int64_t p = 0;
@@ -187,14 +219,21 @@ void add_stats_command(CLI::App& app) {
     cmd->add_option("--batch", o->batch, "batch size for the memory plan (counts are per image)")
         ->check(CLI::Range(1, 1 << 20))->capture_default_str();
     cmd->add_flag("--json", o->json, "machine-readable output");
+    cmd->add_flag("--train", o->train, "also plan a training step (softmax cross-entropy, SGD) and report its memory");
+    add_device_options(*cmd, o->device);
     cmd->callback([o] {
         auto registry = load_registry(o->graph);
         Graph g = load_graph(o->graph, *registry, o->batch);
         const BufferPlan plan = plan_buffers(g, *registry);
-        if (o->json)
-            fmt::print("{}\n", stats_json(g, plan).dump(2));
-        else
+        const nlohmann::json training = o->train ? training_memory(g, *registry, o->device) : nlohmann::json();
+        if (o->json) {
+            nlohmann::json j = stats_json(g, plan);
+            if (o->train) j["training"] = training;
+            fmt::print("{}\n", j.dump(2));
+        } else {
             print_table(g, plan);
+            if (o->train) print_training_memory(training, o->batch);
+        }
     });
 }
 

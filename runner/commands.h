@@ -14,5 +14,7 @@ void add_bench_command(CLI::App& app);
 void add_viz_command(CLI::App& app);
 void add_zoo_command(CLI::App& app);
 void add_design_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace weft::runner

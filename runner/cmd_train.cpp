@@ -1,0 +1,228 @@
+// weft train / eval: SGD on a dataset with checkpoints and curves; accuracy, per-class accuracy
+// and the confusion matrix of trained weights.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "options.h"
+#include "weft/datasets/dataset.h"
+#include "weft/error.h"
+#include "weft/report/charts.h"
+#include "weft/report/files.h"
+#include "weft/training/evaluate.h"
+#include "weft/training/trainer.h"
+
+namespace weft::runner {
+namespace {
+namespace fs = std::filesystem;
+
+struct TrainOptions {
+    GraphOptions graph;
+    DeviceChoice device;
+    training::TrainConfig config;
+    std::string resume;
+    std::string decay_bn = "yes";
+    bool no_augment = false;
+    bool quiet = false;
+};
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(fmt::format("{}: cannot read", path.string()));
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void train_command(TrainOptions& o, const CLI::App& cmd) {
+    training::TrainConfig config = o.config;
+    training::TrainRuntime runtime;
+    if (!o.resume.empty()) {
+        // The run's own settings win; only a longer --epochs may be asked for.
+        const fs::path dir = o.resume;
+        if (!fs::exists(dir / "run.json"))
+            throw Error(fmt::format("--resume {}: no run.json there (not a weft training run)", o.resume));
+        config = training::TrainConfig::from_json(read_file(dir / "run.json"));
+        if (cmd.count("--epochs")) config.epochs = o.config.epochs;
+        config.out_dir = dir;
+        runtime.resume = true;
+    } else {
+        if (config.data.empty()) throw Error("--data is required (e.g. --data fashion-mnist or --data cifar10:DIR)");
+        if (config.out_dir.empty()) throw Error("--out RUN_DIR is required");
+        config.model.graph = o.graph.graph;
+        config.model.variant = o.graph.variant;
+        config.model.sets = o.graph.sets;
+        config.augment = !o.no_augment;
+        config.sgd.decay_uncounted = o.decay_bn == "yes";
+    }
+    GraphOptions graph_options = o.graph;
+    graph_options.graph = config.model.graph;
+    graph_options.variant = config.model.variant;
+    graph_options.sets = config.model.sets;
+    auto registry = load_registry(graph_options);
+    runtime.compile = compile_options(o.device);
+    runtime.progress = !o.quiet;
+    runtime.make_graph = [&](std::int64_t batch) { return load_graph(graph_options, *registry, batch); };
+    if (!o.quiet)
+        fmt::print(stderr, "training {} on {} for {} epochs, batch {}, lr {} ({}), into {}\n", config.model.graph,
+                   config.data, config.epochs, config.batch, config.lr, config.schedule, config.out_dir.string());
+    const auto results = training::train(config, *registry, runtime);
+    if (!results.empty()) {
+        const auto& last = results.back();
+        fmt::print("trained {} epochs: test accuracy {:.2f}% (top-5 {:.2f}%), {:.0f} images/s; weights in {}\n",
+                   last.epoch, 100 * last.test_accuracy, 100 * last.test_top5, last.images_per_second,
+                   (config.out_dir / "best.safetensors").string());
+    }
+}
+
+struct EvalOptions {
+    GraphOptions graph;
+    DeviceChoice device;
+    std::string weights;
+    std::string data;
+    std::string split = "test";
+    std::int64_t batch = 100;
+    std::int64_t limit = 0;
+    std::string confusion;  // picture
+    bool json = false;
+    bool quiet = false;
+};
+
+void eval_command(EvalOptions& o, const CLI::App& cmd) {
+    std::map<std::string, std::string> meta;
+    WeightMap weights = load_safetensors(o.weights, &meta);
+    const training::ModelInfo info = training::ModelInfo::from_metadata(meta);
+    GraphOptions graph_options = o.graph;
+    // A weft-trained file knows its graph and data; explicit arguments still win.
+    if (!cmd.count("graph") && !info.graph.empty()) {
+        graph_options.graph = info.graph;
+        graph_options.variant = info.variant;
+        graph_options.sets = info.sets;
+    }
+    const std::string data_spec = !o.data.empty() ? o.data : info.data;
+    if (data_spec.empty()) throw Error(fmt::format("{} does not say what it was trained on: give --data", o.weights));
+    auto registry = load_registry(graph_options);
+    Graph graph = load_graph(graph_options, *registry, o.batch);
+    try {
+        check_weights(graph, weights);
+    } catch (const Error& e) {
+        throw Error(fmt::format("{}: {}", o.weights, e.what()));
+    }
+    datasets::Dataset data = datasets::load_dataset(data_spec, o.split == "train" ? datasets::Split::train : datasets::Split::test);
+    if (o.limit > 0 && o.limit < data.size()) {
+        data.labels.resize(o.limit);
+        data.pixels.resize(o.limit * data.image_bytes());
+    }
+    const Shape& in = graph.values[graph.inputs.at(0)].desc.shape;
+    if (in.size() != 4 || in[1] != data.channels || in[2] != data.height || in[3] != data.width)
+        throw Error(fmt::format("{}: images are {}×{}×{}, graph '{}' takes {}", data_spec, data.channels, data.height,
+                                data.width, graph.name, shape_str(Shape(in.begin() + 1, in.end()))));
+    datasets::Normalization normalization;
+    if (info.has_normalization()) {
+        normalization.mean = info.mean;
+        normalization.std = info.std;
+    } else {
+        normalization = datasets::channel_statistics(datasets::load_dataset(data_spec, datasets::Split::train));
+    }
+    const std::string passes = apply_passes(graph, weights, *registry, o.device);
+    Executor exec(graph, *registry, weights, compile_options(o.device));
+    const training::Evaluation e = training::evaluate(exec, data, normalization, true, !o.quiet && !o.json);
+    std::vector<std::string> names = data.class_names;
+    if (names.empty()) names = info.class_names;
+    const auto per_class = e.class_accuracy();
+    if (o.json) {
+        nlohmann::json j = {{"weights", o.weights}, {"data", data_spec},   {"split", o.split},
+                            {"images", e.count},    {"top1", e.top1},      {"top5", e.top5},
+                            {"loss", e.loss},       {"seconds", e.seconds}, {"images_per_second", double(e.count) / e.seconds},
+                            {"confusion", e.confusion}, {"class_names", names}, {"class_accuracy", per_class}};
+        fmt::print("{}\n", j.dump(2));
+    } else {
+        fmt::print("{} on {} ({} split, {} images) with {} on {}; passes: {}\n", graph.name, data_spec, o.split,
+                   e.count, o.weights, exec.device().description(), passes);
+        fmt::print("top-1 accuracy {:.2f}%  top-5 {:.2f}%  loss {:.4f}  ({:.2f} s, {:.0f} images/s)\n", 100 * e.top1,
+                   100 * e.top5, e.loss, e.seconds, double(e.count) / e.seconds);
+        fmt::print("\nper class:\n");
+        std::size_t width = 5;
+        for (const auto& n : names) width = std::max(width, n.size());
+        for (std::size_t c = 0; c < per_class.size() && c < std::max<std::size_t>(names.size(), 1); ++c)
+            fmt::print("  {:<{}}  {:6.2f}%\n", c < names.size() ? names[c] : std::to_string(c), width, 100 * per_class[c]);
+        if (per_class.size() <= 20) {
+            fmt::print("\nconfusion matrix (rows: true class, columns: predicted):\n{:>{}}", "", width + 2);
+            for (std::size_t c = 0; c < per_class.size(); ++c) fmt::print(" {:>5}", c);
+            fmt::print("\n");
+            for (std::size_t r = 0; r < per_class.size(); ++r) {
+                fmt::print("  {:<{}}", r < names.size() ? names[r] : std::to_string(r), width);
+                for (std::size_t c = 0; c < per_class.size(); ++c) fmt::print(" {:>5}", e.confusion[r][c]);
+                fmt::print("\n");
+            }
+        }
+    }
+    if (!o.confusion.empty()) {
+        report::write_file_atomic(o.confusion,
+                                  report::confusion_matrix_svg(e.confusion, names,
+                                                               fmt::format("{} on {} ({}): {:.2f}% top-1", graph.name,
+                                                                           data_spec, o.split, 100 * e.top1)));
+        if (!o.json) fmt::print("wrote {}\n", o.confusion);
+    }
+}
+
+std::string kinds_help() {
+    std::string s;
+    for (const auto& k : datasets::dataset_kinds()) s += (s.empty() ? "" : ", ") + k;
+    return s;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+    auto o = std::make_shared<TrainOptions>();
+    CLI::App* cmd = app.add_subcommand("train", "train a graph with SGD on a dataset (checkpoints, metrics, curves)");
+    add_graph_options(*cmd, o->graph);
+    add_device_options(*cmd, o->device);
+    auto& c = o->config;
+    cmd->add_option("--data", c.data, "dataset: " + kinds_help());
+    cmd->add_option("--out", c.out_dir, "run directory (metrics.csv, curves.svg, checkpoints)");
+    cmd->add_option("--resume", o->resume, "continue the run in this directory from its last checkpoint");
+    cmd->add_option("--epochs", c.epochs, "epochs")->check(CLI::Range(1, 100000))->capture_default_str();
+    cmd->add_option("--batch", c.batch, "batch size")->check(CLI::Range(1, 1 << 16))->capture_default_str();
+    cmd->add_option("--lr", c.lr, "base learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--schedule", c.schedule, "constant, cosine, step:E1,E2[@GAMMA] (the paper: ×0.1 at epochs)")
+        ->capture_default_str();
+    cmd->add_option("--warmup", c.warmup_epochs, "linear learning-rate warm-up, epochs")->check(CLI::NonNegativeNumber)->capture_default_str();
+    cmd->add_option("--momentum", c.sgd.momentum, "SGD momentum")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
+    cmd->add_option("--weight-decay", c.sgd.weight_decay, "L2 weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
+    cmd->add_option("--decay-bn", o->decay_bn, "apply weight decay to batch-norm scale and shift too (yes/no)")
+        ->check(CLI::IsMember({"yes", "no"}))->capture_default_str();
+    cmd->add_flag("!--no-nesterov", c.sgd.nesterov, "plain momentum instead of Nesterov's");
+    cmd->add_flag("--no-augment", o->no_augment, "no padding, cropping or flipping");
+    cmd->add_option("--pad", c.pad, "zero padding before the random crop")->check(CLI::Range(0, 64))->capture_default_str();
+    cmd->add_option("--seed", c.seed, "seed for weights, data order and augmentation")->capture_default_str();
+    cmd->add_option("--limit-train", c.limit_train, "use only the first N training images")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--limit-test", c.limit_test, "use only the first N test images")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--init", c.init_weights, "start from these weights (.safetensors) instead of the seed");
+    cmd->add_flag("--quiet", o->quiet, "no progress bars or per-epoch lines");
+    cmd->callback([o, cmd] { train_command(*o, *cmd); });
+}
+
+void add_eval_command(CLI::App& app) {
+    auto o = std::make_shared<EvalOptions>();
+    CLI::App* cmd = app.add_subcommand("eval", "accuracy of trained weights: top-1/top-5, per class, confusion matrix");
+    add_graph_options(*cmd, o->graph);
+    add_device_options(*cmd, o->device);
+    cmd->add_option("--weights", o->weights, "trained weights (.safetensors); a weft-trained file names its graph and data")
+        ->required();
+    cmd->add_option("--data", o->data, "dataset (default: the one the weights were trained on): " + kinds_help());
+    cmd->add_option("--split", o->split, "test or train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
+    cmd->add_option("--batch", o->batch, "batch size")->check(CLI::Range(1, 1 << 16))->capture_default_str();
+    cmd->add_option("--limit", o->limit, "only the first N images")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--confusion", o->confusion, "write the confusion matrix as a picture (.svg)");
+    cmd->add_flag("--json", o->json, "machine-readable output");
+    cmd->add_flag("--quiet", o->quiet, "no progress bar");
+    cmd->callback([o, cmd] { eval_command(*o, *cmd); });
+}
+
+}  // namespace weft::runner

@@ -1,0 +1,29 @@
+// Accuracy of a classifier over a dataset: top-1, top-5, mean loss and the confusion matrix.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "weft/datasets/dataset.h"
+#include "weft/datasets/loader.h"
+#include "weft/executor.h"
+
+namespace weft::training {
+
+struct Evaluation {
+    std::int64_t count = 0;
+    double loss = 0;  // mean cross-entropy of the predicted probabilities
+    double top1 = 0, top5 = 0;
+    std::vector<std::vector<std::int64_t>> confusion;  // [true][predicted]
+    double seconds = 0;
+    std::vector<double> class_accuracy() const;  // recall per true class (NaN without samples)
+};
+
+// Runs `executor` (an inference graph whose single output holds per-class scores: softmax
+// probabilities or logits, `outputs_are_probabilities` says which) over every image of `data`
+// in order, normalised as given. The executor's batch may be anything; the last batch is
+// padded and the padding ignored. Shows a progress bar when `progress`.
+Evaluation evaluate(Executor& executor, const datasets::Dataset& data, const datasets::Normalization& normalization,
+                    bool outputs_are_probabilities, bool progress, const char* label = "eval");
+
+}  // namespace weft::training

@@ -1,0 +1,62 @@
+// The training loop behind `weft train`: epochs of SGD over a dataset with the paper's
+// augmentation, a test evaluation per epoch, metrics and curves, and checkpoints written so that
+// a run killed at any moment resumes from its last completed epoch to the same result.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "weft/executor.h"
+#include "weft/graph.h"
+#include "weft/optimizer.h"
+#include "weft/registry.h"
+#include "weft/training/model.h"
+
+namespace weft::training {
+
+struct TrainConfig {
+    ModelInfo model;          // graph, variant and sets, recorded in every weights file
+    std::string data;         // dataset spec (datasets::load_dataset)
+    int epochs = 1;
+    std::int64_t batch = 64;
+    double lr = 0.1;
+    std::string schedule = "cosine";  // LrSchedule::parse
+    double warmup_epochs = 0;
+    SgdOptions sgd;
+    bool augment = true;      // zero-pad `pad`, random crop, horizontal flip
+    int pad = 4;
+    std::uint64_t seed = 0;   // weights, data order and augmentation
+    std::int64_t limit_train = 0, limit_test = 0;  // only the first N images (0: all)
+    std::string loss_op = "softmax_cross_entropy";
+    std::string init_weights;  // start from these weights instead of a seeded initialisation
+    std::filesystem::path out_dir;
+
+    // The run's identity, saved as RUN_DIR/run.json: a resumed run reads it back.
+    std::string to_json() const;
+    static TrainConfig from_json(const std::string& text);
+};
+
+struct EpochResult {
+    int epoch = 0;  // 1-based
+    double lr = 0, train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0, test_top5 = 0;
+    double seconds = 0, images_per_second = 0;
+};
+
+struct TrainRuntime {
+    CompileOptions compile;  // device, threads, kernel overrides (training runs no graph passes)
+    bool progress = true;
+    bool resume = false;     // continue from out_dir/checkpoint.safetensors
+    // Builds the (plain, inference) graph of config.model at a batch size, shapes inferred.
+    std::function<Graph(std::int64_t batch)> make_graph;
+};
+
+// Trains; returns one result per epoch run now. Files in config.out_dir: run.json,
+// metrics.csv, curves.svg, checkpoint.safetensors (weights, momentum, position), best.safetensors
+// and last.safetensors (weights with ModelInfo metadata). Stops with weft::Error on a
+// non-finite loss, keeping the last good checkpoint.
+std::vector<EpochResult> train(const TrainConfig& config, const Registry& registry, const TrainRuntime& runtime);
+
+}  // namespace weft::training

@@ -1,0 +1,87 @@
+#include "weft/training/evaluate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "weft/error.h"
+#include "weft/report/progress.h"
+
+namespace weft::training {
+
+std::vector<double> Evaluation::class_accuracy() const {
+    std::vector<double> out;
+    for (std::size_t c = 0; c < confusion.size(); ++c) {
+        const auto total = std::accumulate(confusion[c].begin(), confusion[c].end(), std::int64_t{0});
+        out.push_back(total ? double(confusion[c][c]) / double(total) : std::nan(""));
+    }
+    return out;
+}
+
+Evaluation evaluate(Executor& executor, const datasets::Dataset& data, const datasets::Normalization& normalization,
+                    bool outputs_are_probabilities, bool progress, const char* label) {
+    const Graph& graph = executor.graph();
+    const TensorDesc& in = graph.values[graph.inputs.at(0)].desc;
+    const std::int64_t batch = in.shape.at(0);
+    const TensorDesc& out = graph.values[graph.outputs.at(0)].desc;
+    const std::int64_t classes = out.numel() / batch;
+    if (static_cast<std::int64_t>(data.class_names.size()) > classes)
+        throw Error(fmt::format("the data has {} classes but the graph '{}' outputs {} (try --set classes={})",
+                                data.class_names.size(), graph.name, classes, data.class_names.size()));
+
+    datasets::LoaderOptions options;
+    options.batch = batch;
+    options.normalization = normalization;
+    datasets::BatchLoader loader(data, options, 0);
+    Evaluation e;
+    e.confusion.assign(classes, std::vector<std::int64_t>(classes, 0));
+    std::vector<Tensor> outputs = executor.make_outputs();
+    Tensor images, labels;
+    std::int64_t count = 0, top5 = 0, top1 = 0;
+    double loss = 0;
+    report::ProgressBar bar(label, data.size(), "img", progress ? stderr : nullptr);
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<float> row(classes);
+    while (loader.next(images, labels, count)) {
+        executor.run(std::span<const Tensor>(&images, 1), outputs);
+        const float* scores = outputs[0].as<float>();
+        const std::int32_t* y = labels.as<std::int32_t>();
+        for (std::int64_t i = 0; i < count; ++i) {
+            const float* s = scores + i * classes;
+            const int truth = y[i];
+            const int predicted = static_cast<int>(std::max_element(s, s + classes) - s);
+            ++e.confusion[truth][predicted];
+            top1 += predicted == truth;
+            int above = 0;
+            for (std::int64_t c = 0; c < classes; ++c) above += s[c] > s[truth];
+            top5 += above < 5;
+            double p;
+            if (outputs_are_probabilities) {
+                p = std::max<double>(s[truth], 1e-12);
+            } else {  // log-softmax of the logits
+                const float m = *std::max_element(s, s + classes);
+                double z = 0;
+                for (std::int64_t c = 0; c < classes; ++c) z += std::exp(double(s[c]) - m);
+                p = std::exp(double(s[truth]) - m) / z;
+                p = std::max(p, 1e-12);
+            }
+            loss -= std::log(p);
+        }
+        e.count += count;
+        bar.update(e.count, {{"acc", fmt::format("{:.2f}%", 100.0 * double(top1) / double(e.count))}});
+    }
+    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    bar.finish({{"acc", fmt::format("{:.2f}%", e.count ? 100.0 * double(top1) / double(e.count) : 0.0)}});
+    if (e.count) {
+        e.loss = loss / double(e.count);
+        e.top1 = double(top1) / double(e.count);
+        e.top5 = double(top5) / double(e.count);
+    }
+    return e;
+}
+
+}  // namespace weft::training
