@@ -48,6 +48,13 @@ Graph small_residual(std::int64_t batch) {
     return g;
 }
 
+// Tiny tensors: a second thread only adds barriers (and on a busy machine, waits).
+CompileOptions single_thread() {
+    CompileOptions o;
+    o.device.threads = 1;
+    return o;
+}
+
 Tensor labels_tensor(const std::vector<int>& labels) {
     Tensor t(TensorDesc{DType::i32, {static_cast<std::int64_t>(labels.size())}, Layout::row_major});
     for (std::size_t i = 0; i < labels.size(); ++i) t.as<std::int32_t>()[i] = labels[i];
@@ -219,7 +226,7 @@ TEST(TrainingGradients, ResidualNetworkMatchesFiniteDifferences) {
 
 TEST(Sgd, NesterovStepsFollowTheFormula) {
     Trainable t = trainable(small_igc(2));
-    TrainingExecutor exec(t.graph, build_registry(), t.weights, CompileOptions{}, t.head.loss);
+    TrainingExecutor exec(t.graph, build_registry(), t.weights, single_thread(), t.head.loss);
     std::vector<Tensor> inputs{testing::random_tensor(t.graph.values[t.graph.inputs[0]].desc.shape, 2), labels_tensor({1, 2})};
     std::vector<Tensor> outputs = exec.make_outputs();
     SgdOptions o;
@@ -279,7 +286,7 @@ TEST(LrSchedule, StepCosineAndWarmup) {
 TEST(Training, SmallIgcNetworkMemorisesAFewDozenImages) {
     const std::int64_t n = 32;
     Trainable t = trainable(small_igc(n, "8", "4"), 7);
-    TrainingExecutor exec(t.graph, build_registry(), t.weights, CompileOptions{}, t.head.loss);
+    TrainingExecutor exec(t.graph, build_registry(), t.weights, single_thread(), t.head.loss);
     SgdOptions o;
     o.weight_decay = 0;
     Sgd sgd(exec, o);

@@ -122,9 +122,10 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
                                 s.graph.inputs.size(), s.graph.outputs.size(), inputs.size(), outputs.size()));
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         const int v = s.graph.inputs[i];
-        if (inputs[i].shape() != s.graph.values[v].desc.shape)
-            throw Error(fmt::format("input '{}' should have shape {}, got {}", s.graph.values[v].name,
-                                    shape_str(s.graph.values[v].desc.shape), shape_str(inputs[i].shape())));
+        // The dtype too: an f32 tensor where i32 labels belong would be reinterpreted silently.
+        if (inputs[i].shape() != s.graph.values[v].desc.shape || inputs[i].desc().dtype != s.graph.values[v].desc.dtype)
+            throw Error(fmt::format("input '{}' should be {}, got {}", s.graph.values[v].name,
+                                    s.graph.values[v].desc.str(), inputs[i].desc().str()));
         s.device->copy_from_host(s.value_view(v).data, inputs[i].data(), inputs[i].bytes());
     }
     using Clock = std::chrono::steady_clock;

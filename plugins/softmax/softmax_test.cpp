@@ -111,3 +111,20 @@ TEST(Softmax, RejectsAnAxisBeyondTheRank) {
 }
 
 }  // namespace
+
+namespace {
+
+// Along the class axis of [N, K] and along axis 1 of [N, C, H, W] (inner extent > 1).
+TEST(Softmax, BackwardMatchesFiniteDifferences) {
+    for (const auto& [shape, axis] : std::vector<std::pair<weft::Shape, int>>{{{3, 5}, 1}, {{2, 4, 2, 3}, 1}}) {
+        const weft::Tensor x = random_tensor(shape, 71, -2.f, 2.f);
+        const weft::Tensor dy = random_tensor(shape, 72);
+        const auto result = weft::testing::run_op_backward("softmax", axis_attr(axis), {x}, {dy});
+        EXPECT_TRUE(all_close(result.outputs.at(0), reference_softmax(x, axis), 1e-5, 1e-6));
+        const weft::Tensor expected = weft::testing::numeric_gradient(
+            x, [&] { return weft::testing::weighted_sum(run_op("softmax", axis_attr(axis), {x}), {dy}); }, 1e-3f);
+        EXPECT_TRUE(all_close(result.grad_inputs.at(0), expected, 1e-2, 1e-4)) << weft::shape_str(shape);
+    }
+}
+
+}  // namespace

@@ -208,6 +208,14 @@ std::vector<EpochResult> train(const TrainConfig& config, const Registry& regist
         best_accuracy = c.best_accuracy;
         best_epoch = c.best_epoch;
         resumed_row = c.row;
+        // A run killed after its checkpoint but before the weights files of that epoch: write
+        // them again from the checkpoint, which holds exactly those weights.
+        ModelInfo at_checkpoint = info;
+        at_checkpoint.epoch = c.epoch;
+        if (const auto it = c.row.find("test_accuracy"); it != c.row.end()) at_checkpoint.test_accuracy = it->second;
+        save_safetensors(config.out_dir / "last.safetensors", c.weights, at_checkpoint.to_metadata());
+        if (c.best_epoch == c.epoch && c.epoch > 0)
+            save_safetensors(config.out_dir / "best.safetensors", c.weights, at_checkpoint.to_metadata());
         // Rows of epochs after the checkpoint were reported by a run that died before saving it.
         report::MetricsCsv::truncate_after_epoch(metrics_path, start_epoch);
     } else {
@@ -254,8 +262,11 @@ std::vector<EpochResult> train(const TrainConfig& config, const Registry& regist
             const float loss = outputs[0].as<float>()[0];
             if (!std::isfinite(loss))
                 throw Error(fmt::format("epoch {} step {}: the loss is {}; training stopped (learning rate {:.4g} too "
-                                        "high?). The last good checkpoint, epoch {}, is in {}",
-                                        epoch + 1, step + 1, loss, lr, epoch, config.out_dir.string()));
+                                        "high?). {}",
+                                        epoch + 1, step + 1, loss, lr,
+                                        epoch == 0 ? std::string("No epoch had completed, so nothing was saved.")
+                                                   : fmt::format("The last good checkpoint, epoch {}, is in {}", epoch,
+                                                                 config.out_dir.string())));
             sgd.step(static_cast<float>(lr));
             const float* logits = outputs[1].as<float>();
             const std::int32_t* y = inputs[1].as<std::int32_t>();

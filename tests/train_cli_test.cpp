@@ -1,0 +1,193 @@
+// `weft train` and `weft eval` as a user meets them, including the worst case: the process killed
+// with SIGKILL at a random moment, then resumed — it must lose at most the epoch in flight and
+// end with exactly the weights of a run that was never interrupted.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "op_harness.h"
+#include "weft/weights.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path& work_dir() {
+    static const fs::path d = [] {
+        fs::path p = fs::temp_directory_path() / ("weft_train_cli_test_" + std::to_string(::getpid()));
+        fs::remove_all(p);
+        fs::create_directories(p);
+        return p;
+    }();
+    return d;
+}
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+struct Result {
+    int status = -1;
+    std::string out, err;
+};
+
+std::string weft_binary() { return (fs::path(WEFT_TEST_BINARY_DIR) / "bin/weft").string(); }
+
+Result weft(const std::string& args) {
+    const fs::path out = work_dir() / "stdout.txt", err = work_dir() / "stderr.txt";
+    const std::string cmd = "timeout 300 " + weft_binary() + " " + args + " >" + out.string() + " 2>" + err.string() +
+                            " </dev/null";
+    const int raw = std::system(cmd.c_str());
+    return Result{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};
+}
+
+// CIFAR-10's binary layout, 24 images per file, class-dependent brightness to learn from.
+fs::path tiny_cifar() {
+    static const fs::path dir = [] {
+        const fs::path d = work_dir() / "cifar";
+        fs::create_directories(d);
+        std::mt19937 rng(3);
+        auto write = [&](const std::string& name) {
+            std::ofstream out(d / name, std::ios::binary);
+            for (int i = 0; i < 24; ++i) {
+                const int label = static_cast<int>(rng() % 10);
+                out.put(static_cast<char>(label));
+                for (int k = 0; k < 3072; ++k) out.put(static_cast<char>((label * 20 + rng() % 50) & 0xff));
+            }
+        };
+        for (int b = 1; b <= 5; ++b) write("data_batch_" + std::to_string(b) + ".bin");
+        write("test_batch.bin");
+        return d;
+    }();
+    return dir;
+}
+
+// One thread: the same arithmetic order in every run, so weights can be compared bit for bit.
+std::string train_args(const fs::path& out, int epochs) {
+    return "train igc-l24m2-d8 --set L=2 --set M=2 --data cifar10:" + tiny_cifar().string() + " --epochs " +
+           std::to_string(epochs) + " --batch 16 --lr 0.05 --schedule step:2 --seed 5 --threads 1 --quiet --out " +
+           out.string();
+}
+
+::testing::AssertionResult same_weights(const fs::path& a, const fs::path& b) {
+    const weft::WeightMap wa = weft::load_safetensors(a), wb = weft::load_safetensors(b);
+    if (wa.size() != wb.size()) return ::testing::AssertionFailure() << wa.size() << " vs " << wb.size() << " tensors";
+    for (const auto& [name, t] : wa) {
+        const auto it = wb.find(name);
+        if (it == wb.end()) return ::testing::AssertionFailure() << name << " missing";
+        const auto r = weft::testing::all_close(it->second, t, 0, 0);
+        if (!r) return ::testing::AssertionFailure() << name << ": " << r.message();
+    }
+    return ::testing::AssertionSuccess();
+}
+
+const fs::path& reference_run() {
+    static const fs::path dir = [] {
+        const fs::path d = work_dir() / "reference";
+        const Result r = weft(train_args(d, 4));
+        EXPECT_EQ(r.status, 0) << r.err;
+        return d;
+    }();
+    return dir;
+}
+
+TEST(TrainCli, WritesMetricsCurvesAndCheckpoints) {
+    const fs::path d = reference_run();
+    for (const char* f : {"run.json", "metrics.csv", "curves.svg", "checkpoint.safetensors", "best.safetensors",
+                          "last.safetensors"})
+        EXPECT_TRUE(fs::exists(d / f)) << f;
+    const std::string csv = slurp(d / "metrics.csv");
+    EXPECT_EQ(csv.rfind("epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy", 0), 0u) << csv;
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);  // header + 4 epochs
+}
+
+TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
+    const fs::path d = work_dir() / "killed";
+    std::mt19937 rng(static_cast<unsigned>(::getpid()));
+    int kills = 0;
+    // Kill, resume, kill again... until a run completes; each kill lands at a random moment
+    // (loading, mid-epoch, mid-checkpoint).
+    for (int attempt = 0; attempt < 12; ++attempt) {
+        const bool fresh = !fs::exists(d / "run.json");
+        const std::string args = fresh ? train_args(d, 4) : "train --resume " + d.string() + " --threads 1 --quiet";
+        const pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            const std::string cmd = weft_binary() + " " + args + " >/dev/null 2>>" + (work_dir() / "killed.log").string();
+            ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        const int delay_ms = std::uniform_int_distribution<int>(50, 700)(rng);
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            ++kills;
+            continue;
+        }
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(work_dir() / "killed.log");
+        break;
+    }
+    // However it went, finishing the run must give the uninterrupted result.
+    const Result finish = weft("train --resume " + d.string() + " --threads 1 --quiet");
+    ASSERT_EQ(finish.status, 0) << finish.err;
+    EXPECT_GT(kills, 0) << "every run finished before its kill: the test proved nothing";
+    EXPECT_TRUE(same_weights(d / "last.safetensors", reference_run() / "last.safetensors"));
+    // Exactly one metrics row per epoch survives the kills.
+    const std::string csv = slurp(d / "metrics.csv");
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5) << csv;
+    for (const auto& entry : fs::directory_iterator(d))
+        EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos)
+            << "a temporary file was left: " << entry.path();
+}
+
+TEST(TrainCli, ANonFiniteLossStopsTheRunWithAMessage) {
+    const fs::path d = work_dir() / "diverged";
+    const Result r = weft("train igc-l24m2-d8 --set L=2 --set M=2 --data cifar10:" + tiny_cifar().string() +
+                          " --epochs 2 --batch 16 --lr 1e30 --schedule constant --threads 1 --quiet --out " + d.string());
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("the loss is"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(d / "checkpoint.safetensors")) << "a diverged epoch must not be saved";
+}
+
+TEST(TrainCli, EvalReportsAccuracyAndDrawsTheConfusionMatrix) {
+    const fs::path d = reference_run();
+    const fs::path picture = work_dir() / "confusion.svg";
+    const Result r = weft("eval --weights " + (d / "best.safetensors").string() + " --quiet --confusion " + picture.string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("top-1 accuracy"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("confusion matrix"), std::string::npos) << r.out;
+    EXPECT_NE(slurp(picture).find("<svg"), std::string::npos);
+    // The weights name their graph and data; the wrong data is refused with the reason.
+    const Result wrong = weft("eval --weights " + (d / "best.safetensors").string() + " --data fashion-mnist --quiet");
+    if (fs::exists("/usr/share/datasets/fashion-mnist")) {
+        EXPECT_EQ(wrong.status, 2);
+        EXPECT_NE(wrong.err.find("images are 1×28×28"), std::string::npos) << wrong.err;
+    }
+}
+
+TEST(TrainCli, BenchAndStatsReportATrainingStep) {
+    const Result bench = weft("bench igc-l24m2-d8 --set L=2 --set M=2 --train --batch 8 --iterations 2 --seconds 0 --json --threads 1");
+    ASSERT_EQ(bench.status, 0) << bench.err;
+    EXPECT_NE(bench.out.find("\"mode\": \"train\""), std::string::npos) << bench.out;
+    EXPECT_NE(bench.out.find("\"ms_per_batch\""), std::string::npos);
+    const Result stats = weft("stats igc-l24m2-d8 --train --batch 16 --threads 1");
+    ASSERT_EQ(stats.status, 0) << stats.err;
+    EXPECT_NE(stats.out.find("planned training step at batch 16"), std::string::npos) << stats.out;
+}
+
+}  // namespace
