@@ -154,11 +154,13 @@ public:
         weft::group_conv::check_group_conv_shapes(conv, config);
         batch_ = conv.batch;
         has_bias_ = conv.bias;
+        // Training: this kernel's forward (the slow case of oneDNN's), oneDNN's backward.
         if (config.training || !serves(conv)) {
             onednn_ = std::make_unique<weft::cpu::OnednnConvolution>(
                 conv, weft::cpu::cpu_device(config.device), config.training);
-            return;
+            if (!serves(conv)) return;
         }
+        own_forward_ = true;
         geometry_ = small_groups_geometry(conv);
         zero_row_.assign(static_cast<std::size_t>(geometry_.width), 0.f);
         geometry_.zero_row = zero_row_.data();
@@ -174,7 +176,7 @@ public:
         const float* weight = args.params[0].as<const float>();
         const float* bias = has_bias_ ? args.params[1].as<const float>() : nullptr;
         float* output = args.outputs[0].as<float>();
-        if (onednn_) {
+        if (!own_forward_) {
             onednn_->forward(input, weight, bias, output, args.workspace);
             return;
         }
@@ -249,6 +251,7 @@ private:
     }
 
     int threads_;
+    bool own_forward_ = false;  // false: oneDNN computes the forward too
     std::int64_t batch_ = 0;
     bool has_bias_ = false;
     Geometry geometry_;
