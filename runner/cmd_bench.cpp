@@ -90,7 +90,11 @@ void bench(const BenchOptions& o) {
     std::int64_t macs = inference_macs;
     if (o.train) {
         const training::LossHead head = training::attach_loss(g, *registry);
-        TrainingExecutor exec(g, *registry, init_weights(g, 0), compile_options(o.device), head.loss);
+        WeightMap weights = init_weights(g, 0);
+        const auto reports = run_passes(g, weights, *registry, select_passes(*registry, o.device.passes, true));
+        for (const PassReport& r : reports) passes += fmt::format("{}{} ×{}", passes.empty() ? "" : ", ", r.name, r.rewrites);
+        if (passes.empty()) passes = "none";
+        TrainingExecutor exec(g, *registry, weights, compile_options(o.device), head.loss);
         Sgd sgd(exec, SgdOptions{});
         std::vector<Tensor> inputs{random_normal(g.values[g.inputs[0]].desc, 1), Tensor(g.values[g.inputs[1]].desc)};
         const std::int64_t classes = exec.make_outputs()[1].numel() / o.batch;
@@ -100,7 +104,6 @@ void bench(const BenchOptions& o) {
         ms = time_runs(o, [&] { exec.step(inputs, outputs); sgd.step(1e-4f); }, [&](bool on) { exec.set_profiling(on); });
         node_seconds = exec.forward_seconds();
         for (std::size_t i = 0; i < node_seconds.size(); ++i) node_seconds[i] += exec.backward_seconds()[i];
-        passes = "none (training)";
         device = exec.device().description();
         memory = exec.plan().total_bytes();
         macs = 3 * inference_macs;
@@ -144,7 +147,7 @@ void bench(const BenchOptions& o) {
         fmt::print("{}\n", j.dump(2));
         return;
     }
-    fmt::print("graph {} on {}; {}passes: {}\n", g.name, device, o.train ? "training step (forward, backward, SGD); " : "", passes);
+    fmt::print("graph {} on {}; {}passes: {}\n", g.name, device, o.train ? "training step (forward, backward, SGD), " : "", passes);
     fmt::print("batch {}: {:.2f} ms per {} (median of {}; p10 {:.2f}, p90 {:.2f}), {:.1f} images/s, {:.1f} GFLOP/s\n",
                o.batch, median, o.train ? "step" : "batch", ms.size(), percentile(ms, 0.1), percentile(ms, 0.9), ips,
                2 * gmacs);

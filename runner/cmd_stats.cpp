@@ -28,7 +28,8 @@ struct StatsOptions {
 nlohmann::json training_memory(const Graph& inference, const Registry& registry, const DeviceChoice& device) {
     Graph g = inference;
     const training::LossHead head = training::attach_loss(g, registry);
-    const WeightMap weights = init_weights(g, 0);
+    WeightMap weights = init_weights(g, 0);
+    run_passes(g, weights, registry, select_passes(registry, device.passes, true));
     TrainingExecutor exec(g, registry, weights, compile_options(device), head.loss);
     const TrainingPlan& p = exec.plan();
     return {{"peak_bytes", p.total_bytes()},

@@ -65,6 +65,7 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
     graph_options.sets = config.model.sets;
     auto registry = load_registry(graph_options);
     runtime.compile = compile_options(o.device);
+    runtime.passes = o.device.passes;
     runtime.progress = !o.quiet;
     runtime.make_graph = [&](std::int64_t batch) { return load_graph(graph_options, *registry, batch); };
     if (!o.quiet)

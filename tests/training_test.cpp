@@ -14,6 +14,7 @@
 
 #include "op_harness.h"
 #include "weft/graph_file.h"
+#include "weft/graph_pass.h"
 #include "weft/optimizer.h"
 #include "weft/training.h"
 #include "weft/training/model.h"
@@ -140,6 +141,33 @@ void check_planned_equals_unplanned(Trainable t) {
 TEST(TrainingPlan, PlannedStepEqualsUnplannedStep) { check_planned_equals_unplanned(trainable(small_igc(4, "16"))); }
 
 TEST(TrainingPlan, PlannedResidualStepEqualsUnplannedStep) { check_planned_equals_unplanned(trainable(small_residual(4))); }
+
+// The training-time passes (ReLU fused into batch norm) against the plain graph: one step gives
+// the same loss, logits and parameter gradients.
+TEST(TrainingPlan, FusedBatchNormReluStepEqualsThePlainStep) {
+    Trainable plain = trainable(small_residual(4));
+    Trainable fused = plain;
+    const auto reports = run_passes(fused.graph, fused.weights, build_registry(),
+                                    select_passes(build_registry(), "fuse_batch_norm_relu", true));
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_GT(reports[0].rewrites, 3);
+    std::vector<Tensor> inputs{testing::random_tensor(plain.graph.values[plain.graph.inputs[0]].desc.shape, 8),
+                               labels_tensor({0, 1, 2, 3})};
+    TrainingExecutor a(plain.graph, build_registry(), plain.weights, single_thread(), plain.head.loss);
+    TrainingExecutor b(fused.graph, build_registry(), fused.weights, single_thread(), fused.head.loss);
+    std::vector<Tensor> out_a = a.make_outputs(), out_b = b.make_outputs();
+    a.step(inputs, out_a);
+    b.step(inputs, out_b);
+    for (std::size_t k = 0; k < out_a.size(); ++k) EXPECT_TRUE(all_close(out_b[k], out_a[k], 1e-5, 1e-6));
+    std::map<std::string, const TrainingExecutor::Parameter*> by_name;
+    for (const auto& p : b.parameters()) by_name[p.name] = &p;
+    for (const auto& p : a.parameters()) {
+        const auto* q = by_name.at(p.name);
+        for (std::int64_t i = 0; i < p.grad.numel(); ++i)
+            ASSERT_NEAR(q->grad.as<float>()[i], p.grad.as<float>()[i], 1e-5 + 1e-4 * std::fabs(p.grad.as<float>()[i]))
+                << p.name << "[" << i << "]";
+    }
+}
 
 TEST(TrainingPlan, RefusesANonScalarLoss) {
     Graph g = small_igc(2);

@@ -1,4 +1,4 @@
-// batch_norm {eps, momentum}: y = (x - mean) / sqrt(var + eps) · weight + bias per channel
+// batch_norm {eps, momentum, fused_relu}: y = (x - mean) / sqrt(var + eps) · weight + bias per channel
 // (dimension 1) of an [N, C, ...] tensor; section 5.2 puts it after every IGC block.
 //
 // The parameters carry PyTorch's names and order (weight, bias, running_mean, running_var) so
@@ -64,6 +64,12 @@ weft::OpSchema batch_norm_schema() {
         real_attr("momentum", 0.9, "running = momentum * running + (1 - momentum) * batch");
     momentum.max = 1.0;
     schema.attrs.push_back(std::move(momentum));
+    weft::AttrSpec fused_relu;
+    fused_relu.name = "fused_relu";
+    fused_relu.type = weft::AttrType::boolean;
+    fused_relu.default_value = false;
+    fused_relu.doc = "apply ReLU to the output (set by the fuse_batch_norm_relu pass)";
+    schema.attrs.push_back(std::move(fused_relu));
     schema.infer = infer_batch_norm;
     // Backward re-normalises the input (training keeps the batch statistics itself), so the
     // input must survive: no in-place.
@@ -77,4 +83,5 @@ weft::OpSchema batch_norm_schema() {
 WEFT_PLUGIN("batch_norm", "1.0") {
     registrar.add_op(batch_norm_schema());
     registrar.add_pass(weft::batch_norm::fold_batch_norm_pass());
+    registrar.add_pass(weft::batch_norm::fuse_batch_norm_relu_pass());
 }

@@ -42,6 +42,7 @@ public:
         for (std::size_t i = 0; i < params_.size(); ++i)
             params_[i] = unbound(config.params[i].desc, engine);
         const float eps = static_cast<float>(config.attrs.get_real("eps"));
+        if (config.attrs.get_bool("fused_relu")) relu_flag_ = dnnl::normalization_flags::fuse_norm_relu;
         if (config.training)
             build_training(config, engine, eps);
         else
@@ -49,8 +50,9 @@ public:
     }
 
     // Training keeps the batch mean and (biased) variance here between forward and backward.
+    // With a fused ReLU, oneDNN's mask of the positive outputs follows the statistics.
     std::size_t saved_bytes() const override {
-        return training_ ? 2 * static_cast<std::size_t>(channels_) * sizeof(float) : 0;
+        return training_ ? mask_offset() + mask_bytes_ : 0;
     }
 
     void forward(const weft::ForwardArgs& args) override {
@@ -62,6 +64,7 @@ public:
             auto* statistics = static_cast<float*>(args.saved);
             mean_.set_data_handle(statistics);
             variance_.set_data_handle(statistics + channels_);
+            if (mask_bytes_) mask_.set_data_handle(static_cast<std::byte*>(args.saved) + mask_offset());
         }
         primitive_.execute(stream_, exec_args_);
         stream_.wait();
@@ -80,6 +83,7 @@ public:
         params_[1].set_data_handle(args.params[1].data);
         mean_.set_data_handle(statistics);
         variance_.set_data_handle(statistics + channels_);
+        if (mask_bytes_) mask_.set_data_handle(static_cast<std::byte*>(args.saved) + mask_offset());
         diff_dst_.set_data_handle(args.grad_outputs[0].data);
         diff_src_.set_data_handle(args.grad_inputs[0].data);
         diff_scale_.set_data_handle(args.grad_params[0].data);
@@ -98,7 +102,7 @@ private:
     void build_inference(const dnnl::engine& engine, float eps) {
         const auto flags = dnnl::normalization_flags::use_global_stats |
                            dnnl::normalization_flags::use_scale |
-                           dnnl::normalization_flags::use_shift;
+                           dnnl::normalization_flags::use_shift | relu_flag_;
         const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference,
                                                            src_.get_desc(), eps, flags);
         primitive_ = dnnl::batch_normalization_forward(
@@ -117,8 +121,8 @@ private:
         channels_ = x.shape[1];
         count_ = x.shape[0] * x.shape[2];  // elements per channel in the batch
         momentum_ = static_cast<float>(config.attrs.get_real("momentum"));
-        const auto flags =
-            dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+        const auto flags = dnnl::normalization_flags::use_scale |
+                           dnnl::normalization_flags::use_shift | relu_flag_;
         const dnnl::batch_normalization_forward::primitive_desc forward_pd(
             dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_training,
                                                     src_.get_desc(), eps, flags),
@@ -129,6 +133,11 @@ private:
         exec_args_ = {{DNNL_ARG_SRC, src_},         {DNNL_ARG_DST, dst_},
                       {DNNL_ARG_SCALE, params_[0]}, {DNNL_ARG_SHIFT, params_[1]},
                       {DNNL_ARG_MEAN, mean_},       {DNNL_ARG_VARIANCE, variance_}};
+        mask_bytes_ = forward_pd.workspace_desc().get_size();
+        if (mask_bytes_) {
+            mask_ = dnnl::memory(forward_pd.workspace_desc(), engine, DNNL_MEMORY_NONE);
+            exec_args_.emplace(DNNL_ARG_WORKSPACE, mask_);
+        }
 
         diff_src_ = dnnl::memory(src_.get_desc(), engine, DNNL_MEMORY_NONE);
         diff_dst_ = dnnl::memory(dst_.get_desc(), engine, DNNL_MEMORY_NONE);
@@ -147,7 +156,10 @@ private:
                           {DNNL_ARG_DIFF_SRC, diff_src_},
                           {DNNL_ARG_DIFF_SCALE, diff_scale_},
                           {DNNL_ARG_DIFF_SHIFT, diff_shift_}};
+        if (mask_bytes_) backward_args_.emplace(DNNL_ARG_WORKSPACE, mask_);
     }
+
+    std::size_t mask_offset() const { return (2 * static_cast<std::size_t>(channels_) * sizeof(float) + 63) / 64 * 64; }
 
     // running = momentum·running + (1 − momentum)·batch, with the unbiased batch variance
     // n/(n−1)·σ² as PyTorch and MXNet keep it.
@@ -175,6 +187,9 @@ private:
     std::int64_t channels_ = 0;
     std::int64_t count_ = 0;
     float momentum_ = 0.f;
+    dnnl::normalization_flags relu_flag_ = static_cast<dnnl::normalization_flags>(0);
+    std::size_t mask_bytes_ = 0;
+    dnnl::memory mask_;  // fused ReLU: which outputs were positive, in the saved memory
     dnnl::memory mean_, variance_;  // the batch statistics, in the saved memory
     dnnl::memory diff_src_, diff_dst_, diff_scale_, diff_shift_;
     dnnl::batch_normalization_backward backward_;

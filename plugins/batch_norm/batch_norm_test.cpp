@@ -218,3 +218,70 @@ TEST(BatchNorm, TrainingBackwardMatchesFiniteDifferencesThroughTheBatchStatistic
 }
 
 }  // namespace
+
+namespace {
+
+// fused_relu is exactly batch norm followed by ReLU: the same output, and the same gradients as
+// batch norm's backward given the ReLU-masked incoming gradient — in training and inference.
+TEST(BatchNorm, FusedReluEqualsBatchNormThenRelu) {
+    const weft::Tensor x = random_tensor({4, 6, 5, 5}, 301, -2.f, 2.f);
+    const weft::Tensor dy = random_tensor(x.shape(), 302);
+    weft::WeightMap params{{"weight", random_tensor({6}, 303, 0.5f, 1.5f)}, {"bias", random_tensor({6}, 304)}};
+    weft::Attributes fused;
+    fused.set("fused_relu", true);
+    const auto plain = run_op_backward("batch_norm", {}, {x}, {dy}, params);
+    weft::Tensor relu_out(x.desc()), masked(x.desc());
+    for (std::int64_t i = 0; i < x.numel(); ++i) {
+        const float y = plain.outputs[0].as<float>()[i];
+        relu_out.as<float>()[i] = std::max(y, 0.f);
+        masked.as<float>()[i] = y > 0.f ? dy.as<float>()[i] : 0.f;
+    }
+    const auto through_relu = run_op_backward("batch_norm", {}, {x}, {masked}, params);
+    const auto one_op = run_op_backward("batch_norm", fused, {x}, {dy}, params);
+    EXPECT_TRUE(all_close(one_op.outputs[0], relu_out, 1e-6, 1e-6));
+    EXPECT_TRUE(all_close(one_op.grad_inputs[0], through_relu.grad_inputs[0], 1e-5, 1e-6));
+    EXPECT_TRUE(all_close(one_op.grad_params[0], through_relu.grad_params[0], 1e-5, 1e-6));
+    EXPECT_TRUE(all_close(one_op.grad_params[1], through_relu.grad_params[1], 1e-5, 1e-6));
+    // Inference, with running statistics.
+    const weft::Tensor inference = run_op("batch_norm", fused, {x}, params).at(0);
+    const weft::Tensor separate = run_op("batch_norm", {}, {x}, params).at(0);
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+        ASSERT_EQ(inference.as<float>()[i], std::max(separate.as<float>()[i], 0.f)) << i;
+}
+
+}  // namespace
+
+namespace {
+
+// The direct kernel (chosen by priority) against oneDNN's, forward and backward, training and
+// inference, with and without the fused ReLU, on image and feature shapes.
+TEST(BatchNorm, DirectKernelEqualsOnednn) {
+    std::uint64_t seed = 400;
+    for (const weft::Shape& shape : std::vector<weft::Shape>{{4, 6, 5, 5}, {3, 5, 7, 3}, {8, 10}}) {
+        for (bool relu : {false, true}) {
+            SCOPED_TRACE(weft::shape_str(shape) + (relu ? " relu" : ""));
+            weft::Attributes attrs;
+            attrs.set("fused_relu", relu);
+            const weft::Tensor x = random_tensor(shape, ++seed, -2.f, 3.f);
+            const weft::Tensor dy = random_tensor(shape, ++seed);
+            const std::int64_t c = shape[1];
+            weft::WeightMap params{{"weight", random_tensor({c}, ++seed, 0.5f, 1.5f)},
+                                   {"bias", random_tensor({c}, ++seed)},
+                                   {"running_mean", random_tensor({c}, ++seed)},
+                                   {"running_var", random_tensor({c}, ++seed, 0.5f, 2.f)}};
+            const auto direct = run_op_backward("batch_norm", attrs, {x}, {dy}, params, "direct");
+            const auto onednn = run_op_backward("batch_norm", attrs, {x}, {dy}, params, "onednn");
+            EXPECT_TRUE(all_close(direct.outputs[0], onednn.outputs[0], 1e-5, 1e-5));
+            EXPECT_TRUE(all_close(direct.grad_inputs[0], onednn.grad_inputs[0], 1e-4, 1e-5));
+            for (std::size_t p = 0; p < 4; ++p)
+                EXPECT_TRUE(all_close(direct.grad_params[p], onednn.grad_params[p], 1e-4, 1e-5)) << p;
+            for (const char* name : {"running_mean", "running_var"})
+                EXPECT_TRUE(all_close(direct.params.at(name), onednn.params.at(name), 1e-5, 1e-6)) << name;
+            const weft::Tensor a = weft::testing::run_op_with_kernel("direct", "batch_norm", attrs, {x}, params).at(0);
+            const weft::Tensor b = weft::testing::run_op_with_kernel("onednn", "batch_norm", attrs, {x}, params).at(0);
+            EXPECT_TRUE(all_close(a, b, 1e-5, 1e-5));
+        }
+    }
+}
+
+}  // namespace

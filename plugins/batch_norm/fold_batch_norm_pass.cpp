@@ -22,6 +22,7 @@ bool can_absorb_affine(const Node& node, const Registry& registry) {
 bool fold_one(PassContext& c, int bn_index) {
     Graph& g = c.graph;
     const Node& bn = g.nodes[bn_index];
+    if (bn.attrs.get_bool("fused_relu")) return false;  // the ReLU would be lost
     const int input = bn.inputs.at(0);
     const auto producer = channel_permutation::exclusive_producer(g, input);
     if (!producer || !can_absorb_affine(g.nodes[producer->node], c.registry)) return false;

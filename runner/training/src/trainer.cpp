@@ -12,6 +12,7 @@
 #include "weft/datasets/dataset.h"
 #include "weft/datasets/loader.h"
 #include "weft/error.h"
+#include "weft/graph_pass.h"
 #include "weft/report/charts.h"
 #include "weft/report/files.h"
 #include "weft/report/progress.h"
@@ -189,6 +190,9 @@ std::vector<EpochResult> train(const TrainConfig& config, const Registry& regist
     } else {
         weights = init_weights(graph, config.seed);
     }
+    // Rewrites valid in training (fusing ReLU into batch norm); parameter names do not change,
+    // so checkpoints fit the plain graph as well.
+    run_passes(graph, weights, registry, select_passes(registry, runtime.passes, /*training=*/true));
     TrainingExecutor exec(graph, registry, weights, runtime.compile, head.loss);
     Sgd sgd(exec, config.sgd);
 

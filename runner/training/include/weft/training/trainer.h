@@ -46,9 +46,10 @@ struct EpochResult {
 };
 
 struct TrainRuntime {
-    CompileOptions compile;  // device, threads, kernel overrides (training runs no graph passes)
+    CompileOptions compile;  // device, threads, kernel overrides
     bool progress = true;
     bool resume = false;     // continue from out_dir/checkpoint.safetensors
+    std::string passes = "default";  // graph passes valid in training (select_passes), e.g. fuse_batch_norm_relu
     // Builds the (plain, inference) graph of config.model at a batch size, shapes inferred.
     std::function<Graph(std::int64_t batch)> make_graph;
 };
