@@ -156,3 +156,10 @@ TEST(Cli, UnknownGraphAndBadSetAreOneLineErrors) {
     EXPECT_TRUE(one_line_error(weft("check igc-l24m2-d8 --set nonsense"), "expected KEY=VALUE"));
     EXPECT_TRUE(one_line_error(weft("run igc-l24m2-d8 --kernel group_conv=nowhere"), "--kernel group_conv=nowhere"));
 }
+
+// A batch whose buffers exceed the machine's memory is refused before anything is allocated
+// (Linux would overcommit and kill the process later), for inference and training alike.
+TEST(Cli, BuffersLargerThanMemoryAreRefusedBeforeAllocating) {
+    EXPECT_TRUE(one_line_error(weft("run igc-l24m2-d20 --batch 900000"), "of memory (try a smaller --batch)"));
+    EXPECT_TRUE(one_line_error(weft("bench igc-l24m2-d20 --train --batch 900000"), "of memory (try a smaller --batch)"));
+}

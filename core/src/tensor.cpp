@@ -1,5 +1,7 @@
 #include "weft/tensor.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -73,6 +75,13 @@ constexpr std::size_t kHostAlignment = 64;
 
 std::shared_ptr<std::byte[]> allocate_host(std::size_t bytes) {
     const std::size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
+    // Checked before allocating: with overcommit an impossible tensor would be "allocated" and
+    // the process killed while zero-filling it.
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+    if (pages > 0 && page > 0 && rounded / static_cast<std::size_t>(page) > static_cast<std::size_t>(pages))
+        throw Error(fmt::format("a tensor of {:.1f} GiB is more than this machine's {:.1f} GiB of memory (try a "
+                                "smaller --batch)",
+                                double(bytes) / (1 << 30), double(pages) * double(page) / (1 << 30)));
     void* p = std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
     if (!p) throw Error(fmt::format("out of host memory allocating {} bytes", bytes));
     std::memset(p, 0, rounded == 0 ? kHostAlignment : rounded);

@@ -5,6 +5,8 @@
 
 #include <omp.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -64,6 +66,13 @@ std::string CpuDevice::description() const {
 
 void* CpuDevice::allocate(std::size_t bytes) {
     const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    // Checked before allocating: Linux overcommits, so an impossible request would "succeed"
+    // and the process be killed later, part-way through a run, instead of failing here.
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+    if (pages > 0 && page > 0 && rounded / static_cast<std::size_t>(page) > static_cast<std::size_t>(pages))
+        throw Error(fmt::format("cpu: a buffer of {:.1f} GiB is more than this machine's {:.1f} GiB of memory "
+                                "(try a smaller --batch)",
+                                double(bytes) / (1 << 30), double(pages) * double(page) / (1 << 30)));
     void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
     if (!p) throw Error(fmt::format("cpu: out of memory allocating {} bytes", bytes));
     return p;
