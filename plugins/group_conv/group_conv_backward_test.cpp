@@ -3,12 +3,14 @@
 // group_conv_reference.h (paper Eq. 1), so dL/dy = r.
 #include <algorithm>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "group_conv_reference.h"
+#include "group_conv_small_groups_isa.h"
 #include "op_harness.h"
 
 namespace {
@@ -16,6 +18,8 @@ namespace {
 using weft::Tensor;
 using weft::testing::all_close;
 using weft::testing::ConvCase;
+using weft::testing::ForcedIsa;
+using weft::testing::missing_isa;
 using weft::testing::numeric_gradient;
 using weft::testing::random_tensor;
 using weft::testing::reference_group_conv;
@@ -44,10 +48,21 @@ ConvCase conv_case(std::int64_t batch, std::int64_t groups, std::int64_t in_per_
     return c;
 }
 
+// As conv_case, on a height x width plane.
+ConvCase sized(ConvCase c, std::int64_t height, std::int64_t width) {
+    c.height = height, c.width = width;
+    return c;
+}
+
 // Groups 1/2/4 with 1-4 channels a group, strides 1/2, padding 0/1, 3x3, 1x1 and 3x1 kernels,
-// with and without bias; every batch above 1.
+// with and without bias, odd planes and IGC's groups of 2 and 4 channels on planes wider than
+// a vector; every batch above 1.
 std::vector<ConvCase> gradient_cases() {
     return {
+        sized(conv_case(2, 3, 2, 2, 3, 3, 1, 1, true), 7, 9),
+        sized(conv_case(2, 3, 2, 2, 3, 3, 2, 1, false), 9, 7),
+        sized(conv_case(2, 2, 4, 4, 3, 3, 1, 0, false), 5, 19),
+        sized(conv_case(3, 2, 2, 4, 3, 3, 2, 0, true), 11, 17),
         conv_case(2, 1, 3, 2, 3, 3, 1, 1, true),   conv_case(2, 2, 2, 2, 3, 3, 1, 1, false),
         conv_case(3, 4, 1, 1, 3, 3, 2, 1, true),   conv_case(2, 4, 2, 3, 3, 3, 2, 0, false),
         conv_case(2, 2, 4, 1, 1, 1, 1, 0, true),   conv_case(2, 4, 3, 2, 1, 1, 2, 0, false),
@@ -118,7 +133,8 @@ TEST(GroupConvBackward, SmallGroupsAndOnednnKernelsGiveTheSameGradients) {
                                        ++seed);
         const auto onednn = kernel_backward(c, "onednn", input, weight, bias, r);
         const auto small_groups = kernel_backward(c, "small_groups", input, weight, bias, r);
-        // In training the small-groups kernel computes the forward itself (oneDNN the backward).
+        // In training the small-groups kernel computes the forward and backward itself (oneDNN
+        // only dL/dx at strides above 1).
         EXPECT_TRUE(all_close(small_groups.outputs[0], onednn.outputs[0]));
         EXPECT_TRUE(all_close(small_groups.grad_inputs[0], onednn.grad_inputs[0]));
         for (std::size_t p = 0; p < onednn.grad_params.size(); ++p) {
@@ -126,6 +142,74 @@ TEST(GroupConvBackward, SmallGroupsAndOnednnKernelsGiveTheSameGradients) {
         }
     }
 }
+
+// dL/dx, dL/dW, dL/db of small_groups equal oneDNN's on each instruction-set path: IGC-L24M2's
+// 3x3 shapes (groups of 2 and 4, stride 1 and 2) and random geometries (groups of 1-16
+// channels, 3x3 / 3x1 / 1x3 / 1x1 / 5x5 kernels, strides 1-3, padding 0-2, sometimes dilation
+// 2, odd planes on both sides of the vector widths).
+class GroupConvBackwardIsa : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        if (const std::string why = missing_isa(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    }
+};
+
+void expect_same_gradients_as_onednn(const ConvCase& c, std::uint64_t seed) {
+    SCOPED_TRACE(c.str());
+    const Tensor input = random_tensor(c.input_shape(), seed);
+    const Tensor weight = random_tensor(c.weight_shape(), seed + 1);
+    const Tensor bias = random_tensor({c.out_channels}, seed + 2);
+    const Tensor r = random_tensor({c.batch, c.out_channels, c.out_height(), c.out_width()},
+                                   seed + 3);
+    const auto onednn = kernel_backward(c, "onednn", input, weight, bias, r);
+    const auto small_groups = kernel_backward(c, "small_groups", input, weight, bias, r);
+    EXPECT_TRUE(all_close(small_groups.grad_inputs[0], onednn.grad_inputs[0]));
+    for (std::size_t p = 0; p < onednn.grad_params.size(); ++p) {
+        EXPECT_TRUE(all_close(small_groups.grad_params[p], onednn.grad_params[p]));
+    }
+}
+
+TEST_P(GroupConvBackwardIsa, SmallGroupsGivesOnednnsGradientsOnTheIgcShapes) {
+    const ForcedIsa forced(GetParam());
+    expect_same_gradients_as_onednn(sized(conv_case(2, 24, 2, 2, 3, 3, 1, 1, false), 32, 32), 1);
+    expect_same_gradients_as_onednn(sized(conv_case(2, 24, 2, 4, 3, 3, 2, 1, true), 32, 32), 2);
+    expect_same_gradients_as_onednn(sized(conv_case(2, 24, 4, 4, 3, 3, 1, 1, false), 16, 16), 3);
+    expect_same_gradients_as_onednn(sized(conv_case(2, 24, 8, 8, 3, 3, 1, 1, false), 8, 8), 4);
+}
+
+TEST_P(GroupConvBackwardIsa, SmallGroupsGivesOnednnsGradientsOnRandomGeometries) {
+    const ForcedIsa forced(GetParam());
+    std::mt19937_64 rng(2018);
+    const auto pick = [&](std::int64_t lo, std::int64_t hi) {
+        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+    };
+    const auto one_of = [&](const std::vector<std::int64_t>& values) {
+        return values[static_cast<std::size_t>(pick(0, std::int64_t(values.size()) - 1))];
+    };
+    const std::vector<std::pair<std::int64_t, std::int64_t>> kernels{
+        {3, 3}, {3, 3}, {3, 1}, {1, 3}, {1, 1}, {5, 5}};
+    for (int trial = 0; trial < 20; ++trial) {
+        ConvCase c;
+        c.batch = pick(1, 3);
+        c.groups = pick(1, 4);
+        c.in_channels = c.groups * one_of({1, 2, 3, 4, 8, 16});
+        c.out_channels = c.groups * one_of({1, 2, 3, 4, 8, 16});
+        const auto [kh, kw] = kernels[static_cast<std::size_t>(pick(0, 5))];
+        c.kernel_h = kh, c.kernel_w = kw;
+        c.stride_h = one_of({1, 1, 2}), c.stride_w = one_of({1, 1, 2, 2, 3});
+        c.padding_h = pick(0, 2), c.padding_w = pick(0, 2);
+        c.dilation_h = one_of({1, 1, 1, 2}), c.dilation_w = one_of({1, 1, 1, 2});
+        c.bias = pick(0, 1) == 1;
+        do {
+            c.height = pick(1, 13), c.width = pick(1, 35);
+        } while (c.height + 2 * c.padding_h < c.dilation_h * (c.kernel_h - 1) + 1 ||
+                 c.width + 2 * c.padding_w < c.dilation_w * (c.kernel_w - 1) + 1);
+        expect_same_gradients_as_onednn(c, 300 + 4 * trial);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(, GroupConvBackwardIsa, ::testing::Values("avx512", "avx2", "portable"),
+                         [](const auto& info) { return info.param; });
 
 TEST(GroupConvBackward, SumOfDyIsTheBiasGradientAndAZeroDyGivesZeroGradients) {
     ConvCase c = conv_case(2, 2, 2, 3, 3, 3, 1, 1, true);

@@ -46,10 +46,33 @@ struct TileKernel {
     TileFunction run = nullptr;
 };
 
+// dL/dW and dL/db of one output channel from one image, as lane-wise partial sums: for each
+// tap (c, ky, kx), `taps[tap]` (a vector of `lanes` floats) += dy[oy, ox] * x[c, iy, ix] over the
+// output pixels, and `bias` += dy. The caller sums the lanes once all images are in, so that
+// horizontal adds stay out of the per-image loop.
+struct WeightGradTile {
+    const float* input;        // the group's first input channel plane of one image
+    const float* grad_output;  // dL/dy of the output channel in that image
+    float* taps;               // [C/groups][kh][kw][lanes]
+    float* bias;               // [lanes], or null when the node has no bias
+};
+
+using WeightGradFunction = void (*)(const Geometry& geometry, const WeightGradTile& tile);
+
+// A weight-gradient function with the width of its partial sums; `run` null where the ISA
+// path cannot serve the geometry.
+struct WeightGradKernel {
+    int lanes = 0;
+    WeightGradFunction run = nullptr;
+};
+
 // The tile for `block` output channels (1, 2, 4 or 8) and horizontal stride 1 or 2 of the
 // geometry, with as many rows as keep its accumulators in registers (at most out_height).
 // Callers check the CPU first (__builtin_cpu_supports): these contain AVX-512 / AVX2 code.
 TileKernel avx512_tile_kernel(const Geometry& geometry, int block);
 TileKernel avx2_tile_kernel(const Geometry& geometry, int block);
+// The weight gradient for horizontal stride 1 or 2 (any vertical stride and dilation).
+WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry);
+WeightGradKernel avx2_weight_grad_kernel(const Geometry& geometry);
 
 }  // namespace weft::small_groups

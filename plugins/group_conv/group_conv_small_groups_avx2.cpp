@@ -1,5 +1,6 @@
 // AVX2 tiles of the small-group convolution: 8 output columns in a ymm register, 16 registers,
 // so at most 8 accumulators. The host calls these only after checking the CPU.
+// The weight gradient (group_conv_small_groups_weight_grad.h) runs on the same vectors.
 #include <cstdint>
 
 #include "group_conv_small_groups.h"
@@ -30,6 +31,7 @@ struct Ymm {
     };
     static V zero() { return _mm256_setzero_ps(); }
     static V set1(float f) { return _mm256_set1_ps(f); }
+    static V add(V a, V b) { return _mm256_add_ps(a, b); }
     static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
     static V max(V a, V b) { return _mm256_max_ps(a, b); }
     static Mask lanes_between(std::int64_t lo, std::int64_t hi) {
@@ -64,12 +66,17 @@ struct Ymm {
 }  // namespace weft::small_groups
 
 #include "group_conv_small_groups_tile.h"
+#include "group_conv_small_groups_weight_grad.h"
 
 namespace weft::small_groups {
 
 TileKernel avx2_tile_kernel(const Geometry& geometry, int block) {
     // 8 accumulators leave the other 8 registers for inputs and broadcast weights.
     return select_tile<Ymm>(geometry, block, 8);
+}
+
+WeightGradKernel avx2_weight_grad_kernel(const Geometry& geometry) {
+    return select_weight_grad<Ymm>(geometry);
 }
 
 }  // namespace weft::small_groups
@@ -82,6 +89,7 @@ TileKernel avx2_tile_kernel(const Geometry& geometry, int block) {
 
 namespace weft::small_groups {
 TileKernel avx2_tile_kernel(const Geometry&, int) { return {}; }
+WeightGradKernel avx2_weight_grad_kernel(const Geometry&) { return {}; }
 }  // namespace weft::small_groups
 
 #endif

@@ -1,6 +1,7 @@
 // AVX-512 tiles of the small-group convolution: 16 output columns in a zmm register, or 8 in a
 // ymm register (AVX-512VL masks, 32 registers) when the output is at most 8 wide, where a zmm
 // would leave half its lanes idle. The host calls these only after checking the CPU.
+// The weight gradient (group_conv_small_groups_weight_grad.h) runs on the same vectors.
 #include <cstdint>
 
 #include "group_conv_small_groups.h"
@@ -37,6 +38,7 @@ struct Zmm {
     using Mask = __mmask16;
     static V zero() { return _mm512_setzero_ps(); }
     static V set1(float f) { return _mm512_set1_ps(f); }
+    static V add(V a, V b) { return _mm512_add_ps(a, b); }
     static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
     static V max(V a, V b) { return _mm512_max_ps(a, b); }
     static Mask lanes_between(std::int64_t lo, std::int64_t hi) {
@@ -57,6 +59,7 @@ struct Ymm {
     using Mask = __mmask8;
     static V zero() { return _mm256_setzero_ps(); }
     static V set1(float f) { return _mm256_set1_ps(f); }
+    static V add(V a, V b) { return _mm256_add_ps(a, b); }
     static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
     static V max(V a, V b) { return _mm256_max_ps(a, b); }
     static Mask lanes_between(std::int64_t lo, std::int64_t hi) {
@@ -74,6 +77,7 @@ struct Ymm {
 }  // namespace weft::small_groups
 
 #include "group_conv_small_groups_tile.h"
+#include "group_conv_small_groups_weight_grad.h"
 
 namespace weft::small_groups {
 
@@ -81,6 +85,11 @@ TileKernel avx512_tile_kernel(const Geometry& geometry, int block) {
     // 16 accumulators leave the other 16 registers for inputs and broadcast weights.
     if (geometry.out_width <= 8) return select_tile<Ymm>(geometry, block, 16);
     return select_tile<Zmm>(geometry, block, 16);
+}
+
+WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry) {
+    if (geometry.out_width <= 8) return select_weight_grad<Ymm>(geometry);
+    return select_weight_grad<Zmm>(geometry);
 }
 
 }  // namespace weft::small_groups
@@ -93,6 +102,7 @@ TileKernel avx512_tile_kernel(const Geometry& geometry, int block) {
 
 namespace weft::small_groups {
 TileKernel avx512_tile_kernel(const Geometry&, int) { return {}; }
+WeightGradKernel avx512_weight_grad_kernel(const Geometry&) { return {}; }
 }  // namespace weft::small_groups
 
 #endif

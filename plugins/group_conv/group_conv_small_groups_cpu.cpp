@@ -5,10 +5,10 @@
 // held in registers, with no reorder and nothing allocated per batch.
 //
 // It outranks the oneDNN kernel (priority 10) and runs that kernel itself for nodes it does not
-// serve: groups wider than 16 channels, or tensors held channels-last. A kernel created for
-// training runs the oneDNN convolution for forward and backward alike: this file has no backward
-// of its own, and one convolution for both directions keeps the gradients those of the forward
-// that ran.
+// serve: groups wider than 16 channels, or tensors held channels-last. In training it computes
+// the backward too: dL/dx at stride 1 as a convolution with the same tiles (oneDNN's at other
+// strides, which would need a transposed convolution), dL/dW and dL/db directly, one output
+// channel per thread at a time. oneDNN's backward for such groups runs at a few GFLOP/s.
 //
 // Vector code is chosen when the kernel is created: AVX-512, else AVX2, else a portable loop;
 // WEFT_SMALL_GROUPS_ISA=avx512|avx2|portable forces one (tests run each in turn).
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <omp.h>
 
 #include "group_conv_geometry.h"
 #include "group_conv_small_groups.h"
@@ -34,6 +35,8 @@ namespace {
 using weft::small_groups::Geometry;
 using weft::small_groups::Tile;
 using weft::small_groups::TileKernel;
+using weft::small_groups::WeightGradKernel;
+using weft::small_groups::WeightGradTile;
 
 // Channels per group up to which this kernel computes the node itself.
 constexpr std::int64_t kMaxChannelsPerGroup = 16;
@@ -146,6 +149,74 @@ void convolve_group_portable(const Geometry& g, const float* input, const float*
     }
 }
 
+// Sec. 3.1's backward through dx: dL/dx is the forward convolution of dL/dy with each group's
+// kernel turned 180 degrees and its input and output channels swapped, padded by
+// dilation * (k - 1) - padding. At stride 1 that is a convolution this kernel computes; other
+// strides would need the zeros of a transposed convolution, and stay with oneDNN.
+bool backward_data_is_a_convolution(const Geometry& g) {
+    return g.stride_h == 1 && g.stride_w == 1 &&
+           g.padding_h <= g.dilation_h * (g.kernel_h - 1) &&
+           g.padding_w <= g.dilation_w * (g.kernel_w - 1);
+}
+
+Geometry backward_data_geometry(const Geometry& g) {
+    Geometry d = g;
+    d.in_channels = g.out_channels, d.height = g.out_height, d.width = g.out_width;
+    d.out_channels = g.in_channels, d.out_height = g.height, d.out_width = g.width;
+    d.in_per_group = g.out_per_group, d.out_per_group = g.in_per_group;
+    d.padding_h = g.dilation_h * (g.kernel_h - 1) - g.padding_h;
+    d.padding_w = g.dilation_w * (g.kernel_w - 1) - g.padding_w;
+    d.relu = false;
+    return d;
+}
+
+// W[o, c, ky, kx] of each group as the backward-data convolution's weight
+// [c, o, kh - 1 - ky, kw - 1 - kx].
+void rotate_and_swap_weight(const Geometry& g, const float* weight, float* rotated) {
+    const std::int64_t taps = g.kernel_h * g.kernel_w;
+    for (std::int64_t group = 0; group < g.groups; ++group) {
+        for (std::int64_t o = 0; o < g.out_per_group; ++o) {
+            for (std::int64_t c = 0; c < g.in_per_group; ++c) {
+                const float* from =
+                    weight + ((group * g.out_per_group + o) * g.in_per_group + c) * taps;
+                float* to = rotated + ((group * g.in_per_group + c) * g.out_per_group + o) * taps;
+                for (std::int64_t tap = 0; tap < taps; ++tap) to[tap] = from[taps - 1 - tap];
+            }
+        }
+    }
+}
+
+// WeightGradFunction for any stride, one column at a time (`lanes` = 1), over the columns
+// where each tap lands inside the input, as in convolve_group_portable.
+void accumulate_weight_grad_portable(const Geometry& g, const WeightGradTile& t) {
+    if (t.bias != nullptr) {
+        for (std::int64_t i = 0; i < g.out_height * g.out_width; ++i) *t.bias += t.grad_output[i];
+    }
+    for (std::int64_t c = 0; c < g.in_per_group; ++c) {
+        const float* x = t.input + c * g.height * g.width;
+        for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
+            for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
+                const std::int64_t shift = kx * g.dilation_w - g.padding_w;
+                const std::int64_t first =
+                    std::max<std::int64_t>(0, (-shift + g.stride_w - 1) / g.stride_w);
+                const std::int64_t last = std::min<std::int64_t>(
+                    g.out_width, shift >= g.width ? 0 : (g.width - 1 - shift) / g.stride_w + 1);
+                float sum = 0.f;
+                for (std::int64_t oy = 0; oy < g.out_height; ++oy) {
+                    const std::int64_t iy = oy * g.stride_h + ky * g.dilation_h - g.padding_h;
+                    if (iy < 0 || iy >= g.height) continue;
+                    const float* x_row = x + iy * g.width + shift;
+                    const float* dy_row = t.grad_output + oy * g.out_width;
+                    for (std::int64_t ox = first; ox < last; ++ox) {
+                        sum += dy_row[ox] * x_row[ox * g.stride_w];
+                    }
+                }
+                t.taps[(c * g.kernel_h + ky) * g.kernel_w + kx] += sum;
+            }
+        }
+    }
+}
+
 class GroupConvSmallGroups final : public weft::Kernel {
 public:
     explicit GroupConvSmallGroups(const weft::KernelConfig& config)
@@ -154,17 +225,22 @@ public:
         weft::group_conv::check_group_conv_shapes(conv, config);
         batch_ = conv.batch;
         has_bias_ = conv.bias;
-        // Training: this kernel's forward (the slow case of oneDNN's), oneDNN's backward.
+        // Training keeps oneDNN for the backward data of strides above 1 (and its constructor
+        // refuses what cannot be trained, fused_relu).
         if (config.training || !serves(conv)) {
             onednn_ = std::make_unique<weft::cpu::OnednnConvolution>(
                 conv, weft::cpu::cpu_device(config.device), config.training);
             if (!serves(conv)) return;
         }
         own_forward_ = true;
+        const Isa isa = chosen_isa();
         geometry_ = small_groups_geometry(conv);
-        zero_row_.assign(static_cast<std::size_t>(geometry_.width), 0.f);
+        blocks_ = plan_tiles(geometry_, isa);
+        if (config.training) plan_backward(isa);
+        zero_row_.assign(static_cast<std::size_t>(std::max(geometry_.width, geometry_.out_width)),
+                         0.f);
         geometry_.zero_row = zero_row_.data();
-        plan_tiles(chosen_isa());
+        data_geometry_.zero_row = zero_row_.data();
     }
 
     std::size_t workspace_bytes() const override {
@@ -180,7 +256,80 @@ public:
             onednn_->forward(input, weight, bias, output, args.workspace);
             return;
         }
+        convolve(geometry_, blocks_, input, weight, bias, output);
+    }
+
+    bool has_backward() const override { return onednn_ && onednn_->has_backward(); }
+
+    void backward(const weft::BackwardArgs& args) override {
+        if (!has_backward()) weft::Kernel::backward(args);  // throws: built for inference
+        const float* input = args.inputs[0].as<const float>();
+        const float* weight = args.params[0].as<const float>();
+        const float* grad_output = args.grad_outputs[0].as<const float>();
+        float* grad_input = args.grad_inputs[0].as<float>();
+        float* grad_weight = args.grad_params[0].as<float>();
+        float* grad_bias = has_bias_ ? args.grad_params[1].as<float>() : nullptr;
+        if (!own_forward_) {
+            onednn_->backward_data(grad_output, weight, grad_input, args.workspace);
+            onednn_->backward_weights(input, grad_output, grad_weight, grad_bias, args.workspace);
+            return;
+        }
+        if (own_backward_data_) {
+            // The weights change every step; turning them is cheap next to the convolution.
+            rotate_and_swap_weight(geometry_, weight, rotated_weight_.data());
+            convolve(data_geometry_, data_blocks_, grad_output, rotated_weight_.data(), nullptr,
+                     grad_input);
+        } else {
+            onednn_->backward_data(grad_output, weight, grad_input, args.workspace);
+        }
+        weight_gradient(input, grad_output, grad_weight, grad_bias);
+    }
+
+private:
+    // Splits a group's output channels into blocks of 8, 4, 2, 1, each with its tile function.
+    // Empty (the portable loop) where the ISA has no tile for this geometry.
+    static std::vector<TileKernel> plan_tiles(const Geometry& g, Isa isa) {
+        std::vector<TileKernel> blocks;
+        if (isa == Isa::portable) return blocks;
+        for (std::int64_t done = 0; done < g.out_per_group;) {
+            int block = 8;
+            while (block > g.out_per_group - done) block /= 2;
+            const TileKernel tile = isa == Isa::avx512
+                                        ? weft::small_groups::avx512_tile_kernel(g, block)
+                                        : weft::small_groups::avx2_tile_kernel(g, block);
+            if (tile.run == nullptr) return {};  // e.g. a horizontal stride above 2
+            blocks.push_back(tile);
+            done += block;
+        }
+        return blocks;
+    }
+
+    // Everything backward needs that does not change between steps: the backward-data
+    // convolution and its tiles, and room for the turned weights and the weight-gradient sums.
+    void plan_backward(Isa isa) {
         const Geometry& g = geometry_;
+        if (backward_data_is_a_convolution(g)) {
+            own_backward_data_ = true;
+            data_geometry_ = backward_data_geometry(g);
+            data_blocks_ = plan_tiles(data_geometry_, isa);
+            rotated_weight_.resize(
+                static_cast<std::size_t>(g.out_channels * g.in_per_group * g.kernel_h * g.kernel_w));
+        }
+        if (isa == Isa::avx512) weight_grad_ = weft::small_groups::avx512_weight_grad_kernel(g);
+        if (isa == Isa::avx2) weight_grad_ = weft::small_groups::avx2_weight_grad_kernel(g);
+        if (weight_grad_.run == nullptr) weight_grad_ = {1, &accumulate_weight_grad_portable};
+        weight_grad_sums_.resize(static_cast<std::size_t>(threads_ * weight_grad_floats()));
+    }
+
+    // Per thread: a vector of partial sums for each tap of one output channel, and the bias.
+    std::int64_t weight_grad_floats() const {
+        return (geometry_.in_per_group * geometry_.kernel_h * geometry_.kernel_w + 1) *
+               weight_grad_.lanes;
+    }
+
+    // Eq. 1 over the batch, one (image, group) per task.
+    void convolve(const Geometry& g, const std::vector<TileKernel>& blocks, const float* input,
+                  const float* weight, const float* bias, float* output) const {
         const std::int64_t items = batch_ * g.groups;
         const int threads = threads_;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
@@ -191,52 +340,20 @@ public:
             const float* w = weight + first_out * g.in_per_group * g.kernel_h * g.kernel_w;
             const float* b = bias ? bias + first_out : nullptr;
             float* y = output + (n * g.out_channels + first_out) * g.out_height * g.out_width;
-            if (blocks_.empty()) {
+            if (blocks.empty()) {
                 convolve_group_portable(g, x, w, b, y);
             } else {
-                convolve_group_in_tiles(x, w, b, y);
+                convolve_group_in_tiles(g, blocks, x, w, b, y);
             }
         }
     }
 
-    bool has_backward() const override { return onednn_ && onednn_->has_backward(); }
-
-    void backward(const weft::BackwardArgs& args) override {
-        if (!has_backward()) weft::Kernel::backward(args);  // throws: built for inference
-        const float* grad_output = args.grad_outputs[0].as<const float>();
-        float* grad_bias = has_bias_ ? args.grad_params[1].as<float>() : nullptr;
-        onednn_->backward_data(grad_output, args.params[0].as<const float>(),
-                               args.grad_inputs[0].as<float>(), args.workspace);
-        onednn_->backward_weights(args.inputs[0].as<const float>(), grad_output,
-                                  args.grad_params[0].as<float>(), grad_bias, args.workspace);
-    }
-
-private:
-    // Splits a group's output channels into blocks of 8, 4, 2, 1, each with its tile function.
-    // Leaves blocks_ empty (the portable loop) where the ISA has no tile for this geometry.
-    void plan_tiles(Isa isa) {
-        if (isa == Isa::portable) return;
-        for (std::int64_t done = 0; done < geometry_.out_per_group;) {
-            int block = 8;
-            while (block > geometry_.out_per_group - done) block /= 2;
-            const TileKernel tile = isa == Isa::avx512
-                                        ? weft::small_groups::avx512_tile_kernel(geometry_, block)
-                                        : weft::small_groups::avx2_tile_kernel(geometry_, block);
-            if (tile.run == nullptr) {  // e.g. a horizontal stride above 2
-                blocks_.clear();
-                return;
-            }
-            blocks_.push_back(tile);
-            done += block;
-        }
-    }
-
-    void convolve_group_in_tiles(const float* x, const float* w, const float* b, float* y) const {
-        const Geometry& g = geometry_;
+    static void convolve_group_in_tiles(const Geometry& g, const std::vector<TileKernel>& blocks,
+                                        const float* x, const float* w, const float* b, float* y) {
         const std::int64_t out_plane = g.out_height * g.out_width;
         const std::int64_t weights_per_out = g.in_per_group * g.kernel_h * g.kernel_w;
         std::int64_t first = 0;  // the block's first output channel within the group
-        for (const TileKernel& block : blocks_) {
+        for (const TileKernel& block : blocks) {
             Tile tile{x, w + first * weights_per_out, b ? b + first : nullptr,
                       y + first * out_plane, 0, 0};
             for (std::int64_t row = 0; row < g.out_height; row += block.rows) {
@@ -250,14 +367,62 @@ private:
         }
     }
 
+    // dL/dW and dL/db, one output channel per task, all images in order: each weight's sum is
+    // made by one thread in a fixed order, so the gradient does not depend on the thread count.
+    void weight_gradient(const float* input, const float* grad_output, float* grad_weight,
+                         float* grad_bias) {
+        const Geometry& g = geometry_;
+        const std::int64_t taps = g.in_per_group * g.kernel_h * g.kernel_w;
+        const std::int64_t lanes = weight_grad_.lanes;
+        const std::int64_t per_thread = weight_grad_floats();
+        float* all_sums = weight_grad_sums_.data();
+        const int threads = threads_;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+        {
+            float* sums = all_sums + omp_get_thread_num() * per_thread;
+#pragma omp for schedule(static)
+            for (std::int64_t o = 0; o < g.out_channels; ++o) {
+                const std::int64_t group = o / g.out_per_group;
+                std::fill(sums, sums + per_thread, 0.f);
+                WeightGradTile tile{nullptr, nullptr, sums,
+                                    grad_bias ? sums + taps * lanes : nullptr};
+                for (std::int64_t n = 0; n < batch_; ++n) {
+                    tile.input = input + (n * g.in_channels + group * g.in_per_group) *
+                                             g.height * g.width;
+                    tile.grad_output = grad_output + (n * g.out_channels + o) * g.out_height *
+                                                         g.out_width;
+                    weight_grad_.run(g, tile);
+                }
+                for (std::int64_t tap = 0; tap < taps; ++tap) {
+                    grad_weight[o * taps + tap] = sum_lanes(sums + tap * lanes, lanes);
+                }
+                if (grad_bias) grad_bias[o] = sum_lanes(sums + taps * lanes, lanes);
+            }
+        }
+    }
+
+    static float sum_lanes(const float* lanes, std::int64_t count) {
+        float sum = 0.f;
+        for (std::int64_t i = 0; i < count; ++i) sum += lanes[i];
+        return sum;
+    }
+
     int threads_;
-    bool own_forward_ = false;  // false: oneDNN computes the forward too
+    bool own_forward_ = false;  // false: oneDNN computes the forward and backward too
     std::int64_t batch_ = 0;
     bool has_bias_ = false;
     Geometry geometry_;
-    std::vector<float> zero_row_;
+    std::vector<float> zero_row_;     // as wide as the input and the output, for both directions
     std::vector<TileKernel> blocks_;  // empty: the portable loop
-    // Training, and nodes this kernel does not serve.
+    // Training. Backward data at stride 1 as a convolution of dy (false: oneDNN's):
+    bool own_backward_data_ = false;
+    Geometry data_geometry_;
+    std::vector<TileKernel> data_blocks_;  // empty: the portable loop
+    std::vector<float> rotated_weight_;    // the weight turned for it, refilled every backward
+    WeightGradKernel weight_grad_;
+    std::vector<float> weight_grad_sums_;  // per thread, weight_grad_floats() each
+    // Training (forward_training primitives, backward data at strides above 1), and nodes this
+    // kernel does not serve.
     std::unique_ptr<weft::cpu::OnednnConvolution> onednn_;
 };
 

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "group_conv_reference.h"
+#include "group_conv_small_groups_isa.h"
 #include "op_harness.h"
 #include "weft/error.h"
 
@@ -18,34 +19,11 @@ using weft::Tensor;
 using weft::testing::all_close;
 using weft::testing::build_registry;
 using weft::testing::ConvCase;
+using weft::testing::ForcedIsa;
+using weft::testing::missing_isa;
 using weft::testing::random_tensor;
 using weft::testing::reference_group_conv;
 using weft::testing::run_op_with_kernel;
-
-constexpr const char* kIsaVariable = "WEFT_SMALL_GROUPS_ISA";
-
-// Sets WEFT_SMALL_GROUPS_ISA for one scope; the kernel reads it when it is created.
-class ForcedIsa {
-public:
-    explicit ForcedIsa(const std::string& isa) { setenv(kIsaVariable, isa.c_str(), 1); }
-    ~ForcedIsa() { unsetenv(kIsaVariable); }
-    ForcedIsa(const ForcedIsa&) = delete;
-    ForcedIsa& operator=(const ForcedIsa&) = delete;
-};
-
-// Why this CPU cannot run an instruction-set path, or empty when it can.
-std::string missing_isa(const std::string& isa) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (isa == "avx512" && !(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")))
-        return "this CPU lacks AVX-512F/VL";
-    if (isa == "avx2" && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
-        return "this CPU lacks AVX2/FMA";
-    return "";
-#else
-    return isa == "portable" ? "" : "not an x86-64 CPU";
-#endif
-}
 
 // Runs the case through small_groups and through oneDNN; both must match the reference, and
 // each other.
