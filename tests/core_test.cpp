@@ -148,6 +148,22 @@ TEST(PluginHost, AKernelThatThrowsIsReportedWithNodeAndLibrary) {
     EXPECT_NE(msg.find("fixture kernel failure"), std::string::npos) << msg;
 }
 
+TEST(PluginHost, AShapeRuleAnsweringAnInvalidShapeIsRefusedNamingPluginAndNode) {
+    Registry r;
+    r.load_directory(fixture_dir("bad_shape"));
+    Graph g;
+    Node node;
+    node.name = "liar";
+    node.op = "test_bad_shape";
+    node.loc = SourceLocation{"net.yaml", 3, 5};
+    node.inputs = {g.add_input("x", TensorDesc{DType::f32, {1, 4}, Layout::row_major})};
+    g.outputs = g.nodes[g.add_node(std::move(node))].outputs;
+    const std::string msg = error_of([&] { infer_shapes(g, r); });
+    EXPECT_NE(msg.find("net.yaml:3:5: node 'liar'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("invalid output shape [1, -3]"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("weft_bad_shape"), std::string::npos) << msg;
+}
+
 TEST(Validation, AttributesAreCheckedAgainstTheSchema) {
     Registry r;
     r.load_directory(fixture_dir("good"));

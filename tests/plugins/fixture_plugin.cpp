@@ -82,6 +82,19 @@ WEFT_PLUGIN("fixture_throwing", "1.0") {
     registrar.add_kernel(weft::KernelFactory{"test_throw", "cpu", "throwing", 0, {},
                                              [](const weft::KernelConfig&) { return std::make_unique<ThrowingKernel>(); }});
 }
+#elif defined(FIXTURE_BAD_SHAPE)
+// A schema whose shape rule answers nonsense (a negative extent): core must refuse it, naming the
+// plugin and the node, before anything is allocated from it.
+WEFT_PLUGIN("fixture_bad_shape", "1.0") {
+    weft::OpSchema s = scale_schema();
+    s.name = "test_bad_shape";
+    s.infer = [](const weft::InferContext& c) {
+        weft::TensorDesc out = c.inputs[0];
+        out.shape.back() = -3;
+        return weft::NodeSignature{{out}, {}, 0};
+    };
+    registrar.add_op(s);
+}
 #elif defined(FIXTURE_WRONG_ABI)
 static void register_nothing(weft::PluginRegistrar&) {}
 extern "C" __attribute__((visibility("default"))) const weft::PluginDescriptor* weft_plugin_entry() {
