@@ -163,3 +163,11 @@ TEST(Cli, BuffersLargerThanMemoryAreRefusedBeforeAllocating) {
     EXPECT_TRUE(one_line_error(weft("run igc-l24m2-d20 --batch 900000"), "of memory (try a smaller --batch)"));
     EXPECT_TRUE(one_line_error(weft("bench igc-l24m2-d20 --train --batch 900000"), "of memory (try a smaller --batch)"));
 }
+
+// Shapes whose element count overflows 64 bits, or whose bytes do, are refused at shape time.
+TEST(Cli, ShapeProductsThatOverflowAreRefused) {
+    const fs::path huge = write_file("huge.yaml",
+                                     "family: huge\ninputs:\n  - {name: data, shape: [4000000000, 4000000000, 4000000000]}\n"
+                                     "graph:\n  - {op: relu}\n");
+    EXPECT_TRUE(one_line_error(weft("check " + huge.string()), "has more elements than can be counted"));
+}
