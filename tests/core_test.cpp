@@ -164,6 +164,23 @@ TEST(PluginHost, AShapeRuleAnsweringAnInvalidShapeIsRefusedNamingPluginAndNode) 
     EXPECT_NE(msg.find("weft_bad_shape"), std::string::npos) << msg;
 }
 
+TEST(PluginHost, InputsOfTheWrongDtypeAreRefusedAtTheExecutor) {
+    Registry r;
+    r.load_directory(fixture_dir("good"));
+    r.load_directory(weft::default_plugin_directory());
+    Graph g;
+    Node node;
+    node.name = "s";
+    node.op = "test_scale";
+    node.inputs = {g.add_input("x", TensorDesc{DType::f32, {1, 4}, Layout::row_major})};
+    g.outputs = g.nodes[g.add_node(std::move(node))].outputs;
+    infer_shapes(g, r);
+    Executor exec(g, r, {}, {});
+    std::vector<Tensor> in{Tensor(TensorDesc{DType::i32, {1, 4}, Layout::row_major})}, out = exec.make_outputs();
+    const std::string msg = error_of([&] { exec.run(in, out); });
+    EXPECT_NE(msg.find("input 'x' should be f32[1, 4], got i32[1, 4]"), std::string::npos) << msg;
+}
+
 TEST(Validation, AttributesAreCheckedAgainstTheSchema) {
     Registry r;
     r.load_directory(fixture_dir("good"));
