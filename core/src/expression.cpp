@@ -151,12 +151,18 @@ private:
 
 enum class ExprKind { literal, name, negate, logical_not, binary, logical_and, logical_or, conditional, call };
 
+// Far deeper than any real expression. The parser, the evaluator and the tree's destructor each
+// recurse once per level, so without a bound `((((…1…))))`, `not not … true` or `1+1+…+1` in a
+// graph file would overflow the stack instead of being an error.
+constexpr int kMaxNesting = 200;
+
 struct Expr {
     ExprKind kind;
     std::size_t offset;       // where an error about this expression should point
     ExprValue literal;        // for literal
     std::string_view text;    // operator, name or function
     std::vector<std::unique_ptr<Expr>> operands;
+    int depth = 1;            // levels of the tree below and including this node
 };
 
 using ExprPtr = std::unique_ptr<Expr>;
@@ -168,6 +174,10 @@ ExprPtr make_expr(ExprKind kind, std::size_t offset, std::string_view text = {},
     expr->offset = offset;
     expr->text = text;
     expr->operands = std::move(operands);
+    // Left-associative chains (`1+1+…`) are built by loops, not recursion: bound them here.
+    for (const auto& operand : expr->operands) expr->depth = std::max(expr->depth, operand->depth + 1);
+    if (expr->depth > kMaxNesting)
+        throw ExpressionError(offset, fmt::format("expression nested deeper than {} levels", kMaxNesting));
     return expr;
 }
 
@@ -211,12 +221,31 @@ private:
         throw ExpressionError(token.offset, fmt::format("expected {}, found {}", expected, found));
     }
 
+    // Counts the parser's own recursion (parentheses, arguments, `not`, signs, `**`, chained
+    // conditionals), which descends before any node exists to measure.
+    class Descent {
+    public:
+        explicit Descent(Parser& parser) : parser_(parser) {
+            if (parser_.nesting_ == kMaxNesting)
+                throw ExpressionError(parser_.peek().offset,
+                                      fmt::format("expression nested deeper than {} levels", kMaxNesting));
+            ++parser_.nesting_;
+        }
+        ~Descent() { --parser_.nesting_; }
+        Descent(const Descent&) = delete;
+        Descent& operator=(const Descent&) = delete;
+
+    private:
+        Parser& parser_;
+    };
+
     void expect_symbol(std::string_view symbol) {
         if (!at_symbol(symbol)) unexpected(fmt::format("'{}'", symbol));
         advance();
     }
 
     ExprPtr conditional() {
+        const Descent descent(*this);
         ExprPtr first = or_expr();
         if (at_keyword("if")) {  // value if condition else alternative
             const std::size_t offset = advance().offset;
@@ -256,6 +285,7 @@ private:
 
     ExprPtr not_expr() {
         if (!at_keyword("not")) return comparison();
+        const Descent descent(*this);
         const std::size_t offset = advance().offset;
         return make_expr(ExprKind::logical_not, offset, "not", operand_list(not_expr()));
     }
@@ -289,8 +319,9 @@ private:
     }
 
     ExprPtr unary() {
+        if (!at_symbol("+") && !at_symbol("-")) return power();
+        const Descent descent(*this);
         if (at_symbol("+")) { advance(); return unary(); }
-        if (!at_symbol("-")) return power();
         const std::size_t offset = advance().offset;
         return make_expr(ExprKind::negate, offset, "-", operand_list(unary()));
     }
@@ -298,6 +329,7 @@ private:
     ExprPtr power() {  // right-associative and tighter than a unary minus on its left: -2**2 == -4
         ExprPtr base = atom();
         if (!at_symbol("**")) return base;
+        const Descent descent(*this);
         const std::size_t offset = advance().offset;
         return make_expr(ExprKind::binary, offset, "**", operand_list(std::move(base), unary()));
     }
@@ -364,6 +396,7 @@ private:
 
     std::vector<Token> tokens_;
     std::size_t pos_ = 0;
+    int nesting_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------

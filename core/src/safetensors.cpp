@@ -128,8 +128,10 @@ WeightMap load_safetensors(const fs::path& path, std::map<std::string, std::stri
                     if (v.is_string()) (*metadata)[k] = v.get<std::string>();
             continue;
         }
+        // A named copy: clang before 16 cannot capture a structured binding in a lambda.
+        const std::string& tensor = name;
         auto bad = [&](const std::string& what) {
-            return Error(fmt::format("{}: tensor '{}': {}", where, name, what));
+            return Error(fmt::format("{}: tensor '{}': {}", where, tensor, what));
         };
         if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
             throw bad("entry needs dtype, shape and data_offsets");
