@@ -6,28 +6,14 @@
 
 #include <fmt/format.h>
 
+#include "device_buffer.h"
 #include "weft/registry.h"
 
 namespace weft {
 
 namespace {
 
-struct DeviceBuffer {
-    Device* device = nullptr;
-    void* ptr = nullptr;
-    DeviceBuffer() = default;
-    DeviceBuffer(Device& d, std::size_t bytes) : device(&d), ptr(bytes ? d.allocate(bytes) : nullptr) {}
-    DeviceBuffer(DeviceBuffer&& o) noexcept : device(o.device), ptr(o.ptr) { o.ptr = nullptr; }
-    DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
-        std::swap(device, o.device);
-        std::swap(ptr, o.ptr);
-        return *this;
-    }
-    ~DeviceBuffer() {
-        if (ptr) device->deallocate(ptr);
-    }
-    std::byte* bytes() const { return static_cast<std::byte*>(ptr); }
-};
+using detail::DeviceBuffer;
 
 // Everything one node needs at run time, prepared at compile time.
 struct CompiledNode {

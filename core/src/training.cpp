@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "arena_allocator.h"
+#include "device_buffer.h"
 #include "weft/registry.h"
 
 namespace weft {
@@ -244,22 +245,7 @@ TrainingPlan plan_training(const Graph& graph, const Registry& registry, int los
 
 namespace {
 
-struct DeviceBuffer {
-    Device* device = nullptr;
-    void* ptr = nullptr;
-    DeviceBuffer() = default;
-    DeviceBuffer(Device& d, std::size_t bytes) : device(&d), ptr(bytes ? d.allocate(bytes) : nullptr) {}
-    DeviceBuffer(DeviceBuffer&& o) noexcept : device(o.device), ptr(o.ptr) { o.ptr = nullptr; }
-    DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
-        std::swap(device, o.device);
-        std::swap(ptr, o.ptr);
-        return *this;
-    }
-    ~DeviceBuffer() {
-        if (ptr) device->deallocate(ptr);
-    }
-    std::byte* bytes() const { return static_cast<std::byte*>(ptr); }
-};
+using detail::DeviceBuffer;
 
 struct CompiledNode {
     int node = -1;
