@@ -94,10 +94,14 @@ std::string train_args(const fs::path& out, int epochs) {
     return ::testing::AssertionSuccess();
 }
 
+double reference_seconds = 0;  // how long the uninterrupted run took: kills land inside it
+
 const fs::path& reference_run() {
     static const fs::path dir = [] {
         const fs::path d = work_dir() / "reference";
+        const auto start = std::chrono::steady_clock::now();
         const Result r = weft(train_args(d, 4));
+        reference_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         EXPECT_EQ(r.status, 0) << r.err;
         return d;
     }();
@@ -116,6 +120,8 @@ TEST(TrainCli, WritesMetricsCurvesAndCheckpoints) {
 
 TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
     const fs::path d = work_dir() / "killed";
+    reference_run();
+    const int span_ms = std::max(20, static_cast<int>(reference_seconds * 1000));
     std::mt19937 rng(static_cast<unsigned>(::getpid()));
     int kills = 0;
     // Kill, resume, kill again... until a run completes; each kill lands at a random moment
@@ -130,7 +136,8 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
             ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
             ::_exit(127);
         }
-        const int delay_ms = std::uniform_int_distribution<int>(50, 700)(rng);
+        // Somewhere inside a run: start-up, an epoch, a checkpoint being written.
+        const int delay_ms = std::uniform_int_distribution<int>(span_ms / 10, span_ms * 8 / 10)(rng);
         std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
         int status = 0;
         if (::waitpid(pid, &status, WNOHANG) == 0) {
@@ -140,7 +147,8 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
             continue;
         }
         ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(work_dir() / "killed.log");
-        break;
+        if (kills > 0) break;
+        fs::remove_all(d);  // finished before any kill (a fast machine): start over, the test needs one
     }
     // However it went, finishing the run must give the uninterrupted result.
     const Result finish = weft("train --resume " + d.string() + " --threads 1 --quiet");
