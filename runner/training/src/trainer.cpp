@@ -156,6 +156,13 @@ std::vector<EpochResult> train(const TrainConfig& config, const Registry& regist
     if (ec) throw Error(fmt::format("{}: cannot create: {}", config.out_dir.string(), ec.message()));
     const fs::path checkpoint_path = config.out_dir / "checkpoint.safetensors";
     const fs::path metrics_path = config.out_dir / "metrics.csv";
+    // A run killed while writing leaves its temporary file behind (the real file is whole: the
+    // old version or the new). Only weft writes these names here, and only one run at a time.
+    for (const auto& entry : fs::directory_iterator(config.out_dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() > 4 && (name.ends_with(".tmp") || name.find(".tmp-") != std::string::npos))
+            fs::remove(entry.path(), ec);
+    }
     if (!runtime.resume && fs::exists(checkpoint_path))
         throw Error(fmt::format("{} already holds a run (checkpoint.safetensors); resume it with --resume {} or "
                                 "choose another --out",
