@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "device_buffer.h"
+#include "graph_boundary.h"
 #include "weft/registry.h"
 
 namespace weft {
@@ -14,6 +15,9 @@ namespace weft {
 namespace {
 
 using detail::DeviceBuffer;
+using detail::copy_graph_inputs;
+using detail::copy_graph_outputs;
+using detail::make_graph_outputs;
 
 // Everything one node needs at run time, prepared at compile time.
 struct CompiledNode {
@@ -95,25 +99,12 @@ Executor::Executor(const Graph& graph, const Registry& registry, const WeightMap
 
 Executor::~Executor() = default;
 
-std::vector<Tensor> Executor::make_outputs() const {
-    std::vector<Tensor> out;
-    for (int v : impl_->graph.outputs) out.emplace_back(impl_->graph.values[v].desc);
-    return out;
-}
+std::vector<Tensor> Executor::make_outputs() const { return make_graph_outputs(impl_->graph); }
 
 void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
     Impl& s = *impl_;
-    if (inputs.size() != s.graph.inputs.size() || outputs.size() != s.graph.outputs.size())
-        throw Error(fmt::format("graph takes {} input(s) and {} output(s), run() was given {} and {}",
-                                s.graph.inputs.size(), s.graph.outputs.size(), inputs.size(), outputs.size()));
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-        const int v = s.graph.inputs[i];
-        // The dtype too: an f32 tensor where i32 labels belong would be reinterpreted silently.
-        if (inputs[i].shape() != s.graph.values[v].desc.shape || inputs[i].desc().dtype != s.graph.values[v].desc.dtype)
-            throw Error(fmt::format("input '{}' should be {}, got {}", s.graph.values[v].name,
-                                    s.graph.values[v].desc.str(), inputs[i].desc().str()));
-        s.device->copy_from_host(s.value_view(v).data, inputs[i].data(), inputs[i].bytes());
-    }
+    auto device_view = [&](int v) { return s.value_view(v); };
+    copy_graph_inputs(s.graph, *s.device, inputs, outputs.size(), "run", device_view);
     using Clock = std::chrono::steady_clock;
     for (CompiledNode& c : s.nodes) {
         const auto start = s.profiling ? Clock::now() : Clock::time_point{};
@@ -130,13 +121,7 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
         }
     }
     s.device->synchronize();
-    for (std::size_t i = 0; i < outputs.size(); ++i) {
-        const int v = s.graph.outputs[i];
-        if (outputs[i].shape() != s.graph.values[v].desc.shape)
-            throw Error(fmt::format("output '{}' buffer should have shape {}, got {}", s.graph.values[v].name,
-                                    shape_str(s.graph.values[v].desc.shape), shape_str(outputs[i].shape())));
-        s.device->copy_to_host(outputs[i].data(), s.value_view(v).data, outputs[i].bytes());
-    }
+    copy_graph_outputs(s.graph, *s.device, outputs, device_view);
 }
 
 const BufferPlan& Executor::plan() const { return impl_->plan; }

@@ -12,6 +12,7 @@
 
 #include "arena_allocator.h"
 #include "device_buffer.h"
+#include "graph_boundary.h"
 #include "weft/registry.h"
 
 namespace weft {
@@ -246,6 +247,9 @@ TrainingPlan plan_training(const Graph& graph, const Registry& registry, int los
 namespace {
 
 using detail::DeviceBuffer;
+using detail::copy_graph_inputs;
+using detail::copy_graph_outputs;
+using detail::make_graph_outputs;
 
 struct CompiledNode {
     int node = -1;
@@ -372,24 +376,12 @@ TrainingExecutor::TrainingExecutor(const Graph& graph, const Registry& registry,
 
 TrainingExecutor::~TrainingExecutor() = default;
 
-std::vector<Tensor> TrainingExecutor::make_outputs() const {
-    std::vector<Tensor> out;
-    for (int v : impl_->graph.outputs) out.emplace_back(impl_->graph.values[v].desc);
-    return out;
-}
+std::vector<Tensor> TrainingExecutor::make_outputs() const { return make_graph_outputs(impl_->graph); }
 
 void TrainingExecutor::step(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
     Impl& s = *impl_;
-    if (inputs.size() != s.graph.inputs.size() || outputs.size() != s.graph.outputs.size())
-        throw Error(fmt::format("graph takes {} input(s) and {} output(s), step() was given {} and {}",
-                                s.graph.inputs.size(), s.graph.outputs.size(), inputs.size(), outputs.size()));
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-        const int v = s.graph.inputs[i];
-        if (inputs[i].desc().shape != s.graph.values[v].desc.shape || inputs[i].desc().dtype != s.graph.values[v].desc.dtype)
-            throw Error(fmt::format("input '{}' should be {}, got {}", s.graph.values[v].name,
-                                    s.graph.values[v].desc.str(), inputs[i].desc().str()));
-        s.device->copy_from_host(s.at(s.plan.values[v], s.graph.values[v].desc).data, inputs[i].data(), inputs[i].bytes());
-    }
+    auto device_view = [&](int v) { return s.at(s.plan.values[v], s.graph.values[v].desc); };
+    copy_graph_inputs(s.graph, *s.device, inputs, outputs.size(), "step", device_view);
     using Clock = std::chrono::steady_clock;
     auto fail = [&](const CompiledNode& c, const char* pass, const std::exception& e) {
         const Node& node = s.graph.nodes[c.node];
@@ -429,14 +421,7 @@ void TrainingExecutor::step(std::span<const Tensor> inputs, std::span<Tensor> ou
         }
     }
     s.device->synchronize();
-    for (std::size_t i = 0; i < outputs.size(); ++i) {
-        const int v = s.graph.outputs[i];
-        if (outputs[i].desc().shape != s.graph.values[v].desc.shape)
-            throw Error(fmt::format("output '{}' buffer should have shape {}, got {}", s.graph.values[v].name,
-                                    shape_str(s.graph.values[v].desc.shape), shape_str(outputs[i].shape())));
-        s.device->copy_to_host(outputs[i].data(), s.at(s.plan.values[v], s.graph.values[v].desc).data,
-                               outputs[i].bytes());
-    }
+    copy_graph_outputs(s.graph, *s.device, outputs, device_view);
 }
 
 const std::vector<TrainingExecutor::Parameter>& TrainingExecutor::parameters() const { return impl_->parameters; }
