@@ -18,6 +18,8 @@ namespace {
 using weft::Tensor;
 using weft::testing::all_close;
 using weft::testing::ConvCase;
+using weft::testing::random_conv_case;
+using weft::testing::RandomConvRanges;
 using weft::testing::ForcedIsa;
 using weft::testing::missing_isa;
 using weft::testing::numeric_gradient;
@@ -180,30 +182,11 @@ TEST_P(GroupConvBackwardIsa, SmallGroupsGivesOnednnsGradientsOnTheIgcShapes) {
 TEST_P(GroupConvBackwardIsa, SmallGroupsGivesOnednnsGradientsOnRandomGeometries) {
     const ForcedIsa forced(GetParam());
     std::mt19937_64 rng(2018);
-    const auto pick = [&](std::int64_t lo, std::int64_t hi) {
-        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
-    };
-    const auto one_of = [&](const std::vector<std::int64_t>& values) {
-        return values[static_cast<std::size_t>(pick(0, std::int64_t(values.size()) - 1))];
-    };
-    const std::vector<std::pair<std::int64_t, std::int64_t>> kernels{
-        {3, 3}, {3, 3}, {3, 1}, {1, 3}, {1, 1}, {5, 5}};
+    RandomConvRanges ranges;
+    ranges.max_groups = 4, ranges.stride_h = {1, 1, 2}, ranges.max_padding = 2;
+    ranges.max_height = 13, ranges.max_width = 35;
     for (int trial = 0; trial < 20; ++trial) {
-        ConvCase c;
-        c.batch = pick(1, 3);
-        c.groups = pick(1, 4);
-        c.in_channels = c.groups * one_of({1, 2, 3, 4, 8, 16});
-        c.out_channels = c.groups * one_of({1, 2, 3, 4, 8, 16});
-        const auto [kh, kw] = kernels[static_cast<std::size_t>(pick(0, 5))];
-        c.kernel_h = kh, c.kernel_w = kw;
-        c.stride_h = one_of({1, 1, 2}), c.stride_w = one_of({1, 1, 2, 2, 3});
-        c.padding_h = pick(0, 2), c.padding_w = pick(0, 2);
-        c.dilation_h = one_of({1, 1, 1, 2}), c.dilation_w = one_of({1, 1, 1, 2});
-        c.bias = pick(0, 1) == 1;
-        do {
-            c.height = pick(1, 13), c.width = pick(1, 35);
-        } while (c.height + 2 * c.padding_h < c.dilation_h * (c.kernel_h - 1) + 1 ||
-                 c.width + 2 * c.padding_w < c.dilation_w * (c.kernel_w - 1) + 1);
+        const ConvCase c = random_conv_case(rng, ranges);
         expect_same_gradients_as_onednn(c, 300 + 4 * trial);
     }
 }

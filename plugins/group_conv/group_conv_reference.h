@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,6 +56,45 @@ struct ConvCase {
             stride_w, padding_h, padding_w, dilation_h, dilation_w, bias, fused_relu);
     }
 };
+
+// How far random_conv_case ranges; each test picks what its kernel must cover.
+struct RandomConvRanges {
+    std::int64_t max_groups = 4;
+    std::vector<std::int64_t> stride_h{1, 2};
+    std::int64_t max_padding = 1;
+    std::int64_t max_height = 21, max_width = 41;
+    bool random_fused_relu = false;
+};
+
+// Groups of 1, 2, 3, 4, 8 or 16 channels, 3x3 / 3x1 / 1x3 / 1x1 / 5x5 kernels, horizontal
+// stride up to 3 (the portable loop inside a vector path), sometimes dilation 2, odd sizes on
+// both sides of the vector widths, batch up to 3; redrawn until the kernel fits the padded input.
+inline ConvCase random_conv_case(std::mt19937_64& rng, const RandomConvRanges& ranges) {
+    const auto pick = [&](std::int64_t lo, std::int64_t hi) {
+        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+    };
+    const auto one_of = [&](const std::vector<std::int64_t>& values) {
+        return values[static_cast<std::size_t>(pick(0, std::int64_t(values.size()) - 1))];
+    };
+    static const std::pair<std::int64_t, std::int64_t> kernels[] = {{3, 3}, {3, 3}, {3, 1}, {1, 3}, {1, 1}, {5, 5}};
+    ConvCase c;
+    c.batch = pick(1, 3);
+    c.groups = pick(1, ranges.max_groups);
+    c.in_channels = c.groups * one_of({1, 2, 3, 4, 8, 16});
+    c.out_channels = c.groups * one_of({1, 2, 3, 4, 8, 16});
+    const auto [kh, kw] = kernels[static_cast<std::size_t>(pick(0, 5))];
+    c.kernel_h = kh, c.kernel_w = kw;
+    c.stride_h = one_of(ranges.stride_h), c.stride_w = one_of({1, 1, 2, 2, 3});
+    c.padding_h = pick(0, ranges.max_padding), c.padding_w = pick(0, ranges.max_padding);
+    c.dilation_h = one_of({1, 1, 1, 2}), c.dilation_w = one_of({1, 1, 1, 2});
+    c.bias = pick(0, 1) == 1;
+    if (ranges.random_fused_relu) c.fused_relu = pick(0, 1) == 1;
+    do {
+        c.height = pick(1, ranges.max_height), c.width = pick(1, ranges.max_width);
+    } while (c.height + 2 * c.padding_h < c.dilation_h * (c.kernel_h - 1) + 1 ||
+             c.width + 2 * c.padding_w < c.dilation_w * (c.kernel_w - 1) + 1);
+    return c;
+}
 
 // Eq. 1 read literally: output channel o sees only the input channels of its own group,
 // through a dense kernel. Zero padding, stride and dilation as usual; sums in double; then

@@ -19,6 +19,8 @@ using weft::Tensor;
 using weft::testing::all_close;
 using weft::testing::build_registry;
 using weft::testing::ConvCase;
+using weft::testing::random_conv_case;
+using weft::testing::RandomConvRanges;
 using weft::testing::ForcedIsa;
 using weft::testing::missing_isa;
 using weft::testing::random_tensor;
@@ -111,36 +113,14 @@ TEST_P(GroupConvSmallGroupsIsa, AddsBiasAndFusesRelu) {
     }
 }
 
-// Random groups of 1, 2, 3, 4, 8 (and 16) channels, 3x3 / 3x1 / 1x3 / 1x1 / 5x5 kernels,
-// stride 1 or 2 (sometimes 3: the portable loop inside a vector path), padding 0 or 1,
-// sometimes dilation 2, odd sizes on both sides of the vector widths, batch up to 3.
+// Random geometries (random_conv_case): up to 5 groups, stride 1 or 2 (3 across), padding 0 or 1.
 TEST_P(GroupConvSmallGroupsIsa, MatchesOnRandomGeometries) {
     const ForcedIsa forced(GetParam());
     std::mt19937_64 rng(2017);
-    const auto pick = [&](std::int64_t lo, std::int64_t hi) {
-        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
-    };
-    const auto one_of = [&](const std::vector<std::int64_t>& values) {
-        return values[static_cast<std::size_t>(pick(0, std::int64_t(values.size()) - 1))];
-    };
-    const std::vector<std::pair<std::int64_t, std::int64_t>> kernels{
-        {3, 3}, {3, 3}, {3, 1}, {1, 3}, {1, 1}, {5, 5}};
+    RandomConvRanges ranges;
+    ranges.max_groups = 5, ranges.random_fused_relu = true;
     for (int trial = 0; trial < 40; ++trial) {
-        ConvCase c;
-        c.batch = pick(1, 3);
-        c.groups = pick(1, 5);
-        c.in_channels = c.groups * one_of({1, 2, 3, 4, 8, 16});
-        c.out_channels = c.groups * one_of({1, 2, 3, 4, 8, 16});
-        const auto [kh, kw] = kernels[static_cast<std::size_t>(pick(0, 5))];
-        c.kernel_h = kh, c.kernel_w = kw;
-        c.stride_h = one_of({1, 2}), c.stride_w = one_of({1, 1, 2, 2, 3});
-        c.padding_h = pick(0, 1), c.padding_w = pick(0, 1);
-        c.dilation_h = one_of({1, 1, 1, 2}), c.dilation_w = one_of({1, 1, 1, 2});
-        c.bias = pick(0, 1) == 1, c.fused_relu = pick(0, 1) == 1;
-        do {
-            c.height = pick(1, 21), c.width = pick(1, 41);
-        } while (c.height + 2 * c.padding_h < c.dilation_h * (c.kernel_h - 1) + 1 ||
-                 c.width + 2 * c.padding_w < c.dilation_w * (c.kernel_w - 1) + 1);
+        const ConvCase c = random_conv_case(rng, ranges);
         expect_small_groups_matches(c, 100 + trial);
     }
 }
