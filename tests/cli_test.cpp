@@ -9,38 +9,24 @@
 
 #include <gtest/gtest.h>
 
+#include "cli_harness.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-    int status = -1;
-    std::string out, err;
-};
+using Result = weft::testing::CommandResult;
 
-fs::path work_dir() {
-    static const fs::path d = [] {
-        fs::path p = fs::temp_directory_path() / ("weft_cli_test_" + std::to_string(::getpid()));
-        fs::create_directories(p);
-        return p;
-    }();
-    return d;
+const fs::path& work_dir() {
+    static const weft::testing::ScratchDirectory dir("weft_cli_test");
+    return dir.path();
 }
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+std::string slurp(const fs::path& p) { return weft::testing::read_text(p); }
 
 // Runs bin/weft with `args` (shell words), a 120 s limit so a hang fails instead of blocking.
-Result weft(const std::string& args, const std::string& env = "") {
-    const fs::path out = work_dir() / "stdout.txt", err = work_dir() / "stderr.txt";
-    const std::string cmd = env + " timeout 120 " + (fs::path(WEFT_TEST_BINARY_DIR) / "bin/weft").string() + " " + args +
-                            " >" + out.string() + " 2>" + err.string() + " </dev/null";
-    const int raw = std::system(cmd.c_str());
-    return Result{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};
+Result weft_cli(const std::string& args, const std::string& env = "") {
+    return weft::testing::run_weft(args, work_dir(), {.env = env});
 }
 
 fs::path write_file(const std::string& name, const std::string& text) {
@@ -67,7 +53,7 @@ fs::path graph_file(const std::string& name, const std::string& layers) {
 }  // namespace
 
 TEST(Cli, RunsTheDefaultIgcNetworkAndReportsShapeAndTime) {
-    const Result r = weft("run igc-l24m2-d8 --batch 2");
+    const Result r = weft_cli("run igc-l24m2-d8 --batch 2");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("output head.prob: f32[2, 10]"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("ms per batch"), std::string::npos) << r.out;
@@ -76,14 +62,14 @@ TEST(Cli, RunsTheDefaultIgcNetworkAndReportsShapeAndTime) {
 
 TEST(Cli, EverySubcommandHasHelp) {
     for (const char* cmd : {"run", "check", "init", "plugins", "stats", "bench"}) {
-        const Result r = weft(std::string(cmd) + " --help");
+        const Result r = weft_cli(std::string(cmd) + " --help");
         EXPECT_EQ(r.status, 0) << cmd;
         EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << ": " << r.out;
     }
 }
 
 TEST(Cli, PluginsListsTheGraphPasses) {
-    const Result r = weft("plugins");
+    const Result r = weft_cli("plugins");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("fold_batch_norm  libweft_batch_norm.so"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("fuse_relu        libweft_relu.so"), std::string::npos) << r.out;
@@ -91,19 +77,19 @@ TEST(Cli, PluginsListsTheGraphPasses) {
 
 TEST(Cli, MalformedYamlNamesFileLineAndColumn) {
     const fs::path f = write_file("malformed.yaml", "family: tiny\ngraph:\n  - {op: relu, name: [unclosed\n");
-    EXPECT_TRUE(one_line_error(weft("check " + f.string()), f.string() + ":"));
+    EXPECT_TRUE(one_line_error(weft_cli("check " + f.string()), f.string() + ":"));
 }
 
 TEST(Cli, UnknownOpNamesTheNodeAndPlace) {
     const fs::path f = graph_file("unknown_op.yaml", "  - {op: frobnicate, name: x}\n");
-    const Result r = weft("check " + f.string());
+    const Result r = weft_cli("check " + f.string());
     EXPECT_TRUE(one_line_error(r, f.string() + ":5:5"));
     EXPECT_TRUE(one_line_error(r, "unknown op 'frobnicate'"));
 }
 
 TEST(Cli, WrongAttributeTypeSaysWhatWasExpected) {
     const fs::path f = graph_file("wrong_type.yaml", "  - {op: group_conv, name: c, out_channels: many, kernel: 3}\n");
-    const Result r = weft("check " + f.string());
+    const Result r = weft_cli("check " + f.string());
     EXPECT_TRUE(one_line_error(r, f.string() + ":5:5"));
     EXPECT_TRUE(one_line_error(r, "attribute 'out_channels' should be an integer"));
 }
@@ -113,55 +99,55 @@ TEST(Cli, ShapeMismatchNamesTheNode) {
                                   "  - {op: group_conv, name: a, out_channels: 6, kernel: 3, padding: 1}\n"
                                   "  - {op: group_conv, name: b, out_channels: 4, kernel: 3, padding: 1, inputs: [data]}\n"
                                   "  - {op: add, name: sum, inputs: [a, b]}\n");
-    const Result r = weft("check " + f.string());
+    const Result r = weft_cli("check " + f.string());
     EXPECT_TRUE(one_line_error(r, "node 'sum'"));
     EXPECT_TRUE(one_line_error(r, f.string() + ":7:5"));
 }
 
 TEST(Cli, ChannelsNotDivisibleByGroupsIsExplained) {
     const fs::path f = graph_file("groups.yaml", "  - {op: group_conv, name: c, out_channels: 6, kernel: 3, groups: 3}\n");
-    const Result r = weft("check " + f.string());
+    const Result r = weft_cli("check " + f.string());
     EXPECT_TRUE(one_line_error(r, "node 'c'"));
     EXPECT_TRUE(one_line_error(r, "divisible"));
 }
 
 TEST(Cli, MissingPluginDirectoryIsNamed) {
-    EXPECT_TRUE(one_line_error(weft("check igc-l24m2-d8 --plugin-path /nonexistent/plugins"), "'/nonexistent/plugins'"));
-    EXPECT_TRUE(one_line_error(weft("plugins", "WEFT_PLUGIN_PATH=/nonexistent/env"), "'/nonexistent/env'"));
+    EXPECT_TRUE(one_line_error(weft_cli("check igc-l24m2-d8 --plugin-path /nonexistent/plugins"), "'/nonexistent/plugins'"));
+    EXPECT_TRUE(one_line_error(weft_cli("plugins", "WEFT_PLUGIN_PATH=/nonexistent/env"), "'/nonexistent/env'"));
 }
 
 TEST(Cli, CorruptSafetensorsIsNamed) {
     const fs::path f = write_file("corrupt.safetensors", std::string("\x10\0\0\0\0\0\0\0{not json at all", 24));
-    EXPECT_TRUE(one_line_error(weft("run igc-l24m2-d8 --weights " + f.string()), f.string() + ": corrupt safetensors header"));
+    EXPECT_TRUE(one_line_error(weft_cli("run igc-l24m2-d8 --weights " + f.string()), f.string() + ": corrupt safetensors header"));
 }
 
 TEST(Cli, WeightsOfAnotherGraphAreRefused) {
     const fs::path w = work_dir() / "regconv.safetensors";
-    ASSERT_EQ(weft("init regconv-w16-d8 -o " + w.string()).status, 0);
-    EXPECT_TRUE(one_line_error(weft("run igc-l24m2-d8 --weights " + w.string()), w.string() + ": weights: tensor"));
+    ASSERT_EQ(weft_cli("init regconv-w16-d8 -o " + w.string()).status, 0);
+    EXPECT_TRUE(one_line_error(weft_cli("run igc-l24m2-d8 --weights " + w.string()), w.string() + ": weights: tensor"));
 }
 
 TEST(Cli, InitThenRunWithWeightsMatchesSeededRun) {
     const fs::path w = work_dir() / "igc.safetensors", a = work_dir() / "a.npy", b = work_dir() / "b.npy";
-    ASSERT_EQ(weft("init igc-l24m2-d8 --seed 4 -o " + w.string()).status, 0);
-    ASSERT_EQ(weft("run igc-l24m2-d8 --seed 4 --batch 3 --output " + a.string()).status, 0);
-    ASSERT_EQ(weft("run igc-l24m2-d8 --seed 4 --batch 3 --weights " + w.string() + " --output " + b.string()).status, 0);
+    ASSERT_EQ(weft_cli("init igc-l24m2-d8 --seed 4 -o " + w.string()).status, 0);
+    ASSERT_EQ(weft_cli("run igc-l24m2-d8 --seed 4 --batch 3 --output " + a.string()).status, 0);
+    ASSERT_EQ(weft_cli("run igc-l24m2-d8 --seed 4 --batch 3 --weights " + w.string() + " --output " + b.string()).status, 0);
     EXPECT_EQ(slurp(a), slurp(b));
     // And the output file feeds back in as an input of the right shape is refused clearly.
-    EXPECT_TRUE(one_line_error(weft("run igc-l24m2-d8 --input " + a.string()), "the graph expects"));
+    EXPECT_TRUE(one_line_error(weft_cli("run igc-l24m2-d8 --input " + a.string()), "the graph expects"));
 }
 
 TEST(Cli, UnknownGraphAndBadSetAreOneLineErrors) {
-    EXPECT_TRUE(one_line_error(weft("check no-such-net"), "'no-such-net'"));
-    EXPECT_TRUE(one_line_error(weft("check igc-l24m2-d8 --set nonsense"), "expected KEY=VALUE"));
-    EXPECT_TRUE(one_line_error(weft("run igc-l24m2-d8 --kernel group_conv=nowhere"), "--kernel group_conv=nowhere"));
+    EXPECT_TRUE(one_line_error(weft_cli("check no-such-net"), "'no-such-net'"));
+    EXPECT_TRUE(one_line_error(weft_cli("check igc-l24m2-d8 --set nonsense"), "expected KEY=VALUE"));
+    EXPECT_TRUE(one_line_error(weft_cli("run igc-l24m2-d8 --kernel group_conv=nowhere"), "--kernel group_conv=nowhere"));
 }
 
 // A batch whose buffers exceed the machine's memory is refused before anything is allocated
 // (Linux would overcommit and kill the process later), for inference and training alike.
 TEST(Cli, BuffersLargerThanMemoryAreRefusedBeforeAllocating) {
-    EXPECT_TRUE(one_line_error(weft("run igc-l24m2-d20 --batch 900000"), "of memory (try a smaller --batch)"));
-    EXPECT_TRUE(one_line_error(weft("bench igc-l24m2-d20 --train --batch 900000"), "of memory (try a smaller --batch)"));
+    EXPECT_TRUE(one_line_error(weft_cli("run igc-l24m2-d20 --batch 900000"), "of memory (try a smaller --batch)"));
+    EXPECT_TRUE(one_line_error(weft_cli("bench igc-l24m2-d20 --train --batch 900000"), "of memory (try a smaller --batch)"));
 }
 
 // Shapes whose element count overflows 64 bits, or whose bytes do, are refused at shape time.
@@ -169,5 +155,5 @@ TEST(Cli, ShapeProductsThatOverflowAreRefused) {
     const fs::path huge = write_file("huge.yaml",
                                      "family: huge\ninputs:\n  - {name: data, shape: [4000000000, 4000000000, 4000000000]}\n"
                                      "graph:\n  - {op: relu}\n");
-    EXPECT_TRUE(one_line_error(weft("check " + huge.string()), "has more elements than can be counted"));
+    EXPECT_TRUE(one_line_error(weft_cli("check " + huge.string()), "has more elements than can be counted"));
 }

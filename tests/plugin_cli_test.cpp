@@ -12,6 +12,8 @@
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "cli_harness.h"
 #include <nlohmann/json.hpp>
 
 #include "weft/npy.h"
@@ -21,29 +23,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-    int status = -1;
-    std::string out;  // stdout and stderr together
-};
+using Result = weft::testing::CommandResult;  // out holds stdout and stderr together
 
-fs::path work_dir() {
-    static const fs::path d = [] {
-        fs::path p = fs::temp_directory_path() / ("weft_plugin_cli_test_" + std::to_string(::getpid()));
-        fs::create_directories(p);
-        return p;
-    }();
-    return d;
+const fs::path& work_dir() {
+    static const weft::testing::ScratchDirectory dir("weft_plugin_cli_test");
+    return dir.path();
 }
-
-// Removes the work directory when the tests of this process are done.
-class RemoveWorkDir final : public ::testing::Environment {
-public:
-    void TearDown() override {
-        std::error_code ignored;
-        fs::remove_all(work_dir(), ignored);
-    }
-};
-[[maybe_unused]] const auto* const remove_work_dir = ::testing::AddGlobalTestEnvironment(new RemoveWorkDir);
 
 std::string fixtures(std::initializer_list<const char*> names) {
     std::string dirs;
@@ -53,14 +38,7 @@ std::string fixtures(std::initializer_list<const char*> names) {
 }
 
 Result run_weft(const std::string& args, const std::string& env = "") {
-    const fs::path log = work_dir() / "output.txt";
-    const std::string cmd = env + " timeout 120 " + (fs::path(WEFT_TEST_BINARY_DIR) / "bin/weft").string() + " " + args +
-                            " >" + log.string() + " 2>&1 </dev/null";
-    const int raw = std::system(cmd.c_str());
-    std::ifstream in(log);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return Result{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, ss.str()};
+    return weft::testing::run_weft(args, work_dir(), {.env = env, .streams = weft::testing::Streams::merged});
 }
 
 // y = 3·x through test_scale on x = [1, 2, 3, 4]; returns y[0] as the chosen kernel wrote it.

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cli_harness.h"
 #include "op_harness.h"
 #include "weft/weights.h"
 
@@ -23,36 +24,16 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path& work_dir() {
-    static const fs::path d = [] {
-        fs::path p = fs::temp_directory_path() / ("weft_train_cli_test_" + std::to_string(::getpid()));
-        fs::remove_all(p);
-        fs::create_directories(p);
-        return p;
-    }();
-    return d;
+    static const weft::testing::ScratchDirectory dir("weft_train_cli_test");
+    return dir.path();
 }
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using Result = weft::testing::CommandResult;
+using weft::testing::weft_binary;
 
-struct Result {
-    int status = -1;
-    std::string out, err;
-};
+std::string slurp(const fs::path& p) { return weft::testing::read_text(p); }
 
-std::string weft_binary() { return (fs::path(WEFT_TEST_BINARY_DIR) / "bin/weft").string(); }
-
-Result weft(const std::string& args) {
-    const fs::path out = work_dir() / "stdout.txt", err = work_dir() / "stderr.txt";
-    const std::string cmd = "timeout 300 " + weft_binary() + " " + args + " >" + out.string() + " 2>" + err.string() +
-                            " </dev/null";
-    const int raw = std::system(cmd.c_str());
-    return Result{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};
-}
+Result weft_cli(const std::string& args) { return weft::testing::run_weft(args, work_dir(), {.timeout_seconds = 300}); }
 
 // CIFAR-10's binary layout, 24 images per file, class-dependent brightness to learn from.
 fs::path tiny_cifar() {
@@ -100,7 +81,7 @@ const fs::path& reference_run() {
     static const fs::path dir = [] {
         const fs::path d = work_dir() / "reference";
         const auto start = std::chrono::steady_clock::now();
-        const Result r = weft(train_args(d, 4));
+        const Result r = weft_cli(train_args(d, 4));
         reference_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         EXPECT_EQ(r.status, 0) << r.err;
         return d;
@@ -151,7 +132,7 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
         fs::remove_all(d);  // finished before any kill (a fast machine): start over, the test needs one
     }
     // However it went, finishing the run must give the uninterrupted result.
-    const Result finish = weft("train --resume " + d.string() + " --threads 1 --quiet");
+    const Result finish = weft_cli("train --resume " + d.string() + " --threads 1 --quiet");
     ASSERT_EQ(finish.status, 0) << finish.err;
     EXPECT_GT(kills, 0) << "every run finished before its kill: the test proved nothing";
     EXPECT_TRUE(same_weights(d / "last.safetensors", reference_run() / "last.safetensors"));
@@ -165,7 +146,7 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
 
 TEST(TrainCli, ANonFiniteLossStopsTheRunWithAMessage) {
     const fs::path d = work_dir() / "diverged";
-    const Result r = weft("train igc-l24m2-d8 --set L=2 --set M=2 --data cifar10:" + tiny_cifar().string() +
+    const Result r = weft_cli("train igc-l24m2-d8 --set L=2 --set M=2 --data cifar10:" + tiny_cifar().string() +
                           " --epochs 2 --batch 16 --lr 1e30 --schedule constant --threads 1 --quiet --out " + d.string());
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_NE(r.err.find("the loss is"), std::string::npos) << r.err;
@@ -175,13 +156,13 @@ TEST(TrainCli, ANonFiniteLossStopsTheRunWithAMessage) {
 TEST(TrainCli, EvalReportsAccuracyAndDrawsTheConfusionMatrix) {
     const fs::path d = reference_run();
     const fs::path picture = work_dir() / "confusion.svg";
-    const Result r = weft("eval --weights " + (d / "best.safetensors").string() + " --quiet --confusion " + picture.string());
+    const Result r = weft_cli("eval --weights " + (d / "best.safetensors").string() + " --quiet --confusion " + picture.string());
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("top-1 accuracy"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("confusion matrix"), std::string::npos) << r.out;
     EXPECT_NE(slurp(picture).find("<svg"), std::string::npos);
     // The weights name their graph and data; the wrong data is refused with the reason.
-    const Result wrong = weft("eval --weights " + (d / "best.safetensors").string() + " --data fashion-mnist --quiet");
+    const Result wrong = weft_cli("eval --weights " + (d / "best.safetensors").string() + " --data fashion-mnist --quiet");
     if (fs::exists("/usr/share/datasets/fashion-mnist")) {
         EXPECT_EQ(wrong.status, 2);
         EXPECT_NE(wrong.err.find("images are 1×28×28"), std::string::npos) << wrong.err;
@@ -189,11 +170,11 @@ TEST(TrainCli, EvalReportsAccuracyAndDrawsTheConfusionMatrix) {
 }
 
 TEST(TrainCli, BenchAndStatsReportATrainingStep) {
-    const Result bench = weft("bench igc-l24m2-d8 --set L=2 --set M=2 --train --batch 8 --iterations 2 --seconds 0 --json --threads 1");
+    const Result bench = weft_cli("bench igc-l24m2-d8 --set L=2 --set M=2 --train --batch 8 --iterations 2 --seconds 0 --json --threads 1");
     ASSERT_EQ(bench.status, 0) << bench.err;
     EXPECT_NE(bench.out.find("\"mode\": \"train\""), std::string::npos) << bench.out;
     EXPECT_NE(bench.out.find("\"ms_per_batch\""), std::string::npos);
-    const Result stats = weft("stats igc-l24m2-d8 --train --batch 16 --threads 1");
+    const Result stats = weft_cli("stats igc-l24m2-d8 --train --batch 16 --threads 1");
     ASSERT_EQ(stats.status, 0) << stats.err;
     EXPECT_NE(stats.out.find("planned training step at batch 16"), std::string::npos) << stats.out;
 }

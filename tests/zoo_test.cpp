@@ -14,6 +14,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "cli_harness.h"
 #include <nlohmann/json.hpp>
 
 #include "op_harness.h"
@@ -92,17 +94,11 @@ TEST_F(Zoo, ListsEveryVariantOfThePaperWithItsTable) {
 
 // Runs bin/weft with `args`; returns stdout (the status must be 0).
 std::string weft_stdout(const std::string& args) {
-    const fs::path out = fs::temp_directory_path() / ("weft_zoo_test_" + std::to_string(::getpid()) + ".txt");
-    const std::string cmd = "WEFT_GRAPH_PATH=" + std::string(WEFT_TEST_GRAPH_DIR) + " timeout 120 " +
-                            (fs::path(WEFT_TEST_BINARY_DIR) / "bin/weft").string() + " " + args + " >" + out.string() +
-                            " </dev/null";
-    const int raw = std::system(cmd.c_str());
-    std::ifstream in(out);
-    std::stringstream text;
-    text << in.rdbuf();
-    fs::remove(out);
-    EXPECT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 0) << "weft " << args;
-    return text.str();
+    static const weft::testing::ScratchDirectory scratch("weft_zoo_test");
+    const auto result = weft::testing::run_weft(
+        args, scratch.path(), {.env = "WEFT_GRAPH_PATH=" + std::string(WEFT_TEST_GRAPH_DIR)});
+    EXPECT_EQ(result.status, 0) << "weft " << args << ": " << result.err;
+    return result.out;
 }
 
 TEST_F(Zoo, WeftZooReportsEveryVariantWithItsCounts) {

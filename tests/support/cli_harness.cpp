@@ -1,0 +1,47 @@
+#include "cli_harness.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace fs = std::filesystem;
+
+namespace weft::testing {
+
+ScratchDirectory::ScratchDirectory(const std::string& name)
+    : path_(fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()))) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+}
+
+ScratchDirectory::~ScratchDirectory() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+}
+
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::string weft_binary() { return (fs::path(WEFT_TEST_BINARY_DIR) / "bin/weft").string(); }
+
+CommandResult run_weft(const std::string& args, const fs::path& scratch, const WeftCommand& how) {
+    const fs::path out = scratch / "weft_stdout.txt", err = scratch / "weft_stderr.txt";
+    std::string cmd = how.env + " timeout " + std::to_string(how.timeout_seconds) + " " + weft_binary() + " " + args +
+                      " >" + out.string();
+    cmd += how.streams == Streams::merged ? " 2>&1" : " 2>" + err.string();
+    cmd += " </dev/null";
+    const int raw = std::system(cmd.c_str());
+    CommandResult result{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_text(out), {}};
+    if (how.streams == Streams::separate) result.err = read_text(err);
+    return result;
+}
+
+}  // namespace weft::testing

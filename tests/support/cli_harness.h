@@ -1,0 +1,50 @@
+// Test support for running the `weft` command as a user would: one scratch directory per test
+// process, the command under a time limit (a hang fails the test instead of blocking ctest),
+// stdin closed, and its exit status and output captured.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace weft::testing {
+
+// A fresh directory under the system's temporary directory, named for the test program and its
+// process id, removed with everything in it when the object is destroyed (program exit for a
+// function-local static).
+class ScratchDirectory {
+public:
+    explicit ScratchDirectory(const std::string& name);
+    ~ScratchDirectory();
+    ScratchDirectory(const ScratchDirectory&) = delete;
+    ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path operator/(const std::filesystem::path& child) const { return path_ / child; }
+
+private:
+    std::filesystem::path path_;
+};
+
+struct CommandResult {
+    int status = -1;  // exit status; -1 when killed by a signal
+    std::string out;  // stdout (and stderr too with Streams::merged)
+    std::string err;
+};
+
+enum class Streams { separate, merged };
+
+struct WeftCommand {
+    std::string env;          // prefix such as "WEFT_GRAPH_PATH=dir" (shell words)
+    int timeout_seconds = 120;
+    Streams streams = Streams::separate;
+};
+
+std::string read_text(const std::filesystem::path& path);
+
+// The runner built beside the tests (bin/weft in the build tree).
+std::string weft_binary();
+
+// Runs bin/weft with `args` (shell words); its output goes through files in `scratch`.
+CommandResult run_weft(const std::string& args, const std::filesystem::path& scratch, const WeftCommand& how = {});
+
+}  // namespace weft::testing
