@@ -22,7 +22,7 @@ const fs::path& work_dir() {
     return dir.path();
 }
 
-std::string slurp(const fs::path& p) { return weft::testing::read_text(p); }
+using weft::testing::read_text;
 
 // Runs bin/weft with `args` (shell words), a 120 s limit so a hang fails instead of blocking.
 Result weft_cli(const std::string& args, const std::string& env = "") {
@@ -132,7 +132,7 @@ TEST(Cli, InitThenRunWithWeightsMatchesSeededRun) {
     ASSERT_EQ(weft_cli("init igc-l24m2-d8 --seed 4 -o " + w.string()).status, 0);
     ASSERT_EQ(weft_cli("run igc-l24m2-d8 --seed 4 --batch 3 --output " + a.string()).status, 0);
     ASSERT_EQ(weft_cli("run igc-l24m2-d8 --seed 4 --batch 3 --weights " + w.string() + " --output " + b.string()).status, 0);
-    EXPECT_EQ(slurp(a), slurp(b));
+    EXPECT_EQ(read_text(a), read_text(b));
     // And the output file feeds back in as an input of the right shape is refused clearly.
     EXPECT_TRUE(one_line_error(weft_cli("run igc-l24m2-d8 --input " + a.string()), "the graph expects"));
 }

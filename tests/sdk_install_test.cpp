@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,6 +21,7 @@
 #include "weft/npy.h"
 #include "weft/plugin.h"
 #include "weft/weights.h"
+#include "cli_harness.h"
 
 namespace fs = std::filesystem;
 
@@ -32,12 +32,7 @@ struct Result {
     std::string out;  // stdout and stderr together
 };
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using weft::testing::read_text;
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
@@ -52,7 +47,7 @@ protected:
         const fs::path log = root / "command.log";
         const std::string line = env + " timeout 300 " + command + " >" + quoted(log) + " 2>&1 </dev/null";
         const int raw = std::system(line.c_str());
-        return Result{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(log)};
+        return Result{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_text(log)};
     }
 
     static Result run_weft(const fs::path& at_prefix, const std::string& args, const std::string& env = "") {

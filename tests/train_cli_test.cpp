@@ -31,7 +31,7 @@ const fs::path& work_dir() {
 using Result = weft::testing::CommandResult;
 using weft::testing::weft_binary;
 
-std::string slurp(const fs::path& p) { return weft::testing::read_text(p); }
+using weft::testing::read_text;
 
 Result weft_cli(const std::string& args) { return weft::testing::run_weft(args, work_dir(), {.timeout_seconds = 300}); }
 
@@ -94,7 +94,7 @@ TEST(TrainCli, WritesMetricsCurvesAndCheckpoints) {
     for (const char* f : {"run.json", "metrics.csv", "curves.svg", "checkpoint.safetensors", "best.safetensors",
                           "last.safetensors"})
         EXPECT_TRUE(fs::exists(d / f)) << f;
-    const std::string csv = slurp(d / "metrics.csv");
+    const std::string csv = read_text(d / "metrics.csv");
     EXPECT_EQ(csv.rfind("epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy", 0), 0u) << csv;
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);  // header + 4 epochs
 }
@@ -127,7 +127,7 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
             ++kills;
             continue;
         }
-        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(work_dir() / "killed.log");
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text(work_dir() / "killed.log");
         if (kills > 0) break;
         fs::remove_all(d);  // finished before any kill (a fast machine): start over, the test needs one
     }
@@ -137,7 +137,7 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
     EXPECT_GT(kills, 0) << "every run finished before its kill: the test proved nothing";
     EXPECT_TRUE(same_weights(d / "last.safetensors", reference_run() / "last.safetensors"));
     // Exactly one metrics row per epoch survives the kills.
-    const std::string csv = slurp(d / "metrics.csv");
+    const std::string csv = read_text(d / "metrics.csv");
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5) << csv;
     for (const auto& entry : fs::directory_iterator(d))
         EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos)
@@ -160,7 +160,7 @@ TEST(TrainCli, EvalReportsAccuracyAndDrawsTheConfusionMatrix) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("top-1 accuracy"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("confusion matrix"), std::string::npos) << r.out;
-    EXPECT_NE(slurp(picture).find("<svg"), std::string::npos);
+    EXPECT_NE(read_text(picture).find("<svg"), std::string::npos);
     // The weights name their graph and data; the wrong data is refused with the reason.
     const Result wrong = weft_cli("eval --weights " + (d / "best.safetensors").string() + " --data fashion-mnist --quiet");
     if (fs::exists("/usr/share/datasets/fashion-mnist")) {
