@@ -89,6 +89,7 @@ struct EvalOptions {
     std::int64_t batch = 100;
     std::int64_t limit = 0;
     std::string confusion;  // picture
+    bool mirror = false;    // average each image's prediction with its mirror image's
     bool json = false;
     bool quiet = false;
 };
@@ -131,21 +132,22 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
     }
     const std::string passes = apply_passes(graph, weights, *registry, o.device);
     Executor exec(graph, *registry, weights, compile_options(o.device));
-    const training::Evaluation e = training::evaluate(exec, data, normalization, true, !o.quiet && !o.json);
+    const training::Evaluation e = training::evaluate(exec, data, normalization, true, !o.quiet && !o.json, "eval", o.mirror);
     std::vector<std::string> names = data.class_names;
     if (names.empty()) names = info.class_names;
     const auto per_class = e.class_accuracy();
     if (o.json) {
         nlohmann::json j = {{"weights", o.weights}, {"data", data_spec},   {"split", o.split},
                             {"images", e.count},    {"top1", e.top1},      {"top5", e.top5},
-                            {"loss", e.loss},       {"seconds", e.seconds}, {"images_per_second", double(e.count) / e.seconds},
+                            {"loss", e.loss},       {"mirror_averaged", o.mirror}, {"seconds", e.seconds}, {"images_per_second", double(e.count) / e.seconds},
                             {"confusion", e.confusion}, {"class_names", names}, {"class_accuracy", per_class}};
         fmt::print("{}\n", j.dump(2));
     } else {
         fmt::print("{} on {} ({} split, {} images) with {} on {}; passes: {}\n", graph.name, data_spec, o.split,
                    e.count, o.weights, exec.device().description(), passes);
-        fmt::print("top-1 accuracy {:.2f}%  top-5 {:.2f}%  loss {:.4f}  ({:.2f} s, {:.0f} images/s)\n", 100 * e.top1,
-                   100 * e.top5, e.loss, e.seconds, double(e.count) / e.seconds);
+        fmt::print("top-1 accuracy {:.2f}%  top-5 {:.2f}%  loss {:.4f}{}  ({:.2f} s, {:.0f} images/s)\n", 100 * e.top1,
+                   100 * e.top5, e.loss, o.mirror ? "  (each image averaged with its mirror image)" : "", e.seconds,
+                   double(e.count) / e.seconds);
         fmt::print("\nper class:\n");
         std::size_t width = 5;
         for (const auto& n : names) width = std::max(width, n.size());
@@ -199,6 +201,10 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--decay-bn", o->decay_bn, "apply weight decay to batch-norm scale and shift too (yes/no)")
         ->check(CLI::IsMember({"yes", "no"}))->capture_default_str();
     cmd->add_flag("!--no-nesterov", c.sgd.nesterov, "plain momentum instead of Nesterov's");
+    cmd->add_option("--label-smoothing", c.label_smoothing,
+                    "move this much of each training target's weight evenly onto all classes (0: none)")
+        ->check(CLI::Range(0.0, 0.999))
+        ->capture_default_str();
     cmd->add_flag("--no-augment", o->no_augment, "no padding, cropping or flipping");
     cmd->add_option("--pad", c.pad, "zero padding before the random crop")->check(CLI::Range(0, 64))->capture_default_str();
     cmd->add_option("--seed", c.seed, "seed for weights, data order and augmentation")->capture_default_str();
@@ -221,6 +227,8 @@ void add_eval_command(CLI::App& app) {
     cmd->add_option("--batch", o->batch, "batch size")->check(CLI::Range(1, 1 << 16))->capture_default_str();
     cmd->add_option("--limit", o->limit, "only the first N images")->check(CLI::NonNegativeNumber);
     cmd->add_option("--confusion", o->confusion, "write the confusion matrix as a picture (.svg)");
+    cmd->add_flag("--mirror", o->mirror,
+                  "test-time augmentation: average each image's probabilities with its left-right mirror's (2x compute)");
     cmd->add_flag("--json", o->json, "machine-readable output");
     cmd->add_flag("--quiet", o->quiet, "no progress bar");
     cmd->callback([o, cmd] { eval_command(*o, *cmd); });

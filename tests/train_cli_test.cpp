@@ -169,6 +169,25 @@ TEST(TrainCli, EvalReportsAccuracyAndDrawsTheConfusionMatrix) {
     }
 }
 
+// The two accuracy options a short schedule uses: label smoothing is recorded in run.json and
+// changes the training loss (not the plain test loss's definition); --mirror is reported as such.
+TEST(TrainCli, LabelSmoothingAndMirroredEvaluation) {
+    const fs::path d = work_dir() / "smoothed";
+    const Result r = weft_cli(train_args(d, 1) + " --label-smoothing 0.1");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(read_text(d / "run.json").find("\"label_smoothing\": 0.1"), std::string::npos) << read_text(d / "run.json");
+    const Result bad = weft_cli(train_args(work_dir() / "smoothed-bad", 1) + " --label-smoothing 1");
+    EXPECT_NE(bad.status, 0);
+    EXPECT_NE(bad.err.find("--label-smoothing"), std::string::npos) << bad.err;
+
+    const std::string weights = (reference_run() / "best.safetensors").string();
+    const Result mirrored = weft_cli("eval --weights " + weights + " --quiet --json --mirror");
+    ASSERT_EQ(mirrored.status, 0) << mirrored.err;
+    EXPECT_NE(mirrored.out.find("\"mirror_averaged\": true"), std::string::npos) << mirrored.out;
+    const Result text = weft_cli("eval --weights " + weights + " --quiet --mirror");
+    EXPECT_NE(text.out.find("averaged with its mirror image"), std::string::npos) << text.out;
+}
+
 TEST(TrainCli, BenchAndStatsReportATrainingStep) {
     const Result bench = weft_cli("bench igc-l24m2-d8 --set L=2 --set M=2 --train --batch 8 --iterations 2 --seconds 0 --json --threads 1");
     ASSERT_EQ(bench.status, 0) << bench.err;

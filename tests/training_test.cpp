@@ -17,6 +17,7 @@
 #include "weft/graph_pass.h"
 #include "weft/optimizer.h"
 #include "weft/training.h"
+#include "weft/training/evaluate.h"
 #include "weft/training/model.h"
 #include "weft/training/trainer.h"
 
@@ -83,6 +84,53 @@ TEST(TrainingPlan, LossHeadReplacesSoftmaxAndAddsLabels) {
     EXPECT_EQ(t.graph.values[t.graph.outputs[1]].desc.shape, (Shape{2, 4}));
     for (const Node& n : t.graph.nodes) EXPECT_NE(n.op, "softmax") << n.name;
     EXPECT_EQ(t.graph.values[t.graph.inputs[1]].desc.dtype, DType::i32);
+}
+
+// Label smoothing reaches the loss node: the step's loss is (1 − ε)·CE(label) + ε/K·Σ_k CE(k),
+// recomputed here from the logits the same step returns.
+TEST(TrainingPlan, LossAttributesReachTheLossNode) {
+    const double epsilon = 0.2;
+    Graph g = small_igc(4);
+    Attributes attrs;
+    attrs.set("label_smoothing", epsilon);
+    const training::LossHead head = training::attach_loss(g, build_registry(), "softmax_cross_entropy", attrs);
+    const WeightMap weights = init_weights(g, 5);
+    TrainingExecutor exec(g, build_registry(), weights, single_thread(), head.loss);
+    const std::vector<int> labels{0, 3, 1, 2};
+    std::vector<Tensor> inputs{testing::random_tensor(g.values[g.inputs[0]].desc.shape, 4), labels_tensor(labels)};
+    std::vector<Tensor> outputs = exec.make_outputs();
+    exec.step(inputs, outputs);
+    double expected = 0;
+    for (int n = 0; n < 4; ++n) {
+        const float* x = outputs[1].as<float>() + n * 4;
+        double z = 0;
+        for (int k = 0; k < 4; ++k) z += std::exp(double(x[k]));
+        const double log_z = std::log(z);
+        double uniform = 0;
+        for (int k = 0; k < 4; ++k) uniform += log_z - x[k];
+        expected += (1 - epsilon) * (log_z - x[labels[n]]) + epsilon / 4 * uniform;
+    }
+    expected /= 4;
+    EXPECT_NEAR(outputs[0].as<float>()[0], expected, 1e-5);
+
+    // The op's own schema checks the value: an invalid one fails when the head is attached.
+    Graph bad = small_igc(4);
+    attrs.set("label_smoothing", 1.0);
+    EXPECT_TRUE(throws_error_containing(
+        [&] { training::attach_loss(bad, build_registry(), "softmax_cross_entropy", attrs); }, "label_smoothing"));
+}
+
+TEST(TrainConfig, LabelSmoothingIsPartOfTheRunsIdentity) {
+    training::TrainConfig c;
+    c.model.graph = "igc-l24m2-d8";
+    c.data = "cifar10:somewhere";
+    c.label_smoothing = 0.1;
+    EXPECT_DOUBLE_EQ(training::TrainConfig::from_json(c.to_json()).label_smoothing, 0.1);
+    // run.json files written before the option existed read back as no smoothing.
+    EXPECT_EQ(training::TrainConfig::from_json(R"({"graph": "g", "data": "d", "epochs": 1, "batch": 2, "lr": 0.1,
+                                                   "schedule": "cosine"})")
+                  .label_smoothing,
+              0.0);
 }
 
 TEST(TrainingPlan, ReusesMemoryAndKeepsOnlyWhatBackwardNeeds) {
@@ -431,6 +479,52 @@ TEST(Training, DataThatDoesNotFitTheGraphIsRefusedWithTheFix) {
     c.batch = 4;
     EXPECT_TRUE(throws_error_containing([&] { training::train(c, build_registry(), r); }, "--set in_channels=3"));
     std::filesystem::remove_all(data);
+}
+
+TEST(Evaluate, MirrorWidthReversesEachRow) {
+    Tensor t(TensorDesc{DType::f32, {1, 2, 2, 3}});
+    for (int i = 0; i < 12; ++i) t.as<float>()[i] = float(i);
+    training::mirror_width(t);
+    const std::vector<float> expected{2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9};
+    for (int i = 0; i < 12; ++i) EXPECT_EQ(t.as<float>()[i], expected[i]) << i;
+}
+
+// Mirror-averaged evaluation sees both views of every image: a set and its mirror image score
+// identically with it, unlike single views; and the averaged probability's loss is at most the
+// mean of the two single-view losses (−log is convex).
+TEST(Evaluate, MirrorAveragingUsesBothViewsOfEachImage) {
+    datasets::Dataset data;
+    data.name = "synthetic";
+    data.channels = 3;
+    data.height = data.width = 8;
+    data.class_names = {"a", "b", "c", "d"};
+    std::mt19937 rng(11);
+    const int count = 10;  // not a multiple of the batch: the padded last batch is ignored
+    for (int i = 0; i < count; ++i) {
+        data.labels.push_back(static_cast<std::int32_t>(rng() % 4));
+        for (int k = 0; k < 3 * 64; ++k) data.pixels.push_back(static_cast<std::uint8_t>(rng() % 256));
+    }
+    datasets::Dataset mirrored = data;
+    for (std::int64_t row = 0; row < count * 3 * 8; ++row)
+        std::reverse(mirrored.pixels.begin() + row * 8, mirrored.pixels.begin() + (row + 1) * 8);
+    const datasets::Normalization normalization = datasets::channel_statistics(data);
+
+    const Graph g = small_igc(4);
+    const WeightMap weights = init_weights(g, 13);
+    Executor exec(g, build_registry(), weights, single_thread());
+    auto run = [&](const datasets::Dataset& d, bool mirror) {
+        return training::evaluate(exec, d, normalization, true, false, "eval", mirror);
+    };
+    const training::Evaluation plain = run(data, false), plain_mirrored = run(mirrored, false);
+    const training::Evaluation both = run(data, true), both_mirrored = run(mirrored, true);
+    ASSERT_EQ(both.count, count);
+    // The network is not symmetric, so the single views differ ...
+    EXPECT_NE(plain.loss, plain_mirrored.loss);
+    // ... and averaging the two views makes the order irrelevant.
+    EXPECT_EQ(both.confusion, both_mirrored.confusion);
+    EXPECT_NEAR(both.loss, both_mirrored.loss, 1e-6);
+    EXPECT_LE(both.loss, 0.5 * (plain.loss + plain_mirrored.loss) + 1e-6);
+    EXPECT_LT(both.loss, std::max(plain.loss, plain_mirrored.loss));
 }
 
 }  // namespace

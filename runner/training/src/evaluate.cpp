@@ -22,8 +22,30 @@ std::vector<double> Evaluation::class_accuracy() const {
     return out;
 }
 
+void mirror_width(Tensor& images) {
+    const Shape& shape = images.desc().shape;
+    if (shape.size() != 4) throw Error(fmt::format("mirroring needs NCHW images, got {}", shape_str(shape)));
+    const std::int64_t width = shape[3];
+    const std::int64_t rows = shape[0] * shape[1] * shape[2];
+    float* p = images.as<float>();
+    for (std::int64_t r = 0; r < rows; ++r) std::reverse(p + r * width, p + (r + 1) * width);
+}
+
+namespace {
+
+// Turns one row of scores into probabilities in place (a numerically stable softmax for logits).
+void to_probabilities(float* s, std::int64_t classes, bool already) {
+    if (already) return;
+    const float m = *std::max_element(s, s + classes);
+    double z = 0;
+    for (std::int64_t c = 0; c < classes; ++c) z += std::exp(double(s[c]) - m);
+    for (std::int64_t c = 0; c < classes; ++c) s[c] = static_cast<float>(std::exp(double(s[c]) - m) / z);
+}
+
+}  // namespace
+
 Evaluation evaluate(Executor& executor, const datasets::Dataset& data, const datasets::Normalization& normalization,
-                    bool outputs_are_probabilities, bool progress, const char* label) {
+                    bool outputs_are_probabilities, bool progress, const char* label, bool average_mirrored) {
     const Graph& graph = executor.graph();
     const TensorDesc& in = graph.values[graph.inputs.at(0)].desc;
     const std::int64_t batch = in.shape.at(0);
@@ -45,10 +67,25 @@ Evaluation evaluate(Executor& executor, const datasets::Dataset& data, const dat
     double loss = 0;
     report::ProgressBar bar(label, data.size(), "img", progress ? stderr : nullptr);
     const auto start = std::chrono::steady_clock::now();
-    std::vector<float> row(classes);
+    std::vector<float> averaged;
     while (loader.next(images, labels, count)) {
         executor.run(std::span<const Tensor>(&images, 1), outputs);
         const float* scores = outputs[0].as<float>();
+        bool probabilities = outputs_are_probabilities;
+        if (average_mirrored) {
+            averaged.assign(scores, scores + batch * classes);
+            mirror_width(images);
+            executor.run(std::span<const Tensor>(&images, 1), outputs);
+            float* second = outputs[0].as<float>();
+            for (std::int64_t i = 0; i < count; ++i) {
+                to_probabilities(averaged.data() + i * classes, classes, outputs_are_probabilities);
+                to_probabilities(second + i * classes, classes, outputs_are_probabilities);
+                for (std::int64_t c = 0; c < classes; ++c)
+                    averaged[i * classes + c] = 0.5f * (averaged[i * classes + c] + second[i * classes + c]);
+            }
+            scores = averaged.data();
+            probabilities = true;
+        }
         const std::int32_t* y = labels.as<std::int32_t>();
         for (std::int64_t i = 0; i < count; ++i) {
             const float* s = scores + i * classes;
@@ -60,7 +97,7 @@ Evaluation evaluate(Executor& executor, const datasets::Dataset& data, const dat
             for (std::int64_t c = 0; c < classes; ++c) above += s[c] > s[truth];
             top5 += above < 5;
             double p;
-            if (outputs_are_probabilities) {
+            if (probabilities) {
                 p = std::max<double>(s[truth], 1e-12);
             } else {  // log-softmax of the logits
                 const float m = *std::max_element(s, s + classes);

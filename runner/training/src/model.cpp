@@ -9,7 +9,8 @@
 
 namespace weft::training {
 
-LossHead attach_loss(Graph& graph, const Registry& registry, const std::string& loss_op) {
+LossHead attach_loss(Graph& graph, const Registry& registry, const std::string& loss_op,
+                     const Attributes& loss_attrs) {
     if (graph.outputs.size() != 1)
         throw Error(fmt::format("training needs a classifier with one output; '{}' has {}", graph.name,
                                 graph.outputs.size()));
@@ -46,6 +47,7 @@ LossHead attach_loss(Graph& graph, const Registry& registry, const std::string& 
     Node loss;
     loss.name = "loss";
     loss.op = loss_op;
+    loss.attrs = loss_attrs;
     loss.inputs = {remap[logits], label};
     loss.loc = graph.values[logits].producer >= 0 ? graph.nodes[graph.values[logits].producer].loc : SourceLocation{};
     const int loss_node = g.add_node(std::move(loss));

@@ -43,6 +43,7 @@ std::string TrainConfig::to_json() const {
     j["limit_train"] = limit_train;
     j["limit_test"] = limit_test;
     j["loss_op"] = loss_op;
+    j["label_smoothing"] = label_smoothing;
     j["init_weights"] = init_weights;
     return j.dump(2) + "\n";
 }
@@ -70,6 +71,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
         c.limit_train = j.value("limit_train", std::int64_t{0});
         c.limit_test = j.value("limit_test", std::int64_t{0});
         c.loss_op = j.value("loss_op", std::string("softmax_cross_entropy"));
+        c.label_smoothing = j.value("label_smoothing", 0.0);
         c.init_weights = j.value("init_weights", std::string());
     } catch (const std::exception& e) {
         throw Error(fmt::format("run.json is malformed: {}", e.what()));
@@ -177,7 +179,9 @@ std::vector<EpochResult> train(const TrainConfig& config, const Registry& regist
     Graph graph = runtime.make_graph(config.batch);
     check_fits(train_set, graph, config.data);
     Graph eval_graph = graph;  // the plain classifier, for the test set
-    const LossHead head = attach_loss(graph, registry, config.loss_op);
+    Attributes loss_attrs;
+    if (config.label_smoothing > 0) loss_attrs.set("label_smoothing", config.label_smoothing);
+    const LossHead head = attach_loss(graph, registry, config.loss_op, loss_attrs);
 
     ModelInfo info = config.model;
     info.data = config.data;

@@ -23,7 +23,15 @@ struct Evaluation {
 // probabilities or logits, `outputs_are_probabilities` says which) over every image of `data`
 // in order, normalised as given. The executor's batch may be anything; the last batch is
 // padded and the padding ignored. Shows a progress bar when `progress`.
+//
+// With `average_mirrored` each image is also run mirrored left to right and the two views'
+// probabilities are averaged before ranking (test-time augmentation with the same flip the
+// training augmentation uses; twice the compute). Off, the result is the plain single view.
 Evaluation evaluate(Executor& executor, const datasets::Dataset& data, const datasets::Normalization& normalization,
-                    bool outputs_are_probabilities, bool progress, const char* label = "eval");
+                    bool outputs_are_probabilities, bool progress, const char* label = "eval",
+                    bool average_mirrored = false);
+
+// Mirrors a batch of NCHW float images left to right in place (reverses the last axis).
+void mirror_width(Tensor& images);
 
 }  // namespace weft::training

@@ -23,7 +23,9 @@ struct LossHead {
 // or that output's input when it is a softmax (the loss fuses the softmax, which is then
 // dropped). Afterwards the graph's outputs are {loss, logits} and its inputs {images, labels};
 // shapes are inferred again. Throws when the graph is not a single-output classifier.
-LossHead attach_loss(Graph& graph, const Registry& registry, const std::string& loss_op = "softmax_cross_entropy");
+// `loss_attrs` go on the loss node and are checked against the loss op's schema there.
+LossHead attach_loss(Graph& graph, const Registry& registry, const std::string& loss_op = "softmax_cross_entropy",
+                     const Attributes& loss_attrs = {});
 
 // The metadata of a weft-trained weights file (safetensors "__metadata__", keys "weft.*").
 struct ModelInfo {

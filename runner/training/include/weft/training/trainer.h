@@ -31,6 +31,9 @@ struct TrainConfig {
     std::uint64_t seed = 0;   // weights, data order and augmentation
     std::int64_t limit_train = 0, limit_test = 0;  // only the first N images (0: all)
     std::string loss_op = "softmax_cross_entropy";
+    // Weight ε spread evenly over the classes in the training targets (the loss op's
+    // label_smoothing attribute); 0 leaves the attribute unset, so any loss op works.
+    double label_smoothing = 0;
     std::string init_weights;  // start from these weights instead of a seeded initialisation
     std::filesystem::path out_dir;
 
