@@ -67,24 +67,25 @@ Evaluation evaluate(Executor& executor, const datasets::Dataset& data, const dat
     double loss = 0;
     report::ProgressBar bar(label, data.size(), "img", progress ? stderr : nullptr);
     const auto start = std::chrono::steady_clock::now();
-    std::vector<float> averaged;
+    std::vector<float> probabilities;  // when the outputs are logits, or two views are averaged
     while (loader.next(images, labels, count)) {
         executor.run(std::span<const Tensor>(&images, 1), outputs);
         const float* scores = outputs[0].as<float>();
-        bool probabilities = outputs_are_probabilities;
-        if (average_mirrored) {
-            averaged.assign(scores, scores + batch * classes);
-            mirror_width(images);
-            executor.run(std::span<const Tensor>(&images, 1), outputs);
-            float* second = outputs[0].as<float>();
-            for (std::int64_t i = 0; i < count; ++i) {
-                to_probabilities(averaged.data() + i * classes, classes, outputs_are_probabilities);
-                to_probabilities(second + i * classes, classes, outputs_are_probabilities);
-                for (std::int64_t c = 0; c < classes; ++c)
-                    averaged[i * classes + c] = 0.5f * (averaged[i * classes + c] + second[i * classes + c]);
+        if (!outputs_are_probabilities || average_mirrored) {
+            probabilities.assign(scores, scores + count * classes);
+            for (std::int64_t i = 0; i < count; ++i)
+                to_probabilities(probabilities.data() + i * classes, classes, outputs_are_probabilities);
+            if (average_mirrored) {
+                mirror_width(images);
+                executor.run(std::span<const Tensor>(&images, 1), outputs);
+                float* second = outputs[0].as<float>();
+                for (std::int64_t i = 0; i < count; ++i) {
+                    to_probabilities(second + i * classes, classes, outputs_are_probabilities);
+                    for (std::int64_t c = 0; c < classes; ++c)
+                        probabilities[i * classes + c] = 0.5f * (probabilities[i * classes + c] + second[i * classes + c]);
+                }
             }
-            scores = averaged.data();
-            probabilities = true;
+            scores = probabilities.data();
         }
         const std::int32_t* y = labels.as<std::int32_t>();
         for (std::int64_t i = 0; i < count; ++i) {
@@ -96,16 +97,7 @@ Evaluation evaluate(Executor& executor, const datasets::Dataset& data, const dat
             int above = 0;
             for (std::int64_t c = 0; c < classes; ++c) above += s[c] > s[truth];
             top5 += above < 5;
-            double p;
-            if (probabilities) {
-                p = std::max<double>(s[truth], 1e-12);
-            } else {  // log-softmax of the logits
-                const float m = *std::max_element(s, s + classes);
-                double z = 0;
-                for (std::int64_t c = 0; c < classes; ++c) z += std::exp(double(s[c]) - m);
-                p = std::exp(double(s[truth]) - m) / z;
-                p = std::max(p, 1e-12);
-            }
+            const double p = std::max<double>(s[truth], 1e-12);
             loss -= std::log(p);
         }
         e.count += count;
