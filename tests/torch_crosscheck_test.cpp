@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cli_harness.h"
 #include "op_harness.h"
 #include "weft/graph_file.h"
 #include "weft/optimizer.h"
@@ -34,31 +35,11 @@ namespace {
 namespace fs = std::filesystem;
 using testing::all_close;
 using testing::build_registry;
+using testing::shell_quote;
+using testing::torch_python;
 
 constexpr float kLearningRate = 0.1f;
 constexpr float kWeightDecay = 1e-4f;
-
-std::string shell_quote(const std::string& s) {
-    std::string quoted = "'";
-    for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return quoted + "'";
-}
-
-// The first interpreter that imports torch. `python3` on PATH may be a virtual environment
-// without it while the distribution's interpreter has it; WEFT_TORCH_PYTHON picks one explicitly.
-const std::optional<std::string>& torch_python() {
-    static const std::optional<std::string> found = [] () -> std::optional<std::string> {
-        std::vector<std::string> candidates;
-        if (const char* chosen = std::getenv("WEFT_TORCH_PYTHON")) candidates.emplace_back(chosen);
-        candidates.insert(candidates.end(), {"python3", "/usr/bin/python3"});
-        for (const std::string& python : candidates) {
-            const std::string probe = shell_quote(python) + " -c 'import numpy, torch' >/dev/null 2>&1";
-            if (std::system(probe.c_str()) == 0) return python;
-        }
-        return std::nullopt;
-    }();
-    return found;
-}
 
 nlohmann::json attr_json(const AttrValue& value) {
     return std::visit([](const auto& v) { return nlohmann::json(v); }, value);

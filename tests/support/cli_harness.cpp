@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -28,6 +29,26 @@ std::string read_text(const fs::path& path) {
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
+}
+
+std::string shell_quote(const std::string& s) {
+    std::string quoted = "'";
+    for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+const std::optional<std::string>& torch_python() {
+    static const std::optional<std::string> found = []() -> std::optional<std::string> {
+        std::vector<std::string> candidates;
+        if (const char* chosen = std::getenv("WEFT_TORCH_PYTHON")) candidates.emplace_back(chosen);
+        candidates.insert(candidates.end(), {"python3", "/usr/bin/python3"});
+        for (const std::string& python : candidates) {
+            const std::string probe = shell_quote(python) + " -c 'import numpy, torch' >/dev/null 2>&1";
+            if (std::system(probe.c_str()) == 0) return python;
+        }
+        return std::nullopt;
+    }();
+    return found;
 }
 
 std::string weft_binary() { return (fs::path(WEFT_TEST_BINARY_DIR) / "bin/weft").string(); }

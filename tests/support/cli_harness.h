@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace weft::testing {
@@ -46,5 +47,13 @@ std::string weft_binary();
 
 // Runs bin/weft with `args` (shell words); its output goes through files in `scratch`.
 CommandResult run_weft(const std::string& args, const std::filesystem::path& scratch, const WeftCommand& how = {});
+
+// `s` as one single-quoted shell word.
+std::string shell_quote(const std::string& s);
+
+// The first Python interpreter that imports numpy and torch, for the cross-checks against
+// PyTorch: WEFT_TORCH_PYTHON if set, then `python3` on PATH (which may be a virtual environment
+// without torch), then the distribution's /usr/bin/python3. Empty where none does.
+const std::optional<std::string>& torch_python();
 
 }  // namespace weft::testing
