@@ -16,5 +16,6 @@ void add_zoo_command(CLI::App& app);
 void add_design_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_curves_command(CLI::App& app);
 
 }  // namespace weft::runner

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     weft::runner::add_bench_command(app);
     weft::runner::add_train_command(app);
     weft::runner::add_eval_command(app);
+    weft::runner::add_curves_command(app);
     weft::runner::add_viz_command(app);
     weft::runner::add_zoo_command(app);
     weft::runner::add_design_command(app);

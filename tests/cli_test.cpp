@@ -157,3 +157,48 @@ TEST(Cli, ShapeProductsThatOverflowAreRefused) {
                                      "graph:\n  - {op: relu}\n");
     EXPECT_TRUE(one_line_error(weft_cli("check " + huge.string()), "has more elements than can be counted"));
 }
+
+// ---- weft curves ----------------------------------------------------------------------------
+
+TEST(Cli, CurvesComparesRunsInATableAndOnePicture) {
+    const std::string header = "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy\n";
+    fs::create_directories(work_dir() / "run_a");
+    write_file("run_a/metrics.csv", header + "1,0.1,1.5,0.45,1.3,0.54\n2,0.05,1.1,0.60,1.0,0.66\n3,0,0.9,0.70,0.95,0.64\n");
+    const fs::path b = write_file("torch-b.csv", header + "1,0.1,1.4,0.47,1.2,0.58\n2,0,1.0,0.62,0.9,0.69\n");
+    const fs::path svg = work_dir() / "compare.svg";
+    const Result r = weft_cli("curves " + (work_dir() / "run_a").string() + " other=" + b.string() + " -o " +
+                              svg.string() + " --title 'a & b'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    // Each run's epochs, last and best test accuracy with its epoch, and last train accuracy.
+    const auto words_of_row = [&](const std::string& label) {
+        std::istringstream lines(r.out);
+        for (std::string line; std::getline(lines, line);)
+            if (line.rfind(label + " ", 0) == 0) {
+                std::istringstream words(line);
+                std::vector<std::string> out;
+                for (std::string w; words >> w;) out.push_back(w);
+                return out;
+            }
+        return std::vector<std::string>{};
+    };
+    EXPECT_EQ(words_of_row("run_a"), (std::vector<std::string>{"run_a", "3", "64.00%", "66.00%", "(2)", "70.00%"}))
+        << r.out;
+    EXPECT_EQ(words_of_row("other"), (std::vector<std::string>{"other", "2", "69.00%", "69.00%", "(2)", "62.00%"}))
+        << r.out;
+    const std::string picture = read_text(svg);
+    EXPECT_NE(picture.find("a &amp; b"), std::string::npos);
+    for (const char* name : {">run_a test<", ">run_a train<", ">other test<", ">other train<"})
+        EXPECT_NE(picture.find(name), std::string::npos) << name;
+}
+
+TEST(Cli, CurvesRefusesMissingOrBrokenRunsAndOtherPictureFormats) {
+    const fs::path good = write_file("good.csv", "epoch,test_accuracy\n1,0.5\n");
+    const std::string out = " -o " + (work_dir() / "never.svg").string();
+    EXPECT_TRUE(one_line_error(weft_cli("curves " + (work_dir() / "no_such_run").string() + out), "no_such_run"));
+    const fs::path broken = write_file("broken.csv", "epoch,test_accuracy\n1,not-a-number\n");
+    EXPECT_TRUE(one_line_error(weft_cli("curves " + good.string() + " " + broken.string() + out), "broken.csv"));
+    EXPECT_TRUE(one_line_error(weft_cli("curves =" + good.string() + out), "expected LABEL=PATH"));
+    EXPECT_TRUE(one_line_error(weft_cli("curves " + good.string() + " -o " + (work_dir() / "x.png").string()),
+                               "name a .svg file"));
+    EXPECT_FALSE(fs::exists(work_dir() / "never.svg"));
+}

@@ -16,6 +16,7 @@
 #include "weft/report/charts.h"
 #include "weft/report/files.h"
 #include "weft/report/progress.h"
+#include "svg.h"
 
 namespace fs = std::filesystem;
 using namespace weft::report;
@@ -466,6 +467,28 @@ TEST(TrainingCurves, MissingMetricsAreSkipped) {
     EXPECT_EQ(svg.find(">test</text>"), std::string::npos);
 
     const std::string empty = training_curves_svg({}, "nothing yet");
+    expect_well_formed(empty);
+    EXPECT_EQ(count(empty, ">no data</text>"), 2u);
+}
+
+TEST(ComparisonCurves, OneColourPerRunWithTestSolidAndTrainDashed) {
+    std::vector<std::map<std::string, double>> igc, reg;
+    for (int e = 1; e <= 4; ++e) {
+        igc.push_back({{"epoch", e}, {"train_loss", 2.0 / e}, {"test_loss", 2.1 / e},
+                       {"train_accuracy", 0.2 * e}, {"test_accuracy", 0.19 * e}});
+        reg.push_back({{"epoch", e}, {"train_loss", 2.2 / e}, {"test_loss", 2.3 / e}});  // no accuracies
+    }
+    const std::string svg = comparison_curves_svg({{"igc <d8>", igc}, {"reg", reg}}, "igc vs reg");
+    expect_well_formed(svg);
+    // Loss panel: both runs' test and train; accuracy panel: igc's two only.
+    EXPECT_EQ(polyline_sizes(svg), (std::vector<std::size_t>{4, 4, 4, 4, 4, 4}));
+    EXPECT_EQ(count(svg, "stroke-dasharray=\"7 4\""), 6u);  // three train curves and their legend samples
+    EXPECT_EQ(count(svg, ">igc &lt;d8&gt; test</text>"), 2u);
+    EXPECT_EQ(count(svg, ">reg train</text>"), 1u);
+    EXPECT_NE(svg.find(std::string(kPalette[0])), std::string::npos);
+    EXPECT_NE(svg.find(std::string(kPalette[1])), std::string::npos);
+
+    const std::string empty = comparison_curves_svg({}, "nothing");
     expect_well_formed(empty);
     EXPECT_EQ(count(empty, ">no data</text>"), 2u);
 }

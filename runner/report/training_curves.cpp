@@ -91,4 +91,27 @@ std::string training_curves_svg(const Rows& rows, const std::string& title) {
     return svg_document(width, height, title, body);
 }
 
+std::string comparison_curves_svg(const std::vector<LabelledRows>& runs, const std::string& title) {
+    const int width = 960, height = 520, header = 36;
+    const double panel_width = width / 2.0, panel_height = height - header;
+    std::string body = svg_text(width / 2.0, 24, title, "font-size=\"17\" font-weight=\"bold\" text-anchor=\"middle\"");
+    std::vector<Series> losses, accuracies;
+    for (std::size_t r = 0; r < runs.size(); ++r) {
+        // Test first: the number a comparison is about, and solid so it reads first.
+        const std::string color(kPalette[r % kPalette.size()]);
+        const std::string& label = runs[r].label;
+        for (auto& s : present({metric_series(runs[r].rows, "test_loss", label + " test", color, false),
+                                metric_series(runs[r].rows, "train_loss", label + " train", color, true)}))
+            losses.push_back(std::move(s));
+        for (auto& s : present({metric_series(runs[r].rows, "test_accuracy", label + " test", color, false),
+                                metric_series(runs[r].rows, "train_accuracy", label + " train", color, true)}))
+            accuracies.push_back(std::move(s));
+    }
+    draw_line_chart(body, losses, {.title = "Loss", .x_label = "epoch", .y_label = "loss"},
+                    Box{0, header, panel_width, panel_height});
+    draw_line_chart(body, accuracies, {.title = "Accuracy", .x_label = "epoch", .y_label = "accuracy", .percent_y = true},
+                    Box{panel_width, header, panel_width, panel_height});
+    return svg_document(width, height, title, body);
+}
+
 }  // namespace weft::report

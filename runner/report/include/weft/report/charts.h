@@ -38,6 +38,15 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
 std::string training_curves_svg(const std::vector<std::map<std::string, double>>& rows,
                                 const std::string& title);
 
+// Several runs' rows (as training_curves_svg reads them) on the same two panels, loss and
+// accuracy: one colour per run, its test curve solid and its train curve dashed, the legend
+// naming each run. Runs are drawn in the order given; a run without a metric adds no curve.
+struct LabelledRows {
+    std::string label;
+    std::vector<std::map<std::string, double>> rows;
+};
+std::string comparison_curves_svg(const std::vector<LabelledRows>& runs, const std::string& title);
+
 // counts[true][predicted]. Cells coloured by the share of their row (recall-like, so rare
 // classes are as visible as common ones), counts written while cells are large enough, and a
 // per-class recall column. class_names empty: classes are numbered. Throws weft::Error when the

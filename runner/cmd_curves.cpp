@@ -1,0 +1,100 @@
+// weft curves: several training runs on one picture, and a table of where each ended. For the
+// questions a single run's curves.svg cannot answer: does IGC pull ahead of RegConv, does a
+// schedule change help, does weft track another framework on the same recipe.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "weft/error.h"
+#include "weft/report/charts.h"
+#include "weft/report/files.h"
+
+namespace weft::runner {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CurvesOptions {
+    std::vector<std::string> runs;
+    std::string output;
+    std::string title = "training runs compared";
+};
+
+// "LABEL=PATH" names a run; a plain PATH is named after its run directory (or the CSV's stem).
+// An argument that exists as a path is a path, even with '=' in it.
+report::LabelledRows load_run(const std::string& argument) {
+    std::string label, path = argument;
+    if (const auto eq = argument.find('='); eq != std::string::npos && !fs::exists(argument)) {
+        label = argument.substr(0, eq);
+        path = argument.substr(eq + 1);
+        if (label.empty() || path.empty()) throw Error(fmt::format("run '{}': expected LABEL=PATH", argument));
+    }
+    fs::path csv = path;
+    if (fs::is_directory(csv)) csv /= "metrics.csv";
+    if (!fs::exists(csv)) throw Error(fmt::format("run '{}': {} does not exist", argument, csv.string()));
+    if (label.empty()) {
+        label = csv.filename() == "metrics.csv" ? fs::absolute(csv).parent_path().filename().string()
+                                                : csv.stem().string();
+    }
+    return {label, report::MetricsCsv::read(csv)};
+}
+
+std::optional<double> value(const report::MetricsCsv::Row& row, const std::string& key) {
+    const auto it = row.find(key);
+    if (it == row.end() || !std::isfinite(it->second)) return std::nullopt;
+    return it->second;
+}
+
+std::string percent(std::optional<double> v) { return v ? fmt::format("{:.2f}%", *v * 100) : "-"; }
+
+void curves_command(const CurvesOptions& o) {
+    if (fs::path(o.output).extension() != ".svg")
+        throw Error(fmt::format("-o {}: the picture is written as SVG; name a .svg file", o.output));
+    std::vector<report::LabelledRows> runs;
+    for (const std::string& argument : o.runs) runs.push_back(load_run(argument));
+
+    std::size_t width = 3;
+    for (const auto& run : runs) width = std::max(width, run.label.size());
+    fmt::print("{:<{}}  {:>6}  {:>10}  {:>18}  {:>10}\n", "run", width, "epochs", "last test", "best test (epoch)",
+               "last train");
+    for (const auto& run : runs) {
+        std::optional<double> best;
+        double best_epoch = 0;
+        for (std::size_t i = 0; i < run.rows.size(); ++i) {
+            const auto accuracy = value(run.rows[i], "test_accuracy");
+            if (accuracy && (!best || *accuracy > *best)) {
+                best = accuracy;
+                best_epoch = value(run.rows[i], "epoch").value_or(static_cast<double>(i + 1));
+            }
+        }
+        const report::MetricsCsv::Row last = run.rows.empty() ? report::MetricsCsv::Row{} : run.rows.back();
+        const std::string best_text = best ? fmt::format("{} ({:g})", percent(best), best_epoch) : "-";
+        fmt::print("{:<{}}  {:>6}  {:>10}  {:>18}  {:>10}\n", run.label, width, run.rows.size(),
+                   percent(value(last, "test_accuracy")), best_text, percent(value(last, "train_accuracy")));
+    }
+    report::write_file_atomic(o.output, report::comparison_curves_svg(runs, o.title));
+    fmt::print("wrote {}\n", o.output);
+}
+
+}  // namespace
+
+void add_curves_command(CLI::App& app) {
+    auto o = std::make_shared<CurvesOptions>();
+    CLI::App* cmd = app.add_subcommand("curves", "compare training runs: their curves on one picture and a table");
+    cmd->add_option("runs", o->runs,
+                    "run directories or metrics CSV files (weft train's columns), each optionally LABEL=PATH")
+        ->required();
+    cmd->add_option("-o,--output", o->output, "picture to write (.svg)")->required();
+    cmd->add_option("--title", o->title, "the picture's title")->capture_default_str();
+    cmd->callback([o] { curves_command(*o); });
+}
+
+}  // namespace weft::runner
