@@ -159,10 +159,13 @@ class Schedule:
         self.milestones, self.gamma = [], 0.1
         if spec.startswith("step:"):
             body = spec[5:]
-            if "@" in body:
-                body, gamma = body.split("@", 1)
-                self.gamma = float(gamma)
-            self.milestones = [float(m) for m in body.split(",") if m]
+            try:
+                if "@" in body:
+                    body, gamma = body.split("@", 1)
+                    self.gamma = float(gamma)
+                self.milestones = [float(m) for m in body.split(",") if m]
+            except ValueError:
+                fail(f"--schedule '{spec}': epochs and GAMMA must be numbers")
             self.kind = "step"
         elif spec in ("cosine", "constant"):
             self.kind = spec
@@ -234,6 +237,7 @@ def main():
     args = parser.parse_args()
     if args.epochs < 1 or args.batch < 1 or args.pad < 0 or not args.lr > 0:
         fail("--epochs and --batch must be positive, --pad non-negative, --lr positive")
+    schedule = Schedule(args.schedule, args.lr, args.epochs, args.warmup)  # bad specs fail before the data loads
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
@@ -268,7 +272,6 @@ def main():
 
     optimizer = torch.optim.SGD(parameter_groups(model, nodes, args.weight_decay, args.decay_bn == "yes"),
                                 lr=args.lr, momentum=args.momentum, nesterov=True)
-    schedule = Schedule(args.schedule, args.lr, args.epochs, args.warmup)
     steps = train_x.shape[0] // args.batch
     if steps == 0:
         fail(f"{train_x.shape[0]} training images make no batch of {args.batch}")
