@@ -66,17 +66,9 @@ void curves_command(const CurvesOptions& o) {
     fmt::print("{:<{}}  {:>6}  {:>10}  {:>18}  {:>10}\n", "run", width, "epochs", "last test", "best test (epoch)",
                "last train");
     for (const auto& run : runs) {
-        std::optional<double> best;
-        double best_epoch = 0;
-        for (std::size_t i = 0; i < run.rows.size(); ++i) {
-            const auto accuracy = value(run.rows[i], "test_accuracy");
-            if (accuracy && (!best || *accuracy > *best)) {
-                best = accuracy;
-                best_epoch = value(run.rows[i], "epoch").value_or(static_cast<double>(i + 1));
-            }
-        }
+        const auto best = report::best_test_accuracy(run.rows);
         const report::MetricsCsv::Row last = run.rows.empty() ? report::MetricsCsv::Row{} : run.rows.back();
-        const std::string best_text = best ? fmt::format("{} ({:g})", percent(best), best_epoch) : "-";
+        const std::string best_text = best ? fmt::format("{} ({:g})", percent(best->accuracy), best->epoch) : "-";
         fmt::print("{:<{}}  {:>6}  {:>10}  {:>18}  {:>10}\n", run.label, width, run.rows.size(),
                    percent(value(last, "test_accuracy")), best_text, percent(value(last, "train_accuracy")));
     }

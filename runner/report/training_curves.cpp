@@ -39,21 +39,7 @@ std::vector<Series> present(std::initializer_list<std::optional<Series>> candida
     return out;
 }
 
-struct Best {
-    double epoch, accuracy;
-};
-
-std::optional<Best> best_test_accuracy(const Rows& rows) {
-    std::optional<Best> best;
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        const auto it = rows[i].find("test_accuracy");
-        if (it == rows[i].end() || !std::isfinite(it->second)) continue;
-        if (!best || it->second > best->accuracy) best = Best{epoch_of(rows, i), it->second};
-    }
-    return best;
-}
-
-void mark_best(std::string& svg, const PlotMapping& map, const Best& best) {
+void mark_best(std::string& svg, const PlotMapping& map, const BestEpoch& best) {
     const double x = map.px(best.epoch), y = map.py(best.accuracy);
     svg += fmt::format(
         "<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"{3}\" stroke-width=\"1\" "
@@ -64,6 +50,16 @@ void mark_best(std::string& svg, const PlotMapping& map, const Best& best) {
 }
 
 }  // namespace
+
+std::optional<BestEpoch> best_test_accuracy(const Rows& rows) {
+    std::optional<BestEpoch> best;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto it = rows[i].find("test_accuracy");
+        if (it == rows[i].end() || !std::isfinite(it->second)) continue;
+        if (!best || it->second > best->accuracy) best = BestEpoch{epoch_of(rows, i), it->second};
+    }
+    return best;
+}
 
 std::string training_curves_svg(const Rows& rows, const std::string& title) {
     const int width = 960, height = 480, header = 36;

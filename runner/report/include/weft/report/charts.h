@@ -38,6 +38,13 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
 std::string training_curves_svg(const std::vector<std::map<std::string, double>>& rows,
                                 const std::string& title);
 
+// The row with the highest finite test_accuracy (the first of equals) and its epoch (the row's
+// 1-based index where it has no epoch); nothing when no row has one.
+struct BestEpoch {
+    double epoch, accuracy;
+};
+std::optional<BestEpoch> best_test_accuracy(const std::vector<std::map<std::string, double>>& rows);
+
 // Several runs' rows (as training_curves_svg reads them) on the same two panels, loss and
 // accuracy: one colour per run, its test curve solid and its train curve dashed, the legend
 // naming each run. Runs are drawn in the order given; a run without a metric adds no curve.
