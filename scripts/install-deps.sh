@@ -5,7 +5,9 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libdnnl-dev libyaml-cpp-dev libfmt-dev libboost-dev libboost-filesystem-dev
+  # oneDNN's CMake package (dnnl-config.cmake) calls find_package(OpenCL) and fails without its
+  # headers and library, which Debian's libdnnl-dev only recommends; we install without recommends.
+  libdnnl-dev ocl-icd-opencl-dev libyaml-cpp-dev libfmt-dev libboost-dev libboost-filesystem-dev
   libcli11-dev nlohmann-json3-dev zlib1g-dev liblzma-dev libpng-dev libjpeg62-turbo-dev
   googletest libgtest-dev
   graphviz libgraphviz-dev fonts-liberation2 dataset-fashion-mnist xz-utils
