@@ -36,26 +36,37 @@ double percentile(std::vector<double> v, double q) {
     return v[i];
 }
 
-void print_profile(const Graph& g, const std::vector<double>& node_seconds, int iterations) {
-    std::map<std::string, double> by_op;
+// Per op and the kernel that really ran its nodes (one op may run on several kernels: the
+// small-groups convolution takes IGC's primary convolutions, oneDNN the stem).
+void print_profile(const Graph& g, const std::vector<double>& node_seconds, const std::vector<std::string>& kernels,
+                   int iterations) {
+    struct Row {
+        double seconds = 0;
+        int nodes = 0;
+    };
+    std::map<std::pair<std::string, std::string>, Row> by_kernel;
     double total = 0;
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-        by_op[g.nodes[i].op] += node_seconds[i];
+        Row& row = by_kernel[{g.nodes[i].op, kernels[i]}];
+        row.seconds += node_seconds[i];
+        ++row.nodes;
         total += node_seconds[i];
     }
-    std::vector<std::pair<std::string, double>> rows(by_op.begin(), by_op.end());
-    std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second > b.second; });
-    fmt::print("\nprofile (per batch, summed over nodes of each op):\n");
-    for (const auto& [op, s] : rows)
-        fmt::print("  {:<16} {:>9.3f} ms  {:>5.1f}%\n", op, s * 1e3 / iterations, 100 * s / total);
+    std::vector<std::pair<std::pair<std::string, std::string>, Row>> rows(by_kernel.begin(), by_kernel.end());
+    std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.seconds > b.second.seconds; });
+    fmt::print("\nprofile (per batch, summed over the nodes of each op and kernel):\n");
+    for (const auto& [key, row] : rows)
+        fmt::print("  {:<22} {:<40} {:>3} nodes {:>9.3f} ms  {:>5.1f}%\n", key.first, key.second, row.nodes,
+                   row.seconds * 1e3 / iterations, 100 * row.seconds / total);
 }
 
 // The graph as it ran, each box coloured by its share of the measured time.
-void write_profile_view(const Graph& g, const std::vector<double>& node_seconds, const std::string& device,
-                        int iterations, const BenchOptions& o) {
+void write_profile_view(const Graph& g, const std::vector<double>& node_seconds, const std::vector<std::string>& kernels,
+                        const std::string& device, int iterations, const BenchOptions& o) {
     viz::ViewOptions view;
     view.collapse = viz::Collapse::none;
     for (double s : node_seconds) view.node_ms.push_back(s * 1e3 / iterations);
+    view.node_kernels = kernels;
     view.title = fmt::format("{} · {}profile at batch {} on {}", g.name, o.train ? "training-step " : "", o.batch, device);
     viz::write_file(o.viz, viz::export_graph(g, view, viz::format_from_path(o.viz)));
 }
@@ -83,6 +94,7 @@ void bench(const BenchOptions& o) {
     Graph g = load_graph(o.graph, *registry, o.batch);
     const std::int64_t inference_macs = graph_totals(g).macs;  // as written: passes fold, they don't reduce work
     std::vector<double> ms, node_seconds;
+    std::vector<std::string> kernels;  // per node: the kernel that ran it
     std::string passes, device;
     std::size_t memory = 0;
     // A training step costs forward + backward data + backward weights: 3× the forward's
@@ -95,7 +107,7 @@ void bench(const BenchOptions& o) {
         for (const PassReport& r : reports) passes += fmt::format("{}{} ×{}", passes.empty() ? "" : ", ", r.name, r.rewrites);
         if (passes.empty()) passes = "none";
         TrainingExecutor exec(g, *registry, weights, compile_options(o.device), head.loss);
-        Sgd sgd(exec, SgdOptions{});
+        Optimizer sgd(exec, *registry, OptimizerOptions{});
         std::vector<Tensor> inputs{random_normal(g.values[g.inputs[0]].desc, 1), Tensor(g.values[g.inputs[1]].desc)};
         const std::int64_t classes = exec.make_outputs()[1].numel() / o.batch;
         for (std::int64_t i = 0; i < o.batch; ++i) inputs[1].as<std::int32_t>()[i] = static_cast<std::int32_t>(i % classes);
@@ -103,6 +115,7 @@ void bench(const BenchOptions& o) {
         // A small learning rate keeps the random network finite however long the benchmark runs.
         ms = time_runs(o, [&] { exec.step(inputs, outputs); sgd.step(1e-4f); }, [&](bool on) { exec.set_profiling(on); });
         node_seconds = exec.forward_seconds();
+        for (std::size_t i = 0; i < g.nodes.size(); ++i) kernels.push_back(exec.kernel_name(static_cast<int>(i)));
         for (std::size_t i = 0; i < node_seconds.size(); ++i) node_seconds[i] += exec.backward_seconds()[i];
         device = exec.device().description();
         memory = exec.plan().total_bytes();
@@ -116,11 +129,12 @@ void bench(const BenchOptions& o) {
         std::vector<Tensor> outputs = exec.make_outputs();
         ms = time_runs(o, [&] { exec.run(inputs, outputs); }, [&](bool on) { exec.set_profiling(on); });
         node_seconds = exec.node_seconds();
+        for (std::size_t i = 0; i < g.nodes.size(); ++i) kernels.push_back(exec.kernel_name(static_cast<int>(i)));
         device = exec.device().description();
         memory = exec.plan().arena_bytes;
     }
     const int iterations = static_cast<int>(ms.size());
-    if (!o.viz.empty()) write_profile_view(g, node_seconds, device, iterations, o);
+    if (!o.viz.empty()) write_profile_view(g, node_seconds, kernels, device, iterations, o);
     const double median = percentile(ms, 0.5);
     const double ips = double(o.batch) / (median / 1000);
     const double gmacs = double(macs) / (median / 1000) / 1e9;
@@ -140,7 +154,7 @@ void bench(const BenchOptions& o) {
         if (o.profile) {
             nlohmann::json nodes = nlohmann::json::array();
             for (std::size_t i = 0; i < g.nodes.size(); ++i)
-                nodes.push_back({{"name", g.nodes[i].name}, {"op", g.nodes[i].op},
+                nodes.push_back({{"name", g.nodes[i].name}, {"op", g.nodes[i].op}, {"kernel", kernels[i]},
                                  {"ms", node_seconds[i] * 1e3 / double(ms.size())}});
             j["profile"] = nodes;
         }
@@ -151,7 +165,7 @@ void bench(const BenchOptions& o) {
     fmt::print("batch {}: {:.2f} ms per {} (median of {}; p10 {:.2f}, p90 {:.2f}), {:.1f} images/s, {:.1f} GFLOP/s\n",
                o.batch, median, o.train ? "step" : "batch", ms.size(), percentile(ms, 0.1), percentile(ms, 0.9), ips,
                2 * gmacs);
-    if (o.profile) print_profile(g, node_seconds, iterations);
+    if (o.profile) print_profile(g, node_seconds, kernels, iterations);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "options.h"
 #include "weft/error.h"
+#include "weft/weights.h"
 
 namespace weft::runner {
 namespace {
@@ -29,6 +30,7 @@ bool is_builtin(const fs::path& library) {
 }
 
 // The kernel `weft run` would use, or null with the reason none is usable.
+// (per op, before any node is known: what serves an op's nodes when none declines)
 const RegisteredKernel* chosen_kernel(const Registry& r, const std::string& op, const std::string& backend,
                                       const KernelOverrides& overrides, std::string& why_none) {
     try {
@@ -37,10 +39,6 @@ const RegisteredKernel* chosen_kernel(const Registry& r, const std::string& op, 
         why_none = e.what();
         return nullptr;
     }
-}
-
-std::string unavailable_reason(const RegisteredKernel& k) {
-    return k.factory.unavailable_reason ? k.factory.unavailable_reason() : std::string{};
 }
 
 nlohmann::json plugins_json(const Registry& r, const KernelOverrides& overrides) {
@@ -56,7 +54,7 @@ nlohmann::json plugins_json(const Registry& r, const KernelOverrides& overrides)
             std::string why_none;
             const RegisteredKernel* chosen = chosen_kernel(r, op, backend, overrides, why_none);
             for (const RegisteredKernel* k : r.kernels(op, backend)) {
-                const std::string why = unavailable_reason(*k);
+                const std::string why = kernel_unavailable_reason(*k);
                 kernels.push_back({{"backend", backend}, {"name", k->factory.name}, {"priority", k->factory.priority},
                                    {"library", k->library.string()}, {"builtin", is_builtin(k->library)},
                                    {"available", why.empty()}, {"reason", why}, {"chosen", k == chosen}});
@@ -92,7 +90,7 @@ void print_operators(const Registry& r, const KernelOverrides& overrides) {
             std::string why_none;
             const RegisteredKernel* chosen = chosen_kernel(r, op, backend, overrides, why_none);
             for (const RegisteredKernel* k : kernels) {
-                const std::string why = unavailable_reason(*k);
+                const std::string why = kernel_unavailable_reason(*k);
                 const bool forced = k == chosen && overrides.contains(op);
                 fmt::print("    {} {:<5} {:<10} priority {:<3} {}{}{}\n", k == chosen ? '*' : ' ', backend,
                            k->factory.name, k->factory.priority, library_label(k->library),
@@ -139,26 +137,88 @@ void print_plugins(const Registry& r, const KernelOverrides& overrides) {
     }
 }
 
+// The kernel each node of a graph gets (after the default passes, as `weft run` compiles it)
+// and, for every better kernel passed over, why it declined that node or cannot run here.
+struct NodeKernel {
+    std::string node, op, kernel, library;
+    std::vector<std::string> passed_over;
+};
+
+std::vector<NodeKernel> node_kernels(const GraphOptions& graph_options, const DeviceChoice& choice, const Registry& r) {
+    Graph g = load_graph(graph_options, r, 1);
+    WeightMap weights = init_weights(g, 0);
+    apply_passes(g, weights, r, choice);
+    const CompileOptions options = compile_options(choice);
+    const std::unique_ptr<Device> device = r.create_device(options.backend, options.device);
+    std::vector<NodeKernel> out;
+    for (int n : g.topological_order()) {
+        const Node& node = g.nodes[n];
+        std::vector<TensorDesc> inputs, outputs;
+        for (int v : node.inputs) inputs.push_back(g.values[v].desc);
+        for (int v : node.outputs) outputs.push_back(g.values[v].desc);
+        const KernelConfig config{node.name, node.attrs, inputs, outputs, node.params, *device, false, false};
+        NodeKernel row{node.name, node.op, {}, {}, {}};
+        try {
+            const RegisteredKernel& k = r.select_kernel(node.op, options.backend, options.kernel_overrides, &config,
+                                                        &row.passed_over);
+            row.kernel = k.factory.name;
+            row.library = k.library.filename().string();
+        } catch (const Error& e) {
+            row.kernel = "none";
+            row.passed_over = {e.what()};
+        }
+        out.push_back(std::move(row));
+    }
+    return out;
+}
+
+void print_node_kernels(const std::string& graph, const std::vector<NodeKernel>& rows) {
+    std::size_t width = 4;
+    for (const NodeKernel& k : rows) width = std::max(width, k.node.size());
+    fmt::print("\nkernels per node of {} (after the default passes, as `weft run` compiles it):\n", graph);
+    for (const NodeKernel& k : rows) {
+        fmt::print("  {:<{}} {:<16} {:<14} {}\n", k.node, width, k.op, k.kernel, k.library);
+        for (const std::string& why : k.passed_over) fmt::print("  {:<{}}   passed over: {}\n", "", width, why);
+    }
+}
+
 }  // namespace
 
 void add_plugins_command(CLI::App& app) {
     struct PluginsOptions {
         GraphOptions graph;
-        DeviceChoice device;  // only --kernel: preview the choice `weft run --kernel` makes
+        DeviceChoice device;  // --device and --kernel: preview the choice `weft run` makes
         bool json = false;
     };
     auto o = std::make_shared<PluginsOptions>();
+    o->graph.graph.clear();
     CLI::App* cmd = app.add_subcommand("plugins", "list plugin libraries, operators, kernels and backends");
+    cmd->add_option("graph", o->graph.graph, "also show the kernel each node of this graph gets (and why others declined)");
+    cmd->add_option("--variant", o->graph.variant, "named variant of the graph file");
+    cmd->add_option("--set", o->graph.sets, "override a graph parameter, KEY=VALUE (repeatable)");
     add_plugin_options(*cmd, o->graph);
+    cmd->add_option("--device", o->device.device, "backend for the per-node choice")->capture_default_str();
     cmd->add_option("--kernel", o->device.kernels, "show the choice with a kernel forced, OP=LIBRARY (repeatable)");
     cmd->add_flag("--json", o->json, "machine-readable output");
     cmd->callback([o] {
         auto registry = load_registry(o->graph);
         const KernelOverrides overrides = compile_options(o->device).kernel_overrides;
-        if (o->json)
-            fmt::print("{}\n", plugins_json(*registry, overrides).dump(2));
-        else
-            print_plugins(*registry, overrides);
+        std::vector<NodeKernel> nodes;
+        if (!o->graph.graph.empty()) nodes = node_kernels(o->graph, o->device, *registry);
+        if (o->json) {
+            nlohmann::json j = plugins_json(*registry, overrides);
+            if (!o->graph.graph.empty()) {
+                nlohmann::json rows = nlohmann::json::array();
+                for (const NodeKernel& k : nodes)
+                    rows.push_back({{"node", k.node}, {"op", k.op}, {"kernel", k.kernel}, {"library", k.library},
+                                    {"passed_over", k.passed_over}});
+                j["nodes"] = rows;
+            }
+            fmt::print("{}\n", j.dump(2));
+            return;
+        }
+        print_plugins(*registry, overrides);
+        if (!o->graph.graph.empty()) print_node_kernels(o->graph.graph, nodes);
     });
 }
 

@@ -75,9 +75,14 @@ struct BlockSummary {
     std::int64_t params = 0;
 };
 
-bool is_conv(const Node& n) { return n.op == "group_conv" || n.op == "pointwise_conv"; }
+// What the schema says about a node's op (OpTraits), never its name.
+const OpTraits& traits_of(const Registry& registry, const Node& n) {
+    static const OpTraits none;
+    const OpSchema* schema = registry.find_op(n.op);
+    return schema ? schema->traits : none;
+}
 
-std::vector<BlockSummary> block_summaries(const Graph& g, const BufferPlan& plan) {
+std::vector<BlockSummary> block_summaries(const Graph& g, const Registry& registry, const BufferPlan& plan) {
     std::vector<BlockSummary> blocks;
     std::map<std::string, std::size_t> index;
     std::map<std::string, bool> permuted, has_conv;
@@ -93,8 +98,9 @@ std::vector<BlockSummary> block_summaries(const Graph& g, const BufferPlan& plan
         BlockSummary& b = blocks[it->second];
         b.params += node_params(n);
         b.width = g.values[n.outputs[0]].desc.shape.size() > 1 ? g.values[n.outputs[0]].desc.shape[1] : 0;
-        if (n.op == "channel_permute") permuted[path] = true;
-        if (!is_conv(n)) continue;
+        const OpTraits& traits = traits_of(registry, n);
+        if (traits.channel_permutation) permuted[path] = true;
+        if (!traits.convolution) continue;
         const std::int64_t groups = n.attrs.has("groups") ? n.attrs.get_int("groups") : 1;
         if (!has_conv[path]) b.L = groups;
         else if (permuted[path] && b.M == 0) b.M = groups;
@@ -146,7 +152,7 @@ void print_blocks(const std::vector<BlockSummary>& blocks) {
                    r.first->width, dash(r.first->L), dash(r.first->M), r.first->params);
 }
 
-void print_table(const Graph& g, const BufferPlan& plan) {
+void print_table(const Graph& g, const Registry& registry, const BufferPlan& plan) {
     const std::int64_t batch = g.batch();
     std::size_t name_w = 4;
     for (const Node& n : g.nodes) name_w = std::max(name_w, n.name.size());
@@ -173,7 +179,7 @@ void print_table(const Graph& g, const BufferPlan& plan) {
     const auto t = graph_totals(g);
     fmt::print("{}\n", std::string(name_w + 68, '-'));
     row("total", "", "", fmt::format("{}", t.params), fmt::format("{}", t.macs / batch));
-    print_blocks(block_summaries(g, plan));
+    print_blocks(block_summaries(g, registry, plan));
     fmt::print("\n#params (conv + fc, as the paper counts): {} ({:.3f}M); all parameters incl. batch norm: {}\n",
                t.params, t.params / 1e6, t.all_params);
     fmt::print("multiply-adds per image: {} ({:.3f}×10⁸)\n", t.macs / batch, double(t.macs / batch) / 1e8);
@@ -181,7 +187,7 @@ void print_table(const Graph& g, const BufferPlan& plan) {
                human_bytes(double(plan.arena_bytes)), human_bytes(double(plan.largest_value_bytes)));
 }
 
-nlohmann::json stats_json(const Graph& g, const BufferPlan& plan) {
+nlohmann::json stats_json(const Graph& g, const Registry& registry, const BufferPlan& plan) {
     const std::int64_t batch = g.batch();
     const auto t = graph_totals(g);
     nlohmann::json nodes = nlohmann::json::array();
@@ -197,7 +203,7 @@ nlohmann::json stats_json(const Graph& g, const BufferPlan& plan) {
                          {"scope", scope}});
     }
     nlohmann::json blocks = nlohmann::json::array();
-    for (const BlockSummary& b : block_summaries(g, plan))
+    for (const BlockSummary& b : block_summaries(g, registry, plan))
         blocks.push_back({{"name", b.instance}, {"block", b.block}, {"width", b.width}, {"L", b.L}, {"M", b.M},
                           {"params", b.params}});
     return {{"graph", g.name},
@@ -228,11 +234,11 @@ void add_stats_command(CLI::App& app) {
         const BufferPlan plan = plan_buffers(g, *registry);
         const nlohmann::json training = o->train ? training_memory(g, *registry, o->device) : nlohmann::json();
         if (o->json) {
-            nlohmann::json j = stats_json(g, plan);
+            nlohmann::json j = stats_json(g, *registry, plan);
             if (o->train) j["training"] = training;
             fmt::print("{}\n", j.dump(2));
         } else {
-            print_table(g, plan);
+            print_table(g, *registry, plan);
             if (o->train) print_training_memory(training, o->batch);
         }
     });

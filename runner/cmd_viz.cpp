@@ -54,7 +54,7 @@ void viz(const VizOptions& o) {
     Graph g = load_graph(o.graph, *registry, o.batch);
     std::string content;
     if (!o.channels.empty()) {
-        content = viz::export_channels(g, o.channels, format);
+        content = viz::export_channels(g, *registry, o.channels, format);
     } else {
         viz::ViewOptions view;
         view.collapse = viz::parse_collapse(o.collapse);

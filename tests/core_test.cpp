@@ -78,8 +78,9 @@ TEST(PluginHost, RefusesALibraryBuiltForAnotherAbiVersion) {
     r.load_directory(fixture_dir("wrong_abi"));
     ASSERT_EQ(r.refused().size(), 1u);
     const std::string& why = r.refused()[0].reason;
-    EXPECT_NE(why.find("ABI version " + std::to_string(kPluginAbiVersion + 98)), std::string::npos) << why;
-    EXPECT_NE(why.find("version " + std::to_string(kPluginAbiVersion)), std::string::npos) << why;
+    EXPECT_NE(why.find("built for plugin ABI " + std::to_string(kPluginAbiVersion + 98)), std::string::npos) << why;
+    EXPECT_NE(why.find("loads plugin ABI " + std::to_string(kPluginAbiVersion) + " only"), std::string::npos) << why;
+    EXPECT_NE(why.find("rebuild it"), std::string::npos) << why;
 }
 
 TEST(PluginHost, RefusesALibraryRegisteringAnOperatorTwiceAndKeepsTheFirst) {
@@ -127,6 +128,71 @@ TEST(PluginHost, HighestPriorityKernelWinsAndKernelOverrideForcesAChoice) {
     opts.kernel_overrides = {{"test_scale", "good"}};
     Executor exec(g, r, {}, opts);
     EXPECT_NE(exec.kernel_name(0).find("reference"), std::string::npos) << exec.kernel_name(0);
+}
+
+// Kernel choice is per node: a kernel that declines a node hands it to the next kernel in the
+// registry's order (never to a kernel of its own choosing), and the executor names the kernel
+// that really runs each node.
+TEST(PluginHost, AKernelThatDeclinesANodeLeavesItToTheNextKernel) {
+    Registry r;
+    r.load_directory(fixture_dir("good"));
+    r.load_directory(fixture_dir("picky"));
+    r.load_directory(weft::default_plugin_directory());  // the cpu backend
+    const auto device = r.create_device("cpu", {});
+    Graph two = scale_chain(r, 1, 2.0), three = scale_chain(r, 1, 3.0);
+    const auto config_of = [&](const Graph& g) {
+        return KernelConfig{g.nodes[0].name, g.nodes[0].attrs, {g.values[g.inputs[0]].desc},
+                            {g.values[g.outputs[0]].desc}, {}, *device, false, false};
+    };
+    std::vector<std::string> passed_over;
+    const KernelConfig takes = config_of(two), declined = config_of(three);
+    EXPECT_EQ(r.select_kernel("test_scale", "cpu", {}, &takes, &passed_over).factory.name, "picky");
+    EXPECT_TRUE(passed_over.empty());
+    EXPECT_EQ(r.select_kernel("test_scale", "cpu", {}, &declined, &passed_over).factory.name, "reference");
+    ASSERT_EQ(passed_over.size(), 1u);
+    EXPECT_NE(passed_over[0].find("weft_picky: only factor 2"), std::string::npos) << passed_over[0];
+    // Forced, it is asked first; a node it declines still gets the usual order.
+    EXPECT_EQ(r.select_kernel("test_scale", "cpu", {{"test_scale", "picky"}}, &declined).factory.name, "reference");
+    // Without a node: the op-level choice `weft plugins` stars.
+    EXPECT_EQ(r.select_kernel("test_scale", "cpu").factory.name, "picky");
+
+    // One graph, both kinds of node: each runs on its own kernel, and says so.
+    Graph g = scale_chain(r, 1, 3.0);
+    {
+        Node node;
+        node.name = "doubled";
+        node.op = "test_scale";
+        node.attrs.set("factor", 2.0);
+        node.inputs = {g.outputs[0]};
+        g.outputs = {g.nodes[g.add_node(std::move(node))].outputs[0]};
+        infer_shapes(g, r);
+    }
+    Executor exec(g, r, {}, {});
+    EXPECT_NE(exec.kernel_name(0).find(":reference"), std::string::npos) << exec.kernel_name(0);
+    EXPECT_NE(exec.kernel_name(1).find(":picky"), std::string::npos) << exec.kernel_name(1);
+    Tensor x(TensorDesc{DType::f32, {2, 3}, Layout::row_major});
+    std::fill_n(x.as<float>(), 6, 1.f);
+    auto out = exec.make_outputs();
+    exec.run(std::span<const Tensor>(&x, 1), out);
+    EXPECT_FLOAT_EQ(out[0].as<float>()[0], 3.f * 2.f + 1.f);  // reference ×3, then picky ×2 + 1
+}
+
+// The ABI promise (docs/plugins.md): a library built for an older or a newer plugin ABI is
+// refused by name with both versions, and nothing else is disturbed.
+TEST(PluginHost, LibrariesOfOtherAbisAreRefusedAndTheRestLoads) {
+    Registry r;
+    r.load_directories({fixture_dir("old_abi"), fixture_dir("wrong_abi"), fixture_dir("good")});
+    ASSERT_EQ(r.refused().size(), 2u);
+    for (const auto& refused : r.refused()) {
+        EXPECT_NE(refused.reason.find("loads plugin ABI " + std::to_string(kPluginAbiVersion) + " only"),
+                  std::string::npos)
+            << refused.reason;
+    }
+    EXPECT_NE(r.refused()[0].reason.find("built for plugin ABI " + std::to_string(kPluginAbiVersion - 1)),
+              std::string::npos)
+        << r.refused()[0].reason;
+    ASSERT_EQ(r.loaded().size(), 1u);
+    EXPECT_TRUE(r.find_op("test_scale"));
 }
 
 TEST(PluginHost, AKernelThatThrowsIsReportedWithNodeAndLibrary) {

@@ -158,10 +158,12 @@ TEST_F(SdkInstall, ThePrefixHoldsTheRunnerPluginsGraphsPublicHeadersAndPackage) 
     for (const char* f : {"weftConfig.cmake", "weftConfigVersion.cmake", "weft-targets.cmake", "WeftPlugin.cmake"})
         EXPECT_TRUE(fs::is_regular_file(prefix / "lib/cmake/weft" / f)) << f;
     // Exactly the plugin headers (docs/plugins.md, "The header set"): none of the host's own.
-    const std::set<std::string> expected{"weft/attributes.h", "weft/device.h",     "weft/error.h",
-                                         "weft/graph.h",      "weft/graph_pass.h", "weft/kernel.h",
-                                         "weft/op_schema.h",  "weft/plugin.h",     "weft/schema_helpers.h", "weft/tensor.h",
-                                         "weft/weights.h",    "weft/cpu/cpu_device.h"};
+    const std::set<std::string> expected{
+        "weft/attributes.h", "weft/channel_permutation.h", "weft/checked_arithmetic.h", "weft/convolution.h",
+        "weft/device.h",     "weft/error.h",               "weft/graph.h",              "weft/graph_pass.h",
+        "weft/kernel.h",     "weft/op_schema.h",           "weft/optimizer_kernel.h",   "weft/plugin.h",
+        "weft/schema_helpers.h", "weft/tensor.h",          "weft/weights.h",            "weft/cpu/cpu_device.h",
+        "weft/cpu/onednn_kernel.h"};
     EXPECT_EQ(files_under(prefix / "include"), expected);
 }
 

@@ -181,12 +181,13 @@ void check_step_against_torch(const std::string& name, Case c) {
     CompileOptions options;
     options.device.threads = 1;
     TrainingExecutor exec(c.graph, build_registry(), c.weights, options, c.head.loss);
-    SgdOptions sgd_options;
-    sgd_options.momentum = 0.9f;
-    sgd_options.nesterov = true;
+    OptimizerOptions sgd_options;
+    sgd_options.name = "sgd";
+    sgd_options.hyperparameters.set("momentum", 0.9);
+    sgd_options.hyperparameters.set("nesterov", true);
     sgd_options.weight_decay = kWeightDecay;
     sgd_options.decay_uncounted = true;  // torch.optim.SGD decays every parameter it is given
-    Sgd sgd(exec, sgd_options);
+    Optimizer sgd(exec, build_registry(), sgd_options);
     std::vector<Tensor> outputs = exec.make_outputs();
     exec.step(c.inputs, outputs);
     WeightMap grads;  // taken before the optimiser, which may reuse them

@@ -300,16 +300,23 @@ TEST(TrainingGradients, ResidualNetworkMatchesFiniteDifferences) {
     check_network_gradients(trainable(small_residual(4)), 2);
 }
 
+// The sgd plugin's options as the trainer builds them.
+OptimizerOptions sgd_options(float momentum, float weight_decay, bool decay_uncounted) {
+    OptimizerOptions o;
+    o.name = "sgd";
+    o.hyperparameters.set("momentum", static_cast<double>(momentum));
+    o.weight_decay = weight_decay;
+    o.decay_uncounted = decay_uncounted;
+    return o;
+}
+
 TEST(Sgd, NesterovStepsFollowTheFormula) {
     Trainable t = trainable(small_igc(2));
     TrainingExecutor exec(t.graph, build_registry(), t.weights, single_thread(), t.head.loss);
     std::vector<Tensor> inputs{testing::random_tensor(t.graph.values[t.graph.inputs[0]].desc.shape, 2), labels_tensor({1, 2})};
     std::vector<Tensor> outputs = exec.make_outputs();
-    SgdOptions o;
-    o.momentum = 0.9f;
-    o.weight_decay = 0.01f;
-    o.decay_uncounted = false;
-    Sgd sgd(exec, o);
+    const OptimizerOptions o = sgd_options(0.9f, 0.01f, /*decay_uncounted=*/false);
+    Optimizer sgd(exec, build_registry(), o);
     const WeightMap w0 = exec.weights();
     exec.step(inputs, outputs);
     std::map<std::string, std::vector<float>> g1;
@@ -328,7 +335,7 @@ TEST(Sgd, NesterovStepsFollowTheFormula) {
     }
     // The momentum buffers round-trip through the checkpoint form.
     const WeightMap state = sgd.state();
-    Sgd other(exec, o);
+    Optimizer other(exec, build_registry(), o);
     other.load_state(state);
     const WeightMap again = other.state();
     for (const auto& [name, tensor] : state) EXPECT_TRUE(all_close(again.at(name), tensor, 0, 0)) << name;
@@ -363,9 +370,7 @@ TEST(Training, SmallIgcNetworkMemorisesAFewDozenImages) {
     const std::int64_t n = 32;
     Trainable t = trainable(small_igc(n, "8", "4"), 7);
     TrainingExecutor exec(t.graph, build_registry(), t.weights, single_thread(), t.head.loss);
-    SgdOptions o;
-    o.weight_decay = 0;
-    Sgd sgd(exec, o);
+    Optimizer sgd(exec, build_registry(), sgd_options(0.9f, 0.f, true));
     std::vector<int> labels(n);
     for (int i = 0; i < n; ++i) labels[i] = (i * 7 + 3) % 4;
     std::vector<Tensor> inputs{testing::random_tensor(t.graph.values[t.graph.inputs[0]].desc.shape, 21), labels_tensor(labels)};

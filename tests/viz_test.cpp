@@ -177,7 +177,7 @@ TEST(VizDot, GraphvizReadsEveryViewAndTheChannelView) {
         {"blocks.dot", viz::graph_dot(igc_d8(), view_at(viz::Collapse::blocks))},
         {"stages.dot", viz::graph_dot(igc_d8(), view_at(viz::Collapse::stages))},
         {"none.dot", viz::graph_dot(igc_d8(), view_at(viz::Collapse::none))},
-        {"channels.dot", viz::channel_dot(igc_d8(), "stage2.block0.secondary")},
+        {"channels.dot", viz::channel_dot(igc_d8(), weft::testing::build_registry(), "stage2.block0.secondary")},
     };
     for (const auto& [name, text] : files) {
         const fs::path p = write_temp(name, text);
@@ -403,7 +403,7 @@ TEST(VizDag, BranchingBlocksDrawAndTheChannelViewSaysWhyItCannot) {
         EXPECT_EQ(xml_problem(viz::render(dot, viz::Format::svg)), "");
     }
     try {
-        viz::channel_dot(g, "unit.sum");
+        viz::channel_dot(g, weft::testing::build_registry(), "unit.sum");
         FAIL() << "expected an error";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("branches at node"), std::string::npos) << e.what();
@@ -416,7 +416,7 @@ TEST(VizDag, BranchingBlocksDrawAndTheChannelViewSaysWhyItCannot) {
 TEST(VizChannels, FollowTheBlocksPartitionsAndPermutations) {
     // The paper's Figure 1 example: L = 2 primary partitions, M = 3 secondary partitions.
     const Graph g = zoo_graph("igc-l24m2-d8", {{"L", "2"}, {"M", "3"}});
-    const std::string dot = viz::channel_dot(g, "stage1.block0.bn");  // any node of the block
+    const std::string dot = viz::channel_dot(g, weft::testing::build_registry(), "stage1.block0.bn");  // any node of the block
     EXPECT_NE(dot.find("L = 2 primary partitions of 3 channels"), std::string::npos);
     EXPECT_NE(dot.find("M = 3 secondary partitions of 2 channels"), std::string::npos);
     const auto wired = [&](int column, int from, int to) {
@@ -441,7 +441,7 @@ TEST(VizChannels, FollowTheBlocksPartitionsAndPermutations) {
 
 TEST(VizChannels, ReadLAndMFromTheGraphAtEveryStage) {
     // Stage 3 of IGC-L24M2 has M = 8: 192 channels, 24 primary and 8 secondary partitions.
-    const std::string dot = viz::channel_dot(igc_d8(), "stage3.block1.primary");
+    const std::string dot = viz::channel_dot(igc_d8(), weft::testing::build_registry(), "stage3.block1.primary");
     EXPECT_NE(dot.find("L = 24 primary partitions of 8 channels"), std::string::npos);
     EXPECT_NE(dot.find("M = 8 secondary partitions of 24 channels"), std::string::npos);
     EXPECT_NE(dot.find("c4_191 "), std::string::npos);
@@ -449,10 +449,10 @@ TEST(VizChannels, ReadLAndMFromTheGraphAtEveryStage) {
 
 TEST(VizChannels, NameTheProblemWithTheNodeGiven) {
     try {
-        viz::channel_dot(igc_d8(), "stage9.block0.primary");
+        viz::channel_dot(igc_d8(), weft::testing::build_registry(), "stage9.block0.primary");
         FAIL() << "expected an error";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("no node named 'stage9.block0.primary'"), std::string::npos) << e.what();
     }
-    EXPECT_THROW(viz::export_channels(igc_d8(), "stage1.block0.primary", viz::Format::json), Error);
+    EXPECT_THROW(viz::export_channels(igc_d8(), weft::testing::build_registry(), "stage1.block0.primary", viz::Format::json), Error);
 }

@@ -1,5 +1,9 @@
 #include "weft/attributes.h"
 
+#include <algorithm>
+#include <cmath>
+#include <set>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -95,5 +99,98 @@ std::vector<std::int64_t> Attributes::get_ints(std::string_view name) const {
     if (auto p = std::get_if<std::int64_t>(&v)) return {*p};
     wrong_type(name, AttrType::integers, v);
 }
+
+namespace {
+
+// Converts a raw attribute (as written in a graph file) to the schema's declared type; returns
+// nullopt when it cannot be represented as that type.
+std::optional<AttrValue> coerce(const AttrValue& raw, AttrType type) {
+    switch (type) {
+        case AttrType::integer:
+            if (auto p = std::get_if<std::int64_t>(&raw)) return *p;
+            break;
+        case AttrType::real:
+            if (auto p = std::get_if<double>(&raw)) return *p;
+            if (auto p = std::get_if<std::int64_t>(&raw)) return static_cast<double>(*p);
+            break;
+        case AttrType::boolean:
+            if (auto p = std::get_if<bool>(&raw)) return *p;
+            break;
+        case AttrType::string:
+            if (auto p = std::get_if<std::string>(&raw)) return *p;
+            break;
+        case AttrType::integers:
+            if (auto p = std::get_if<std::vector<std::int64_t>>(&raw)) return *p;
+            if (auto p = std::get_if<std::int64_t>(&raw)) return std::vector<std::int64_t>{*p};
+            break;
+        case AttrType::reals:
+            if (auto p = std::get_if<std::vector<double>>(&raw)) return *p;
+            if (auto p = std::get_if<std::vector<std::int64_t>>(&raw))
+                return std::vector<double>(p->begin(), p->end());
+            if (auto p = std::get_if<double>(&raw)) return std::vector<double>{*p};
+            if (auto p = std::get_if<std::int64_t>(&raw)) return std::vector<double>{static_cast<double>(*p)};
+            break;
+    }
+    return std::nullopt;
+}
+
+std::vector<double> numbers_of(const AttrValue& v) {
+    if (auto p = std::get_if<std::int64_t>(&v)) return {static_cast<double>(*p)};
+    if (auto p = std::get_if<double>(&v)) return {*p};
+    if (auto p = std::get_if<std::vector<std::int64_t>>(&v)) return {p->begin(), p->end()};
+    if (auto p = std::get_if<std::vector<double>>(&v)) return *p;
+    return {};
+}
+
+void check_range(const AttrSpec& spec, const AttrValue& value) {
+    for (double x : numbers_of(value)) {
+        if (std::isnan(x) || (spec.min && x < *spec.min) || (spec.max && x > *spec.max)) {
+            std::string range = spec.min && spec.max ? fmt::format("between {} and {}", *spec.min, *spec.max)
+                                : spec.min           ? fmt::format("at least {}", *spec.min)
+                                                     : fmt::format("at most {}", *spec.max);
+            throw Error(fmt::format("attribute '{}' = {} is out of range: expected {}", spec.name,
+                                    attr_value_str(value), range));
+        }
+    }
+    if (auto s = std::get_if<std::string>(&value); s && !spec.choices.empty()) {
+        if (std::find(spec.choices.begin(), spec.choices.end(), *s) == spec.choices.end())
+            throw Error(fmt::format("attribute '{}' = '{}' is not one of: {}", spec.name, *s,
+                                    fmt::join(spec.choices, ", ")));
+    }
+}
+
+}  // namespace
+
+Attributes validate_attributes(std::string_view owner, const std::vector<AttrSpec>& specs, const Attributes& raw) {
+    Attributes out;
+    std::set<std::string, std::less<>> known;
+    for (const AttrSpec& spec : specs) {
+        known.insert(spec.name);
+        const AttrValue* given = raw.find(spec.name);
+        if (!given) {
+            if (!spec.default_value)
+                throw Error(fmt::format("{} needs attribute '{}' ({})", owner, spec.name,
+                                        attr_type_name(spec.type)));
+            out.set(spec.name, *spec.default_value);
+            continue;
+        }
+        auto value = coerce(*given, spec.type);
+        if (!value)
+            throw Error(fmt::format("attribute '{}' should be {}, got {} ({})", spec.name,
+                                    attr_type_with_article(spec.type), attr_type_name(attr_value_type(*given)),
+                                    attr_value_str(*given)));
+        check_range(spec, *value);
+        out.set(spec.name, std::move(*value));
+    }
+    for (const auto& [name, value] : raw.values())
+        if (!known.count(name)) {
+            std::vector<std::string> names;
+            for (const AttrSpec& s : specs) names.push_back(s.name);
+            throw Error(fmt::format("{} has no attribute '{}' (it has: {})", owner, name,
+                                    names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
+        }
+    return out;
+}
+
 
 }  // namespace weft

@@ -2,40 +2,31 @@
 // built; run() only copies the graph inputs in, calls each kernel, and copies the outputs out.
 #include "weft/executor.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
 
-#include "device_buffer.h"
 #include "graph_boundary.h"
+#include "node_compiler.h"
 #include "weft/registry.h"
 
 namespace weft {
 
-namespace {
-
+using detail::CompiledNode;
 using detail::DeviceBuffer;
 using detail::copy_graph_inputs;
 using detail::copy_graph_outputs;
 using detail::make_graph_outputs;
 
-// Everything one node needs at run time, prepared at compile time.
-struct CompiledNode {
-    int node = -1;
-    std::unique_ptr<Kernel> kernel;
-    std::string kernel_name;
-    std::vector<TensorView> inputs, outputs, params;
-    DeviceBuffer saved;  // only kernels compiled for training keep state (see Kernel::saved_bytes)
-};
-
-}  // namespace
-
 struct Executor::Impl {
     Graph graph;
     std::unique_ptr<Device> device;
     BufferPlan plan;
-    DeviceBuffer arena, param_storage, workspace;
+    DeviceBuffer arena, workspace;
+    detail::ParameterStorage params;
     std::vector<CompiledNode> nodes;
+    std::vector<DeviceBuffer> saved;  // per compiled node; empty for inference kernels
     bool profiling = false;
     std::vector<double> node_seconds;
 
@@ -54,43 +45,22 @@ Executor::Executor(const Graph& graph, const Registry& registry, const WeightMap
     s.plan = plan_buffers(s.graph, registry);
     s.arena = DeviceBuffer(*s.device, s.plan.arena_bytes);
     s.node_seconds.assign(s.graph.nodes.size(), 0.0);
+    // Parameters live on the device for the executor's lifetime.
+    s.params = detail::allocate_parameters(s.graph, *s.device);
+    detail::upload_parameters(s.params, s.graph, weights, *s.device);
 
-    // Parameters live on the device for the executor's lifetime, packed in one allocation.
-    std::size_t param_bytes = 0;
-    for (const Node& n : s.graph.nodes)
-        for (const ParamSpec& p : n.params) param_bytes += (p.desc.bytes() + 63) / 64 * 64;
-    s.param_storage = DeviceBuffer(*s.device, param_bytes);
-
-    std::size_t param_offset = 0, workspace_bytes = 0;
+    std::size_t workspace_bytes = 0;
     for (int n : s.plan.order) {
         const Node& node = s.graph.nodes[n];
         CompiledNode c;
         c.node = n;
         for (int v : node.inputs) c.inputs.push_back(s.value_view(v));
         for (int v : node.outputs) c.outputs.push_back(s.value_view(v));
-        for (const ParamSpec& p : node.params) {
-            const Tensor& w = weights.at(node.name + "." + p.name);
-            void* dst = s.param_storage.bytes() + param_offset;
-            s.device->copy_from_host(dst, w.data(), w.bytes());
-            c.params.push_back(TensorView{dst, p.desc});
-            param_offset += (p.desc.bytes() + 63) / 64 * 64;
-        }
-        try {
-            const RegisteredKernel& k = registry.select_kernel(node.op, options.backend, options.kernel_overrides);
-            std::vector<TensorDesc> in_descs, out_descs;
-            for (const auto& t : c.inputs) in_descs.push_back(t.desc);
-            for (const auto& t : c.outputs) out_descs.push_back(t.desc);
-            KernelConfig config{node.name, node.attrs, in_descs, out_descs, node.params, *s.device,
-                                options.training, s.plan.in_place[n]};
-            c.kernel = k.factory.create(config);
-            if (!c.kernel) throw Error(fmt::format("kernel {} returned nothing", k.factory.name));
-            c.kernel_name = fmt::format("{}:{}", k.library.stem().string(), k.factory.name);
-            workspace_bytes = std::max(workspace_bytes, c.kernel->workspace_bytes());
-            c.saved = DeviceBuffer(*s.device, c.kernel->saved_bytes());
-        } catch (const std::exception& e) {
-            throw Error(fmt::format("{}: node '{}': cannot create a {} kernel for op '{}': {}", node.loc.str(),
-                                    node.name, options.backend, node.op, e.what()));
-        }
+        c.params = s.params.views[n];
+        detail::create_kernel(c, s.graph, registry, options, *s.device, /*training=*/false, s.plan.in_place[n]);
+        workspace_bytes = std::max(workspace_bytes, c.kernel->workspace_bytes());
+        s.saved.emplace_back(*s.device, c.kernel->saved_bytes());
+        c.saved = s.saved.back().ptr;
         s.nodes.push_back(std::move(c));
     }
     s.plan.workspace_bytes = workspace_bytes;
@@ -108,13 +78,9 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
     using Clock = std::chrono::steady_clock;
     for (CompiledNode& c : s.nodes) {
         const auto start = s.profiling ? Clock::now() : Clock::time_point{};
-        try {
-            c.kernel->forward(ForwardArgs{c.inputs, c.outputs, c.params, s.workspace.ptr, c.saved.ptr});
-        } catch (const std::exception& e) {
-            const Node& node = s.graph.nodes[c.node];
-            throw Error(fmt::format("{}: node '{}' (kernel {}) failed: {}", node.loc.str(), node.name,
-                                    c.kernel_name, e.what()));
-        }
+        detail::run_node(s.graph, c, "forward", [&] {
+            c.kernel->forward(ForwardArgs{c.inputs, c.outputs, c.params, s.workspace.ptr, c.saved});
+        });
         if (s.profiling) {
             s.device->synchronize();
             s.node_seconds[c.node] += std::chrono::duration<double>(Clock::now() - start).count();

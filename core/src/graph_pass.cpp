@@ -2,6 +2,7 @@
 #include "weft/graph_pass.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -75,6 +76,16 @@ int rewrite_each(PassContext& context, std::string_view op, const std::function<
     return rewrites;
 }
 
+int rewrite_each(PassContext& context, const std::function<bool(const OpSchema&)>& which,
+                 const std::function<bool(PassContext&, int)>& rewrite) {
+    int rewrites = 0;
+    for (std::size_t n = 0; n < context.graph.nodes.size(); ++n) {
+        const OpSchema* schema = context.registry.find_op(context.graph.nodes[n].op);
+        if (schema && which(*schema) && rewrite(context, static_cast<int>(n))) ++rewrites;
+    }
+    return rewrites;
+}
+
 bool op_has_attribute(const Registry& registry, std::string_view op, std::string_view name, AttrType type) {
     const OpSchema* schema = registry.find_op(op);
     if (!schema) return false;
@@ -94,6 +105,20 @@ std::vector<int> readers_of(const Graph& graph, int v) {
         if (std::find(graph.nodes[n].inputs.begin(), graph.nodes[n].inputs.end(), v) != graph.nodes[n].inputs.end())
             out.push_back(static_cast<int>(n));
     return out;
+}
+
+int uses_of(const Graph& graph, int v) {
+    return static_cast<int>(readers_of(graph, v).size() + std::count(graph.outputs.begin(), graph.outputs.end(), v));
+}
+
+GraphPass dead_node_pass() {
+    GraphPass pass;
+    pass.name = "eliminate_dead_nodes";
+    pass.doc = "remove nodes no graph output depends on (and their weights), before any other pass";
+    pass.order = std::numeric_limits<int>::min();
+    pass.inference_only = false;
+    pass.run = [](PassContext& c) { return remove_dead_nodes(c.graph, &c.weights); };
+    return pass;
 }
 
 int remove_dead_nodes(Graph& graph, WeightMap* weights) {

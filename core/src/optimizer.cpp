@@ -1,6 +1,8 @@
 #include "weft/optimizer.h"
 
 #include <cmath>
+#include <cstddef>
+#include <utility>
 #include <numbers>
 #include <sstream>
 
@@ -11,70 +13,76 @@
 
 namespace weft {
 
-Sgd::Sgd(TrainingExecutor& executor, SgdOptions options) : executor_(executor), options_(options) {
-    std::size_t bytes = 0;
-    for (const auto& p : executor_.parameters())
-        if (p.spec.learnable) bytes += (p.spec.desc.bytes() + 63) / 64 * 64;
+Optimizer::Optimizer(TrainingExecutor& executor, const Registry& registry, OptimizerOptions options)
+    : executor_(executor), options_(std::move(options)) {
+    const OptimizerSchema* schema = registry.find_optimizer(options_.name);
     Device& device = executor_.device();
+    const RegisteredOptimizerKernel& factory = registry.optimizer_kernel(options_.name, device.backend());
+    hyperparameters_ = validate_attributes(fmt::format("optimizer '{}'", options_.name), schema->attrs,
+                                           options_.hyperparameters);
+    state_names_ = schema->state;
+    kernel_ = factory.factory.create(OptimizerConfig{hyperparameters_, device});
+    if (!kernel_) throw Error(fmt::format("optimizer '{}': its {} kernel returned nothing", options_.name,
+                                          device.backend()));
+
+    const auto& params = executor_.parameters();
+    std::size_t bytes = 0;
+    for (const auto& p : params)
+        if (p.spec.learnable) bytes += state_names_.size() * ((p.spec.desc.bytes() + 63) / 64 * 64);
     storage_ = bytes ? device.allocate(bytes) : nullptr;
     if (storage_) device.fill_zero(storage_, bytes);
     std::size_t offset = 0;
-    for (const auto& p : executor_.parameters()) {
-        if (!p.spec.learnable) {
-            velocity_.push_back(nullptr);
-            continue;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        if (!params[i].spec.learnable) continue;
+        Slot slot{i, {}};
+        for (std::size_t k = 0; k < state_names_.size(); ++k) {
+            slot.state.push_back(TensorView{static_cast<std::byte*>(storage_) + offset, params[i].spec.desc});
+            offset += (params[i].spec.desc.bytes() + 63) / 64 * 64;
         }
-        velocity_.push_back(reinterpret_cast<float*>(static_cast<std::byte*>(storage_) + offset));
-        offset += (p.spec.desc.bytes() + 63) / 64 * 64;
+        slots_.push_back(std::move(slot));
     }
 }
 
-Sgd::~Sgd() {
+Optimizer::~Optimizer() {
     if (storage_) executor_.device().deallocate(storage_);
 }
 
-void Sgd::step(float lr) {
-    Device& device = executor_.device();
+void Optimizer::step(float lr) {
     const auto& params = executor_.parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) {
-        if (!velocity_[i]) continue;
-        SgdHyperparameters h;
-        h.lr = lr;
-        h.momentum = options_.momentum;
-        h.nesterov = options_.nesterov;
-        h.weight_decay = (params[i].spec.counted || options_.decay_uncounted) ? options_.weight_decay : 0.f;
-        device.sgd_update(params[i].value.as<float>(), velocity_[i], params[i].grad.as<const float>(),
-                          params[i].value.numel(), h);
+    for (const Slot& slot : slots_) {
+        const auto& p = params[slot.parameter];
+        const bool decayed = p.spec.counted || options_.decay_uncounted;
+        kernel_->update(ParameterUpdate{p.value, p.grad, slot.state, lr, decayed ? options_.weight_decay : 0.f});
     }
 }
 
-WeightMap Sgd::state() const {
+WeightMap Optimizer::state() const {
     WeightMap out;
     Device& device = executor_.device();
     device.synchronize();
     const auto& params = executor_.parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) {
-        if (!velocity_[i]) continue;
-        Tensor t(params[i].spec.desc);
-        device.copy_to_host(t.data(), velocity_[i], t.bytes());
-        out.emplace("momentum/" + params[i].name, std::move(t));
-    }
+    for (const Slot& slot : slots_)
+        for (std::size_t k = 0; k < state_names_.size(); ++k) {
+            Tensor t(slot.state[k].desc);
+            device.copy_to_host(t.data(), slot.state[k].data, t.bytes());
+            out.emplace(state_names_[k] + "/" + params[slot.parameter].name, std::move(t));
+        }
     return out;
 }
 
-void Sgd::load_state(const WeightMap& state) {
+void Optimizer::load_state(const WeightMap& state) {
     Device& device = executor_.device();
     const auto& params = executor_.parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) {
-        if (!velocity_[i]) continue;
-        const std::string name = "momentum/" + params[i].name;
-        const auto it = state.find(name);
-        if (it == state.end()) throw Error(fmt::format("optimizer state has no '{}'", name));
-        if (it->second.desc() != params[i].spec.desc)
-            throw Error(fmt::format("optimizer state '{}' is {}, the parameter is {}", name, it->second.desc().str(),
-                                    params[i].spec.desc.str()));
-        device.copy_from_host(velocity_[i], it->second.data(), it->second.bytes());
-    }
+    for (const Slot& slot : slots_)
+        for (std::size_t k = 0; k < state_names_.size(); ++k) {
+            const std::string name = state_names_[k] + "/" + params[slot.parameter].name;
+            const auto it = state.find(name);
+            if (it == state.end()) throw Error(fmt::format("optimizer state has no '{}'", name));
+            if (it->second.desc() != slot.state[k].desc)
+                throw Error(fmt::format("optimizer state '{}' is {}, the parameter is {}", name,
+                                        it->second.desc().str(), slot.state[k].desc.str()));
+            device.copy_from_host(slot.state[k].data, it->second.data(), it->second.bytes());
+        }
     device.synchronize();
 }
 

@@ -40,15 +40,6 @@ std::vector<std::string> env_path_list(const char* var) {
 
 fs::path default_plugin_directory() { return program_prefix() / WEFT_PLUGIN_SUBDIR; }
 
-std::vector<fs::path> plugin_search_path(const std::vector<std::string>& extra) {
-    std::vector<fs::path> dirs;
-    for (const auto& e : extra)
-        for (const auto& d : split_path_list(e)) dirs.emplace_back(d);
-    for (const auto& d : env_path_list("WEFT_PLUGIN_PATH")) dirs.emplace_back(d);
-    dirs.push_back(default_plugin_directory());
-    return dirs;
-}
-
 void load_plugins(Registry& registry, const std::vector<std::string>& extra_dirs) {
     auto check_dir = [](const fs::path& dir, const char* origin) {
         std::error_code ec;

@@ -25,11 +25,17 @@ public:
     void add_kernel(KernelFactory factory) override { kernels.push_back(std::move(factory)); }
     void add_backend(BackendFactory factory) override { backends.push_back(std::move(factory)); }
     void add_pass(GraphPass pass) override { passes.push_back(std::move(pass)); }
+    void add_optimizer(OptimizerSchema schema) override { optimizers.push_back(std::move(schema)); }
+    void add_optimizer_kernel(OptimizerKernelFactory factory) override {
+        optimizer_kernels.push_back(std::move(factory));
+    }
 
     std::vector<OpSchema> ops;
     std::vector<GraphPass> passes;
     std::vector<KernelFactory> kernels;
     std::vector<BackendFactory> backends;
+    std::vector<OptimizerSchema> optimizers;
+    std::vector<OptimizerKernelFactory> optimizer_kernels;
 };
 
 std::string library_stem(const fs::path& path) {
@@ -59,7 +65,18 @@ struct Registry::Impl {
         fs::path library;
     };
     std::vector<PassEntry> passes;
+    struct OptimizerEntry {
+        OptimizerSchema schema;
+        fs::path library;
+    };
+    std::vector<OptimizerEntry> optimizers;
+    std::vector<RegisteredOptimizerKernel> optimizer_kernels;
 
+    const OptimizerEntry* find_optimizer(std::string_view name) const {
+        for (const auto& e : optimizers)
+            if (e.schema.name == name) return &e;
+        return nullptr;
+    }
     const OpEntry* find_op(std::string_view name) const {
         for (const auto& e : ops)
             if (e.schema.name == name) return &e;
@@ -92,6 +109,17 @@ struct Registry::Impl {
                 if (e.pass.name == p.name)
                     return fmt::format("registers graph pass '{}' already registered by {}", p.name, e.library.string());
         }
+        for (std::size_t i = 0; i < staged.optimizers.size(); ++i) {
+            const OptimizerSchema& o = staged.optimizers[i];
+            if (o.name.empty()) return "registers an optimizer with no name";
+            if (const OptimizerEntry* e = find_optimizer(o.name))
+                return fmt::format("registers optimizer '{}' already registered by {}", o.name, e->library.string());
+            for (std::size_t j = 0; j < i; ++j)
+                if (staged.optimizers[j].name == o.name) return fmt::format("registers optimizer '{}' twice", o.name);
+        }
+        for (const OptimizerKernelFactory& k : staged.optimizer_kernels)
+            if (k.optimizer.empty() || k.backend.empty() || !k.create)
+                return "registers an optimizer kernel without optimizer, backend or create function";
         for (const BackendFactory& b : staged.backends) {
             if (b.name.empty() || !b.create) return "registers a backend without name or create function";
             if (const BackendEntry* e = find_backend(b.name))
@@ -101,7 +129,8 @@ struct Registry::Impl {
     }
 };
 
-Registry::Registry() : impl_(std::make_unique<Impl>()) {}
+// Core's own pass needs no plugin: it knows no operator.
+Registry::Registry() : impl_(std::make_unique<Impl>()) { impl_->passes.push_back({dead_node_pass(), "weft_core"}); }
 Registry::~Registry() = default;
 
 const OpSchema* Registry::find_op(std::string_view name) const {
@@ -135,33 +164,78 @@ std::vector<const RegisteredKernel*> Registry::kernels(std::string_view op, std:
 }
 
 const RegisteredKernel& Registry::select_kernel(std::string_view op, std::string_view backend,
-                                                const std::map<std::string, std::string>& overrides) const {
-    auto candidates = kernels(op, backend);
+                                                const std::map<std::string, std::string>& overrides,
+                                                const KernelConfig* node, std::vector<std::string>* passed_over) const {
+    const auto candidates = kernels(op, backend);
     if (candidates.empty())
         throw Error(fmt::format("no {} kernel is registered for op '{}'", backend, op));
+    const RegisteredKernel* forced = nullptr;
     if (auto it = overrides.find(std::string(op)); it != overrides.end()) {
         const std::string& want = it->second;
         for (const RegisteredKernel* k : candidates) {
             const std::string stem = library_stem(k->library);
-            if (want == k->factory.name || want == stem || "weft_" + want == stem || want == k->library.string()) {
-                if (k->factory.unavailable_reason) {
-                    if (std::string why = k->factory.unavailable_reason(); !why.empty())
-                        throw Error(fmt::format("--kernel {}={}: that kernel is unavailable: {}", op, want, why));
-                }
-                return *k;
-            }
+            if (want == k->factory.name || want == stem || "weft_" + want == stem || want == k->library.string())
+                forced = k;
         }
-        std::vector<std::string> names;
-        for (const RegisteredKernel* k : candidates) names.push_back(fmt::format("{} ({})", k->factory.name, library_stem(k->library)));
-        throw Error(fmt::format("--kernel {}={}: no such {} kernel (available: {})", op, want, backend, fmt::join(names, ", ")));
+        if (!forced) {
+            std::vector<std::string> names;
+            for (const RegisteredKernel* k : candidates)
+                names.push_back(fmt::format("{} ({})", k->factory.name, library_stem(k->library)));
+            throw Error(fmt::format("--kernel {}={}: no such {} kernel (available: {})", op, want, backend,
+                                    fmt::join(names, ", ")));
+        }
+        if (std::string why = kernel_unavailable_reason(*forced); !why.empty())
+            throw Error(fmt::format("--kernel {}={}: that kernel is unavailable: {}", op, want, why));
     }
     std::vector<std::string> reasons;
-    for (const RegisteredKernel* k : candidates) {
-        std::string why = k->factory.unavailable_reason ? k->factory.unavailable_reason() : std::string{};
-        if (why.empty()) return *k;
+    const auto takes = [&](const RegisteredKernel* k) {
+        std::string why = kernel_unavailable_reason(*k);
+        if (why.empty() && node && k->factory.declines) why = k->factory.declines(*node);
+        if (why.empty()) return true;
         reasons.push_back(fmt::format("{}: {}", library_stem(k->library), why));
+        return false;
+    };
+    // A forced kernel comes first for every node; a node it declines gets the usual order.
+    const RegisteredKernel* chosen = forced && takes(forced) ? forced : nullptr;
+    for (auto it = candidates.begin(); !chosen && it != candidates.end(); ++it)
+        if (*it != forced && takes(*it)) chosen = *it;
+    if (passed_over) *passed_over = reasons;
+    if (!chosen) throw Error(fmt::format("no usable {} kernel for op '{}' ({})", backend, op, fmt::join(reasons, "; ")));
+    return *chosen;
+}
+
+std::string kernel_unavailable_reason(const RegisteredKernel& kernel) {
+    return kernel.factory.unavailable_reason ? kernel.factory.unavailable_reason() : std::string{};
+}
+
+const OptimizerSchema* Registry::find_optimizer(std::string_view name) const {
+    const auto* e = impl_->find_optimizer(name);
+    return e ? &e->schema : nullptr;
+}
+
+std::vector<std::string> Registry::optimizer_names() const {
+    std::vector<std::string> names;
+    for (const auto& e : impl_->optimizers) names.push_back(e.schema.name);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+const RegisteredOptimizerKernel& Registry::optimizer_kernel(std::string_view optimizer, std::string_view backend) const {
+    if (!find_optimizer(optimizer)) {
+        const auto names = optimizer_names();
+        throw Error(fmt::format("unknown optimizer '{}' (registered: {})", optimizer,
+                                names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
     }
-    throw Error(fmt::format("no usable {} kernel for op '{}' ({})", backend, op, fmt::join(reasons, "; ")));
+    for (const auto& k : impl_->optimizer_kernels)
+        if (k.factory.optimizer == optimizer && k.factory.backend == backend) return k;
+    throw Error(fmt::format("optimizer '{}' has no {} kernel (is its {} library on the plugin path?)", optimizer,
+                            backend, backend));
+}
+
+std::vector<const RegisteredOptimizerKernel*> Registry::optimizer_kernels() const {
+    std::vector<const RegisteredOptimizerKernel*> out;
+    for (const auto& k : impl_->optimizer_kernels) out.push_back(&k);
+    return out;
 }
 
 std::vector<const GraphPass*> Registry::passes() const {
@@ -208,8 +282,9 @@ namespace {
 // Calls the plugin's registration function, turning anything it throws into a refusal reason.
 std::string stage_plugin(const PluginDescriptor& d, StagingRegistrar& staged) {
     if (d.abi_version != kPluginAbiVersion)
-        return fmt::format("built for plugin ABI version {}, this weft speaks version {}", d.abi_version,
-                           kPluginAbiVersion);
+        return fmt::format("built for plugin ABI {}, but this weft loads plugin ABI {} only: rebuild it against "
+                           "this weft's SDK (docs/plugins.md, \"The ABI promise\")",
+                           d.abi_version, kPluginAbiVersion);
     if (!d.register_plugin) return "its descriptor has no registration function";
     try {
         d.register_plugin(staged);
@@ -231,7 +306,8 @@ void Registry::register_builtin(const PluginDescriptor& descriptor, const std::s
         refused_.push_back({origin, why});
         return;
     }
-    LoadedLibrary info{origin, descriptor.name ? descriptor.name : "", descriptor.version ? descriptor.version : "", {}, {}, {}, {}};
+    LoadedLibrary info{origin, descriptor.name ? descriptor.name : "", descriptor.version ? descriptor.version : "",
+                       {}, {}, {}, {}, {}};
     for (auto& s : staged.ops) {
         info.ops.push_back(s.name);
         impl_->ops.push_back({std::move(s), origin});
@@ -247,6 +323,14 @@ void Registry::register_builtin(const PluginDescriptor& descriptor, const std::s
     for (auto& p : staged.passes) {
         info.passes.push_back(p.name);
         impl_->passes.push_back({std::move(p), origin});
+    }
+    for (auto& o : staged.optimizers) {
+        info.optimizers.push_back(o.name);
+        impl_->optimizers.push_back({std::move(o), origin});
+    }
+    for (auto& k : staged.optimizer_kernels) {
+        info.optimizers.push_back(fmt::format("{}/{}/{}", k.optimizer, k.backend, k.name));
+        impl_->optimizer_kernels.push_back({std::move(k), origin});
     }
     loaded_.push_back(std::move(info));
 }

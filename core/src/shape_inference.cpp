@@ -13,94 +13,6 @@
 namespace weft {
 namespace {
 
-// Converts a raw attribute (as written in a graph file) to the schema's declared type; returns
-// nullopt when it cannot be represented as that type.
-std::optional<AttrValue> coerce(const AttrValue& raw, AttrType type) {
-    switch (type) {
-        case AttrType::integer:
-            if (auto p = std::get_if<std::int64_t>(&raw)) return *p;
-            break;
-        case AttrType::real:
-            if (auto p = std::get_if<double>(&raw)) return *p;
-            if (auto p = std::get_if<std::int64_t>(&raw)) return static_cast<double>(*p);
-            break;
-        case AttrType::boolean:
-            if (auto p = std::get_if<bool>(&raw)) return *p;
-            break;
-        case AttrType::string:
-            if (auto p = std::get_if<std::string>(&raw)) return *p;
-            break;
-        case AttrType::integers:
-            if (auto p = std::get_if<std::vector<std::int64_t>>(&raw)) return *p;
-            if (auto p = std::get_if<std::int64_t>(&raw)) return std::vector<std::int64_t>{*p};
-            break;
-        case AttrType::reals:
-            if (auto p = std::get_if<std::vector<double>>(&raw)) return *p;
-            if (auto p = std::get_if<std::vector<std::int64_t>>(&raw))
-                return std::vector<double>(p->begin(), p->end());
-            if (auto p = std::get_if<double>(&raw)) return std::vector<double>{*p};
-            if (auto p = std::get_if<std::int64_t>(&raw)) return std::vector<double>{static_cast<double>(*p)};
-            break;
-    }
-    return std::nullopt;
-}
-
-std::vector<double> numbers_of(const AttrValue& v) {
-    if (auto p = std::get_if<std::int64_t>(&v)) return {static_cast<double>(*p)};
-    if (auto p = std::get_if<double>(&v)) return {*p};
-    if (auto p = std::get_if<std::vector<std::int64_t>>(&v)) return {p->begin(), p->end()};
-    if (auto p = std::get_if<std::vector<double>>(&v)) return *p;
-    return {};
-}
-
-void check_range(const AttrSpec& spec, const AttrValue& value) {
-    for (double x : numbers_of(value)) {
-        if (std::isnan(x) || (spec.min && x < *spec.min) || (spec.max && x > *spec.max)) {
-            std::string range = spec.min && spec.max ? fmt::format("between {} and {}", *spec.min, *spec.max)
-                                : spec.min           ? fmt::format("at least {}", *spec.min)
-                                                     : fmt::format("at most {}", *spec.max);
-            throw Error(fmt::format("attribute '{}' = {} is out of range: expected {}", spec.name,
-                                    attr_value_str(value), range));
-        }
-    }
-    if (auto s = std::get_if<std::string>(&value); s && !spec.choices.empty()) {
-        if (std::find(spec.choices.begin(), spec.choices.end(), *s) == spec.choices.end())
-            throw Error(fmt::format("attribute '{}' = '{}' is not one of: {}", spec.name, *s,
-                                    fmt::join(spec.choices, ", ")));
-    }
-}
-
-Attributes validate_attributes(const OpSchema& schema, const Attributes& raw) {
-    Attributes out;
-    std::set<std::string, std::less<>> known;
-    for (const AttrSpec& spec : schema.attrs) {
-        known.insert(spec.name);
-        const AttrValue* given = raw.find(spec.name);
-        if (!given) {
-            if (!spec.default_value)
-                throw Error(fmt::format("op '{}' needs attribute '{}' ({})", schema.name, spec.name,
-                                        attr_type_name(spec.type)));
-            out.set(spec.name, *spec.default_value);
-            continue;
-        }
-        auto value = coerce(*given, spec.type);
-        if (!value)
-            throw Error(fmt::format("attribute '{}' should be {}, got {} ({})", spec.name,
-                                    attr_type_with_article(spec.type), attr_type_name(attr_value_type(*given)),
-                                    attr_value_str(*given)));
-        check_range(spec, *value);
-        out.set(spec.name, std::move(*value));
-    }
-    for (const auto& [name, value] : raw.values())
-        if (!known.count(name)) {
-            std::vector<std::string> names;
-            for (const AttrSpec& s : schema.attrs) names.push_back(s.name);
-            throw Error(fmt::format("op '{}' has no attribute '{}' (it has: {})", schema.name, name,
-                                    names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
-        }
-    return out;
-}
-
 void infer_node(Graph& graph, Node& node, const Registry& registry) {
     const OpSchema* schema = registry.find_op(node.op);
     if (!schema) {
@@ -118,7 +30,7 @@ void infer_node(Graph& graph, Node& node, const Registry& registry) {
     if (static_cast<int>(node.outputs.size()) != schema->num_outputs)
         throw Error(fmt::format("op '{}' has {} output(s), node declares {}", node.op, schema->num_outputs,
                                 node.outputs.size()));
-    node.attrs = validate_attributes(*schema, node.attrs);
+    node.attrs = validate_attributes(fmt::format("op '{}'", schema->name), schema->attrs, node.attrs);
     std::vector<TensorDesc> inputs;
     for (int v : node.inputs) inputs.push_back(graph.values[v].desc);
     NodeSignature sig = schema->infer(InferContext{inputs, node.attrs});

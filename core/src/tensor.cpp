@@ -43,10 +43,6 @@ std::optional<DType> parse_dtype(std::string_view name) {
     return std::nullopt;
 }
 
-std::string_view layout_name(Layout layout) {
-    return layout == Layout::row_major ? "row_major" : "channels_last";
-}
-
 std::int64_t shape_numel(const Shape& shape) {
     std::int64_t n = 1;
     for (std::int64_t d : shape) {

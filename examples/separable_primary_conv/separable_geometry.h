@@ -3,25 +3,17 @@
 #pragma once
 
 #include <cstdint>
-#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "weft/attributes.h"
+#include "weft/checked_arithmetic.h"
 #include "weft/error.h"
 #include "weft/tensor.h"
 
 namespace separable {
 
 inline constexpr std::int64_t kTaps = 3;  // the 3×1 and 1×3 kernels
-
-// Multiply-add counts can outgrow 64 bits for absurd graphs; refuse rather than wrap.
-inline std::int64_t checked_product(std::initializer_list<std::int64_t> factors) {
-    std::int64_t product = 1;
-    for (std::int64_t factor : factors)
-        if (__builtin_mul_overflow(product, factor, &product)) throw weft::Error("the multiply-add count overflows 64 bits");
-    return product;
-}
 
 struct Geometry {
     std::int64_t batch = 1;
@@ -50,8 +42,8 @@ struct Geometry {
     std::int64_t horizontal_fan_in() const { return out_per_group() * kTaps; }
     // Every output of each stage costs one multiply-add per input it sees (the paper's "FLOPs").
     std::int64_t macs() const {
-        return checked_product({batch, out_channels, out_height(), width, vertical_fan_in()}) +
-               checked_product({batch, out_channels, out_height(), out_width(), horizontal_fan_in()});
+        return weft::checked_product({batch, out_channels, out_height(), width, vertical_fan_in()}) +
+               weft::checked_product({batch, out_channels, out_height(), out_width(), horizontal_fan_in()});
     }
 };
 

@@ -204,22 +204,11 @@ private:
     separable::Geometry g_;
 };
 
-template <class KernelType>
-weft::KernelFactory kernel_factory(std::string name, int priority) {
-    weft::KernelFactory factory;
-    factory.op = "separable_group_conv";
-    factory.backend = "cpu";
-    factory.name = std::move(name);
-    factory.priority = priority;
-    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
-        return std::make_unique<KernelType>(config);
-    };
-    return factory;
-}
-
 }  // namespace
 
 WEFT_PLUGIN("separable_group_conv_cpu", "1.0.0") {
-    registrar.add_kernel(kernel_factory<SeparableGroupConvOnednn>("onednn", 0));
-    registrar.add_kernel(kernel_factory<SeparableGroupConvReference>("reference", -1));
+    registrar.add_kernel(weft::kernel_factory<SeparableGroupConvOnednn>("separable_group_conv", "cpu", "onednn"));
+    // Below the oneDNN kernel: used when forced (--kernel separable_group_conv=reference).
+    registrar.add_kernel(weft::kernel_factory<SeparableGroupConvReference>("separable_group_conv", "cpu", "reference",
+                                                                          /*priority=*/-1));
 }

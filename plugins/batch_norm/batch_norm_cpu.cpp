@@ -6,13 +6,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <span>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
-#include "weft/cpu/cpu_device.h"
+#include "weft/cpu/onednn_kernel.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
 
@@ -27,20 +25,15 @@ weft::TensorDesc as_4d(const weft::TensorDesc& desc) {
     return view;
 }
 
-class BatchNormCpu final : public weft::Kernel {
+class BatchNormCpu final : public weft::cpu::OnednnKernel {
 public:
-    explicit BatchNormCpu(const weft::KernelConfig& config) {
+    explicit BatchNormCpu(const weft::KernelConfig& config)
+        : OnednnKernel(config), src_(unbound(as_4d(config.inputs[0]))), dst_(unbound(as_4d(config.outputs[0]))) {
         if (config.params.size() != params_.size())
             throw weft::Error(fmt::format("node '{}': batch_norm expects 4 parameters, got {}",
                                           config.node_name, config.params.size()));
-        weft::cpu::CpuDevice& device = weft::cpu::cpu_device(config.device);
-        dnnl::engine& engine = device.engine();
-        stream_ = device.stream();
-        // Memory objects without a buffer: forward() only points them at the batch's tensors.
-        src_ = unbound(as_4d(config.inputs[0]), engine);
-        dst_ = unbound(as_4d(config.outputs[0]), engine);
-        for (std::size_t i = 0; i < params_.size(); ++i)
-            params_[i] = unbound(config.params[i].desc, engine);
+        const dnnl::engine& engine = this->engine();
+        for (std::size_t i = 0; i < params_.size(); ++i) params_[i] = unbound(config.params[i].desc);
         const float eps = static_cast<float>(config.attrs.get_real("eps"));
         if (config.attrs.get_bool("fused_relu")) relu_flag_ = dnnl::normalization_flags::fuse_norm_relu;
         if (config.training)
@@ -66,8 +59,7 @@ public:
             variance_.set_data_handle(statistics + channels_);
             if (mask_bytes_) mask_.set_data_handle(static_cast<std::byte*>(args.saved) + mask_offset());
         }
-        primitive_.execute(stream_, exec_args_);
-        stream_.wait();
+        execute(primitive_, exec_args_, {});
         if (training_)
             update_running_statistics(args.params, static_cast<const float*>(args.saved));
     }
@@ -88,17 +80,12 @@ public:
         diff_src_.set_data_handle(args.grad_inputs[0].data);
         diff_scale_.set_data_handle(args.grad_params[0].data);
         diff_shift_.set_data_handle(args.grad_params[1].data);
-        backward_.execute(stream_, backward_args_);
-        stream_.wait();
+        execute(backward_, backward_args_, {});
         for (std::size_t i = 2; i < params_.size(); ++i)
             std::fill_n(static_cast<float*>(args.grad_params[i].data), channels_, 0.f);
     }
 
 private:
-    static dnnl::memory unbound(const weft::TensorDesc& desc, dnnl::engine& engine) {
-        return weft::cpu::as_dnnl_memory(weft::TensorView{nullptr, desc}, engine);
-    }
-
     void build_inference(const dnnl::engine& engine, float eps) {
         const auto flags = dnnl::normalization_flags::use_global_stats |
                            dnnl::normalization_flags::use_scale |
@@ -176,12 +163,11 @@ private:
         }
     }
 
-    dnnl::stream stream_;
     dnnl::memory src_;
     dnnl::memory dst_;
     std::array<dnnl::memory, 4> params_;  // weight, bias, running_mean, running_var
     dnnl::batch_normalization_forward primitive_;
-    std::unordered_map<int, dnnl::memory> exec_args_;
+    ExecArgs exec_args_;
     // Training only.
     bool training_ = false;
     std::int64_t channels_ = 0;
@@ -193,19 +179,11 @@ private:
     dnnl::memory mean_, variance_;  // the batch statistics, in the saved memory
     dnnl::memory diff_src_, diff_dst_, diff_scale_, diff_shift_;
     dnnl::batch_normalization_backward backward_;
-    std::unordered_map<int, dnnl::memory> backward_args_;
+    ExecArgs backward_args_;
 };
 
 }  // namespace
 
 WEFT_PLUGIN("batch_norm_cpu", "1.0") {
-    weft::KernelFactory factory;
-    factory.op = "batch_norm";
-    factory.backend = "cpu";
-    factory.name = "onednn";
-    factory.priority = 0;
-    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
-        return std::make_unique<BatchNormCpu>(config);
-    };
-    registrar.add_kernel(std::move(factory));
+    registrar.add_kernel(weft::kernel_factory<BatchNormCpu>("batch_norm", "cpu", "onednn"));
 }

@@ -194,13 +194,6 @@ private:
 }  // namespace
 
 WEFT_PLUGIN("batch_norm_direct_cpu", "1.0") {
-    weft::KernelFactory factory;
-    factory.op = "batch_norm";
-    factory.backend = "cpu";
-    factory.name = "direct";
-    factory.priority = 10;  // over oneDNN's generic plain-layout batch norm
-    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
-        return std::make_unique<BatchNormDirect>(config);
-    };
-    registrar.add_kernel(std::move(factory));
+    // Over oneDNN's generic plain-layout batch norm.
+    registrar.add_kernel(weft::kernel_factory<BatchNormDirect>("batch_norm", "cpu", "direct", /*priority=*/10));
 }

@@ -1,12 +1,14 @@
 // Inference pass: a batch norm with running statistics is a per-channel affine map, so it folds
 // into the convolution (or fully connected layer) that produces its input — even across channel
-// permutations, which only move channels — leaving y = (s·W) x + (s·b + t) and no batch norm.
+// permutations (any op declaring the permutation trait), which only move channels — leaving
+// y = (s·W) x + (s·b + t) and no batch norm. Only where every value on the way has one use: a
+// graph output in between must keep the values the user asked for.
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "../channel_permute/channel_permutation.h"
 #include "fold_batch_norm_pass.h"
+#include "weft/channel_permutation.h"
 #include "weft/registry.h"
 
 namespace weft::batch_norm {
@@ -24,7 +26,7 @@ bool fold_one(PassContext& c, int bn_index) {
     const Node& bn = g.nodes[bn_index];
     if (bn.attrs.get_bool("fused_relu")) return false;  // the ReLU would be lost
     const int input = bn.inputs.at(0);
-    const auto producer = channel_permutation::exclusive_producer(g, input);
+    const auto producer = channel_permutation::exclusive_producer(g, c.registry, input);
     if (!producer || !can_absorb_affine(g.nodes[producer->node], c.registry)) return false;
     const channel_permutation::Trace& trace = producer->trace;
     Node& conv = g.nodes[producer->node];

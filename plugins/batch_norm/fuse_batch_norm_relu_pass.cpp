@@ -1,5 +1,5 @@
-// Pass for training and inference: a ReLU reading a batch norm's output, which nothing else
-// reads, becomes the batch norm's fused_relu. In training this is what pays: oneDNN's fused
+// Pass for training and inference: a ReLU (any op with the relu activation trait) reading a batch
+// norm's output, which nothing else uses, becomes the batch norm's fused_relu. In training this is what pays: oneDNN's fused
 // batch norm keeps a one-bit mask instead of the ReLU's output and applies it inside its
 // backward, so two passes over the activation (and one over its gradient) disappear.
 // Inference runs it after fold_batch_norm and fuse_relu, for batch norms left unfolded.
@@ -15,9 +15,7 @@ bool fuse_one(PassContext& c, int relu_index) {
     const int producer = g.values[input].producer;
     if (producer < 0 || g.nodes[producer].op != "batch_norm" || g.nodes[producer].attrs.get_bool("fused_relu"))
         return false;
-    if (readers_of(g, input).size() != 1) return false;
-    for (int out : g.outputs)
-        if (out == input) return false;
+    if (uses_of(g, input) != 1) return false;  // a graph output or a second reader needs it as it is
     g.nodes[producer].attrs.set("fused_relu", true);
     replace_uses(g, g.nodes[relu_index].outputs.at(0), input);
     return true;
@@ -31,7 +29,9 @@ GraphPass fuse_batch_norm_relu_pass() {
     pass.doc = "a ReLU right after a batch norm becomes the batch norm's fused_relu (training and inference)";
     pass.order = 30;
     pass.inference_only = false;
-    pass.run = [](PassContext& c) { return rewrite_each(c, "relu", fuse_one); };
+    pass.run = [](PassContext& c) {
+        return rewrite_each(c, [](const OpSchema& s) { return s.traits.activation == "relu"; }, fuse_one);
+    };
     return pass;
 }
 

@@ -6,6 +6,7 @@
 // P of Eq. 4 (back to primary order). Permuting by g and then by C/g is the identity.
 #include <fmt/format.h>
 
+#include "weft/channel_permutation.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
 
@@ -46,6 +47,11 @@ weft::OpSchema channel_permute_schema() {
     // Backward is the inverse permutation (groups C/g) of the output gradient alone.
     schema.backward_needs.inputs = false;
     schema.backward_needs.outputs = false;
+    // It only moves channels: batch norm folds and ReLU fuses across it, and `weft viz
+    // --channels` follows channels through it.
+    schema.traits.channel_permutation = [](const weft::Attributes& attrs, std::int64_t channels) {
+        return weft::channel_permutation::shuffle(channels, attrs.get_int("groups"));
+    };
     return schema;
 }
 

@@ -5,9 +5,11 @@
 // copies are independent, which is what the OpenMP loop splits.
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "weft/channel_permutation.h"
 #include "weft/cpu/cpu_device.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
@@ -25,7 +27,7 @@ public:
     explicit ChannelPermuteCpu(const weft::KernelConfig& config)
         : batch_(config.inputs[0].shape[0]),
           channels_(config.inputs[0].shape[1]),
-          groups_(config.attrs.get_int("groups")),
+          destination_(weft::channel_permutation::shuffle(channels_, config.attrs.get_int("groups"))),
           plane_bytes_(plane_bytes(config.inputs[0])),
           threads_(weft::cpu::cpu_device(config.device).threads()) {
         if (config.in_place)
@@ -46,21 +48,17 @@ public:
     }
 
 private:
-    // Forward: dst[out_c] = src[in_c]; inverse: dst[in_c] = src[out_c].
+    // Forward: dst[destination[c]] = src[c]; inverse: dst[c] = src[destination[c]].
     void move_planes(const void* source, void* destination, bool inverse) const {
         const auto* src = static_cast<const std::byte*>(source);
         auto* dst = static_cast<std::byte*>(destination);
-        const std::int64_t per_group = channels_ / groups_;  // C/g, the columns of the matrix
         const std::int64_t copies = batch_ * channels_;
         const int threads = threads_ > 0 ? threads_ : 1;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
         for (std::int64_t k = 0; k < copies; ++k) {
             const std::int64_t n = k / channels_;
-            const std::int64_t out_c = k % channels_;
-            // out_c = j·g + i  <-  in_c = i·(C/g) + j   (the transpose of the (g, C/g) matrix)
-            const std::int64_t i = out_c % groups_;
-            const std::int64_t j = out_c / groups_;
-            const std::int64_t in_c = i * per_group + j;
+            const std::int64_t in_c = k % channels_;
+            const std::int64_t out_c = destination_[in_c];
             const std::int64_t to = inverse ? in_c : out_c;
             const std::int64_t from = inverse ? out_c : in_c;
             std::memcpy(dst + static_cast<std::size_t>(n * channels_ + to) * plane_bytes_,
@@ -71,7 +69,7 @@ private:
 
     std::int64_t batch_;
     std::int64_t channels_;
-    std::int64_t groups_;
+    std::vector<std::int64_t> destination_;  // the schema's map: input channel c -> destination_[c]
     std::size_t plane_bytes_;
     int threads_;
 };
@@ -79,13 +77,5 @@ private:
 }  // namespace
 
 WEFT_PLUGIN("channel_permute_cpu", "1.0") {
-    weft::KernelFactory factory;
-    factory.op = "channel_permute";
-    factory.backend = "cpu";
-    factory.name = "native";
-    factory.priority = 0;
-    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
-        return std::make_unique<ChannelPermuteCpu>(config);
-    };
-    registrar.add_kernel(std::move(factory));
+    registrar.add_kernel(weft::kernel_factory<ChannelPermuteCpu>("channel_permute", "cpu", "native"));
 }

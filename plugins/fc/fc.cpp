@@ -44,7 +44,7 @@ weft::NodeSignature infer_fc(const weft::InferContext& context) {
     if (context.attrs.get_bool("bias")) {
         signature.params.push_back(parameter("bias", {out_features}, features));
     }
-    signature.macs = weft::schema::checked_product({batch, features, out_features});
+    signature.macs = weft::checked_product({batch, features, out_features});
     return signature;
 }
 

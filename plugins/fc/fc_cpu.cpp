@@ -163,13 +163,5 @@ private:
 }  // namespace
 
 WEFT_PLUGIN("fc_cpu", "0.1.0") {
-    weft::KernelFactory factory;
-    factory.op = "fc";
-    factory.backend = "cpu";
-    factory.name = "onednn";
-    factory.priority = 0;
-    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
-        return std::make_unique<FcOnednn>(config);
-    };
-    registrar.add_kernel(std::move(factory));
+    registrar.add_kernel(weft::kernel_factory<FcOnednn>("fc", "cpu", "onednn"));
 }

@@ -3,99 +3,32 @@
 // Eq. 1). groups = 1 is a regular convolution; in an IGC block it is the primary group
 // convolution (3x3, L partitions).
 #include <cstdint>
-#include <initializer_list>
 #include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
-#include "weft/error.h"
+#include "weft/convolution.h"
 #include "weft/plugin.h"
 #include "weft/schema_helpers.h"
 
 namespace {
 
 using weft::schema::attribute;
-using weft::schema::checked_product;
 using weft::schema::parameter;
 
 using weft::AttrSpec;
 using weft::AttrType;
-using weft::Error;
-
-struct HeightWidth {
-    std::int64_t h;
-    std::int64_t w;
-};
-
-// An attribute given as one value for both axes or as [height, width].
-HeightWidth height_width(const weft::Attributes& attrs, std::string_view name) {
-    const std::vector<std::int64_t> values = attrs.get_ints(name);
-    if (values.size() == 1) return {values[0], values[0]};
-    if (values.size() == 2) return {values[0], values[1]};
-    throw Error(fmt::format("{} should be one value or [height, width], got {} values", name,
-                            values.size()));
-}
-
-std::int64_t output_extent(std::string_view axis, std::int64_t input, std::int64_t kernel,
-                           std::int64_t stride, std::int64_t padding, std::int64_t dilation) {
-    const std::int64_t kernel_extent = dilation * (kernel - 1) + 1;
-    const std::int64_t room = input + 2 * padding - kernel_extent;
-    if (room < 0) {
-        throw Error(fmt::format(
-            "output {} would be empty: input {} {} with padding {} is smaller than the kernel "
-            "extent {} (kernel {}, dilation {})",
-            axis, axis, input, padding, kernel_extent, kernel, dilation));
-    }
-    return room / stride + 1;
-}
 
 weft::NodeSignature infer_group_conv(const weft::InferContext& context) {
-    const weft::TensorDesc& input = context.inputs[0];
-    if (input.rank() != 4) {
-        throw Error(fmt::format("expects an input [N, C, H, W], got {}", input.str()));
-    }
-    const std::int64_t batch = input.shape[0];
-    const std::int64_t in_channels = input.shape[1];
-    const std::int64_t out_channels = context.attrs.get_int("out_channels");
-    const std::int64_t groups = context.attrs.get_int("groups");
-    if (in_channels < 1) {
-        throw Error(fmt::format("expects at least one input channel, got {}", input.str()));
-    }
-    if (in_channels % groups != 0) {
-        throw Error(
-            fmt::format("in_channels {} is not divisible by groups {}", in_channels, groups));
-    }
-    if (out_channels % groups != 0) {
-        throw Error(
-            fmt::format("out_channels {} is not divisible by groups {}", out_channels, groups));
-    }
-    const HeightWidth kernel = height_width(context.attrs, "kernel");
-    const HeightWidth stride = height_width(context.attrs, "stride");
-    const HeightWidth padding = height_width(context.attrs, "padding");
-    const HeightWidth dilation = height_width(context.attrs, "dilation");
-    const std::int64_t out_height =
-        output_extent("height", input.shape[2], kernel.h, stride.h, padding.h, dilation.h);
-    const std::int64_t out_width =
-        output_extent("width", input.shape[3], kernel.w, stride.w, padding.w, dilation.w);
-
-    // Each output channel sees only its own partition: C/groups input channels.
-    const std::int64_t fan_in = checked_product({in_channels / groups, kernel.h, kernel.w});
+    // The one reading of a convolution's attributes and the one output-size rule
+    // (weft/convolution.h), shared with every backend's kernels.
+    const weft::ConvolutionGeometry g = weft::convolution_geometry(context.attrs, context.inputs[0]);
     weft::NodeSignature signature;
-    signature.outputs.push_back(
-        {input.dtype, {batch, out_channels, out_height, out_width}, input.layout});
-    // MSRA initialisation over the partition's fan-in, as the paper trains its networks.
-    signature.params.push_back(parameter("weight",
-                                         {out_channels, in_channels / groups, kernel.h, kernel.w},
-                                         weft::ParamInit::he_normal, fan_in));
-    if (context.attrs.get_bool("bias")) {
-        signature.params.push_back(
-            parameter("bias", {out_channels}, weft::ParamInit::zeros, fan_in));
-    }
-    signature.macs = checked_product({batch, out_channels, out_height, out_width, fan_in});
+    signature.outputs.push_back({context.inputs[0].dtype, g.output_shape(), weft::Layout::row_major});
+    // Each output channel sees only its own partition: C/groups input channels. MSRA
+    // initialisation over that fan-in, as the paper trains its networks.
+    signature.params.push_back(parameter("weight", g.weight_shape(), weft::ParamInit::he_normal, g.fan_in()));
+    if (g.bias) signature.params.push_back(parameter("bias", {g.out_channels}, weft::ParamInit::zeros, g.fan_in()));
+    signature.macs = g.macs();
     return signature;
 }
 
@@ -126,6 +59,7 @@ weft::OpSchema group_conv_schema() {
         "each and none across; groups = 1 is a regular convolution";
     schema.attrs = group_conv_attrs();
     schema.infer = infer_group_conv;
+    schema.traits.convolution = true;
     return schema;
 }
 

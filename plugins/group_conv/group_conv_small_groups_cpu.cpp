@@ -4,11 +4,13 @@
 // mostly move data; here each group's (C/groups x kh x kw) taps stream through output vectors
 // held in registers, with no reorder and nothing allocated per batch.
 //
-// It outranks the oneDNN kernel (priority 10) and runs that kernel itself for nodes it does not
-// serve: groups wider than 16 channels, or tensors held channels-last. In training it computes
-// the backward too: dL/dx at stride 1 as a convolution with the same tiles (oneDNN's at other
-// strides, which would need a transposed convolution), dL/dW and dL/db directly, one output
-// channel per thread at a time. oneDNN's backward for such groups runs at a few GFLOP/s.
+// It outranks the oneDNN kernel (priority 10) and declines the nodes it does not serve (groups
+// wider than 16 channels; fused_relu in training), which the registry then gives to the next
+// kernel — so profiles name the kernel that really ran each node. In training it computes the
+// backward too: dL/dx at stride 1 as a convolution with the same tiles, dL/dW and dL/db directly,
+// one output channel per thread at a time (oneDNN's backward for such groups runs at a few
+// GFLOP/s). At strides above 1, dL/dx would need a transposed convolution; there it uses the
+// backend's oneDNN convolution for that one direction, as a building block.
 //
 // Vector code is chosen when the kernel is created: AVX-512, else AVX2, else a portable loop;
 // WEFT_SMALL_GROUPS_ISA=avx512|avx2|portable forces one (tests run each in turn).
@@ -24,7 +26,6 @@
 #include <fmt/format.h>
 #include <omp.h>
 
-#include "group_conv_geometry.h"
 #include "group_conv_small_groups.h"
 #include "weft/cpu/onednn_convolution.h"
 #include "weft/error.h"
@@ -88,14 +89,18 @@ Isa chosen_isa() {
         "WEFT_SMALL_GROUPS_ISA={}: expected avx512, avx2 or portable", forced));
 }
 
-bool serves(const weft::cpu::ConvolutionGeometry& conv) {
-    return conv.input_layout == weft::Layout::row_major &&
-           conv.output_layout == weft::Layout::row_major &&
-           conv.in_channels / conv.groups <= kMaxChannelsPerGroup &&
-           conv.out_channels / conv.groups <= kMaxChannelsPerGroup;
+// Empty when this kernel computes the node; otherwise why not (KernelFactory::declines).
+std::string declines(const weft::KernelConfig& config) {
+    const weft::ConvolutionGeometry conv = weft::convolution_geometry(config.attrs, config.inputs.at(0));
+    if (conv.in_per_group() > kMaxChannelsPerGroup || conv.out_per_group() > kMaxChannelsPerGroup)
+        return fmt::format("groups of {} input and {} output channels: at most {} each", conv.in_per_group(),
+                           conv.out_per_group(), kMaxChannelsPerGroup);
+    if (config.training && conv.fused_relu)
+        return "fused_relu is an inference-only rewrite (backward would need the ReLU's mask)";
+    return {};
 }
 
-Geometry small_groups_geometry(const weft::cpu::ConvolutionGeometry& conv) {
+Geometry small_groups_geometry(const weft::ConvolutionGeometry& conv) {
     Geometry g;
     g.in_channels = conv.in_channels, g.height = conv.in_height, g.width = conv.in_width;
     g.out_channels = conv.out_channels;
@@ -221,22 +226,20 @@ class GroupConvSmallGroups final : public weft::Kernel {
 public:
     explicit GroupConvSmallGroups(const weft::KernelConfig& config)
         : threads_(weft::cpu::cpu_device(config.device).threads()) {
-        const weft::cpu::ConvolutionGeometry conv = weft::group_conv::group_conv_geometry(config);
-        weft::group_conv::check_group_conv_shapes(conv, config);
+        const weft::ConvolutionGeometry conv = weft::convolution_geometry(config);
+        if (const std::string why = declines(config); !why.empty()) throw weft::Error(why);
         batch_ = conv.batch;
         has_bias_ = conv.bias;
-        // Training keeps oneDNN for the backward data of strides above 1 (and its constructor
-        // refuses what cannot be trained, fused_relu).
-        if (config.training || !serves(conv)) {
-            onednn_ = std::make_unique<weft::cpu::OnednnConvolution>(
-                conv, weft::cpu::cpu_device(config.device), config.training);
-            if (!serves(conv)) return;
-        }
-        own_forward_ = true;
+        training_ = config.training;
         const Isa isa = chosen_isa();
         geometry_ = small_groups_geometry(conv);
         blocks_ = plan_tiles(geometry_, isa);
-        if (config.training) plan_backward(isa);
+        if (training_) {
+            plan_backward(isa);
+            if (!own_backward_data_)
+                onednn_ = std::make_unique<weft::cpu::OnednnConvolution>(conv, weft::cpu::cpu_device(config.device),
+                                                                         /*training=*/true);
+        }
         zero_row_.assign(static_cast<std::size_t>(std::max(geometry_.width, geometry_.out_width)),
                          0.f);
         geometry_.zero_row = zero_row_.data();
@@ -252,14 +255,10 @@ public:
         const float* weight = args.params[0].as<const float>();
         const float* bias = has_bias_ ? args.params[1].as<const float>() : nullptr;
         float* output = args.outputs[0].as<float>();
-        if (!own_forward_) {
-            onednn_->forward(input, weight, bias, output, args.workspace);
-            return;
-        }
         convolve(geometry_, blocks_, input, weight, bias, output);
     }
 
-    bool has_backward() const override { return onednn_ && onednn_->has_backward(); }
+    bool has_backward() const override { return training_; }
 
     void backward(const weft::BackwardArgs& args) override {
         if (!has_backward()) weft::Kernel::backward(args);  // throws: built for inference
@@ -269,11 +268,6 @@ public:
         float* grad_input = args.grad_inputs[0].as<float>();
         float* grad_weight = args.grad_params[0].as<float>();
         float* grad_bias = has_bias_ ? args.grad_params[1].as<float>() : nullptr;
-        if (!own_forward_) {
-            onednn_->backward_data(grad_output, weight, grad_input, args.workspace);
-            onednn_->backward_weights(input, grad_output, grad_weight, grad_bias, args.workspace);
-            return;
-        }
         if (own_backward_data_) {
             // The weights change every step; turning them is cheap next to the convolution.
             rotate_and_swap_weight(geometry_, weight, rotated_weight_.data());
@@ -408,7 +402,7 @@ private:
     }
 
     int threads_;
-    bool own_forward_ = false;  // false: oneDNN computes the forward and backward too
+    bool training_ = false;
     std::int64_t batch_ = 0;
     bool has_bias_ = false;
     Geometry geometry_;
@@ -421,21 +415,14 @@ private:
     std::vector<float> rotated_weight_;    // the weight turned for it, refilled every backward
     WeightGradKernel weight_grad_;
     std::vector<float> weight_grad_sums_;  // per thread, weight_grad_floats() each
-    // Training (forward_training primitives, backward data at strides above 1), and nodes this
-    // kernel does not serve.
+    // Training at strides above 1: oneDNN's backward data (its other directions go unused).
     std::unique_ptr<weft::cpu::OnednnConvolution> onednn_;
 };
 
 }  // namespace
 
 WEFT_PLUGIN("group_conv_small_groups_cpu", "0.1.0") {
-    weft::KernelFactory factory;
-    factory.op = "group_conv";
-    factory.backend = "cpu";
-    factory.name = "small_groups";
-    factory.priority = 10;  // above the oneDNN kernel (0), which it runs for nodes it leaves
-    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
-        return std::make_unique<GroupConvSmallGroups>(config);
-    };
-    registrar.add_kernel(std::move(factory));
+    // Above the oneDNN kernel (0), which takes the nodes this one declines.
+    registrar.add_kernel(
+        weft::kernel_factory<GroupConvSmallGroups>("group_conv", "cpu", "small_groups", /*priority=*/10, declines));
 }

@@ -11,6 +11,9 @@
 #include "group_conv_reference.h"
 #include "group_conv_small_groups_isa.h"
 #include "op_harness.h"
+#include "weft/executor.h"
+#include "weft/graph_file.h"
+#include "weft/registry.h"
 #include "weft/error.h"
 
 namespace {
@@ -63,6 +66,27 @@ TEST(GroupConvSmallGroups, IsTheKernelTheRegistryPicksForGroupConvOnTheCpu) {
     EXPECT_EQ(forced.factory.name, "onednn");
 }
 
+// The registry asks per node: IGC's primary convolutions (groups of 2) go to this kernel, the
+// stem (3 -> 48 channels in one group) to oneDNN, and the executor says which ran which.
+TEST(GroupConvSmallGroups, TakesThePrimaryConvolutionsAndDeclinesTheStem) {
+    weft::Graph g = weft::resolve_graph("igc-l24m2-d8");
+    g.set_batch(2);
+    weft::infer_shapes(g, build_registry());
+    const weft::Executor exec(g, build_registry(), weft::init_weights(g, 1), {});
+    const std::string stem = exec.kernel_name(g.find_node("stem.conv"));
+    const std::string primary = exec.kernel_name(g.find_node("stage1.block0.primary"));
+    EXPECT_NE(stem.find("group_conv_cpu:onednn"), std::string::npos) << stem;
+    EXPECT_NE(primary.find(":small_groups"), std::string::npos) << primary;
+    // And it says why it passed the stem over.
+    const weft::RegisteredKernel* small_groups = build_registry().kernels("group_conv", "cpu").front();
+    ASSERT_EQ(small_groups->factory.name, "small_groups");
+    const weft::Node& node = g.nodes[g.find_node("stem.conv")];
+    const auto device = build_registry().create_device("cpu", {});
+    const weft::KernelConfig config{node.name, node.attrs, {g.values[node.inputs[0]].desc},
+                                    {g.values[node.outputs[0]].desc}, node.params, *device, false, false};
+    EXPECT_EQ(small_groups->factory.declines(config), "groups of 3 input and 48 output channels: at most 16 each");
+}
+
 TEST(GroupConvSmallGroups, RejectsAnUnknownForcedInstructionSet) {
     const ForcedIsa forced("sse9");
     const ConvCase c = three_by_three(2, 2, 2, 5, 1);
@@ -77,10 +101,18 @@ TEST(GroupConvSmallGroups, RejectsAnUnknownForcedInstructionSet) {
 }
 
 // Groups wider than the kernel serves still compute correctly: it runs oneDNN for them.
-TEST(GroupConvSmallGroups, MatchesOnednnForGroupsWiderThanItServes) {
+// Groups wider than 16 channels are not its business: it declines them (so the registry gives
+// them to oneDNN) instead of running another kernel itself.
+TEST(GroupConvSmallGroups, DeclinesGroupsWiderThanItServes) {
     ConvCase c = three_by_three(2, 24, 20, 9, 1);
     c.bias = true, c.fused_relu = true;
-    expect_small_groups_matches(c, 7);
+    const Tensor input = random_tensor(c.input_shape(), 7);
+    EXPECT_TRUE(weft::testing::throws_error_containing(
+        [&] { run_op_with_kernel("small_groups", "group_conv", c.attrs(), {input}); },
+        "groups of 24 input and 20 output channels: at most 16 each"));
+    const Tensor chosen = weft::testing::run_op("group_conv", c.attrs(), {input}, {}, "cpu", 8)[0];
+    const Tensor onednn = run_op_with_kernel("onednn", "group_conv", c.attrs(), {input}, {}, 8)[0];
+    EXPECT_TRUE(all_close(chosen, onednn, 0, 0));
 }
 
 class GroupConvSmallGroupsIsa : public ::testing::TestWithParam<std::string> {

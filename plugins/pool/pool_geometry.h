@@ -10,6 +10,8 @@
 #include <fmt/ranges.h>
 
 #include "weft/attributes.h"
+#include "weft/checked_arithmetic.h"
+#include "weft/convolution.h"
 #include "weft/error.h"
 #include "weft/tensor.h"
 
@@ -69,13 +71,16 @@ inline PoolGeometry pool_geometry(const Attributes& attrs, const TensorDesc& inp
         if (g.padding[d] >= g.kernel[d])
             throw Error(fmt::format("pool: padding {} must be smaller than the kernel {} "
                                     "(spatial dimension {})", g.padding[d], g.kernel[d], d));
-        const std::int64_t padded = spatial[d] + 2 * g.padding[d];
+        const std::string what = fmt::format("pool: the padded extent of spatial dimension {}", d);
+        const std::int64_t padded = checked_add(spatial[d], checked_mul(2, g.padding[d], what), what);
         if (padded < g.kernel[d])
             throw Error(fmt::format("pool: kernel {} is larger than the padded input extent {} "
                                     "(spatial dimension {} of {})", g.kernel[d], padded, d,
                                     input.str()));
-        // Floor mode (PyTorch's default, MXNet's "valid"): ResNet's stem maps 112 to 56.
-        g.output.push_back((padded - g.kernel[d]) / g.stride[d] + 1);
+        // Floor mode (PyTorch's default, MXNet's "valid"): ResNet's stem maps 112 to 56. The
+        // convolutions' one output-size rule, with dilation 1.
+        g.output.push_back(convolution_output_extent(fmt::format("extent of spatial dimension {}", d), spatial[d],
+                                                     g.kernel[d], g.stride[d], g.padding[d], 1));
     }
     return g;
 }

@@ -29,6 +29,10 @@ weft::OpSchema relu_schema() {
     // the node ran in place.
     schema.backward_needs.inputs = false;
     schema.backward_needs.outputs = true;
+    // The same max(x, 0) everywhere: it commutes with moving channels, and an op with a
+    // `fused_relu` attribute can apply it itself (fuse_relu, fuse_batch_norm_relu).
+    schema.traits.elementwise = true;
+    schema.traits.activation = "relu";
     return schema;
 }
 

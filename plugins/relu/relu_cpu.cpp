@@ -1,38 +1,25 @@
 // CPU kernel for relu: oneDNN's eltwise_relu, built once per node and executed per batch; its
 // backward is a plain mask loop.
 #include <cstdint>
-#include <memory>
-#include <unordered_map>
 
-#include "weft/cpu/cpu_device.h"
+#include "weft/cpu/onednn_kernel.h"
 #include "weft/plugin.h"
 
 namespace {
 
-class ReluCpu final : public weft::Kernel {
+class ReluCpu final : public weft::cpu::OnednnKernel {
 public:
-    explicit ReluCpu(const weft::KernelConfig& config) {
-        weft::cpu::CpuDevice& device = weft::cpu::cpu_device(config.device);
-        stream_ = device.stream();
-        // Memory objects without a buffer: forward() only points them at the batch's tensors.
-        src_ =
-            weft::cpu::as_dnnl_memory(weft::TensorView{nullptr, config.inputs[0]}, device.engine());
-        dst_ = weft::cpu::as_dnnl_memory(weft::TensorView{nullptr, config.outputs[0]},
-                                         device.engine());
-        // oneDNN's eltwise runs in place when src and dst share memory (KernelConfig::in_place).
-        const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                               dnnl::algorithm::eltwise_relu, src_.get_desc(),
-                                               /*alpha=*/0.f, /*beta=*/0.f);
-        primitive_ =
-            dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(desc, device.engine()));
+    // oneDNN's eltwise runs in place when src and dst share memory (KernelConfig::in_place).
+    explicit ReluCpu(const weft::KernelConfig& config)
+        : OnednnKernel(config), src_(unbound(config.inputs[0])), dst_(unbound(config.outputs[0])) {
+        const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_relu,
+                                               src_.get_desc(), /*alpha=*/0.f, /*beta=*/0.f);
+        primitive_ = dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(desc, engine()));
         exec_args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
     }
 
     void forward(const weft::ForwardArgs& args) override {
-        src_.set_data_handle(args.inputs[0].data);
-        dst_.set_data_handle(args.outputs[0].data);
-        primitive_.execute(stream_, exec_args_);
-        stream_.wait();
+        execute(primitive_, exec_args_, {{&src_, args.inputs[0].data}, {&dst_, args.outputs[0].data}});
     }
 
     bool has_backward() const override { return true; }
@@ -49,23 +36,12 @@ public:
     }
 
 private:
-    dnnl::stream stream_;
     dnnl::memory src_;
     dnnl::memory dst_;
     dnnl::eltwise_forward primitive_;
-    std::unordered_map<int, dnnl::memory> exec_args_;
+    ExecArgs exec_args_;
 };
 
 }  // namespace
 
-WEFT_PLUGIN("relu_cpu", "1.0") {
-    weft::KernelFactory factory;
-    factory.op = "relu";
-    factory.backend = "cpu";
-    factory.name = "onednn";
-    factory.priority = 0;
-    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
-        return std::make_unique<ReluCpu>(config);
-    };
-    registrar.add_kernel(std::move(factory));
-}
+WEFT_PLUGIN("relu_cpu", "1.0") { registrar.add_kernel(weft::kernel_factory<ReluCpu>("relu", "cpu", "onednn")); }

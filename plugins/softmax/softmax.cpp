@@ -38,6 +38,9 @@ weft::OpSchema softmax_schema() {
     // The Jacobian-vector product needs only y: dx = y * (dy - sum(dy * y)).
     schema.backward_needs.inputs = false;
     schema.backward_needs.outputs = true;
+    // Training puts its loss on the logits and drops a trailing softmax (the loss computes its
+    // own, stably).
+    schema.traits.probabilities = true;
     return schema;
 }
 

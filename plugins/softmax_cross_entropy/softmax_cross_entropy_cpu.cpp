@@ -124,13 +124,5 @@ private:
 }  // namespace
 
 WEFT_PLUGIN("softmax_cross_entropy_cpu", "1.0") {
-    weft::KernelFactory factory;
-    factory.op = "softmax_cross_entropy";
-    factory.backend = "cpu";
-    factory.name = "loops";
-    factory.priority = 0;
-    factory.create = [](const weft::KernelConfig& config) -> std::unique_ptr<weft::Kernel> {
-        return std::make_unique<SoftmaxCrossEntropyCpu>(config);
-    };
-    registrar.add_kernel(std::move(factory));
+    registrar.add_kernel(weft::kernel_factory<SoftmaxCrossEntropyCpu>("softmax_cross_entropy", "cpu", "loops"));
 }

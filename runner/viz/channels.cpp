@@ -11,7 +11,9 @@
 #include "dot.h"
 #include "palette.h"
 #include "view.h"
+#include "weft/channel_permutation.h"
 #include "weft/error.h"
+#include "weft/registry.h"
 
 namespace weft::viz {
 namespace {
@@ -58,20 +60,19 @@ std::vector<int> block_chain(const Graph& g, const std::vector<int>& members, co
     return chain;
 }
 
-Step make_step(const Graph& g, int n, const std::string& block_id) {
+Step make_step(const Graph& g, const Registry& registry, int n, const std::string& block_id) {
     const Node& node = g.nodes[n];
     Step s;
     s.node = &node;
     s.local = node.name.starts_with(block_id + ".") ? node.name.substr(block_id.size() + 1) : node.name;
     s.in = channels_of(g, node.inputs.at(0));
     s.out = channels_of(g, node.outputs.at(0));
-    if (node.op == "channel_permute") {
-        // The (g, C/g) transpose of channel_permute: input i·(C/g)+j goes to j·g+i.
+    if (const auto destination = channel_permutation::of_node(g, registry, n)) {
+        // Whatever map the op declares (channel_permute: the (g, C/g) transpose of Eq. 2).
         s.kind = Step::Kind::permute;
-        s.groups = node.attrs.get_int("groups");
-        const std::int64_t per = s.in / s.groups;
+        s.groups = node.attrs.has("groups") ? node.attrs.get_int("groups") : 0;  // for the label only
         s.source.resize(static_cast<std::size_t>(s.in));
-        for (std::int64_t o = 0; o < s.in; ++o) s.source[o] = (o % s.groups) * per + o / s.groups;
+        for (std::int64_t c = 0; c < s.in; ++c) s.source[(*destination)[c]] = c;
     } else {
         s.kind = Step::Kind::grouped;
         s.groups = node.attrs.find("groups") ? node.attrs.get_int("groups") : 1;
@@ -161,9 +162,10 @@ struct Figure {
         const char* eqs[] = {"Eq. 1", "Eq. 2", "Eq. 3", "Eq. 4"};
         std::string head = "<FONT POINT-SIZE=\"13\"><B>" + html_escape(s.local) + "</B></FONT>";
         if (igc_pattern()) head += fmt::format("  <FONT POINT-SIZE=\"13\">{}</FONT>  {}", symbols[k], small(eqs[k], "#64748b"));
-        if (s.kind == Step::Kind::permute)
+        if (s.kind == Step::Kind::permute && s.groups > 0 && s.in % s.groups == 0)
             return lines({head, small(fmt::format("{}, g = {}", s.node->op, s.groups)),
                           small(fmt::format("{}×{} transposed", s.groups, s.in / s.groups))});
+        if (s.kind == Step::Kind::permute) return lines({head, small(s.node->op), small("channel permutation")});
         std::string kernel;
         if (s.node->attrs.has("kernel")) {
             const auto ks = s.node->attrs.get_ints("kernel");
@@ -284,7 +286,7 @@ struct Figure {
 
 }  // namespace
 
-std::string channel_dot(const Graph& g, const std::string& node_name) {
+std::string channel_dot(const Graph& g, const Registry& registry, const std::string& node_name) {
     const int n = g.find_node(node_name);
     if (n < 0) throw Error(fmt::format("--channels: no node named '{}' in graph '{}'", node_name, g.name));
     const std::vector<Group> groups = node_groups(g.nodes[n]);
@@ -296,15 +298,18 @@ std::string channel_dot(const Graph& g, const std::string& node_name) {
     fig.block_template = groups[b].block;
     for (int m : block_chain(g, block_members(g, block_id), block_id)) {
         const Node& node = g.nodes[m];
-        if (node.op == "channel_permute" || node.attrs.has("out_channels")) {
+        const OpSchema* schema = registry.find_op(node.op);
+        const bool permutes = schema && schema->traits.channel_permutation;
+        const bool convolves = (schema && schema->traits.convolution) || node.attrs.has("out_channels");
+        if (permutes || convolves) {
             if (!fig.after.empty())
                 throw Error(fmt::format("--channels: block '{}' mixes channels again after '{}'", block_id, fig.after.front()));
-            fig.steps.push_back(make_step(g, m, block_id));
+            fig.steps.push_back(make_step(g, registry, m, block_id));
         } else if (channel_wise(g, node)) {
             if (!fig.steps.empty()) fig.after.push_back(node.op);
         } else {
             throw Error(fmt::format("--channels: cannot tell what node '{}' ({}) does to channels; the channel view "
-                                    "draws blocks of convolutions (out_channels, groups) and channel_permute nodes",
+                                    "draws blocks of convolutions (out_channels, groups) and channel permutations",
                                     node.name, node.op));
         }
     }

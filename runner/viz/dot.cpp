@@ -96,6 +96,9 @@ struct Emitter {
         if (!notes.empty()) l += small_line(fmt::format("{}", fmt::join(notes, " · ")), sub);
         if ((options.annotate.time || timed()) && timed() && view.total_ms > 0)
             l += small_line(fmt::format("{:.3f} ms · {:.1f}%", u.ms, 100 * u.ms / view.total_ms), sub);
+        if (u.kind == Unit::Kind::op && u.nodes.size() == 1 && !options.node_kernels.empty() &&
+            !options.node_kernels.at(u.nodes[0]).empty())
+            l += small_line("kernel " + options.node_kernels[u.nodes[0]], sub);
         return l;
     }
 

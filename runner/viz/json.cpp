@@ -47,7 +47,8 @@ TensorDesc desc_from_json(const json& j) {
 
 json nullable(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 
-json node_json(const Graph& g, const Node& n, const std::vector<double>& node_ms, std::size_t index) {
+json node_json(const Graph& g, const Node& n, const ViewOptions& options, std::size_t index) {
+    const std::vector<double>& node_ms = options.node_ms;
     const std::int64_t batch = std::max<std::int64_t>(g.batch(), 1);
     json attrs = json::object();
     for (const auto& [k, v] : n.attrs.values()) attrs[k] = attr_json(v);
@@ -81,6 +82,7 @@ json node_json(const Graph& g, const Node& n, const std::vector<double>& node_ms
               {"stage", groups.empty() ? json(nullptr) : json(groups.front().id)},
               {"loc", n.loc.known() ? json(n.loc.str()) : json(nullptr)}};
     if (!node_ms.empty()) j["time_ms"] = node_ms.at(index);
+    if (!options.node_kernels.empty() && !options.node_kernels.at(index).empty()) j["kernel"] = options.node_kernels[index];
     return j;
 }
 
@@ -113,7 +115,7 @@ nlohmann::json graph_json(const Graph& g, const ViewOptions& options) {
                 seen[grp.id] = true;
                 groups.push_back({{"id", grp.id}, {"name", grp.name}, {"block", grp.block}, {"parent", nullable(grp.parent)}});
             }
-        nodes.push_back(node_json(g, g.nodes[i], options.node_ms, i));
+        nodes.push_back(node_json(g, g.nodes[i], options, i));
     }
     json edges = json::array();
     for (const Node& n : g.nodes)

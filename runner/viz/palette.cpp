@@ -52,7 +52,7 @@ Swatch op_swatch(std::string_view op) {
         {"channel_permute", {"#fef3c7", "#d97706"}}, {"batch_norm", {"#ede9fe", "#7c3aed"}},
         {"relu", {"#f3f4f6", "#6b7280"}},            {"add", {"#fce7f3", "#db2777"}},
         {"pool", {"#cffafe", "#0891b2"}},            {"fc", {"#ffedd5", "#ea580c"}},
-        {"softmax", {"#fae8ff", "#a21caf"}},         {"concat", {"#e0e7ff", "#4f46e5"}},
+        {"softmax", {"#fae8ff", "#a21caf"}},
     };
     const auto it = known.find(op);
     return it != known.end() ? it->second : hashed(op);

@@ -73,8 +73,8 @@ std::string export_graph(const Graph& graph, const ViewOptions& options, Format 
     return {};
 }
 
-std::string export_channels(const Graph& graph, const std::string& node, Format format) {
-    const std::string dot = channel_dot(graph, node);
+std::string export_channels(const Graph& graph, const Registry& registry, const std::string& node, Format format) {
+    const std::string dot = channel_dot(graph, registry, node);
     switch (format) {
         case Format::dot: return dot;
         case Format::svg:

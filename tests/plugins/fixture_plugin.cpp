@@ -1,5 +1,7 @@
 // One source, several fixture libraries (chosen by a FIXTURE_* define), for plugin-host tests.
 #include <algorithm>
+#include <cstdint>
+#include <vector>
 
 #include "weft/error.h"
 #include "weft/plugin.h"
@@ -44,13 +46,23 @@ private:
     float factor_;
 };
 
+class MarkedScaleKernelFromConfig final : public weft::Kernel {
+public:
+    explicit MarkedScaleKernelFromConfig(const weft::KernelConfig& c)
+        : kernel_(static_cast<float>(c.attrs.get_real("factor"))) {}
+    void forward(const weft::ForwardArgs& a) override { kernel_.forward(a); }
+
+private:
+    MarkedScaleKernel kernel_;
+};
+
 class ThrowingKernel final : public weft::Kernel {
 public:
     void forward(const weft::ForwardArgs&) override { throw weft::Error("fixture kernel failure"); }
 };
 
 [[maybe_unused]] weft::KernelFactory scale_kernel(const char* name, int priority) {
-    return weft::KernelFactory{"test_scale", "cpu", name, priority, {}, [](const weft::KernelConfig& c) {
+    return weft::KernelFactory{"test_scale", "cpu", name, priority, {}, {}, [](const weft::KernelConfig& c) {
                                    return std::make_unique<ScaleKernel>(static_cast<float>(c.attrs.get_real("factor")));
                                }};
 }
@@ -67,10 +79,19 @@ WEFT_PLUGIN("fixture_duplicate", "1.0") { registrar.add_op(scale_schema()); }
 #elif defined(FIXTURE_OVERRIDE)
 // A faster (pretend) kernel for an op another library defines, with a higher priority.
 WEFT_PLUGIN("fixture_override", "1.0") { registrar.add_kernel(scale_kernel("override", 10)); }
+#elif defined(FIXTURE_PICKY)
+// A kernel that outranks the others but takes only nodes with factor 2: the registry must give
+// every other node to the next kernel, per node, and say why this one passed.
+WEFT_PLUGIN("fixture_picky", "1.0") {
+    registrar.add_kernel(weft::kernel_factory<MarkedScaleKernelFromConfig>(
+        "test_scale", "cpu", "picky", 20, [](const weft::KernelConfig& c) -> std::string {
+            return c.attrs.get_real("factor") == 2.0 ? "" : "only factor 2";
+        }));
+}
 #elif defined(FIXTURE_MARKED)
 // An override whose output differs (factor * x + 1), to see through `weft run` which kernel ran.
 WEFT_PLUGIN("fixture_marked", "1.0") {
-    registrar.add_kernel(weft::KernelFactory{"test_scale", "cpu", "marked", 5, {}, [](const weft::KernelConfig& c) {
+    registrar.add_kernel(weft::KernelFactory{"test_scale", "cpu", "marked", 5, {}, {}, [](const weft::KernelConfig& c) {
         return std::make_unique<MarkedScaleKernel>(static_cast<float>(c.attrs.get_real("factor")));
     }});
 }
@@ -79,7 +100,7 @@ WEFT_PLUGIN("fixture_throwing", "1.0") {
     weft::OpSchema s = scale_schema();
     s.name = "test_throw";
     registrar.add_op(s);
-    registrar.add_kernel(weft::KernelFactory{"test_throw", "cpu", "throwing", 0, {},
+    registrar.add_kernel(weft::KernelFactory{"test_throw", "cpu", "throwing", 0, {}, {},
                                              [](const weft::KernelConfig&) { return std::make_unique<ThrowingKernel>(); }});
 }
 #elif defined(FIXTURE_BAD_SHAPE)
@@ -100,6 +121,47 @@ static void register_nothing(weft::PluginRegistrar&) {}
 extern "C" __attribute__((visibility("default"))) const weft::PluginDescriptor* weft_plugin_entry() {
     static const weft::PluginDescriptor d{weft::kPluginAbiVersion + 98, "fixture_wrong_abi", "1.0", &register_nothing};
     return &d;
+}
+#elif defined(FIXTURE_OLD_ABI)
+// A library from the previous plugin ABI: refused by name and version, nothing else disturbed.
+static void register_nothing(weft::PluginRegistrar&) {}
+extern "C" __attribute__((visibility("default"))) const weft::PluginDescriptor* weft_plugin_entry() {
+    static const weft::PluginDescriptor d{weft::kPluginAbiVersion - 1, "fixture_old_abi", "1.0", &register_nothing};
+    return &d;
+}
+#elif defined(FIXTURE_PERMUTATION)
+// A stranger's channel permutation, declared only through the trait: reverses the channel order.
+// Passes and tools that read the trait (batch-norm folding, ReLU fusion, the channel view) must
+// treat it exactly as they treat channel_permute.
+class ReverseChannels final : public weft::Kernel {
+public:
+    explicit ReverseChannels(const weft::KernelConfig& c)
+        : batch_(c.inputs[0].shape[0]), channels_(c.inputs[0].shape[1]),
+          plane_(c.inputs[0].numel() / (batch_ * channels_)) {}
+    void forward(const weft::ForwardArgs& a) override {
+        const float* x = a.inputs[0].as<float>();
+        float* y = a.outputs[0].as<float>();
+        for (std::int64_t n = 0; n < batch_; ++n)
+            for (std::int64_t c = 0; c < channels_; ++c)
+                std::copy_n(x + (n * channels_ + c) * plane_, plane_, y + (n * channels_ + channels_ - 1 - c) * plane_);
+    }
+
+private:
+    std::int64_t batch_, channels_, plane_;
+};
+
+WEFT_PLUGIN("fixture_permutation", "1.0") {
+    weft::OpSchema s;
+    s.name = "test_reverse_channels";
+    s.doc = "reverses the order of the channels";
+    s.infer = [](const weft::InferContext& c) { return weft::NodeSignature{{c.inputs[0]}, {}, 0}; };
+    s.traits.channel_permutation = [](const weft::Attributes&, std::int64_t channels) {
+        std::vector<std::int64_t> destination(static_cast<std::size_t>(channels));
+        for (std::int64_t c = 0; c < channels; ++c) destination[c] = channels - 1 - c;
+        return destination;
+    };
+    registrar.add_op(s);
+    registrar.add_kernel(weft::kernel_factory<ReverseChannels>("test_reverse_channels", "cpu", "loops"));
 }
 #elif defined(FIXTURE_NO_ENTRY)
 extern "C" __attribute__((visibility("default"))) int some_other_symbol() { return 42; }

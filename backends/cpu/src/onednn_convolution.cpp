@@ -101,19 +101,13 @@ private:
     std::size_t workspace_offset_ = 0;
 };
 
-Tag activation_tag(Layout layout) {
-    return layout == Layout::channels_last ? Tag::nhwc : Tag::nchw;
-}
-
 // oneDNN's direct convolution kernels (jit, brgconv) want channels-last activations; on NCHW
 // they fall back to im2col + GEMM, which measured 1.2-3.4x slower on the IGC shapes (3x3 group
 // convolutions with few channels per group) even after paying for the two reorders. A 1x1
 // convolution on NCHW already *is* a GEMM, and there the reorders cost more than they save.
 Tag primitive_activation_tag(const ConvolutionGeometry& geometry) {
     const bool one_by_one = geometry.kernel_h == 1 && geometry.kernel_w == 1;
-    const bool graph_is_nchw =
-        geometry.input_layout == Layout::row_major && geometry.output_layout == Layout::row_major;
-    return one_by_one && graph_is_nchw ? Tag::nchw : Tag::nhwc;
+    return one_by_one ? Tag::nchw : Tag::nhwc;
 }
 
 // Weights as the graph stores them, [out, C/groups, kh, kw]; oneDNN spells a grouped kernel
@@ -141,12 +135,6 @@ void check_geometry(const ConvolutionGeometry& g) {
     if (g.out_height() <= 0 || g.out_width() <= 0) {
         throw Error(fmt::format("convolution {} has an empty output", g.str()));
     }
-}
-
-std::int64_t output_extent(std::int64_t in, std::int64_t kernel, std::int64_t stride,
-                           std::int64_t padding, std::int64_t dilation) {
-    const std::int64_t room = in + 2 * padding - (dilation * (kernel - 1) + 1);
-    return room < 0 ? 0 : room / stride + 1;
 }
 
 // The memory descriptors every direction of one convolution is described with: activations in
@@ -226,26 +214,6 @@ dnnl::convolution_backward_weights::primitive_desc describe_backward_weights(
 }
 
 }  // namespace
-
-std::int64_t ConvolutionGeometry::out_height() const {
-    return output_extent(in_height, kernel_h, stride_h, padding_h, dilation_h);
-}
-std::int64_t ConvolutionGeometry::out_width() const {
-    return output_extent(in_width, kernel_w, stride_w, padding_w, dilation_w);
-}
-Shape ConvolutionGeometry::input_shape() const { return {batch, in_channels, in_height, in_width}; }
-Shape ConvolutionGeometry::output_shape() const {
-    return {batch, out_channels, out_height(), out_width()};
-}
-Shape ConvolutionGeometry::weight_shape() const {
-    return {out_channels, groups > 0 ? in_channels / groups : 0, kernel_h, kernel_w};
-}
-std::string ConvolutionGeometry::str() const {
-    return fmt::format(
-        "{} -> {} (kernel {}x{}, stride {}x{}, padding {}x{}, dilation {}x{}, groups {}{})",
-        shape_str(input_shape()), out_channels, kernel_h, kernel_w, stride_h, stride_w, padding_h,
-        padding_w, dilation_h, dilation_w, groups, bias ? ", bias" : "");
-}
 
 namespace {
 
@@ -344,10 +312,9 @@ OnednnConvolution::OnednnConvolution(const ConvolutionGeometry& geometry, CpuDev
         state.forward_desc = describe_forward(geometry, engine, training);
         state.forward = dnnl::convolution_forward(state.forward_desc);
 
-        const memory::desc caller_input(to_dnnl_dims(geometry.input_shape()), f32,
-                                        activation_tag(geometry.input_layout));
-        const memory::desc caller_output(to_dnnl_dims(geometry.output_shape()), f32,
-                                         activation_tag(geometry.output_layout));
+        // The graph holds activations NCHW (weft's only layout).
+        const memory::desc caller_input(to_dnnl_dims(geometry.input_shape()), f32, Tag::nchw);
+        const memory::desc caller_output(to_dnnl_dims(geometry.output_shape()), f32, Tag::nchw);
         state.input = StagedTensor(caller_input, state.forward_desc.src_desc(), engine,
                                    state.workspace, StagingDirection::into_primitive);
         state.weight = StagedTensor(caller_weight_md(geometry), state.forward_desc.weights_desc(),
@@ -459,8 +426,8 @@ void OnednnConvolution::backward_weights(const float* input, const float* grad_o
     if (state.geometry.bias) b.grad_bias.stage_out(state.stream);
 }
 
-ConvolutionKernel::ConvolutionKernel(const ConvolutionGeometry& geometry, const KernelConfig& config)
-    : convolution_(geometry, cpu_device(config.device), config.training) {}
+ConvolutionKernel::ConvolutionKernel(const KernelConfig& config)
+    : convolution_(convolution_geometry(config), cpu_device(config.device), config.training) {}
 
 std::size_t ConvolutionKernel::workspace_bytes() const { return convolution_.workspace_bytes(); }
 

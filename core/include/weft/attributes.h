@@ -53,4 +53,9 @@ struct AttrSpec {
     std::vector<std::string> choices;       // for strings; empty = any
 };
 
+// Checks `raw` against `specs`: fills in defaults, coerces (an integer where a number is expected,
+// a single integer where a list is), checks ranges and choices; throws naming `owner` ("op
+// 'group_conv'", "optimizer 'sgd'") and the attribute when something is missing, unknown or wrong.
+Attributes validate_attributes(std::string_view owner, const std::vector<AttrSpec>& specs, const Attributes& raw);
+
 }  // namespace weft

@@ -10,15 +10,6 @@
 
 namespace weft {
 
-// One SGD step for one tensor, PyTorch's formulation (the cross-check relies on it):
-//   d = grad + weight_decay·w;  v = momentum·v + d;  w -= lr·(nesterov ? d + momentum·v : v)
-struct SgdHyperparameters {
-    float lr = 0.1f;
-    float momentum = 0.9f;
-    float weight_decay = 0.f;
-    bool nesterov = true;
-};
-
 struct DeviceOptions {
     int index = 0;    // which device of the backend (GPUs)
     int threads = 0;  // CPU threads; 0 = the backend's default
@@ -40,12 +31,12 @@ public:
     virtual void fill_zero(void* dst, std::size_t bytes) = 0;
     virtual void synchronize() = 0;
 
-    // The arithmetic of a training step that belongs to no operator: summing the gradients of a
-    // value read by several nodes, and the optimiser's update. The defaults run on the host and
-    // suit any backend whose memory the CPU can address; GPU backends override them.
+    // The one piece of a training step's arithmetic that belongs to no operator and no
+    // optimiser: summing the gradients of a value read by several nodes. The default runs on the
+    // host and suits any backend whose memory the CPU can address; GPU backends override it.
+    // Optimisers bring their own update kernels per backend (weft/optimizer_kernel.h), so a new
+    // optimiser never changes this interface.
     virtual void accumulate(float* dst, const float* src, std::int64_t n);  // dst += src
-    virtual void sgd_update(float* weight, float* velocity, const float* grad, std::int64_t n,
-                            const SgdHyperparameters& h);
 };
 
 struct BackendFactory {

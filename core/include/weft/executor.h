@@ -31,15 +31,14 @@ struct BufferPlan {
 };
 
 // Liveness-based first-fit placement: a value's slot is free again after its last reader ran.
-// Graph inputs and outputs get slots of their own for the whole run. `workspace` may be null
-// when kernels are not known yet (statistics), in which case workspace_bytes stays 0.
+// Graph inputs and outputs get slots of their own for the whole run. Kernels are not known yet
+// here, so workspace_bytes stays 0 until an Executor fills it in.
 BufferPlan plan_buffers(const Graph& graph, const Registry& registry);
 
 struct CompileOptions {
     std::string backend = "cpu";
     DeviceOptions device;
     std::map<std::string, std::string> kernel_overrides;  // op -> library stem or kernel name
-    bool training = false;
     // false: every buffer of the training step gets memory of its own and nothing runs in
     // place — the unoptimised reference the planned step is tested against.
     bool reuse_memory = true;

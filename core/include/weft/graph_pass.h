@@ -41,13 +41,17 @@ struct PassReport {
 // default set ("-fuse_relu"). Unknown names are an error listing the known ones.
 std::vector<const GraphPass*> select_passes(const Registry& registry, const std::string& selection, bool training);
 
-// Runs the passes, removes nodes left without readers, and re-infers shapes.
+// Runs the passes, removes nodes left without readers, and re-infers shapes. Callers put
+// dead_node_pass() first (select_passes does), so no pass sees a node whose result nobody uses.
 std::vector<PassReport> run_passes(Graph& graph, WeightMap& weights, const Registry& registry,
                                    const std::vector<const GraphPass*>& passes);
 
 // Runs `rewrite(context, node)` on every node whose op is `op` (in node order) and returns how many
 // calls returned true: the loop of most rewrite passes.
 int rewrite_each(PassContext& context, std::string_view op, const std::function<bool(PassContext&, int)>& rewrite);
+// The same over every node whose op's schema satisfies `which` (a trait, not a name).
+int rewrite_each(PassContext& context, const std::function<bool(const OpSchema&)>& which,
+                 const std::function<bool(PassContext&, int)>& rewrite);
 // Whether `op`'s schema declares an attribute `name` of `type` — how a pass asks what an op
 // supports without naming it.
 bool op_has_attribute(const Registry& registry, std::string_view op, std::string_view name, AttrType type);
@@ -57,8 +61,16 @@ bool op_has_attribute(const Registry& registry, std::string_view op, std::string
 void replace_uses(Graph& graph, int from, int to);
 // Indices of the nodes reading value `v` (a node reading it twice is listed once).
 std::vector<int> readers_of(const Graph& graph, int v);
+// How many places use value `v`: the nodes reading it (each once) and the graph outputs naming it.
+// A pass may rewrite v's producer only when this is 1 — a graph output is a reader too, and a
+// rewrite would change what the user asked to see.
+int uses_of(const Graph& graph, int v);
 // Removes nodes whose outputs nobody reads (and that are not graph outputs), and the values
 // they produced, along with their weights; renumbers nodes and values. Returns how many.
 int remove_dead_nodes(Graph& graph, WeightMap* weights);
+
+// The pass that runs remove_dead_nodes before every other pass ("eliminate_dead_nodes"), for
+// training and inference. Core registers it itself: it needs no operator knowledge.
+GraphPass dead_node_pass();
 
 }  // namespace weft

@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "weft/attributes.h"
@@ -63,12 +64,34 @@ public:
 struct KernelFactory {
     std::string op;       // the operator this kernel computes
     std::string backend;  // "cpu", "cuda"
-    std::string name;     // shown by `weft plugins`, e.g. "onednn"
-    // Highest usable priority wins; built-in kernels use 0, overrides something higher.
+    std::string name;     // shown by `weft plugins` and profiles, e.g. "onednn"
+    // Highest priority first; built-in kernels use 0, faster special cases and overrides more.
     int priority = 0;
-    // Empty when usable here (for this node, if it can tell); otherwise why not.
+    // Empty when the kernel can run on this machine at all (a driver, a GPU, an instruction set);
+    // otherwise why not. Optional: absent means always.
     std::function<std::string()> unavailable_reason;
+    // Empty when the kernel computes this node (its shapes, attributes, layouts, training or
+    // inference); otherwise why not, e.g. "groups of 48 channels: at most 16". The registry asks
+    // the usable kernels best first, per node, and takes the first that does not decline: a
+    // kernel never hands a node to another kernel itself. Optional: absent means every node.
+    std::function<std::string(const KernelConfig&)> declines;
     std::function<std::unique_ptr<Kernel>(const KernelConfig&)> create;
 };
+
+// One-line registration: `registrar.add_kernel(weft::kernel_factory<MyKernel>("relu", "cpu",
+// "mine"))` for a kernel class constructed from a KernelConfig; `priority` and `declines` as in
+// KernelFactory.
+template <class K>
+KernelFactory kernel_factory(std::string op, std::string backend, std::string name, int priority = 0,
+                             std::function<std::string(const KernelConfig&)> declines = {}) {
+    KernelFactory factory;
+    factory.op = std::move(op);
+    factory.backend = std::move(backend);
+    factory.name = std::move(name);
+    factory.priority = priority;
+    factory.declines = std::move(declines);
+    factory.create = [](const KernelConfig& config) -> std::unique_ptr<Kernel> { return std::make_unique<K>(config); };
+    return factory;
+}
 
 }  // namespace weft

@@ -52,6 +52,30 @@ struct BackwardNeeds {
     bool outputs = false;
 };
 
+// What passes and tools may assume about an operator, declared by its plugin so that nothing
+// outside the plugin reads meaning into an op's name: a stranger's permutation op gets batch
+// norm folded through it and shows in `weft viz --channels` exactly like channel_permute.
+struct OpTraits {
+    // The op only moves channels (dimension 1 of its one input) and changes no value:
+    // output channel destination[c] holds input channel c. Given the validated attributes and
+    // the channel count; returns a permutation of 0..channels-1. Empty: not a permutation.
+    std::function<std::vector<std::int64_t>(const Attributes& attrs, std::int64_t channels)>
+        channel_permutation;
+    // y = f(x) element by element, one f for all elements (ReLU): it commutes with any channel
+    // permutation, so passes may move it across one.
+    bool elementwise = false;
+    // The activation the op is, by name ("relu"). An op whose schema has a boolean attribute
+    // `fused_<activation>` can apply it to its own output (the fuse passes use this pair).
+    std::string activation;
+    // A convolution whose channels are split into `groups` partitions (attribute "groups",
+    // absent meaning 1) with the output channel first in its weight: `weft stats` reads an
+    // IGC block's L and M from these.
+    bool convolution = false;
+    // Turns logits into probabilities over the class axis (softmax): training attaches its
+    // loss to the logits and drops such an op at the end of a classifier.
+    bool probabilities = false;
+};
+
 struct OpSchema {
     std::string name;
     std::string doc;
@@ -66,6 +90,7 @@ struct OpSchema {
     std::optional<int> inplace_input;
     BackwardNeeds backward_needs;
     bool differentiable = true;
+    OpTraits traits;
 };
 
 }  // namespace weft

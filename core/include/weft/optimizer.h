@@ -1,18 +1,26 @@
-// SGD with (Nesterov) momentum and weight decay over a TrainingExecutor's parameters, and the
-// learning-rate schedules of the paper (step decay) and of common practice (cosine, warm-up).
+// The optimiser of a training run over a TrainingExecutor's parameters (its update comes from a
+// plugin, weft/optimizer_kernel.h), and the learning-rate schedules of the paper (step decay)
+// and of common practice (cosine, warm-up).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "weft/optimizer_kernel.h"
+#include "weft/registry.h"
 #include "weft/training.h"
 #include "weft/weights.h"
 
 namespace weft {
 
-struct SgdOptions {
-    float momentum = 0.9f;
-    bool nesterov = true;
+// Which optimiser a training run uses and how. The update itself runs in the optimiser's plugin
+// kernel for the executor's backend (weft/optimizer_kernel.h); this class owns the state.
+struct OptimizerOptions {
+    std::string name = "sgd";
+    // The schema's hyperparameters (sgd: momentum 0.9, nesterov true); missing ones take the
+    // schema's defaults.
+    Attributes hyperparameters;
     float weight_decay = 1e-4f;
     // Whether weight decay applies to the learnable parameters the paper does not count
     // (ParamSpec::counted false: batch-norm scale and shift). MXNet, the paper's framework,
@@ -20,29 +28,38 @@ struct SgdOptions {
     bool decay_uncounted = true;
 };
 
-class Sgd {
+class Optimizer {
 public:
-    // Momentum buffers live on the executor's device, zero at first.
-    Sgd(TrainingExecutor& executor, SgdOptions options);
-    ~Sgd();
-    Sgd(const Sgd&) = delete;
-    Sgd& operator=(const Sgd&) = delete;
+    // State buffers live on the executor's device, zero at first. Throws when the optimiser or
+    // its kernel for the executor's backend is not registered, or a hyperparameter is wrong.
+    Optimizer(TrainingExecutor& executor, const Registry& registry, OptimizerOptions options);
+    ~Optimizer();
+    Optimizer(const Optimizer&) = delete;
+    Optimizer& operator=(const Optimizer&) = delete;
 
     // Updates every learnable parameter from the gradients of the last step().
     void step(float lr);
 
-    const SgdOptions& options() const { return options_; }
-    // The momentum buffers as "momentum/<param>" host tensors, for checkpoints ("/" never occurs
-    // in a node name, so they cannot collide with parameters).
+    const OptimizerOptions& options() const { return options_; }
+    const Attributes& hyperparameters() const { return hyperparameters_; }  // validated
+    // The state as "<state>/<param>" host tensors ("momentum/conv.weight"), for checkpoints ("/"
+    // never occurs in a node name, so they cannot collide with parameters).
     WeightMap state() const;
     // Restores state(); throws naming the first missing or misshapen buffer.
     void load_state(const WeightMap& state);
 
 private:
+    struct Slot {
+        std::size_t parameter = 0;     // index into executor.parameters()
+        std::vector<TensorView> state;  // one per schema state name
+    };
     TrainingExecutor& executor_;
-    SgdOptions options_;
+    OptimizerOptions options_;
+    Attributes hyperparameters_;
+    std::vector<std::string> state_names_;
+    std::unique_ptr<OptimizerKernel> kernel_;
     void* storage_ = nullptr;
-    std::vector<float*> velocity_;  // per executor parameter; null for running statistics
+    std::vector<Slot> slots_;  // learnable parameters only
 };
 
 // lr(t) for t in epochs (fractional within an epoch): a linear warm-up from 0 over

@@ -16,12 +16,13 @@
 #include "weft/graph_pass.h"
 #include "weft/kernel.h"
 #include "weft/op_schema.h"
+#include "weft/optimizer_kernel.h"
 
 namespace weft {
 
 // The plugin ABI these headers describe. Every descriptor carries the value its plugin was
 // compiled with, and the host refuses any other at load time.
-#define WEFT_PLUGIN_ABI_VERSION 2
+#define WEFT_PLUGIN_ABI_VERSION 3
 inline constexpr std::uint32_t kPluginAbiVersion = WEFT_PLUGIN_ABI_VERSION;
 
 // Compile-time guard: a plugin written for one ABI defines WEFT_PLUGIN_ABI_REQUIRED (the
@@ -47,6 +48,8 @@ public:
     virtual void add_kernel(KernelFactory factory) = 0;
     virtual void add_backend(BackendFactory factory) = 0;
     virtual void add_pass(GraphPass pass) = 0;
+    virtual void add_optimizer(OptimizerSchema schema) = 0;
+    virtual void add_optimizer_kernel(OptimizerKernelFactory factory) = 0;
 };
 
 // Layout frozen across ABI versions: abi_version must stay the first field.
@@ -62,7 +65,7 @@ struct PluginDescriptor {
 #define WEFT_PLUGIN_ENTRY_SYMBOL "weft_plugin_entry"
 
 // Defines the entry point. Usage, in exactly one source file of the library:
-//   WEFT_PLUGIN("my_op_cpu", "1.0") { registrar.add_kernel(...); }
+//   WEFT_PLUGIN("my_op_cpu", "1.0") { registrar.add_kernel(weft::kernel_factory<MyKernel>("my_op", "cpu", "mine")); }
 #define WEFT_PLUGIN(NAME, VERSION)                                                      \
     static void weft_register_this_plugin(::weft::PluginRegistrar& registrar);          \
     extern "C" __attribute__((visibility("default"))) const ::weft::PluginDescriptor*  \

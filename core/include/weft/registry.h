@@ -21,6 +21,7 @@ struct LoadedLibrary {
     std::vector<std::string> kernels;   // "op/backend/name"
     std::vector<std::string> backends;
     std::vector<std::string> passes;
+    std::vector<std::string> optimizers;  // schemas "sgd", kernels "sgd/cpu/plain"
 };
 
 struct RefusedLibrary {
@@ -32,6 +33,14 @@ struct RegisteredKernel {
     KernelFactory factory;
     std::filesystem::path library;
 };
+
+struct RegisteredOptimizerKernel {
+    OptimizerKernelFactory factory;
+    std::filesystem::path library;
+};
+
+// Why a kernel cannot run on this machine at all (its factory's unavailable_reason), or empty.
+std::string kernel_unavailable_reason(const RegisteredKernel& kernel);
 
 class Registry {
 public:
@@ -47,10 +56,23 @@ public:
 
     // Kernels for an op on a backend, best first (priority, then load order).
     std::vector<const RegisteredKernel*> kernels(std::string_view op, std::string_view backend) const;
-    // The kernel to use: forced by `overrides` ("op" -> library stem or kernel name) when given,
-    // else the highest-priority usable one. Throws with the reasons when none is usable.
+    // The kernel for a node: of the kernels usable on this machine, best first, the first that
+    // does not decline `node` (KernelFactory::declines). A kernel forced by `overrides` ("op" ->
+    // library stem or kernel name) is asked first; a node it declines gets the usual order.
+    // Without `node`, the op-level choice (what `weft plugins` stars). `passed_over` receives
+    // "library: why" for every kernel asked before the chosen one. Throws with the reasons when
+    // no kernel takes the node, and when a forced kernel does not exist or cannot run here.
     const RegisteredKernel& select_kernel(std::string_view op, std::string_view backend,
-                                          const std::map<std::string, std::string>& overrides = {}) const;
+                                          const std::map<std::string, std::string>& overrides = {},
+                                          const KernelConfig* node = nullptr,
+                                          std::vector<std::string>* passed_over = nullptr) const;
+
+    // Optimisers (weft/optimizer_kernel.h): schemas by name, and the update kernel of one for a
+    // backend (throws naming what is missing).
+    const OptimizerSchema* find_optimizer(std::string_view name) const;
+    std::vector<std::string> optimizer_names() const;
+    const RegisteredOptimizerKernel& optimizer_kernel(std::string_view optimizer, std::string_view backend) const;
+    std::vector<const RegisteredOptimizerKernel*> optimizer_kernels() const;
 
     // Graph passes registered by plugins, in run order.
     std::vector<const GraphPass*> passes() const;
@@ -83,10 +105,6 @@ private:
     std::vector<std::filesystem::path> searched_;
 };
 
-// The plugin search path: `extra` (from --plugin-path, colon-separated allowed), then
-// WEFT_PLUGIN_PATH (colon-separated), then the default directory next to the running program
-// (<prefix>/lib/weft/plugins for <prefix>/bin/weft).
-std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::string>& extra);
 std::filesystem::path default_plugin_directory();
 
 // Loads the plugins on the search path into `registry`. A directory given explicitly that does

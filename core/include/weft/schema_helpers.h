@@ -3,11 +3,11 @@
 #pragma once
 
 #include <cstdint>
-#include <initializer_list>
 #include <optional>
 #include <string>
 
 #include "weft/attributes.h"
+#include "weft/checked_arithmetic.h"
 #include "weft/error.h"
 #include "weft/op_schema.h"
 #include "weft/tensor.h"
@@ -34,15 +34,6 @@ inline ParamSpec parameter(std::string name, Shape shape, ParamInit init, std::i
     spec.init = init;
     spec.fan_in = fan_in;
     return spec;
-}
-
-// The product of `factors` (multiply-add counts, fan-ins); a hostile graph can make it outgrow
-// 64 bits, which is refused rather than wrapped.
-inline std::int64_t checked_product(std::initializer_list<std::int64_t> factors) {
-    std::int64_t product = 1;
-    for (std::int64_t factor : factors)
-        if (__builtin_mul_overflow(product, factor, &product)) throw Error("the multiply-add count overflows 64 bits");
-    return product;
 }
 
 }  // namespace weft::schema

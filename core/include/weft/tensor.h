@@ -18,12 +18,11 @@ std::size_t dtype_size(DType dtype);
 std::string_view dtype_name(DType dtype);
 std::optional<DType> parse_dtype(std::string_view name);
 
-// How the elements of a logical shape are laid out in memory. Graph values are always
-// row_major (NCHW for images); a kernel that wants another layout reorders internally, and a
-// graph pass that keeps another layout between operators must say so on the value.
-enum class Layout : std::uint8_t { row_major, channels_last };
-
-std::string_view layout_name(Layout layout);
+// How the elements of a logical shape are laid out in memory. Every graph value is row_major
+// (NCHW for images) and every kernel receives row_major tensors; a kernel that computes in
+// another layout reorders internally. A pass that kept another layout between operators would
+// add it here and say so on the value (a plugin ABI change).
+enum class Layout : std::uint8_t { row_major };
 
 using Shape = std::vector<std::int64_t>;
 

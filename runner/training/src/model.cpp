@@ -19,8 +19,10 @@ LossHead attach_loss(Graph& graph, const Registry& registry, const std::string& 
     int logits = graph.outputs[0];
     int dropped = -1;
     const int producer = graph.values[logits].producer;
-    // The loss computes its own log-softmax stably; a trailing softmax would be work for nothing.
-    if (producer >= 0 && graph.nodes[producer].op == "softmax" && graph.nodes[producer].inputs.size() == 1) {
+    // The loss computes its own log-softmax stably; a trailing op that turns logits into
+    // probabilities (the schema's trait, softmax's) would be work for nothing.
+    const OpSchema* last = producer >= 0 ? registry.find_op(graph.nodes[producer].op) : nullptr;
+    if (last && last->traits.probabilities && graph.nodes[producer].inputs.size() == 1) {
         dropped = producer;
         logits = graph.nodes[producer].inputs[0];
     }

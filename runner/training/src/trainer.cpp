@@ -22,6 +22,16 @@
 namespace weft::training {
 namespace fs = std::filesystem;
 
+OptimizerOptions SgdSettings::optimizer_options() const {
+    OptimizerOptions o;
+    o.name = "sgd";
+    o.hyperparameters.set("momentum", static_cast<double>(momentum));
+    o.hyperparameters.set("nesterov", nesterov);
+    o.weight_decay = weight_decay;
+    o.decay_uncounted = decay_uncounted;
+    return o;
+}
+
 std::string TrainConfig::to_json() const {
     nlohmann::json j;
     j["graph"] = model.graph;
@@ -112,7 +122,7 @@ struct Checkpoint {
     report::MetricsCsv::Row row;  // the metrics of its epoch
 };
 
-void save_checkpoint(const fs::path& path, const TrainingExecutor& exec, const Sgd& sgd, const ModelInfo& info,
+void save_checkpoint(const fs::path& path, const TrainingExecutor& exec, const Optimizer& sgd, const ModelInfo& info,
                      double best_accuracy, int best_epoch, const report::MetricsCsv::Row& row) {
     WeightMap all = exec.weights();
     for (auto& [name, t] : sgd.state()) all.emplace(name, t);
@@ -205,7 +215,7 @@ std::vector<EpochResult> train(const TrainConfig& config, const Registry& regist
     // so checkpoints fit the plain graph as well.
     run_passes(graph, weights, registry, select_passes(registry, runtime.passes, /*training=*/true));
     TrainingExecutor exec(graph, registry, weights, runtime.compile, head.loss);
-    Sgd sgd(exec, config.sgd);
+    Optimizer sgd(exec, registry, config.sgd.optimizer_options());
 
     int start_epoch = 0;
     double best_accuracy = -1;

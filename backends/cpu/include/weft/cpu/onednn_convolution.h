@@ -13,43 +13,16 @@
 #include <memory>
 #include <string>
 
+#include "weft/convolution.h"
 #include "weft/cpu/cpu_device.h"
 #include "weft/kernel.h"
 #include "weft/tensor.h"
 
 namespace weft::cpu {
 
-// What one convolution computes, in weft's terms: symmetric padding, dilation 1 = a dense
-// kernel (oneDNN counts from 0), weights [out_channels, in_channels / groups, kernel_h, kernel_w].
-struct ConvolutionGeometry {
-    std::int64_t batch = 1;
-    std::int64_t in_channels = 1;
-    std::int64_t in_height = 1;
-    std::int64_t in_width = 1;
-    std::int64_t out_channels = 1;
-    std::int64_t groups = 1;
-    std::int64_t kernel_h = 1;
-    std::int64_t kernel_w = 1;
-    std::int64_t stride_h = 1;
-    std::int64_t stride_w = 1;
-    std::int64_t padding_h = 0;
-    std::int64_t padding_w = 0;
-    std::int64_t dilation_h = 1;
-    std::int64_t dilation_w = 1;
-    bool bias = false;
-    bool fused_relu = false;  // applies max(0, ·) to the output as a oneDNN post-op
-    // How the graph holds the input and the output; the convolution reorders internally when it
-    // computes in another layout.
-    Layout input_layout = Layout::row_major;
-    Layout output_layout = Layout::row_major;
-
-    std::int64_t out_height() const;
-    std::int64_t out_width() const;
-    Shape input_shape() const;   // [N, C, H, W]
-    Shape output_shape() const;  // [N, out, Ho, Wo]
-    Shape weight_shape() const;  // [out, C / groups, kh, kw]
-    std::string str() const;     // for error messages and logs
-};
+// What one convolution computes is core's ConvolutionGeometry (weft/convolution.h): the same
+// reading of the attributes and output-size rule the schemas use.
+using weft::ConvolutionGeometry;
 
 class OnednnConvolution {
 public:
@@ -70,14 +43,14 @@ public:
     // oneDNN's implementation name (e.g. "jit:avx512_core"), for logs and benchmarks.
     std::string implementation() const;
 
-    // `input` and `output` in the geometry's layouts, `weight` plain [out, C/groups, kh, kw],
+    // `input` and `output` NCHW, `weight` plain [out, C/groups, kh, kw],
     // `bias` [out] or null when the geometry has none. Allocates nothing.
     void forward(const float* input, const float* weight, const float* bias, float* output,
                  void* workspace);
 
     // Built for training: the backward calls below are available.
     bool has_backward() const;
-    // dL/dx from dL/dy (both in the geometry's layouts) and the plain weight. Overwrites
+    // dL/dx from dL/dy (both NCHW) and the plain weight. Overwrites
     // `grad_input`; allocates nothing. Throws weft::Error unless built for training.
     void backward_data(const float* grad_output, const float* weight, float* grad_input,
                        void* workspace);
@@ -91,12 +64,12 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// The weft kernel every oneDNN-backed convolution operator uses: params[0] is the weight
-// [out, C/groups, kh, kw], params[1] the bias when the geometry has one. The caller checks that
-// the geometry computes the node's shapes before handing it over.
+// The weft kernel every oneDNN-backed convolution operator uses (group_conv, pointwise_conv):
+// params[0] is the weight [out, C/groups, kh, kw], params[1] the bias when the node has one.
+// Reads its node with convolution_geometry(config), so schema and kernel agree by construction.
 class ConvolutionKernel final : public Kernel {
 public:
-    ConvolutionKernel(const ConvolutionGeometry& geometry, const KernelConfig& config);
+    explicit ConvolutionKernel(const KernelConfig& config);
 
     std::size_t workspace_bytes() const override;
     void forward(const ForwardArgs& args) override;

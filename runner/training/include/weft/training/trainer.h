@@ -17,6 +17,18 @@
 
 namespace weft::training {
 
+// `weft train`'s optimiser: the sgd plugin (optimizers/sgd) with these hyperparameters, as
+// recorded in run.json.
+struct SgdSettings {
+    float momentum = 0.9f;
+    bool nesterov = true;
+    float weight_decay = 1e-4f;
+    // Decay the parameters the paper does not count too (batch-norm scale and shift).
+    bool decay_uncounted = true;
+
+    OptimizerOptions optimizer_options() const;
+};
+
 struct TrainConfig {
     ModelInfo model;          // graph, variant and sets, recorded in every weights file
     std::string data;         // dataset spec (datasets::load_dataset)
@@ -25,7 +37,7 @@ struct TrainConfig {
     double lr = 0.1;
     std::string schedule = "cosine";  // LrSchedule::parse
     double warmup_epochs = 0;
-    SgdOptions sgd;
+    SgdSettings sgd;
     bool augment = true;      // zero-pad `pad`, random crop, horizontal flip
     int pad = 4;
     std::uint64_t seed = 0;   // weights, data order and augmentation

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "weft/graph.h"
+#include "weft/registry.h"
 
 namespace weft::viz {
 
@@ -38,6 +39,9 @@ struct ViewOptions {
     // Measured milliseconds per batch, one per graph node (Executor::node_seconds scaled), or
     // empty. When given, boxes are coloured on a heat scale by time instead of by operator.
     std::vector<double> node_ms;
+    // The kernel that ran each graph node ("library:kernel", Executor::kernel_name), or empty:
+    // shown in operator boxes and exported, so a profile says which kernel took the time.
+    std::vector<std::string> node_kernels;
     std::string title;  // empty: the graph's name and variant
 };
 
@@ -64,9 +68,10 @@ std::string graph_html(const Graph& graph, const ViewOptions& options);
 
 // The channel connectivity of the IGC block that contains `node` (any node of the block):
 // input channels, the primary partitions, the permutations, the secondary partitions, drawn as
-// in the paper's Figure 1 from the block's operators' attributes and shapes. Graphviz input with
-// fixed positions (layout=nop2, so `dot` and `neato -n2` both keep them).
-std::string channel_dot(const Graph& graph, const std::string& node);
+// in the paper's Figure 1 from the block's operators' attributes, shapes and traits (any op
+// declaring the channel-permutation trait is drawn as a permutation). Graphviz input with fixed
+// positions (layout=nop2, so `dot` and `neato -n2` both keep them).
+std::string channel_dot(const Graph& graph, const Registry& registry, const std::string& node);
 
 // Lays out and renders DOT text with the Graphviz library (svg or png).
 std::string render(const std::string& dot, Format format);
@@ -74,7 +79,7 @@ std::string render(const std::string& dot, Format format);
 // The file content for a format: graph views (dot, svg, png, json, html).
 std::string export_graph(const Graph& graph, const ViewOptions& options, Format format);
 // The file content of a channel view (dot, svg, png; html embeds the SVG in a page).
-std::string export_channels(const Graph& graph, const std::string& node, Format format);
+std::string export_channels(const Graph& graph, const Registry& registry, const std::string& node, Format format);
 
 void write_file(const std::filesystem::path& path, const std::string& content);  // throws
 

@@ -1,0 +1,52 @@
+// Kernel choice and creation per node, and the parameters' device storage, for both executors.
+#include "node_compiler.h"
+
+#include <fmt/format.h>
+
+#include "arena_allocator.h"
+
+namespace weft::detail {
+
+void create_kernel(CompiledNode& compiled, const Graph& graph, const Registry& registry,
+                   const CompileOptions& options, Device& device, bool training, bool in_place) {
+    const Node& node = graph.nodes[compiled.node];
+    try {
+        std::vector<TensorDesc> inputs, outputs;
+        for (int v : node.inputs) inputs.push_back(graph.values[v].desc);
+        for (int v : node.outputs) outputs.push_back(graph.values[v].desc);
+        const KernelConfig config{node.name, node.attrs, inputs, outputs, node.params, device, training, in_place};
+        const RegisteredKernel& k = registry.select_kernel(node.op, options.backend, options.kernel_overrides, &config);
+        compiled.kernel = k.factory.create(config);
+        if (!compiled.kernel) throw Error(fmt::format("kernel {} returned nothing", k.factory.name));
+        compiled.kernel_name = fmt::format("{}:{}", k.library.stem().string(), k.factory.name);
+    } catch (const std::exception& e) {
+        throw Error(fmt::format("{}: node '{}': cannot create a {} {}kernel for op '{}': {}", node.loc.str(), node.name,
+                                options.backend, training ? "training " : "", node.op, e.what()));
+    }
+}
+
+ParameterStorage allocate_parameters(const Graph& graph, Device& device) {
+    std::size_t bytes = 0;
+    for (const Node& n : graph.nodes)
+        for (const ParamSpec& p : n.params) bytes += align_up(p.desc.bytes());
+    ParameterStorage storage;
+    storage.buffer = DeviceBuffer(device, bytes);
+    std::size_t offset = 0;
+    storage.views.resize(graph.nodes.size());
+    for (std::size_t n = 0; n < graph.nodes.size(); ++n)
+        for (const ParamSpec& p : graph.nodes[n].params) {
+            storage.views[n].push_back(TensorView{storage.buffer.bytes() + offset, p.desc});
+            offset += align_up(p.desc.bytes());
+        }
+    return storage;
+}
+
+void upload_parameters(const ParameterStorage& storage, const Graph& graph, const WeightMap& weights, Device& device) {
+    for (std::size_t n = 0; n < graph.nodes.size(); ++n)
+        for (std::size_t p = 0; p < graph.nodes[n].params.size(); ++p) {
+            const Tensor& w = weights.at(graph.nodes[n].name + "." + graph.nodes[n].params[p].name);
+            device.copy_from_host(storage.views[n][p].data, w.data(), w.bytes());
+        }
+}
+
+}  // namespace weft::detail

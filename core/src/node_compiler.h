@@ -1,0 +1,60 @@
+// The one compile path of both executors: per node, build its KernelConfig, let the registry
+// choose the kernel for that node, create it; and place every parameter on the device. The
+// inference executor and the training executor differ only in the plan they place tensors by.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "device_buffer.h"
+#include "weft/executor.h"
+#include "weft/kernel.h"
+#include "weft/registry.h"
+#include "weft/weights.h"
+
+namespace weft::detail {
+
+// Everything one node needs at run time, prepared when the graph is compiled.
+struct CompiledNode {
+    int node = -1;
+    std::unique_ptr<Kernel> kernel;
+    std::string kernel_name;  // "library:kernel", the kernel that really runs this node
+    std::vector<TensorView> inputs, outputs, params;
+    void* saved = nullptr;  // the kernel's saved_bytes() (training), placed by the executor
+};
+
+// Chooses and creates the kernel of node `n`: the registry asks the kernels best first whether
+// they take this very node (its shapes, attributes, training flag). Errors name the node, its
+// place in the graph file, the backend and the op.
+void create_kernel(CompiledNode& compiled, const Graph& graph, const Registry& registry,
+                   const CompileOptions& options, Device& device, bool training, bool in_place);
+
+// Runs `call` (a kernel's forward or backward, `pass` names which) and rethrows any error
+// naming the node, its place in the graph file and the kernel that failed.
+template <class Call>
+void run_node(const Graph& graph, const CompiledNode& compiled, const char* pass, Call&& call) {
+    try {
+        call();
+    } catch (const std::exception& e) {
+        const Node& node = graph.nodes[compiled.node];
+        throw Error(fmt::format("{}: node '{}' (kernel {}) failed in {}: {}", node.loc.str(), node.name,
+                                compiled.kernel_name, pass, e.what()));
+    }
+}
+
+// Every parameter of a graph on the device, in one allocation: node order, 64-byte aligned
+// slots. `views[n][p]` is where parameter p of node n lives.
+struct ParameterStorage {
+    DeviceBuffer buffer;
+    std::vector<std::vector<TensorView>> views;
+};
+// Allocates it (uninitialised) with the graph's parameter descriptions.
+ParameterStorage allocate_parameters(const Graph& graph, Device& device);
+// Copies `weights` ("node.param") into it; they must match the graph (check_weights).
+void upload_parameters(const ParameterStorage& storage, const Graph& graph, const WeightMap& weights, Device& device);
+
+}  // namespace weft::detail
