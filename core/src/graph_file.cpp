@@ -24,7 +24,7 @@ using graph_file::ExpressionError;
 using graph_file::ExprValue;
 using graph_file::expr_type_name;
 using graph_file::format_expr_value;
-using graph_file::VariableScope;
+using graph_file::VariableBindings;
 
 namespace {
 
@@ -202,7 +202,8 @@ SourceLocation expression_location(const SourceFile& file, const YAML::Node& nod
     return where;
 }
 
-ExprValue evaluate_scalar(const SourceFile& file, const YAML::Node& node, const VariableScope& vars, std::string_view what) {
+ExprValue evaluate_scalar(const SourceFile& file, const YAML::Node& node, const VariableBindings& vars,
+                          std::string_view what) {
     if (node.IsNull()) fail_at(file, node, fmt::format("expected a value for {}", what));
     if (!node.IsScalar()) fail_at(file, node, fmt::format("expected a single value for {}, not a list or mapping", what));
     try {
@@ -219,21 +220,22 @@ ExprValue evaluate_scalar(const SourceFile& file, const YAML::Node& node, const 
                                     format_expr_value(got)));
 }
 
-std::int64_t evaluate_integer(const SourceFile& file, const YAML::Node& node, const VariableScope& vars,
+std::int64_t evaluate_integer(const SourceFile& file, const YAML::Node& node, const VariableBindings& vars,
                               std::string_view what) {
     const ExprValue value = evaluate_scalar(file, node, vars, what);
     if (const auto* integer = std::get_if<std::int64_t>(&value)) return *integer;
     fail_type(file, node, "an integer", what, value);
 }
 
-bool evaluate_bool(const SourceFile& file, const YAML::Node& node, const VariableScope& vars, std::string_view what) {
+bool evaluate_bool(const SourceFile& file, const YAML::Node& node, const VariableBindings& vars, std::string_view what) {
     const ExprValue value = evaluate_scalar(file, node, vars, what);
     if (const auto* flag = std::get_if<bool>(&value)) return *flag;
     fail_type(file, node, "true or false", what, value);
 }
 
 // Any scalar, as text (names, op names, meta values): `block${b}`, `3`.
-std::string evaluate_text(const SourceFile& file, const YAML::Node& node, const VariableScope& vars, std::string_view what) {
+std::string evaluate_text(const SourceFile& file, const YAML::Node& node, const VariableBindings& vars,
+                          std::string_view what) {
     return format_expr_value(evaluate_scalar(file, node, vars, what));
 }
 
@@ -242,7 +244,7 @@ AttrValue attribute_from(const ExprValue& value) {
 }
 
 // A list attribute holds numbers only: all integers give integers, otherwise reals.
-AttrValue evaluate_attribute_list(const SourceFile& file, const YAML::Node& list, const VariableScope& vars,
+AttrValue evaluate_attribute_list(const SourceFile& file, const YAML::Node& list, const VariableBindings& vars,
                                   std::string_view what) {
     std::vector<ExprValue> items;
     bool all_integers = true;
@@ -265,7 +267,7 @@ AttrValue evaluate_attribute_list(const SourceFile& file, const YAML::Node& list
     return reals;
 }
 
-AttrValue evaluate_attribute(const SourceFile& file, const YAML::Node& node, const VariableScope& vars,
+AttrValue evaluate_attribute(const SourceFile& file, const YAML::Node& node, const VariableBindings& vars,
                              std::string_view what) {
     if (node.IsSequence()) return evaluate_attribute_list(file, node, vars, what);
     return attribute_from(evaluate_scalar(file, node, vars, what));
@@ -437,9 +439,9 @@ public:
     explicit ParamResolver(const FamilyFile& family) : family_(family) {}
 
     // The values every expression in the file sees, in declaration order.
-    VariableScope resolve(const VariantDecl* variant, const std::map<std::string, std::string>& overrides) {
+    VariableBindings resolve(const VariantDecl* variant, const std::map<std::string, std::string>& overrides) {
         check_override_keys(family_, overrides);
-        VariableScope params;
+        VariableBindings params;
         for (const NamedValue& param : family_.params) {
             const std::string what = fmt::format("param '{}'", param.name);
             if (auto it = overrides.find(param.name); it != overrides.end()) {
@@ -460,7 +462,7 @@ public:
 
 private:
     // `checks:` entries state what the params must satisfy, e.g. depth = 3B + 2.
-    void run_checks(const VariableScope& params) const {
+    void run_checks(const VariableBindings& params) const {
         const YAML::Node* checks = family_.top->get("checks");
         if (!checks) return;
         const SourceFile& file = *family_.file;
@@ -480,7 +482,7 @@ private:
     const FamilyFile& family_;
 };
 
-std::string describe_params(const FamilyFile& family, const VariableScope& params) {
+std::string describe_params(const FamilyFile& family, const VariableBindings& params) {
     std::vector<std::string> parts;
     for (const NamedValue& param : family.params)
         parts.push_back(fmt::format("{}={}", param.name, format_expr_value(*params.find(param.name))));
@@ -629,8 +631,8 @@ struct Frame {
 
 struct Context {
     const SourceFile* file = nullptr;
-    const VariableScope* vars = nullptr;
-    const VariableScope* globals = nullptr;  // the family's params: what block bodies see
+    const VariableBindings* vars = nullptr;
+    const VariableBindings* globals = nullptr;  // the family's params: what block bodies see
     Frame* frame = nullptr;
     std::vector<ScopeEntry> scope;
     std::string prefix;                      // "stage1.block0."
@@ -684,8 +686,8 @@ private:
     void expand_op(const Mapping& item, Context& context);
     void expand_block_call(const Mapping& item, Context& context);
     void expand_repeat(const Mapping& item, Context& context);
-    void expand_iteration(const Mapping& item, Context& context, const VariableScope& vars);
-    VariableScope bind_block_args(const Mapping& item, const BlockDef& block, const Context& context) const;
+    void expand_iteration(const Mapping& item, Context& context, const VariableBindings& vars);
+    VariableBindings bind_block_args(const Mapping& item, const BlockDef& block, const Context& context) const;
     int block_output(const BlockDef& block, const Context& inner) const;
     std::vector<int> resolve_inputs(const Mapping& item, const Context& context, const std::string& node_name) const;
     int resolve_block_input(const std::string& name, const Context& context, const SourceLocation& where) const;
@@ -753,8 +755,8 @@ void Expander::expand_op(const Mapping& item, Context& context) {
 
 // Arguments are evaluated where the block is called; defaults where it is defined, seeing the
 // arguments before them and the family's params.
-VariableScope Expander::bind_block_args(const Mapping& item, const BlockDef& block, const Context& context) const {
-    VariableScope args(context.globals);
+VariableBindings Expander::bind_block_args(const Mapping& item, const BlockDef& block, const Context& context) const {
+    VariableBindings args(context.globals);
     for (const Entry& entry : item.entries()) {
         if (std::find(kCallKeys.begin(), kCallKeys.end(), entry.key) != kCallKeys.end()) continue;
         auto declared = std::find_if(block.args.begin(), block.args.end(),
@@ -800,7 +802,7 @@ void Expander::expand_block_call(const Mapping& item, Context& context) {
                                           "if: that stops it?)", kMaxBlockDepth, block_name));
     const std::string local = local_name(item, context, block_name);
     const std::string full = claim_name(context, local, item.where());
-    const VariableScope args = bind_block_args(item, *block, context);
+    const VariableBindings args = bind_block_args(item, *block, context);
     auto frame = std::make_shared<Frame>();
     frame->parent = context.frame;
     Context inner = context;
@@ -834,7 +836,7 @@ void Expander::expand_repeat(const Mapping& item, Context& context) {
     require_sequence(file, item.require("body", "a repeat"), "a repeat's body");
     for (std::int64_t k = 0; k < count; ++k) {
         count_step(item.where());
-        VariableScope vars(context.vars);
+        VariableBindings vars(context.vars);
         vars.define(var, k);
         expand_iteration(item, context, vars);
     }
@@ -842,7 +844,7 @@ void Expander::expand_repeat(const Mapping& item, Context& context) {
 
 // Without `name:` an iteration's items land in the enclosing scope; with one, each iteration is
 // a group (a scope without a block) named by it.
-void Expander::expand_iteration(const Mapping& item, Context& context, const VariableScope& vars) {
+void Expander::expand_iteration(const Mapping& item, Context& context, const VariableBindings& vars) {
     Context inner = context;
     inner.vars = &vars;
     const YAML::Node* name = item.get("name");
@@ -938,7 +940,7 @@ int Expander::resolve_name(const std::string& name, const Context& context, cons
 // =============================================================================================
 // The graph's inputs, outputs and meta
 
-void add_graph_inputs(const FamilyFile& family, const VariableScope& params, Graph& graph, Expander& expander,
+void add_graph_inputs(const FamilyFile& family, const VariableBindings& params, Graph& graph, Expander& expander,
                       Context& context) {
     const SourceFile& file = *family.file;
     const YAML::Node& inputs = family.top->require("inputs", "a family file");
@@ -984,7 +986,8 @@ void set_graph_outputs(const FamilyFile& family, Graph& graph, const Expander& e
 }
 
 // meta: values are text; a list (e.g. class names) is joined with commas.
-std::string meta_value(const SourceFile& file, const YAML::Node& node, const VariableScope& params, const std::string& key) {
+std::string meta_value(const SourceFile& file, const YAML::Node& node, const VariableBindings& params,
+                       const std::string& key) {
     const std::string what = fmt::format("meta '{}'", key);
     if (!node.IsSequence()) return evaluate_text(file, node, params, what);
     std::vector<std::string> items;
@@ -992,7 +995,7 @@ std::string meta_value(const SourceFile& file, const YAML::Node& node, const Var
     return fmt::format("{}", fmt::join(items, ","));
 }
 
-void set_meta(const FamilyFile& family, const VariantDecl* variant, const VariableScope& params, Graph& graph) {
+void set_meta(const FamilyFile& family, const VariantDecl* variant, const VariableBindings& params, Graph& graph) {
     graph.meta["family"] = family.family;
     graph.meta["variant"] = variant ? variant->id : "";
     graph.meta["file"] = family.file->display;
@@ -1054,7 +1057,7 @@ GraphFileInfo read_graph_file_info(const fs::path& path) { return info_of(read_f
 Graph load_graph_file(const fs::path& path, const GraphFileOptions& options) {
     const FamilyFile family = read_family(path);
     const VariantDecl* variant = find_variant(family, options.variant);
-    const VariableScope params = ParamResolver(family).resolve(variant, options.overrides);
+    const VariableBindings params = ParamResolver(family).resolve(variant, options.overrides);
     BlockLibrary blocks;
     blocks.add_family(family);
 
