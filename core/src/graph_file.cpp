@@ -618,23 +618,24 @@ private:
 // =============================================================================================
 // Expansion
 
-// The names bound in one block instance or named repeat iteration. A name bound to a scope
-// (block instance, group) means that scope's output, and `scope.child` reaches inside it.
-struct Frame {
-    struct Binding {
+// The names bound in one block instance or named repeat iteration: what `inputs:` and
+// `outputs:` resolve against (expression variables are VariableBindings). A name bound to a block
+// instance or group means its output, and `instance.child` reaches inside it through its members.
+struct NameTable {
+    struct Target {
         int value = -1;
-        std::shared_ptr<Frame> scope;  // set for block instances and named groups
+        std::shared_ptr<NameTable> members;  // set for block instances and named groups
     };
-    Frame* parent = nullptr;  // names not found here are looked up outward
-    std::map<std::string, Binding, std::less<>> names;
+    NameTable* parent = nullptr;  // names not found here are looked up outward
+    std::map<std::string, Target, std::less<>> names;
 };
 
 struct Context {
     const SourceFile* file = nullptr;
     const VariableBindings* vars = nullptr;
     const VariableBindings* globals = nullptr;  // the family's params: what block bodies see
-    Frame* frame = nullptr;
-    std::vector<ScopeEntry> scope;
+    NameTable* name_table = nullptr;
+    std::vector<ScopeEntry> node_scope;      // Node::scope: the block instances and groups around here
     std::string prefix;                      // "stage1.block0."
     std::vector<int> block_inputs;           // $in, $in1, ...
     int cursor = -1;                         // what a node without inputs: reads
@@ -652,7 +653,7 @@ public:
 
     void bind_graph_input(Context& context, const std::string& name, int value, const SourceLocation& where) {
         claim_name(context, name, where);
-        context.frame->names[name] = Frame::Binding{value, nullptr};
+        context.name_table->names[name] = NameTable::Target{value, nullptr};
     }
 
     void expand_sequence(const YAML::Node& body, Context& context) {
@@ -697,12 +698,12 @@ private:
 
     Graph& graph_;
     const BlockLibrary& blocks_;
-    std::map<std::string, SourceLocation> claimed_;  // full names of nodes, scopes and inputs
+    std::map<std::string, SourceLocation> claimed_;  // full names of nodes, instances, groups and inputs
     std::int64_t steps_ = 0;
 };
 
-// An explicit `name:` or, without one, the op's or block's name made unique in this scope
-// (`relu`, `relu_1`, ...).
+// An explicit `name:` or, without one, the op's or block's name made unique in this block
+// instance or group (`relu`, `relu_1`, ...).
 std::string Expander::local_name(const Mapping& item, const Context& context, const std::string& fallback) const {
     const YAML::Node* name = item.get("name");
     if (!name) {
@@ -739,7 +740,7 @@ void Expander::expand_op(const Mapping& item, Context& context) {
     node.name = claim_name(context, local, node.loc);
     node.op = op;
     node.inputs = resolve_inputs(item, context, node.name);
-    node.scope = context.scope;
+    node.scope = context.node_scope;
     static constexpr std::string_view meta_keys[] = {"op", "name", "inputs", "if"};
     for (const Entry& entry : item.entries())
         if (std::find(std::begin(meta_keys), std::end(meta_keys), entry.key) == std::end(meta_keys))
@@ -749,7 +750,7 @@ void Expander::expand_op(const Mapping& item, Context& context) {
         fail_at(node.loc, fmt::format("the graph exceeds {} nodes (is a repeat count too large?)", kMaxNodes));
     const int index = graph_.add_node(std::move(node));
     const int output = graph_.nodes[index].outputs.at(0);
-    context.frame->names[local] = Frame::Binding{output, nullptr};
+    context.name_table->names[local] = NameTable::Target{output, nullptr};
     context.cursor = output;
 }
 
@@ -803,20 +804,20 @@ void Expander::expand_block_call(const Mapping& item, Context& context) {
     const std::string local = local_name(item, context, block_name);
     const std::string full = claim_name(context, local, item.where());
     const VariableBindings args = bind_block_args(item, *block, context);
-    auto frame = std::make_shared<Frame>();
-    frame->parent = context.frame;
+    auto members = std::make_shared<NameTable>();
+    members->parent = context.name_table;
     Context inner = context;
     inner.file = block->file.get();
     inner.vars = &args;
-    inner.frame = frame.get();
-    inner.scope.push_back(ScopeEntry{local, block_name});
+    inner.name_table = members.get();
+    inner.node_scope.push_back(ScopeEntry{local, block_name});
     inner.prefix = full + ".";
     inner.block_inputs = resolve_inputs(item, context, full);
     inner.cursor = inner.block_inputs.empty() ? -1 : inner.block_inputs.front();
     inner.block_depth = context.block_depth + 1;
     expand_sequence(block->body, inner);
     const int output = block_output(*block, inner);
-    context.frame->names[local] = Frame::Binding{output, frame};
+    context.name_table->names[local] = NameTable::Target{output, members};
     context.cursor = output;
 }
 
@@ -842,8 +843,9 @@ void Expander::expand_repeat(const Mapping& item, Context& context) {
     }
 }
 
-// Without `name:` an iteration's items land in the enclosing scope; with one, each iteration is
-// a group (a scope without a block) named by it.
+// Without `name:` an iteration's items land in the enclosing name table; with one, each iteration
+// is a group (like a block instance without a block: names of its own, an entry in Node::scope)
+// named by it.
 void Expander::expand_iteration(const Mapping& item, Context& context, const VariableBindings& vars) {
     Context inner = context;
     inner.vars = &vars;
@@ -855,13 +857,13 @@ void Expander::expand_iteration(const Mapping& item, Context& context, const Var
     }
     const std::string local = local_name(item, inner, "");
     const std::string full = claim_name(context, local, location_of(*context.file, *name));
-    auto frame = std::make_shared<Frame>();
-    frame->parent = context.frame;
-    inner.frame = frame.get();
-    inner.scope.push_back(ScopeEntry{local, ""});
+    auto members = std::make_shared<NameTable>();
+    members->parent = context.name_table;
+    inner.name_table = members.get();
+    inner.node_scope.push_back(ScopeEntry{local, ""});
     inner.prefix = full + ".";
     expand_sequence(*item.get("body"), inner);
-    context.frame->names[local] = Frame::Binding{inner.cursor, frame};
+    context.name_table->names[local] = NameTable::Target{inner.cursor, members};
     context.cursor = inner.cursor;
 }
 
@@ -894,20 +896,20 @@ int Expander::resolve_block_input(const std::string& name, const Context& contex
     return context.block_inputs[index];
 }
 
-// Names for an error message: this scope's and, when `outward`, the enclosing ones', at most a
+// Names for an error message: this table's and, when `outward`, the enclosing ones', at most a
 // screenful.
-std::string list_names(const Frame* frame, bool outward) {
+std::string list_names(const NameTable* table, bool outward) {
     constexpr std::size_t kShown = 24;
     std::vector<std::string> names;
-    for (; frame && names.size() < kShown; frame = outward ? frame->parent : nullptr)
-        for (const auto& [name, binding] : frame->names)
+    for (; table && names.size() < kShown; table = outward ? table->parent : nullptr)
+        for (const auto& [name, target] : table->names)
             if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     if (names.size() > kShown) names.resize(kShown);
     return names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "));
 }
 
-// `conv`, `block0.primary`: the first part is looked up in this scope, then outward; further
-// parts descend into block instances and groups.
+// `conv`, `block0.primary`: the first part is looked up in this block instance's or group's
+// names, then outward; further parts descend into block instances and groups.
 int Expander::resolve_name(const std::string& name, const Context& context, const SourceLocation& where) const {
     if (name.starts_with(kBlockInput)) return resolve_block_input(name, context, where);
     std::vector<std::string> parts;
@@ -917,24 +919,25 @@ int Expander::resolve_name(const std::string& name, const Context& context, cons
         if (dot == std::string::npos) break;
         start = dot + 1;
     }
-    const Frame::Binding* binding = nullptr;
-    for (const Frame* frame = context.frame; frame && !binding; frame = frame->parent)
-        if (auto it = frame->names.find(parts[0]); it != frame->names.end()) binding = &it->second;
-    if (!binding)
-        fail_at(where, fmt::format("unknown input '{}' (names visible here: {})", name, list_names(context.frame, true)));
+    const NameTable::Target* target = nullptr;
+    for (const NameTable* table = context.name_table; table && !target; table = table->parent)
+        if (auto it = table->names.find(parts[0]); it != table->names.end()) target = &it->second;
+    if (!target)
+        fail_at(where, fmt::format("unknown input '{}' (names visible here: {})", name,
+                                   list_names(context.name_table, true)));
     std::string path = parts[0];
     for (std::size_t i = 1; i < parts.size(); ++i) {
-        if (!binding->scope)
+        if (!target->members)
             fail_at(where, fmt::format("unknown input '{}': '{}' is a node, not a block instance or group", name, path));
-        auto it = binding->scope->names.find(parts[i]);
-        if (it == binding->scope->names.end())
+        auto it = target->members->names.find(parts[i]);
+        if (it == target->members->names.end())
             fail_at(where, fmt::format("unknown input '{}': '{}' has no '{}' (it has: {})", name, path, parts[i],
-                                       list_names(binding->scope.get(), false)));
-        binding = &it->second;
+                                       list_names(target->members.get(), false)));
+        target = &it->second;
         path += "." + parts[i];
     }
-    if (binding->value < 0) fail_at(where, fmt::format("'{}' produces no value", name));
-    return binding->value;
+    if (target->value < 0) fail_at(where, fmt::format("'{}' produces no value", name));
+    return target->value;
 }
 
 // =============================================================================================
@@ -1065,12 +1068,12 @@ Graph load_graph_file(const fs::path& path, const GraphFileOptions& options) {
     graph.name = variant ? variant->id : family.family;
     set_meta(family, variant, params, graph);
     Expander expander(graph, blocks);
-    Frame root;
+    NameTable root_names;
     Context context;
     context.file = family.file.get();
     context.vars = &params;
     context.globals = &params;
-    context.frame = &root;
+    context.name_table = &root_names;
     add_graph_inputs(family, params, graph, expander, context);
     expander.expand_sequence(family.top->require("graph", "a family file"), context);
     set_graph_outputs(family, graph, expander, context);
