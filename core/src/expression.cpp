@@ -38,18 +38,18 @@ std::string format_expr_value(const ExprValue& value) {
     return fmt::format("{}", std::get<double>(value));
 }
 
-const ExprValue* VariableScope::find(std::string_view name) const {
-    for (const VariableScope* scope = this; scope; scope = scope->parent_) {
-        auto it = scope->values_.find(name);
-        if (it != scope->values_.end()) return &it->second;
+const ExprValue* VariableBindings::find(std::string_view name) const {
+    for (const VariableBindings* level = this; level; level = level->parent_) {
+        auto it = level->values_.find(name);
+        if (it != level->values_.end()) return &it->second;
     }
     return nullptr;
 }
 
-std::vector<std::string> VariableScope::visible_names() const {
+std::vector<std::string> VariableBindings::visible_names() const {
     std::vector<std::string> names;
-    for (const VariableScope* scope = this; scope; scope = scope->parent_)
-        for (const auto& [name, value] : scope->values_) names.push_back(name);
+    for (const VariableBindings* level = this; level; level = level->parent_)
+        for (const auto& [name, value] : level->values_) names.push_back(name);
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
     return names;
@@ -478,7 +478,7 @@ bool compare(std::string_view op, const T& a, const T& b) {
 
 class Evaluator {
 public:
-    explicit Evaluator(const VariableScope& scope) : scope_(scope) {}
+    explicit Evaluator(const VariableBindings& variables) : variables_(variables) {}
 
     ExprValue eval(const Expr& expr) const {
         switch (expr.kind) {
@@ -501,8 +501,8 @@ public:
 
 private:
     ExprValue lookup(const Expr& expr) const {
-        if (const ExprValue* value = scope_.find(expr.text)) return *value;
-        const auto names = scope_.visible_names();
+        if (const ExprValue* value = variables_.find(expr.text)) return *value;
+        const auto names = variables_.visible_names();
         throw ExpressionError(expr.offset, fmt::format("undefined parameter '{}' (defined here: {})", expr.text,
                                                        names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
     }
@@ -573,7 +573,7 @@ private:
         return best;
     }
 
-    const VariableScope& scope_;
+    const VariableBindings& variables_;
 };
 
 // The end of a `${…}` starting at `open` (the index of '$'): the index of its '}', skipping
@@ -593,9 +593,9 @@ std::size_t find_expression_end(std::string_view text, std::size_t open) {
     throw ExpressionError(open, "unterminated '${' (expected '}')");
 }
 
-ExprValue evaluate_at(std::string_view text, std::size_t begin, std::size_t end, const VariableScope& scope) {
+ExprValue evaluate_at(std::string_view text, std::size_t begin, std::size_t end, const VariableBindings& variables) {
     try {
-        return evaluate_expression(text.substr(begin, end - begin), scope);
+        return evaluate_expression(text.substr(begin, end - begin), variables);
     } catch (const ExpressionError& error) {
         throw ExpressionError(begin + error.offset(), error.what());
     }
@@ -603,16 +603,16 @@ ExprValue evaluate_at(std::string_view text, std::size_t begin, std::size_t end,
 
 }  // namespace
 
-ExprValue evaluate_expression(std::string_view text, const VariableScope& scope) {
+ExprValue evaluate_expression(std::string_view text, const VariableBindings& variables) {
     ExprPtr tree = Parser(text).parse();
-    return Evaluator(scope).eval(*tree);
+    return Evaluator(variables).eval(*tree);
 }
 
-std::optional<ExprValue> evaluate_template(std::string_view text, const VariableScope& scope) {
+std::optional<ExprValue> evaluate_template(std::string_view text, const VariableBindings& variables) {
     if (text.find("${") == std::string_view::npos) return std::nullopt;
     if (text.starts_with("${")) {
         const std::size_t close = find_expression_end(text, 0);
-        if (close + 1 == text.size()) return evaluate_at(text, 2, close, scope);
+        if (close + 1 == text.size()) return evaluate_at(text, 2, close, variables);
     }
     std::string result;
     std::size_t pos = 0;
@@ -626,7 +626,7 @@ std::optional<ExprValue> evaluate_template(std::string_view text, const Variable
         }
         const std::size_t close = find_expression_end(text, open);
         result.append(text.substr(pos, open - pos));
-        result += format_expr_value(evaluate_at(text, open + 2, close, scope));
+        result += format_expr_value(evaluate_at(text, open + 2, close, variables));
         pos = close + 1;
     }
     result.append(text.substr(pos));

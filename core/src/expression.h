@@ -22,11 +22,12 @@ using ExprValue = std::variant<std::int64_t, double, bool, std::string>;
 std::string_view expr_type_name(const ExprValue& value);  // "integer", "real", "bool", "string"
 std::string format_expr_value(const ExprValue& value);    // as interpolated into a string
 
-// Names visible to an expression: this scope's own, then its parent's (a block's arguments
-// shadow the family's parameters; a loop variable shadows both).
-class VariableScope {
+// The variables an expression sees (params, derived values, block arguments, loop variables):
+// these bindings' own, then their parent's (a block's arguments shadow the family's parameters;
+// a loop variable shadows both). Not the graph's Node::scope, the block instances a node lies in.
+class VariableBindings {
 public:
-    explicit VariableScope(const VariableScope* parent = nullptr) : parent_(parent) {}
+    explicit VariableBindings(const VariableBindings* parent = nullptr) : parent_(parent) {}
 
     void define(const std::string& name, ExprValue value) { values_[name] = std::move(value); }
     const ExprValue* find(std::string_view name) const;
@@ -35,7 +36,7 @@ public:
 
 private:
     std::map<std::string, ExprValue, std::less<>> values_;
-    const VariableScope* parent_;
+    const VariableBindings* parent_;
 };
 
 // Thrown for any syntax or evaluation error; `offset` indexes the text that was evaluated.
@@ -50,11 +51,11 @@ private:
 };
 
 // Evaluates one expression: the text between `${` and `}`.
-ExprValue evaluate_expression(std::string_view text, const VariableScope& scope);
+ExprValue evaluate_expression(std::string_view text, const VariableBindings& variables);
 
 // Evaluates a scalar that may hold `${…}`: nullopt when it holds none (a literal, typed by the
 // caller); the expression's own value when the text is exactly one `${…}`; otherwise the text
 // with every `${…}` replaced by its formatted value. `$${` stands for a literal `${`.
-std::optional<ExprValue> evaluate_template(std::string_view text, const VariableScope& scope);
+std::optional<ExprValue> evaluate_template(std::string_view text, const VariableBindings& variables);
 
 }  // namespace weft::graph_file
