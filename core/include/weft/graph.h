@@ -20,7 +20,7 @@ class Registry;
 // One level of block nesting a node was expanded from: the instance name and the block
 // (template) it instantiates. Statistics and visualisations group nodes by these.
 struct ScopeEntry {
-    std::string name;   // instance, e.g. "stage2_block0"
+    std::string name;   // instance, e.g. "block0" (inside "stage2")
     std::string block;  // template, e.g. "igc_block"; empty for a plain group (repeat)
     bool operator==(const ScopeEntry&) const = default;
 };
@@ -32,7 +32,7 @@ struct Value {
 };
 
 struct Node {
-    std::string name;  // unique, dotted by scope: "stage1_block0.primary"
+    std::string name;  // unique, dotted by scope: "stage1.block0.primary"
     std::string op;
     Attributes attrs;  // after infer_shapes: validated with defaults filled in
     std::vector<int> inputs;   // value indices
