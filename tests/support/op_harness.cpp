@@ -1,5 +1,6 @@
 #include "op_harness.h"
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 
@@ -108,9 +109,43 @@ TensorDesc f32(Shape shape) { return TensorDesc{DType::f32, std::move(shape), La
     return ::testing::AssertionFailure() << "no weft::Error thrown";
 }
 
+namespace {
+// Device memory for the length of one test call, freed whatever happens.
+class DeviceArena {
+public:
+    explicit DeviceArena(Device& device) : device_(device) {}
+    ~DeviceArena() {
+        for (void* p : blocks_) device_.deallocate(p);
+    }
+    TensorView zeros(const TensorDesc& desc) {
+        void* p = allocate(desc.bytes());
+        device_.fill_zero(p, desc.bytes());
+        return TensorView{p, desc};
+    }
+    TensorView upload(const Tensor& t) {
+        void* p = allocate(t.bytes());
+        device_.copy_from_host(p, t.data(), t.bytes());
+        return TensorView{p, t.desc()};
+    }
+    void* allocate(std::size_t bytes) {
+        blocks_.push_back(device_.allocate(std::max<std::size_t>(bytes, 64)));
+        return blocks_.back();
+    }
+    Tensor download(const TensorView& v) {
+        Tensor t(v.desc);
+        device_.copy_to_host(t.data(), v.data, t.bytes());
+        return t;
+    }
+
+private:
+    Device& device_;
+    std::vector<void*> blocks_;
+};
+}  // namespace
+
 BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
                                const std::vector<Tensor>& grad_outputs, const WeightMap& params,
-                               const std::string& kernel, std::uint64_t seed) {
+                               const std::string& kernel, std::uint64_t seed, const std::string& backend) {
     std::vector<TensorDesc> descs;
     for (const Tensor& t : inputs) descs.push_back(t.desc());
     const Graph g = one_node_graph(op, attrs, descs);
@@ -119,42 +154,52 @@ BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, c
     for (const auto& [name, t] : params) weights["node." + name] = t;
 
     const Registry& registry = build_registry();
-    std::unique_ptr<Device> device = registry.create_device("cpu", {});
+    std::unique_ptr<Device> device = registry.create_device(backend, {});
     std::map<std::string, std::string> overrides;
     if (!kernel.empty()) overrides[op] = kernel;
     std::vector<TensorDesc> out_descs;
     for (int v : node.outputs) out_descs.push_back(g.values[v].desc);
     KernelConfig config{node.name, node.attrs, descs, out_descs, node.params, *device, /*training=*/true, false};
-    if (!kernel.empty()) require_forced_kernel_takes(g, kernel, /*training=*/true);
-    const RegisteredKernel& chosen = registry.select_kernel(op, "cpu", overrides, &config);
+    if (!kernel.empty() && backend == "cpu") require_forced_kernel_takes(g, kernel, /*training=*/true);
+    const RegisteredKernel& chosen = registry.select_kernel(op, backend, overrides, &config);
     std::unique_ptr<Kernel> k = chosen.factory.create(config);
     if (!k->has_backward()) throw Error(fmt::format("the {} kernel of '{}' has no backward", chosen.factory.name, op));
 
-    // CPU device memory is host memory: tensors are used in place.
-    BackwardResult r;
-    for (const TensorDesc& d : out_descs) r.outputs.emplace_back(d);
-    for (const TensorDesc& d : descs) r.grad_inputs.emplace_back(d);
+    // Everything on the device, as the training executor would hold it.
+    DeviceArena arena(*device);
     std::vector<TensorView> in_v, out_v, par_v, gout_v, gin_v, gpar_v;
-    for (const Tensor& t : inputs) in_v.push_back(t.view());
-    for (const Tensor& t : r.outputs) out_v.push_back(t.view());
+    for (const Tensor& t : inputs) in_v.push_back(arena.upload(t));
+    for (const TensorDesc& d : out_descs) out_v.push_back(arena.zeros(d));
     for (const ParamSpec& p : node.params) {
-        r.params.emplace(p.name, weights.at("node." + p.name));
-        par_v.push_back(r.params.at(p.name).view());
-        r.grad_params.emplace_back(p.desc);
-        gpar_v.push_back(r.grad_params.back().view());
+        par_v.push_back(arena.upload(weights.at("node." + p.name)));
+        gpar_v.push_back(arena.zeros(p.desc));
     }
-    for (const Tensor& t : grad_outputs) gout_v.push_back(t.view());
-    for (const Tensor& t : r.grad_inputs) gin_v.push_back(t.view());
-    std::vector<std::byte> workspace(k->workspace_bytes() + 64);
-    void* ws = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(workspace.data()) + 63) / 64 * 64);
+    for (const Tensor& t : grad_outputs) gout_v.push_back(arena.upload(t));
+    for (const TensorDesc& d : descs) gin_v.push_back(arena.zeros(d));
+    void* ws = arena.allocate(k->workspace_bytes());
     // Saved memory apart from the workspace, as the training executor gives it: a kernel that
     // left state in the workspace would fail here once the workspace is scribbled over.
-    std::vector<std::byte> saved(k->saved_bytes() + 64);
-    void* sv = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(saved.data()) + 63) / 64 * 64);
+    void* sv = arena.allocate(k->saved_bytes());
     k->forward(ForwardArgs{in_v, out_v, par_v, ws, sv});
-    std::fill(workspace.begin(), workspace.end(), std::byte{0xA5});
+    const std::vector<std::byte> scribble(std::max<std::size_t>(k->workspace_bytes(), 64), std::byte{0xA5});
+    device->copy_from_host(ws, scribble.data(), scribble.size());
     k->backward(BackwardArgs{in_v, out_v, gout_v, gin_v, par_v, gpar_v, ws, sv});
+    device->synchronize();
+
+    BackwardResult r;
+    for (const TensorView& v : out_v) r.outputs.push_back(arena.download(v));
+    for (const TensorView& v : gin_v) r.grad_inputs.push_back(arena.download(v));
+    for (std::size_t i = 0; i < node.params.size(); ++i) {
+        r.params.emplace(node.params[i].name, arena.download(par_v[i]));
+        r.grad_params.push_back(arena.download(gpar_v[i]));
+    }
     return r;
+}
+
+std::string cuda_unavailable_reason() {
+    const BackendFactory* cuda = build_registry().find_backend("cuda");
+    if (!cuda) return "the cuda backend is not built here (no CUDA compiler when configured)";
+    return cuda->unavailable_reason ? cuda->unavailable_reason() : std::string{};
 }
 
 Tensor numeric_gradient(Tensor x, const std::function<double()>& loss, float step) {

@@ -32,9 +32,9 @@ std::vector<Tensor> run_op_with_kernel(const std::string& kernel, const std::str
                                        const WeightMap& params = {}, std::uint64_t seed = 1);
 
 // One training-mode forward and backward pass of one operator, straight through its kernel (the
-// gradient checks of every operator use it). `grad_outputs` are the incoming gradients dL/dy;
-// the result holds the forward outputs, dL/dx per input and dL/dp per parameter (params in the
-// schema's order; missing ones are initialised from `seed`).
+// gradient checks of every operator use it), on `backend`'s device memory. `grad_outputs` are the
+// incoming gradients dL/dy; the result holds the forward outputs, dL/dx per input and dL/dp per
+// parameter (params in the schema's order; missing ones are initialised from `seed`).
 struct BackwardResult {
     std::vector<Tensor> outputs;
     std::vector<Tensor> grad_inputs;
@@ -43,7 +43,17 @@ struct BackwardResult {
 };
 BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
                                const std::vector<Tensor>& grad_outputs, const WeightMap& params = {},
-                               const std::string& kernel = {}, std::uint64_t seed = 1);
+                               const std::string& kernel = {}, std::uint64_t seed = 1,
+                               const std::string& backend = "cpu");
+
+// Why tests of the cuda backend cannot run here ("the cuda backend is not built here", "no CUDA
+// driver", "no CUDA device"), or empty. WEFT_SKIP_WITHOUT_CUDA() skips a test with that reason.
+std::string cuda_unavailable_reason();
+#define WEFT_SKIP_WITHOUT_CUDA()                                                                   \
+    do {                                                                                           \
+        if (const std::string why = ::weft::testing::cuda_unavailable_reason(); !why.empty())      \
+            GTEST_SKIP() << "no GPU here: " << why;                                                \
+    } while (false)
 
 // Central differences of a scalar loss with respect to every element of `x` (a handle sharing the
 // storage the loss reads): each element is moved by ±step (in place, then restored) and `loss`
