@@ -10,11 +10,14 @@
 #include <cudnn.h>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "weft/cuda/caching_allocator.h"
 #include "weft/device.h"
+#include "weft/kernel.h"
 
 namespace weft::cuda {
 
@@ -55,6 +58,16 @@ private:
 
 // The CUDA device behind a Device& handed to a kernel; throws weft::Error if it is another backend.
 CudaDevice& cuda_device(Device& device);
+
+// One-line registration of a CUDA kernel: kernel_factory<K> for the "cuda" backend, unavailable
+// (with the reason `weft plugins` shows) wherever the cuda device is.
+template <class K>
+KernelFactory cuda_kernel_factory(std::string op, std::string name, int priority = 0,
+                                  std::function<std::string(const KernelConfig&)> declines = {}) {
+    KernelFactory factory = kernel_factory<K>(std::move(op), "cuda", std::move(name), priority, std::move(declines));
+    factory.unavailable_reason = [] { return unavailable_reason(); };
+    return factory;
+}
 
 // Launch geometry for an elementwise kernel over n items: blocks of 256 threads, at most enough
 // blocks to fill the GPU several times over (the kernels loop with a grid stride).
