@@ -14,6 +14,8 @@ packages=(
   # scripts/fuzz.sh: clang with its libFuzzer/sanitizer runtimes and OpenMP (gcc's libgomp does
   # not serve clang); Debian only recommends the latter two, and we install without recommends.
   clang libclang-rt-14-dev libomp-14-dev
+  # scripts/clean-machine-check.sh (the last stage of scripts/test.sh): a minimal Debian root.
+  debootstrap
 )
 # Optional extras used by cross-check tests when present (python3-torch is large): set
 # WEFT_WITH_TORCH=1 to install it as well.
