@@ -1,14 +1,18 @@
+// The training loop behind `weft train`, in the steps a run goes through: prepare its directory,
+// set up the model (graph, loss head, weights, passes, executor, optimiser), resume from the
+// checkpoint or start, then per epoch train, evaluate and record (checkpoint first, then the files
+// that describe it). run.json is run_config.cpp's business, the checkpoint file checkpoint.cpp's.
 #include "weft/training/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
+#include "checkpoint.h"
 #include "weft/datasets/dataset.h"
 #include "weft/datasets/loader.h"
 #include "weft/error.h"
@@ -21,73 +25,6 @@
 
 namespace weft::training {
 namespace fs = std::filesystem;
-
-OptimizerOptions SgdSettings::optimizer_options() const {
-    OptimizerOptions o;
-    o.name = "sgd";
-    o.hyperparameters.set("momentum", static_cast<double>(momentum));
-    o.hyperparameters.set("nesterov", nesterov);
-    o.weight_decay = weight_decay;
-    o.decay_uncounted = decay_uncounted;
-    return o;
-}
-
-std::string TrainConfig::to_json() const {
-    nlohmann::json j;
-    j["graph"] = model.graph;
-    j["variant"] = model.variant;
-    j["sets"] = model.sets;
-    j["data"] = data;
-    j["epochs"] = epochs;
-    j["batch"] = batch;
-    j["lr"] = lr;
-    j["schedule"] = schedule;
-    j["warmup_epochs"] = warmup_epochs;
-    j["momentum"] = sgd.momentum;
-    j["nesterov"] = sgd.nesterov;
-    j["weight_decay"] = sgd.weight_decay;
-    j["decay_uncounted"] = sgd.decay_uncounted;
-    j["augment"] = augment;
-    j["pad"] = pad;
-    j["seed"] = seed;
-    j["limit_train"] = limit_train;
-    j["limit_test"] = limit_test;
-    j["loss_op"] = loss_op;
-    j["label_smoothing"] = label_smoothing;
-    j["init_weights"] = init_weights;
-    return j.dump(2) + "\n";
-}
-
-TrainConfig TrainConfig::from_json(const std::string& text) {
-    TrainConfig c;
-    try {
-        const nlohmann::json j = nlohmann::json::parse(text);
-        c.model.graph = j.at("graph").get<std::string>();
-        c.model.variant = j.value("variant", "");
-        c.model.sets = j.value("sets", std::vector<std::string>{});
-        c.data = j.at("data").get<std::string>();
-        c.epochs = j.at("epochs").get<int>();
-        c.batch = j.at("batch").get<std::int64_t>();
-        c.lr = j.at("lr").get<double>();
-        c.schedule = j.at("schedule").get<std::string>();
-        c.warmup_epochs = j.value("warmup_epochs", 0.0);
-        c.sgd.momentum = j.value("momentum", 0.9f);
-        c.sgd.nesterov = j.value("nesterov", true);
-        c.sgd.weight_decay = j.value("weight_decay", 1e-4f);
-        c.sgd.decay_uncounted = j.value("decay_uncounted", true);
-        c.augment = j.value("augment", true);
-        c.pad = j.value("pad", 4);
-        c.seed = j.value("seed", std::uint64_t{0});
-        c.limit_train = j.value("limit_train", std::int64_t{0});
-        c.limit_test = j.value("limit_test", std::int64_t{0});
-        c.loss_op = j.value("loss_op", std::string("softmax_cross_entropy"));
-        c.label_smoothing = j.value("label_smoothing", 0.0);
-        c.init_weights = j.value("init_weights", std::string());
-    } catch (const std::exception& e) {
-        throw Error(fmt::format("run.json is malformed: {}", e.what()));
-    }
-    return c;
-}
 
 namespace {
 
@@ -114,250 +51,272 @@ void check_fits(const datasets::Dataset& data, const Graph& graph, const std::st
                                 data.class_names.size(), graph.name, classes, data.class_names.size()));
 }
 
-struct Checkpoint {
-    WeightMap weights, optimizer;
-    int epoch = 0;
-    double best_accuracy = -1;
-    int best_epoch = 0;
-    report::MetricsCsv::Row row;  // the metrics of its epoch
-};
-
-void save_checkpoint(const fs::path& path, const TrainingExecutor& exec, const Optimizer& sgd, const ModelInfo& info,
-                     double best_accuracy, int best_epoch, const report::MetricsCsv::Row& row) {
-    WeightMap all = exec.weights();
-    for (auto& [name, t] : sgd.state()) all.emplace(name, t);
-    auto meta = info.to_metadata();
-    meta["weft.train.best_accuracy"] = fmt::format("{:.6f}", best_accuracy);
-    meta["weft.train.best_epoch"] = std::to_string(best_epoch);
-    meta["weft.train.metrics"] = nlohmann::json(row).dump();
-    save_safetensors(path, all, meta);  // temporary file, fsync, rename
-}
-
-Checkpoint load_checkpoint(const fs::path& path, const Graph& graph) {
-    std::map<std::string, std::string> meta;
-    WeightMap all = load_safetensors(path, &meta);
-    Checkpoint c;
-    for (auto& [name, t] : all) (name.rfind("momentum/", 0) == 0 ? c.optimizer : c.weights).emplace(name, t);
-    try {
-        check_weights(graph, c.weights);
-    } catch (const Error& e) {
-        throw Error(fmt::format("{}: {}", path.string(), e.what()));
-    }
-    const ModelInfo info = ModelInfo::from_metadata(meta);
-    c.epoch = info.epoch;
-    try {
-        if (auto it = meta.find("weft.train.best_accuracy"); it != meta.end()) c.best_accuracy = std::stod(it->second);
-        if (auto it = meta.find("weft.train.best_epoch"); it != meta.end()) c.best_epoch = std::stoi(it->second);
-        if (auto it = meta.find("weft.train.metrics"); it != meta.end())
-            c.row = nlohmann::json::parse(it->second).get<report::MetricsCsv::Row>();
-    } catch (const std::exception&) {
-        throw Error(fmt::format("{}: malformed training metadata", path.string()));
-    }
-    return c;
-}
-
-}  // namespace
-
-std::vector<EpochResult> train(const TrainConfig& config, const Registry& registry, const TrainRuntime& runtime) {
-    using Clock = std::chrono::steady_clock;
-    if (config.epochs < 1) throw Error("--epochs must be at least 1");
-    if (config.out_dir.empty()) throw Error("training needs an output directory (--out)");
-    const LrSchedule schedule = LrSchedule::parse(config.schedule, config.lr, config.epochs, config.warmup_epochs);
+// A run killed while writing leaves its temporary file behind (the real file is whole: the old
+// version or the new). Only weft writes these names here, and only one run at a time.
+void prepare_run_directory(const TrainConfig& config, bool resume) {
     std::error_code ec;
     fs::create_directories(config.out_dir, ec);
     if (ec) throw Error(fmt::format("{}: cannot create: {}", config.out_dir.string(), ec.message()));
-    const fs::path checkpoint_path = config.out_dir / "checkpoint.safetensors";
-    const fs::path metrics_path = config.out_dir / "metrics.csv";
-    // A run killed while writing leaves its temporary file behind (the real file is whole: the
-    // old version or the new). Only weft writes these names here, and only one run at a time.
     for (const auto& entry : fs::directory_iterator(config.out_dir, ec)) {
         const std::string name = entry.path().filename().string();
         if (name.size() > 4 && (name.ends_with(".tmp") || name.find(".tmp-") != std::string::npos))
             fs::remove(entry.path(), ec);
     }
-    if (!runtime.resume && fs::exists(checkpoint_path))
+    if (!resume && fs::exists(config.out_dir / "checkpoint.safetensors"))
         throw Error(fmt::format("{} already holds a run (checkpoint.safetensors); resume it with --resume {} or "
                                 "choose another --out",
                                 config.out_dir.string(), config.out_dir.string()));
+}
 
-    const datasets::Dataset train_set = first_n(datasets::load_dataset(config.data, datasets::Split::train), config.limit_train);
-    const datasets::Dataset test_set = first_n(datasets::load_dataset(config.data, datasets::Split::test), config.limit_test);
-    if (train_set.size() < config.batch)
-        throw Error(fmt::format("{}: {} training images, fewer than one batch of {}", config.data, train_set.size(),
-                                config.batch));
+const std::vector<std::string> kMetricColumns = {"epoch",     "lr",            "train_loss", "train_accuracy",
+                                                 "test_loss", "test_accuracy", "test_top5",  "seconds",
+                                                 "images_per_second"};
 
-    Graph graph = runtime.make_graph(config.batch);
-    check_fits(train_set, graph, config.data);
-    Graph eval_graph = graph;  // the plain classifier, for the test set
-    Attributes loss_attrs;
-    if (config.label_smoothing > 0) loss_attrs.set("label_smoothing", config.label_smoothing);
-    const LossHead head = attach_loss(graph, registry, config.loss_op, loss_attrs);
+report::MetricsCsv::Row metrics_row(const EpochResult& r) {
+    return {{"epoch", r.epoch},
+            {"lr", r.lr},
+            {"train_loss", r.train_loss},
+            {"train_accuracy", r.train_accuracy},
+            {"test_loss", r.test_loss},
+            {"test_accuracy", r.test_accuracy},
+            {"test_top5", r.test_top5},
+            {"seconds", r.seconds},
+            {"images_per_second", r.images_per_second}};
+}
 
-    ModelInfo info = config.model;
-    info.data = config.data;
-    info.class_names = train_set.class_names;
-    const datasets::Normalization normalization = datasets::channel_statistics(train_set);
-    info.mean = normalization.mean;
-    info.std = normalization.std;
-
-    WeightMap weights;
-    if (!config.init_weights.empty()) {
-        weights = load_safetensors(config.init_weights);
-        try {
-            check_weights(graph, weights);
-        } catch (const Error& e) {
-            throw Error(fmt::format("{}: {}", config.init_weights, e.what()));
-        }
-    } else {
-        weights = init_weights(graph, config.seed);
+// One training run's state between the steps of train().
+class TrainingRun {
+public:
+    TrainingRun(const TrainConfig& config, const Registry& registry, const TrainRuntime& runtime)
+        : config_(config),
+          registry_(registry),
+          runtime_(runtime),
+          schedule_(LrSchedule::parse(config.schedule, config.lr, config.epochs, config.warmup_epochs)),
+          train_set_(first_n(datasets::load_dataset(config.data, datasets::Split::train), config.limit_train)),
+          test_set_(first_n(datasets::load_dataset(config.data, datasets::Split::test), config.limit_test)),
+          checkpoint_path_(config.out_dir / "checkpoint.safetensors"),
+          metrics_path_(config.out_dir / "metrics.csv") {
+        if (train_set_.size() < config.batch)
+            throw Error(fmt::format("{}: {} training images, fewer than one batch of {}", config.data,
+                                    train_set_.size(), config.batch));
+        set_up_model();
     }
-    // Rewrites valid in training (fusing ReLU into batch norm); parameter names do not change,
-    // so checkpoints fit the plain graph as well.
-    run_passes(graph, weights, registry, select_passes(registry, runtime.passes, /*training=*/true));
-    TrainingExecutor exec(graph, registry, weights, runtime.compile, head.loss);
-    Optimizer sgd(exec, registry, config.sgd.optimizer_options());
 
-    int start_epoch = 0;
-    double best_accuracy = -1;
-    int best_epoch = 0;
-    report::MetricsCsv::Row resumed_row;
-    if (runtime.resume && fs::exists(checkpoint_path)) {
-        const Checkpoint c = load_checkpoint(checkpoint_path, graph);
-        exec.set_weights(c.weights);
-        try {
-            sgd.load_state(c.optimizer);
-        } catch (const Error& e) {
-            throw Error(fmt::format("{}: {}", checkpoint_path.string(), e.what()));
+    // Continues from the checkpoint, or starts: run.json for a new run.
+    void resume_or_start() {
+        if (runtime_.resume && fs::exists(checkpoint_path_))
+            resume();
+        else
+            report::write_file_atomic(config_.out_dir / "run.json", config_.to_json());
+        csv_.emplace(metrics_path_, kMetricColumns);
+        history_ = report::MetricsCsv::read(metrics_path_);
+        // A run killed between writing its checkpoint and its metrics row: the checkpoint holds the row.
+        if (start_epoch_ > 0 && !resumed_row_.empty() &&
+            (history_.empty() || history_.back().at("epoch") < double(start_epoch_))) {
+            csv_->append(resumed_row_);
+            history_.push_back(resumed_row_);
         }
-        start_epoch = c.epoch;
-        best_accuracy = c.best_accuracy;
-        best_epoch = c.best_epoch;
-        resumed_row = c.row;
+    }
+
+    std::vector<EpochResult> run_epochs() {
+        std::vector<EpochResult> results;
+        if (start_epoch_ >= config_.epochs && runtime_.progress)
+            fmt::print(stderr, "{}: already trained for {} epochs\n", config_.out_dir.string(), start_epoch_);
+        for (int epoch = start_epoch_; epoch < config_.epochs; ++epoch) {
+            EpochResult r = train_epoch(epoch);
+            evaluate(r);
+            record(r);
+            results.push_back(r);
+        }
+        return results;
+    }
+
+private:
+    void set_up_model() {
+        graph_ = runtime_.make_graph(config_.batch);
+        check_fits(train_set_, graph_, config_.data);
+        eval_graph_ = graph_;  // the plain classifier, for the test set
+        Attributes loss_attrs;
+        if (config_.label_smoothing > 0) loss_attrs.set("label_smoothing", config_.label_smoothing);
+        const LossHead head = attach_loss(graph_, registry_, config_.loss_op, loss_attrs);
+
+        info_ = config_.model;
+        info_.data = config_.data;
+        info_.class_names = train_set_.class_names;
+        normalization_ = datasets::channel_statistics(train_set_);
+        info_.mean = normalization_.mean;
+        info_.std = normalization_.std;
+
+        WeightMap weights = initial_weights();
+        // Rewrites valid in training (fusing ReLU into batch norm); parameter names do not change,
+        // so checkpoints fit the plain graph as well.
+        run_passes(graph_, weights, registry_, select_passes(registry_, runtime_.passes, /*training=*/true));
+        exec_.emplace(graph_, registry_, weights, runtime_.compile, head.loss);
+        optimizer_.emplace(*exec_, registry_, config_.sgd.optimizer_options());
+    }
+
+    WeightMap initial_weights() const {
+        if (config_.init_weights.empty()) return init_weights(graph_, config_.seed);
+        WeightMap weights = load_safetensors(config_.init_weights);
+        try {
+            check_weights(graph_, weights);
+        } catch (const Error& e) {
+            throw Error(fmt::format("{}: {}", config_.init_weights, e.what()));
+        }
+        return weights;
+    }
+
+    void resume() {
+        const Checkpoint c = load_checkpoint(checkpoint_path_, graph_);
+        exec_->set_weights(c.weights);
+        try {
+            optimizer_->load_state(c.optimizer);
+        } catch (const Error& e) {
+            throw Error(fmt::format("{}: {}", checkpoint_path_.string(), e.what()));
+        }
+        start_epoch_ = c.epoch;
+        best_accuracy_ = c.best_accuracy;
+        best_epoch_ = c.best_epoch;
+        resumed_row_ = c.row;
         // A run killed after its checkpoint but before the weights files of that epoch: write
         // them again from the checkpoint, which holds exactly those weights.
-        ModelInfo at_checkpoint = info;
+        ModelInfo at_checkpoint = info_;
         at_checkpoint.epoch = c.epoch;
         if (const auto it = c.row.find("test_accuracy"); it != c.row.end()) at_checkpoint.test_accuracy = it->second;
-        save_safetensors(config.out_dir / "last.safetensors", c.weights, at_checkpoint.to_metadata());
+        save_safetensors(config_.out_dir / "last.safetensors", c.weights, at_checkpoint.to_metadata());
         if (c.best_epoch == c.epoch && c.epoch > 0)
-            save_safetensors(config.out_dir / "best.safetensors", c.weights, at_checkpoint.to_metadata());
+            save_safetensors(config_.out_dir / "best.safetensors", c.weights, at_checkpoint.to_metadata());
         // Rows of epochs after the checkpoint were reported by a run that died before saving it.
-        report::MetricsCsv::truncate_after_epoch(metrics_path, start_epoch);
-    } else {
-        report::write_file_atomic(config.out_dir / "run.json", config.to_json());
+        report::MetricsCsv::truncate_after_epoch(metrics_path_, start_epoch_);
     }
 
-    const std::vector<std::string> columns = {"epoch",         "lr",        "train_loss",        "train_accuracy",
-                                              "test_loss",     "test_accuracy", "test_top5",     "seconds",
-                                              "images_per_second"};
-    report::MetricsCsv csv(metrics_path, columns);
-    std::vector<report::MetricsCsv::Row> history = report::MetricsCsv::read(metrics_path);
-    // A run killed between writing its checkpoint and its metrics row: the checkpoint holds the row.
-    if (start_epoch > 0 && !resumed_row.empty() &&
-        (history.empty() || history.back().at("epoch") < double(start_epoch))) {
-        csv.append(resumed_row);
-        history.push_back(resumed_row);
-    }
+    // One pass over the shuffled, augmented training set: a step and an update per batch.
+    EpochResult train_epoch(int epoch) {
+        using Clock = std::chrono::steady_clock;
+        datasets::LoaderOptions loader_options;
+        loader_options.batch = config_.batch;
+        loader_options.shuffle = true;
+        loader_options.drop_last = true;  // batch statistics of a padded batch would be skewed
+        loader_options.normalization = normalization_;
+        loader_options.seed = config_.seed;
+        if (config_.augment) loader_options.augment = {config_.pad, true, true};
+        datasets::BatchLoader loader(train_set_, loader_options, static_cast<std::uint64_t>(epoch));
 
-    datasets::LoaderOptions loader_options;
-    loader_options.batch = config.batch;
-    loader_options.shuffle = true;
-    loader_options.drop_last = true;  // batch statistics of a padded batch would be skewed
-    loader_options.normalization = normalization;
-    loader_options.seed = config.seed;
-    if (config.augment) loader_options.augment = {config.pad, true, true};
-
-    std::vector<Tensor> outputs = exec.make_outputs();
-    std::vector<Tensor> inputs(2);
-    std::vector<EpochResult> results;
-    const std::int64_t classes = outputs[1].numel() / config.batch;
-    if (start_epoch >= config.epochs && runtime.progress)
-        fmt::print(stderr, "{}: already trained for {} epochs\n", config.out_dir.string(), start_epoch);
-    for (int epoch = start_epoch; epoch < config.epochs; ++epoch) {
-        datasets::BatchLoader loader(train_set, loader_options, static_cast<std::uint64_t>(epoch));
+        std::vector<Tensor> outputs = exec_->make_outputs();
+        std::vector<Tensor> inputs(2);
+        const std::int64_t classes = outputs[1].numel() / config_.batch;
         const std::int64_t steps = loader.batches();
-        report::ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, config.epochs), steps * config.batch, "img",
-                                runtime.progress ? stderr : nullptr);
+        report::ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, config_.epochs), steps * config_.batch, "img",
+                                runtime_.progress ? stderr : nullptr);
         double loss_sum = 0, lr = 0;
         std::int64_t correct = 0, seen = 0, step = 0, count = 0;
         const auto start = Clock::now();
         while (loader.next(inputs[0], inputs[1], count)) {
-            lr = schedule.at(epoch + double(step) / double(steps));
-            exec.step(inputs, outputs);
+            lr = schedule_.at(epoch + double(step) / double(steps));
+            exec_->step(inputs, outputs);
             const float loss = outputs[0].as<float>()[0];
-            if (!std::isfinite(loss))
-                throw Error(fmt::format("epoch {} step {}: the loss is {}; training stopped (learning rate {:.4g} too "
-                                        "high?). {}",
-                                        epoch + 1, step + 1, loss, lr,
-                                        epoch == 0 ? std::string("No epoch had completed, so nothing was saved.")
-                                                   : fmt::format("The last good checkpoint, epoch {}, is in {}", epoch,
-                                                                 config.out_dir.string())));
-            sgd.step(static_cast<float>(lr));
+            if (!std::isfinite(loss)) throw diverged(epoch, step, loss, lr);
+            optimizer_->step(static_cast<float>(lr));
             const float* logits = outputs[1].as<float>();
             const std::int32_t* y = inputs[1].as<std::int32_t>();
-            for (std::int64_t i = 0; i < config.batch; ++i) {
+            for (std::int64_t i = 0; i < config_.batch; ++i) {
                 const float* s = logits + i * classes;
                 correct += (std::max_element(s, s + classes) - s) == y[i];
             }
             loss_sum += loss;
-            seen += config.batch;
+            seen += config_.batch;
             ++step;
             bar.update(seen, {{"loss", fmt::format("{:.4f}", loss_sum / double(step))},
                               {"acc", fmt::format("{:.2f}%", 100.0 * double(correct) / double(seen))},
                               {"lr", fmt::format("{:.4g}", lr)}});
         }
-        const double train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        bar.finish({{"loss", fmt::format("{:.4f}", loss_sum / double(std::max<std::int64_t>(step, 1)))},
-                    {"acc", fmt::format("{:.2f}%", 100.0 * double(correct) / double(std::max<std::int64_t>(seen, 1)))}});
-
         EpochResult r;
         r.epoch = epoch + 1;
         r.lr = lr;
         r.train_loss = loss_sum / double(std::max<std::int64_t>(step, 1));
         r.train_accuracy = double(correct) / double(std::max<std::int64_t>(seen, 1));
-        r.seconds = train_seconds;
-        r.images_per_second = double(seen) / std::max(train_seconds, 1e-9);
-        {
-            CompileOptions inference = runtime.compile;
-            Executor eval(eval_graph, registry, exec.weights(), inference);
-            const Evaluation e = evaluate(eval, test_set, normalization, /*probabilities=*/true, runtime.progress, "test");
-            r.test_loss = e.loss;
-            r.test_accuracy = e.top1;
-            r.test_top5 = e.top5;
-        }
-        results.push_back(r);
-
-        report::MetricsCsv::Row row{{"epoch", r.epoch},
-                                    {"lr", r.lr},
-                                    {"train_loss", r.train_loss},
-                                    {"train_accuracy", r.train_accuracy},
-                                    {"test_loss", r.test_loss},
-                                    {"test_accuracy", r.test_accuracy},
-                                    {"test_top5", r.test_top5},
-                                    {"seconds", r.seconds},
-                                    {"images_per_second", r.images_per_second}};
-        // Checkpoint first, then the files that describe it: a crash in between leaves a
-        // checkpoint one epoch ahead of metrics.csv, which resuming repairs from the row the
-        // checkpoint carries; never metrics for an epoch without its weights.
-        info.epoch = r.epoch;
-        info.test_accuracy = r.test_accuracy;
-        const bool best = r.test_accuracy > best_accuracy;
-        if (best) best_accuracy = r.test_accuracy, best_epoch = r.epoch;
-        save_checkpoint(checkpoint_path, exec, sgd, info, best_accuracy, best_epoch, row);
-        const WeightMap w = exec.weights();
-        save_safetensors(config.out_dir / "last.safetensors", w, info.to_metadata());
-        if (best) save_safetensors(config.out_dir / "best.safetensors", w, info.to_metadata());
-
-        csv.append(row);
-        history.push_back(row);
-        report::write_file_atomic(config.out_dir / "curves.svg",
-                                  report::training_curves_svg(history, fmt::format("{} on {}", config.model.graph, config.data)));
-        if (runtime.progress)
-            fmt::print(stderr, "epoch {}/{}: train loss {:.4f} acc {:.2f}% | test loss {:.4f} acc {:.2f}% top-5 {:.2f}%{} | {:.0f} img/s\n",
-                       r.epoch, config.epochs, r.train_loss, 100 * r.train_accuracy, r.test_loss, 100 * r.test_accuracy,
-                       100 * r.test_top5, best ? " (best)" : "", r.images_per_second);
+        r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        r.images_per_second = double(seen) / std::max(r.seconds, 1e-9);
+        bar.finish({{"loss", fmt::format("{:.4f}", r.train_loss)},
+                    {"acc", fmt::format("{:.2f}%", 100.0 * r.train_accuracy)}});
+        return r;
     }
-    return results;
+
+    Error diverged(int epoch, std::int64_t step, float loss, double lr) const {
+        return Error(fmt::format("epoch {} step {}: the loss is {}; training stopped (learning rate {:.4g} too high?). "
+                                 "{}",
+                                 epoch + 1, step + 1, loss, lr,
+                                 epoch == 0 ? std::string("No epoch had completed, so nothing was saved.")
+                                            : fmt::format("The last good checkpoint, epoch {}, is in {}", epoch,
+                                                          config_.out_dir.string())));
+    }
+
+    // The test set through the plain classifier with the weights as they are now.
+    void evaluate(EpochResult& r) const {
+        Executor eval(eval_graph_, registry_, exec_->weights(), runtime_.compile);
+        const Evaluation e =
+            training::evaluate(eval, test_set_, normalization_, /*probabilities=*/true, runtime_.progress, "test");
+        r.test_loss = e.loss;
+        r.test_accuracy = e.top1;
+        r.test_top5 = e.top5;
+    }
+
+    // Checkpoint first, then the files that describe it: a crash in between leaves a checkpoint
+    // one epoch ahead of metrics.csv, which resuming repairs from the row the checkpoint carries;
+    // never metrics for an epoch without its weights.
+    void record(const EpochResult& r) {
+        const report::MetricsCsv::Row row = metrics_row(r);
+        info_.epoch = r.epoch;
+        info_.test_accuracy = r.test_accuracy;
+        const bool best = r.test_accuracy > best_accuracy_;
+        if (best) best_accuracy_ = r.test_accuracy, best_epoch_ = r.epoch;
+        save_checkpoint(checkpoint_path_, *exec_, *optimizer_, info_, best_accuracy_, best_epoch_, row);
+        const WeightMap w = exec_->weights();
+        save_safetensors(config_.out_dir / "last.safetensors", w, info_.to_metadata());
+        if (best) save_safetensors(config_.out_dir / "best.safetensors", w, info_.to_metadata());
+
+        csv_->append(row);
+        history_.push_back(row);
+        report::write_file_atomic(config_.out_dir / "curves.svg",
+                                  report::training_curves_svg(history_, fmt::format("{} on {}", config_.model.graph,
+                                                                                    config_.data)));
+        if (runtime_.progress)
+            fmt::print(stderr,
+                       "epoch {}/{}: train loss {:.4f} acc {:.2f}% | test loss {:.4f} acc {:.2f}% top-5 {:.2f}%{} | "
+                       "{:.0f} img/s\n",
+                       r.epoch, config_.epochs, r.train_loss, 100 * r.train_accuracy, r.test_loss,
+                       100 * r.test_accuracy, 100 * r.test_top5, best ? " (best)" : "", r.images_per_second);
+    }
+
+    const TrainConfig& config_;
+    const Registry& registry_;
+    const TrainRuntime& runtime_;
+    const LrSchedule schedule_;
+    const datasets::Dataset train_set_, test_set_;
+    const fs::path checkpoint_path_, metrics_path_;
+    Graph graph_, eval_graph_;
+    ModelInfo info_;
+    datasets::Normalization normalization_;
+    std::optional<TrainingExecutor> exec_;
+    std::optional<Optimizer> optimizer_;
+    std::optional<report::MetricsCsv> csv_;
+    std::vector<report::MetricsCsv::Row> history_;
+    int start_epoch_ = 0;
+    double best_accuracy_ = -1;
+    int best_epoch_ = 0;
+    report::MetricsCsv::Row resumed_row_;
+};
+
+}  // namespace
+
+std::vector<EpochResult> train(const TrainConfig& config, const Registry& registry, const TrainRuntime& runtime) {
+    if (config.epochs < 1) throw Error("--epochs must be at least 1");
+    if (config.out_dir.empty()) throw Error("training needs an output directory (--out)");
+    LrSchedule::parse(config.schedule, config.lr, config.epochs, config.warmup_epochs);  // bad options first
+    prepare_run_directory(config, runtime.resume);
+    TrainingRun run(config, registry, runtime);
+    run.resume_or_start();
+    return run.run_epochs();
 }
 
 }  // namespace weft::training
