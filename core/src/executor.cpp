@@ -94,11 +94,7 @@ const BufferPlan& Executor::plan() const { return impl_->plan; }
 const Graph& Executor::graph() const { return impl_->graph; }
 Device& Executor::device() { return *impl_->device; }
 
-std::string Executor::kernel_name(int node) const {
-    for (const auto& c : impl_->nodes)
-        if (c.node == node) return c.kernel_name;
-    return {};
-}
+std::string Executor::kernel_name(int node) const { return detail::kernel_name_of(impl_->nodes, node); }
 
 void Executor::set_profiling(bool on) { impl_->profiling = on; }
 const std::vector<double>& Executor::node_seconds() const { return impl_->node_seconds; }

@@ -25,6 +25,12 @@ void create_kernel(CompiledNode& compiled, const Graph& graph, const Registry& r
     }
 }
 
+std::string kernel_name_of(const std::vector<CompiledNode>& compiled, int node) {
+    for (const CompiledNode& c : compiled)
+        if (c.node == node) return c.kernel_name;
+    return {};
+}
+
 ParameterStorage allocate_parameters(const Graph& graph, Device& device) {
     std::size_t bytes = 0;
     for (const Node& n : graph.nodes)

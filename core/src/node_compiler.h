@@ -33,6 +33,9 @@ struct CompiledNode {
 void create_kernel(CompiledNode& compiled, const Graph& graph, const Registry& registry,
                    const CompileOptions& options, Device& device, bool training, bool in_place);
 
+// The kernel name of node `node` among `compiled` ("" when it was not compiled).
+std::string kernel_name_of(const std::vector<CompiledNode>& compiled, int node);
+
 // Runs `call` (a kernel's forward or backward, `pass` names which) and rethrows any error
 // naming the node, its place in the graph file and the kernel that failed.
 template <class Call>

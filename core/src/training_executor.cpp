@@ -198,11 +198,7 @@ const TrainingPlan& TrainingExecutor::plan() const { return impl_->plan; }
 const Graph& TrainingExecutor::graph() const { return impl_->graph; }
 Device& TrainingExecutor::device() { return *impl_->device; }
 
-std::string TrainingExecutor::kernel_name(int node) const {
-    for (const auto& c : impl_->nodes)
-        if (c.node == node) return c.kernel_name;
-    return {};
-}
+std::string TrainingExecutor::kernel_name(int node) const { return detail::kernel_name_of(impl_->nodes, node); }
 
 void TrainingExecutor::set_profiling(bool on) { impl_->profiling = on; }
 const std::vector<double>& TrainingExecutor::forward_seconds() const { return impl_->forward_seconds; }
