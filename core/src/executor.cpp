@@ -3,7 +3,6 @@
 #include "weft/executor.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include <fmt/format.h>
 
@@ -75,17 +74,7 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
     Impl& s = *impl_;
     auto device_view = [&](int v) { return s.value_view(v); };
     copy_graph_inputs(s.graph, *s.device, inputs, outputs.size(), "run", device_view);
-    using Clock = std::chrono::steady_clock;
-    for (CompiledNode& c : s.nodes) {
-        const auto start = s.profiling ? Clock::now() : Clock::time_point{};
-        detail::run_node(s.graph, c, "forward", [&] {
-            c.kernel->forward(ForwardArgs{c.inputs, c.outputs, c.params, s.workspace.ptr, c.saved});
-        });
-        if (s.profiling) {
-            s.device->synchronize();
-            s.node_seconds[c.node] += std::chrono::duration<double>(Clock::now() - start).count();
-        }
-    }
+    detail::run_forward(s.graph, s.nodes, *s.device, s.workspace.ptr, s.profiling ? &s.node_seconds : nullptr);
     s.device->synchronize();
     copy_graph_outputs(s.graph, *s.device, outputs, device_view);
 }

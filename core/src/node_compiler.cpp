@@ -25,6 +25,15 @@ void create_kernel(CompiledNode& compiled, const Graph& graph, const Registry& r
     }
 }
 
+void run_forward(const Graph& graph, std::vector<CompiledNode>& nodes, Device& device, void* workspace,
+                 std::vector<double>* seconds) {
+    for (CompiledNode& c : nodes)
+        timed(device, seconds, c.node, [&] {
+            run_node(graph, c, "forward",
+                     [&] { c.kernel->forward(ForwardArgs{c.inputs, c.outputs, c.params, workspace, c.saved}); });
+        });
+}
+
 std::string kernel_name_of(const std::vector<CompiledNode>& compiled, int node) {
     for (const CompiledNode& c : compiled)
         if (c.node == node) return c.kernel_name;

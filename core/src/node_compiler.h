@@ -3,6 +3,7 @@
 // inference executor and the training executor differ only in the plan they place tensors by.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -48,6 +49,23 @@ void run_node(const Graph& graph, const CompiledNode& compiled, const char* pass
                                 compiled.kernel_name, pass, e.what()));
     }
 }
+
+// Runs `call` for one node; with `seconds` given (profiling), waits for the device afterwards and
+// adds the node's wall time to (*seconds)[node].
+template <class Call>
+void timed(Device& device, std::vector<double>* seconds, int node, Call&& call) {
+    using Clock = std::chrono::steady_clock;
+    const auto start = seconds ? Clock::now() : Clock::time_point{};
+    call();
+    if (seconds) {
+        device.synchronize();
+        (*seconds)[node] += std::chrono::duration<double>(Clock::now() - start).count();
+    }
+}
+
+// Every node's forward, in compiled order, timed into `seconds` when profiling.
+void run_forward(const Graph& graph, std::vector<CompiledNode>& nodes, Device& device, void* workspace,
+                 std::vector<double>* seconds);
 
 // Every parameter of a graph on the device, in one allocation: node order, 64-byte aligned
 // slots. `views[n][p]` is where parameter p of node n lives.

@@ -3,7 +3,6 @@
 // and per batch runs forward, seeds dL/dL = 1, runs backward in reverse and sums gradients where
 // a value has several readers.
 #include <algorithm>
-#include <chrono>
 
 #include <fmt/format.h>
 
@@ -138,35 +137,22 @@ void TrainingExecutor::step(std::span<const Tensor> inputs, std::span<Tensor> ou
     Impl& s = *impl_;
     auto device_view = [&](int v) { return s.at(s.plan.values[v], s.graph.values[v].desc); };
     copy_graph_inputs(s.graph, *s.device, inputs, outputs.size(), "step", device_view);
-    using Clock = std::chrono::steady_clock;
-    for (CompiledNode& c : s.nodes) {
-        const auto start = s.profiling ? Clock::now() : Clock::time_point{};
-        detail::run_node(s.graph, c, "forward", [&] {
-            c.kernel->forward(ForwardArgs{c.inputs, c.outputs, c.params, s.workspace.ptr, c.saved});
-        });
-        if (s.profiling) {
-            s.device->synchronize();
-            s.forward_seconds[c.node] += std::chrono::duration<double>(Clock::now() - start).count();
-        }
-    }
+    detail::run_forward(s.graph, s.nodes, *s.device, s.workspace.ptr, s.profiling ? &s.forward_seconds : nullptr);
     const float one = 1.f;
     s.device->copy_from_host(s.loss_grad.data, &one, sizeof one);
     for (std::size_t k = s.nodes.size(); k-- > 0;) {
         CompiledNode& c = s.nodes[k];
         const NodeGradients& g = s.gradients[k];
         if (!s.plan.needs_backward[c.node]) continue;
-        const auto start = s.profiling ? Clock::now() : Clock::time_point{};
-        for (const TensorView& z : g.zero_fill) s.device->fill_zero(z.data, z.desc.bytes());
-        detail::run_node(s.graph, c, "backward", [&] {
-            c.kernel->backward(BackwardArgs{c.inputs, c.outputs, g.grad_outputs, g.grad_inputs, c.params,
-                                            g.grad_params, s.workspace.ptr, c.saved});
+        detail::timed(*s.device, s.profiling ? &s.backward_seconds : nullptr, c.node, [&] {
+            for (const TensorView& z : g.zero_fill) s.device->fill_zero(z.data, z.desc.bytes());
+            detail::run_node(s.graph, c, "backward", [&] {
+                c.kernel->backward(BackwardArgs{c.inputs, c.outputs, g.grad_outputs, g.grad_inputs, c.params,
+                                                g.grad_params, s.workspace.ptr, c.saved});
+            });
+            for (const auto& [grad, scratch] : g.accumulate)
+                s.device->accumulate(grad.as<float>(), scratch.as<const float>(), grad.numel());
         });
-        for (const auto& [grad, scratch] : g.accumulate)
-            s.device->accumulate(grad.as<float>(), scratch.as<const float>(), grad.numel());
-        if (s.profiling) {
-            s.device->synchronize();
-            s.backward_seconds[c.node] += std::chrono::duration<double>(Clock::now() - start).count();
-        }
     }
     s.device->synchronize();
     copy_graph_outputs(s.graph, *s.device, outputs, device_view);
