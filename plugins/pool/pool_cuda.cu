@@ -105,9 +105,8 @@ __global__ void gather_gradients_kernel(const std::int32_t* __restrict__ argmax,
 // A warp per plane: its lanes stride over the plane, then one warp sum.
 __global__ void plane_mean_kernel(const float* __restrict__ x, float* __restrict__ y, std::int64_t planes,
                                   std::int64_t items) {
-    const std::int64_t warp = cuda::first_index() / 32, warps = cuda::index_stride() / 32;
-    const unsigned lane = threadIdx.x % 32;
-    for (std::int64_t plane = warp; plane < planes; plane += warps) {  // the same trip count for a whole warp
+    const unsigned lane = cuda::lane();
+    for (std::int64_t plane = cuda::first_warp(); plane < planes; plane += cuda::warp_stride()) {
         float sum = 0.f;
         for (std::int64_t i = lane; i < items; i += 32) sum += x[plane * items + i];
         sum = cuda::warp_sum(sum);
@@ -150,7 +149,7 @@ void avg_backward(cuda::CudaDevice& device, const Planes& p, const float* dy, fl
 }
 
 void global_avg_forward(cuda::CudaDevice& device, std::int64_t planes, std::int64_t items, const float* x, float* y) {
-    const cuda::LaunchShape shape = cuda::elementwise_launch(planes * 32, device);
+    const cuda::LaunchShape shape = cuda::warp_rows_launch(planes, device);
     plane_mean_kernel<<<shape.blocks, shape.threads, 0, device.stream()>>>(x, y, planes, items);
     WEFT_CUDA_CHECK_LAUNCH("pool plane_mean_kernel");
 }

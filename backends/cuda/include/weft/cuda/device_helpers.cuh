@@ -1,5 +1,5 @@
 // Device-side helpers shared by the CUDA kernels of weft's operators (.cu files only): grid-stride
-// loops over flat ranges and over the planes of weft/cuda/launch_geometry.h, the 16-byte
+// loops over flat ranges, over the planes of weft/cuda/launch_geometry.h and a warp per row, the 16-byte
 // alignment test that float4 paths need, and warp and block reductions.
 #pragma once
 
@@ -33,6 +33,16 @@ __device__ inline std::int64_t first_plane() { return static_cast<std::int64_t>(
 __device__ inline std::int64_t plane_stride() { return static_cast<std::int64_t>(gridDim.y) * blockDim.y; }
 __device__ inline std::int64_t first_item() { return first_index(); }
 __device__ inline std::int64_t item_stride() { return index_stride(); }
+
+// A warp per row, over 1D blocks of whole warps (warp_rows_launch):
+// for (row = first_warp(); row < rows; row += warp_stride()), lanes 0..31 sharing each trip, so
+// warp reductions inside the loop see all 32 lanes.
+__device__ inline std::int64_t first_warp() { return first_index() / 32; }
+__device__ inline std::int64_t warp_stride() { return index_stride() / 32; }
+__device__ inline unsigned lane() { return threadIdx.x % 32; }
+inline LaunchShape warp_rows_launch(std::int64_t rows, const CudaDevice& device) {
+    return elementwise_launch(rows * 32, device);  // blocks of 256 threads: whole warps
+}
 
 // The thread's place in its block, counting x fastest (how the hardware forms warps).
 __device__ inline unsigned linear_thread() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
