@@ -48,6 +48,17 @@ __device__ void for_each_item_of_the_slice(const Geometry& g, std::int64_t c, Vi
     }
 }
 
+// Block (c, slice)'s two sums, each reduced over the block, into its place in the partials.
+__device__ void store_slice_sums(double first, double second, const Geometry& g, std::int64_t c, double* partials) {
+    first = cuda::block_sum(first);
+    second = cuda::block_sum(second);
+    if (cuda::linear_thread() == 0) {
+        double* out = partials + 2 * (blockIdx.y * g.channels + c);
+        out[0] = first;
+        out[1] = second;
+    }
+}
+
 // Block (c, slice): Σ(x − K) and Σ(x − K)² over its slice of channel c, K = x[0, c, 0].
 __global__ void statistics_kernel(const float* __restrict__ x, Geometry g, double* __restrict__ partials) {
     const std::int64_t c = blockIdx.x;
@@ -58,13 +69,17 @@ __global__ void statistics_kernel(const float* __restrict__ x, Geometry g, doubl
         sum += d;
         squares += d * d;
     });
-    sum = cuda::block_sum(sum);
-    squares = cuda::block_sum(squares);
-    if (cuda::linear_thread() == 0) {
-        double* out = partials + 2 * (blockIdx.y * g.channels + c);
-        out[0] = sum;
-        out[1] = squares;
+    store_slice_sums(sum, squares, g, c, partials);
+}
+
+// Channel c's two sums over all slices, added in slice order.
+__device__ inline double2 slice_totals(const double* partials, const Geometry& g, std::int64_t c) {
+    double2 total{0.0, 0.0};
+    for (int s = 0; s < g.splits; ++s) {
+        total.x += partials[2 * (s * g.channels + c)];
+        total.y += partials[2 * (s * g.channels + c) + 1];
     }
+    return total;
 }
 
 // One thread per channel: the batch mean and variance from the slices' sums; saved statistics,
@@ -75,11 +90,8 @@ __global__ void finalize_statistics_kernel(const float* __restrict__ x, Geometry
                                            float* __restrict__ shift) {
     const std::int64_t c = cuda::first_index();
     if (c >= g.channels) return;
-    double sum = 0, squares = 0;
-    for (int s = 0; s < g.splits; ++s) {
-        sum += partials[2 * (s * g.channels + c)];
-        squares += partials[2 * (s * g.channels + c) + 1];
-    }
+    const double2 sums = slice_totals(partials, g, c);
+    const double sum = sums.x, squares = sums.y;
     const std::int64_t count = g.batch * g.plane;
     const double shifted_mean = sum / static_cast<double>(count);
     const double var = fmax(squares / static_cast<double>(count) - shifted_mean * shifted_mean, 0.0);
@@ -142,13 +154,7 @@ __global__ void gradient_sums_kernel(const float* __restrict__ x, const float* _
         sum_g += gi;
         sum_gx += gi * (x[at] - m);
     });
-    sum_g = cuda::block_sum(sum_g);
-    sum_gx = cuda::block_sum(sum_gx);
-    if (cuda::linear_thread() == 0) {
-        double* out = partials + 2 * (blockIdx.y * g.channels + c);
-        out[0] = sum_g;
-        out[1] = sum_gx;
-    }
+    store_slice_sums(sum_g, sum_gx, g, c, partials);
 }
 
 // With x̂ = (x − μ)·inv: dγ = Σ g·x̂, dβ = Σ g, and per channel the coefficients of
@@ -163,14 +169,10 @@ __global__ void finalize_gradients_kernel(Geometry g, const double* __restrict__
                                           BatchStatistics saved, Gradients grads, DxCoefficients dx) {
     const std::int64_t c = cuda::first_index();
     if (c >= g.channels) return;
-    double sum_g = 0, sum_gx = 0;
-    for (int s = 0; s < g.splits; ++s) {
-        sum_g += partials[2 * (s * g.channels + c)];
-        sum_gx += partials[2 * (s * g.channels + c) + 1];
-    }
+    const double2 sums = slice_totals(partials, g, c);  // Σ g, Σ g·(x − μ)
     const float inv = saved.inv_std[c];
-    const float sg = static_cast<float>(sum_g);
-    const float sgx = static_cast<float>(sum_gx) * inv;
+    const float sg = static_cast<float>(sums.x);
+    const float sgx = static_cast<float>(sums.y) * inv;
     grads.weight[c] = sgx;
     grads.bias[c] = sg;
     grads.running_mean[c] = 0.f;

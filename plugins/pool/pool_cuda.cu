@@ -9,13 +9,30 @@
 namespace weft::pool {
 namespace {
 
-struct Position {
-    std::int64_t d, h, w;
+// Ranges along depth, height and width.
+struct Box {
+    Span d, h, w;
+    __device__ std::int64_t size() const { return d.size() * h.size() * w.size(); }
 };
 
 // Item i of a plane of extents (depth, height, width), row-major.
+struct Position {
+    std::int64_t d, h, w;
+};
 __device__ inline Position position_of(std::int64_t i, std::int64_t height, std::int64_t width) {
     return Position{i / (height * width), i / width % height, i % width};
+}
+
+// The input items of output item o's window, padding excluded.
+__device__ inline Box window_of(const Planes& p, std::int64_t o) {
+    const Position at = position_of(o, p.axis[1].out, p.axis[2].out);
+    return Box{window_items(p.axis[0], at.d), window_items(p.axis[1], at.h), window_items(p.axis[2], at.w)};
+}
+
+// The output items whose windows hold input item i.
+__device__ inline Box windows_holding_item(const Planes& p, std::int64_t i) {
+    const Position at = position_of(i, p.axis[1].in, p.axis[2].in);
+    return Box{windows_holding(p.axis[0], at.d), windows_holding(p.axis[1], at.h), windows_holding(p.axis[2], at.w)};
 }
 
 __device__ inline std::int64_t input_item(const Planes& p, std::int64_t d, std::int64_t h, std::int64_t w) {
@@ -33,14 +50,12 @@ __global__ void max_kernel(const float* __restrict__ x, float* __restrict__ y, s
     for (std::int64_t plane = cuda::first_plane(); plane < p.planes; plane += cuda::plane_stride()) {
         const float* in = x + plane * in_items;
         for (std::int64_t o = cuda::first_item(); o < out_items; o += cuda::item_stride()) {
-            const Position at = position_of(o, p.axis[1].out, p.axis[2].out);
-            const Span sd = window_items(p.axis[0], at.d), sh = window_items(p.axis[1], at.h),
-                       sw = window_items(p.axis[2], at.w);
-            std::int64_t best_item = input_item(p, sd.first, sh.first, sw.first);
+            const Box window = window_of(p, o);
+            std::int64_t best_item = input_item(p, window.d.first, window.h.first, window.w.first);
             float best = in[best_item];
-            for (std::int64_t d = sd.first; d < sd.last; ++d)
-                for (std::int64_t h = sh.first; h < sh.last; ++h)
-                    for (std::int64_t w = sw.first; w < sw.last; ++w) {
+            for (std::int64_t d = window.d.first; d < window.d.last; ++d)
+                for (std::int64_t h = window.h.first; h < window.h.last; ++h)
+                    for (std::int64_t w = window.w.first; w < window.w.last; ++w) {
                         const std::int64_t item = input_item(p, d, h, w);
                         if (in[item] > best) {
                             best = in[item];
@@ -58,14 +73,12 @@ __global__ void avg_kernel(const float* __restrict__ x, float* __restrict__ y, P
     for (std::int64_t plane = cuda::first_plane(); plane < p.planes; plane += cuda::plane_stride()) {
         const float* in = x + plane * in_items;
         for (std::int64_t o = cuda::first_item(); o < out_items; o += cuda::item_stride()) {
-            const Position at = position_of(o, p.axis[1].out, p.axis[2].out);
-            const Span sd = window_items(p.axis[0], at.d), sh = window_items(p.axis[1], at.h),
-                       sw = window_items(p.axis[2], at.w);
+            const Box window = window_of(p, o);
             float sum = 0.f;
-            for (std::int64_t d = sd.first; d < sd.last; ++d)
-                for (std::int64_t h = sh.first; h < sh.last; ++h)
-                    for (std::int64_t w = sw.first; w < sw.last; ++w) sum += in[input_item(p, d, h, w)];
-            y[plane * out_items + o] = sum / static_cast<float>(sd.size() * sh.size() * sw.size());
+            for (std::int64_t d = window.d.first; d < window.d.last; ++d)
+                for (std::int64_t h = window.h.first; h < window.h.last; ++h)
+                    for (std::int64_t w = window.w.first; w < window.w.last; ++w) sum += in[input_item(p, d, h, w)];
+            y[plane * out_items + o] = sum / static_cast<float>(window.size());
         }
     }
 }
@@ -80,21 +93,16 @@ __global__ void gather_gradients_kernel(const std::int32_t* __restrict__ argmax,
         const float* grad = dy + plane * out_items;
         const std::int32_t* from = Max ? argmax + plane * out_items : nullptr;
         for (std::int64_t i = cuda::first_item(); i < in_items; i += cuda::item_stride()) {
-            const Position at = position_of(i, p.axis[1].in, p.axis[2].in);
-            const Span od = windows_holding(p.axis[0], at.d), oh = windows_holding(p.axis[1], at.h),
-                       ow = windows_holding(p.axis[2], at.w);
+            const Box holding = windows_holding_item(p, i);
             float sum = 0.f;
-            for (std::int64_t d = od.first; d < od.last; ++d)
-                for (std::int64_t h = oh.first; h < oh.last; ++h)
-                    for (std::int64_t w = ow.first; w < ow.last; ++w) {
+            for (std::int64_t d = holding.d.first; d < holding.d.last; ++d)
+                for (std::int64_t h = holding.h.first; h < holding.h.last; ++h)
+                    for (std::int64_t w = holding.w.first; w < holding.w.last; ++w) {
                         const std::int64_t o = output_item(p, d, h, w);
                         if (Max) {
                             if (from[o] == i) sum += grad[o];
                         } else {
-                            const std::int64_t real = window_items(p.axis[0], d).size() *
-                                                      window_items(p.axis[1], h).size() *
-                                                      window_items(p.axis[2], w).size();
-                            sum += grad[o] / static_cast<float>(real);
+                            sum += grad[o] / static_cast<float>(window_of(p, o).size());
                         }
                     }
             dx[plane * in_items + i] = sum;
