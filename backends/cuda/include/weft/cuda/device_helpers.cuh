@@ -1,6 +1,7 @@
 // Device-side helpers shared by the CUDA kernels of weft's operators (.cu files only): grid-stride
-// loops over flat ranges, over the planes of weft/cuda/launch_geometry.h and a warp per row, the 16-byte
-// alignment test that float4 paths need, and warp and block reductions.
+// loops over flat ranges, over the planes of weft/cuda/launch_geometry.h and a warp per row, the
+// 16-byte alignment test that float4 paths need, and warp and block reductions. Device code, so
+// not among the installed plugin headers (each of those compiles with a plain C++ compiler).
 #pragma once
 
 #include <cuda_runtime.h>
