@@ -37,6 +37,19 @@ Workspace layout(const Geometry& g, void* workspace) {
     return w;
 }
 
+// The affine map a channel's items go through, y = x·scale + shift with scale = γ·inv and
+// shift = β − μ·scale, each step rounded on its own as the cpu computes it (no fused
+// multiply-add): given the same statistics, both sides then agree on every sign the fused ReLU
+// and its mask depend on.
+struct Affine {
+    float scale, shift;
+    __device__ static Affine of(float gamma, float beta, float mean, float inv) {
+        const float scale = __fmul_rn(gamma, inv);
+        return Affine{scale, __fsub_rn(beta, __fmul_rn(mean, scale))};
+    }
+    __device__ float operator()(float x) const { return __fadd_rn(__fmul_rn(x, scale), shift); }
+};
+
 // Calls visit(offset) for the items x[n, c, 0..plane) of the images n that block (channel c,
 // slice) owns: along y the images of its slice, along x the items of a plane.
 template <class Visit>
@@ -103,8 +116,9 @@ __global__ void finalize_statistics_kernel(const float* __restrict__ x, Geometry
     const float keep = settings.momentum, take = 1.f - settings.momentum;
     params.running_mean[c] = keep * params.running_mean[c] + take * m;
     params.running_var[c] = keep * params.running_var[c] + take * unbias * static_cast<float>(var);
-    scale[c] = params.weight[c] * inv;
-    shift[c] = params.bias[c] - m * scale[c];
+    const Affine affine = Affine::of(params.weight[c], params.bias[c], m, inv);
+    scale[c] = affine.scale;
+    shift[c] = affine.shift;
 }
 
 // One thread per channel: the affine map of inference, from the running statistics.
@@ -113,8 +127,9 @@ __global__ void inference_affine_kernel(Geometry g, Settings settings, Parameter
     const std::int64_t c = cuda::first_index();
     if (c >= g.channels) return;
     const float inv = static_cast<float>(1.0 / sqrt(static_cast<double>(params.running_var[c]) + settings.eps));
-    scale[c] = params.weight[c] * inv;
-    shift[c] = params.bias[c] - params.running_mean[c] * scale[c];
+    const Affine affine = Affine::of(params.weight[c], params.bias[c], params.running_mean[c], inv);
+    scale[c] = affine.scale;
+    shift[c] = affine.shift;
 }
 
 // y = x·scale[c] + shift[c], then ReLU, over the N·C planes.
@@ -124,21 +139,19 @@ __global__ void normalize_kernel(const float* __restrict__ x, float* __restrict_
     const std::int64_t planes = g.batch * g.channels;
     for (std::int64_t p = cuda::first_plane(); p < planes; p += cuda::plane_stride()) {
         const std::int64_t c = p % g.channels;
-        const float a = scale[c], b = shift[c];
+        const Affine affine{scale[c], shift[c]};
         const float* in = x + p * g.plane;
         float* out = y + p * g.plane;
-        for (std::int64_t i = cuda::first_item(); i < g.plane; i += cuda::item_stride()) {
-            const float v = in[i] * a + b;
-            out[i] = Relu ? fmaxf(v, 0.f) : v;
-        }
+        for (std::int64_t i = cuda::first_item(); i < g.plane; i += cuda::item_stride())
+            out[i] = Relu ? fmaxf(affine(in[i]), 0.f) : affine(in[i]);
     }
 }
 
 // The incoming gradient where the fused ReLU let it through: its input x·scale + shift was
 // positive (scale and shift from the batch statistics and the γ, β that forward used).
 template <bool Relu>
-__device__ inline float masked(float g, float x, float scale, float shift) {
-    return Relu && !(x * scale + shift > 0.f) ? 0.f : g;
+__device__ inline float masked(float g, float x, const Affine& affine) {
+    return Relu && !(affine(x) > 0.f) ? 0.f : g;
 }
 
 // Block (c, slice): Σ g and Σ g·(x − mean) over its slice of channel c, g masked by the ReLU.
@@ -147,10 +160,10 @@ __global__ void gradient_sums_kernel(const float* __restrict__ x, const float* _
                                      Parameters params, BatchStatistics saved, double* __restrict__ partials) {
     const std::int64_t c = blockIdx.x;
     const float m = saved.mean[c];
-    const float scale = params.weight[c] * saved.inv_std[c], shift = params.bias[c] - m * scale;
+    const Affine affine = Affine::of(params.weight[c], params.bias[c], m, saved.inv_std[c]);
     double sum_g = 0, sum_gx = 0;
     for_each_item_of_the_slice(g, c, [&](std::int64_t at) {
-        const float gi = masked<Relu>(dy[at], x[at], scale, shift);
+        const float gi = masked<Relu>(dy[at], x[at], affine);
         sum_g += gi;
         sum_gx += gi * (x[at] - m);
     });
@@ -190,12 +203,12 @@ __global__ void dx_kernel(const float* __restrict__ x, const float* __restrict__
     for (std::int64_t p = cuda::first_plane(); p < planes; p += cuda::plane_stride()) {
         const std::int64_t c = p % g.channels;
         const float m = saved.mean[c];
-        const float scale = params.weight[c] * saved.inv_std[c], shift = params.bias[c] - m * scale;
+        const Affine affine = Affine::of(params.weight[c], params.bias[c], m, saved.inv_std[c]);
         const float k = coefficients.k[c], sg = coefficients.sum_g[c], c2 = coefficients.c2[c];
         const std::int64_t base = p * g.plane;
         for (std::int64_t i = cuda::first_item(); i < g.plane; i += cuda::item_stride()) {
             const float xi = x[base + i];
-            const float gi = masked<Relu>(dy[base + i], xi, scale, shift);
+            const float gi = masked<Relu>(dy[base + i], xi, affine);
             dx[base + i] = k * (count * gi - sg - (xi - m) * c2);
         }
     }
