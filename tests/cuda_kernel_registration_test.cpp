@@ -2,7 +2,9 @@
 // checked on every host where they are built, GPU or not: each registers a kernel for the cuda
 // backend from its own library, and that kernel is unavailable exactly when the cuda device is,
 // with the device's reason ("no CUDA driver" on a host without one).
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -18,10 +20,12 @@ TEST(CudaKernelRegistration, EveryOperatorHasACudaKernelFromItsOwnCudaLibrary) {
     const weft::Registry& registry = weft::testing::build_registry();
     for (const std::string op : kOperators) {
         SCOPED_TRACE(op);
-        const auto kernels = registry.kernels(op, "cuda");
-        ASSERT_EQ(kernels.size(), 1u);
-        EXPECT_EQ(kernels[0]->factory.backend, "cuda");
-        EXPECT_EQ(kernels[0]->library.filename().string(), "libweft_" + op + "_cuda.so");
+        std::vector<std::string> libraries;
+        for (const weft::RegisteredKernel* kernel : registry.kernels(op, "cuda")) {
+            EXPECT_EQ(kernel->factory.backend, "cuda");
+            libraries.push_back(kernel->library.filename().string());
+        }
+        EXPECT_NE(std::find(libraries.begin(), libraries.end(), "libweft_" + op + "_cuda.so"), libraries.end());
     }
 }
 
