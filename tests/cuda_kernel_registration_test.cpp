@@ -45,7 +45,8 @@ TEST(CudaKernelRegistration, AHostWithoutAUsableDeviceRefusesToRunACudaNodeWithT
     const std::string why = weft::testing::cuda_unavailable_reason();
     if (why.empty()) GTEST_SKIP() << "this host has a usable cuda device";
     const weft::Tensor x = weft::testing::random_tensor({2, 3}, 1);
-    EXPECT_TRUE(weft::testing::throws_error_containing([&] { weft::testing::run_op("relu", {}, {x}, {}, "cuda"); }, why));
+    EXPECT_TRUE(
+        weft::testing::throws_error_containing([&] { weft::testing::run_op("relu", {}, {x}, {}, "cuda"); }, why));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // backward recomputes it from the input, the saved statistics and γ, β (not yet updated then).
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include <fmt/format.h>
 

@@ -52,9 +52,11 @@ public:
         const float* x = args.inputs[0].as<const float>();
         float* y = args.outputs[0].as<float>();
         switch (mode_) {
-            case Mode::max:
-                weft::pool::max_forward(device_, planes_, x, y, training_ ? static_cast<std::int32_t*>(args.saved) : nullptr);
+            case Mode::max: {
+                auto* argmax = training_ ? static_cast<std::int32_t*>(args.saved) : nullptr;  // kept for backward
+                weft::pool::max_forward(device_, planes_, x, y, argmax);
                 break;
+            }
             case Mode::avg: weft::pool::avg_forward(device_, planes_, x, y); break;
             case Mode::global_avg:
                 weft::pool::global_avg_forward(device_, planes_.planes, planes_.in_items(), x, y);

@@ -26,11 +26,15 @@ inline PlaneGrid plane_grid(std::int64_t planes, std::int64_t items, const CudaD
 }
 
 // A 1D grid-stride loop: for (i = first_index(); i < n; i += index_stride()).
-__device__ inline std::int64_t first_index() { return static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
+__device__ inline std::int64_t first_index() {
+    return static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
 __device__ inline std::int64_t index_stride() { return static_cast<std::int64_t>(gridDim.x) * blockDim.x; }
 
 // The 2D loop of a plane_grid launch: planes along y, the items of a plane along x.
-__device__ inline std::int64_t first_plane() { return static_cast<std::int64_t>(blockIdx.y) * blockDim.y + threadIdx.y; }
+__device__ inline std::int64_t first_plane() {
+    return static_cast<std::int64_t>(blockIdx.y) * blockDim.y + threadIdx.y;
+}
 __device__ inline std::int64_t plane_stride() { return static_cast<std::int64_t>(gridDim.y) * blockDim.y; }
 __device__ inline std::int64_t first_item() { return first_index(); }
 __device__ inline std::int64_t item_stride() { return index_stride(); }
@@ -46,7 +50,9 @@ inline LaunchShape warp_rows_launch(std::int64_t rows, const CudaDevice& device)
 }
 
 // The thread's place in its block, counting x fastest (how the hardware forms warps).
-__device__ inline unsigned linear_thread() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
+__device__ inline unsigned linear_thread() {
+    return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+}
 __device__ inline unsigned block_threads() { return blockDim.x * blockDim.y * blockDim.z; }
 
 // Sum and maximum over the 32 lanes of a full warp; every lane gets the result.
