@@ -6,3 +6,14 @@ function(weft_add_test name)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   gtest_discover_tests(${name} TEST_PREFIX "${name}." DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
 endfunction()
+
+# weft_add_cuda_test(<name> SOURCES <src>... [LIBS <lib>...]): a test of CUDA kernel libraries,
+# built only where they are (WEFT_HAVE_CUDA); tests that need a GPU skip themselves without one
+# (WEFT_SKIP_WITHOUT_CUDA), the others run everywhere it is built. It sees the CUDA backend's
+# headers that need no CUDA compiler (weft/cuda/launch_geometry.h), for host-side checks.
+function(weft_add_cuda_test name)
+  if(WEFT_HAVE_CUDA)
+    weft_add_test(${name} ${ARGN})
+    target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/backends/cuda/include)
+  endif()
+endfunction()

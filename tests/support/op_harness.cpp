@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -141,50 +144,72 @@ private:
     Device& device_;
     std::vector<void*> blocks_;
 };
+
+// One node's kernel created straight from the registry (not through an executor) on `backend`'s
+// device, with the parameters the node's graph would have.
+struct DirectKernel {
+    Graph graph;
+    WeightMap weights;
+    std::unique_ptr<Device> device;
+    std::vector<TensorDesc> inputs, outputs;
+    std::string name;  // the chosen kernel's
+    std::unique_ptr<Kernel> kernel;
+
+    const Node& node() const { return graph.nodes[0]; }
+};
+
+DirectKernel make_direct_kernel(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
+                                const WeightMap& params, const std::string& kernel, std::uint64_t seed,
+                                const std::string& backend, bool training, bool in_place) {
+    DirectKernel d;
+    for (const Tensor& t : inputs) d.inputs.push_back(t.desc());
+    d.graph = one_node_graph(op, attrs, d.inputs);
+    const Node& node = d.node();
+    d.weights = init_weights(d.graph, seed);
+    for (const auto& [name, t] : params) d.weights["node." + name] = t;
+    const Registry& registry = build_registry();
+    d.device = registry.create_device(backend, {});
+    std::map<std::string, std::string> overrides;
+    if (!kernel.empty()) overrides[op] = kernel;
+    for (int v : node.outputs) d.outputs.push_back(d.graph.values[v].desc);
+    const KernelConfig config{node.name, node.attrs, d.inputs, d.outputs, node.params, *d.device, training, in_place};
+    if (!kernel.empty() && backend == "cpu") require_forced_kernel_takes(d.graph, kernel, training);
+    const RegisteredKernel& chosen = registry.select_kernel(op, backend, overrides, &config);
+    d.name = chosen.factory.name;
+    d.kernel = chosen.factory.create(config);
+    return d;
+}
 }  // namespace
 
 BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
                                const std::vector<Tensor>& grad_outputs, const WeightMap& params,
                                const std::string& kernel, std::uint64_t seed, const std::string& backend) {
-    std::vector<TensorDesc> descs;
-    for (const Tensor& t : inputs) descs.push_back(t.desc());
-    const Graph g = one_node_graph(op, attrs, descs);
-    const Node& node = g.nodes[0];
-    WeightMap weights = init_weights(g, seed);
-    for (const auto& [name, t] : params) weights["node." + name] = t;
-
-    const Registry& registry = build_registry();
-    std::unique_ptr<Device> device = registry.create_device(backend, {});
-    std::map<std::string, std::string> overrides;
-    if (!kernel.empty()) overrides[op] = kernel;
-    std::vector<TensorDesc> out_descs;
-    for (int v : node.outputs) out_descs.push_back(g.values[v].desc);
-    KernelConfig config{node.name, node.attrs, descs, out_descs, node.params, *device, /*training=*/true, false};
-    if (!kernel.empty() && backend == "cpu") require_forced_kernel_takes(g, kernel, /*training=*/true);
-    const RegisteredKernel& chosen = registry.select_kernel(op, backend, overrides, &config);
-    std::unique_ptr<Kernel> k = chosen.factory.create(config);
-    if (!k->has_backward()) throw Error(fmt::format("the {} kernel of '{}' has no backward", chosen.factory.name, op));
+    DirectKernel d = make_direct_kernel(op, attrs, inputs, params, kernel, seed, backend, /*training=*/true,
+                                        /*in_place=*/false);
+    const Node& node = d.node();
+    Kernel& k = *d.kernel;
+    if (!k.has_backward()) throw Error(fmt::format("the {} kernel of '{}' has no backward", d.name, op));
 
     // Everything on the device, as the training executor would hold it.
-    DeviceArena arena(*device);
+    DeviceArena arena(*d.device);
     std::vector<TensorView> in_v, out_v, par_v, gout_v, gin_v, gpar_v;
     for (const Tensor& t : inputs) in_v.push_back(arena.upload(t));
-    for (const TensorDesc& d : out_descs) out_v.push_back(arena.zeros(d));
+    for (const TensorDesc& desc : d.outputs) out_v.push_back(arena.zeros(desc));
     for (const ParamSpec& p : node.params) {
-        par_v.push_back(arena.upload(weights.at("node." + p.name)));
+        par_v.push_back(arena.upload(d.weights.at("node." + p.name)));
         gpar_v.push_back(arena.zeros(p.desc));
     }
     for (const Tensor& t : grad_outputs) gout_v.push_back(arena.upload(t));
-    for (const TensorDesc& d : descs) gin_v.push_back(arena.zeros(d));
-    void* ws = arena.allocate(k->workspace_bytes());
+    for (const TensorDesc& desc : d.inputs) gin_v.push_back(arena.zeros(desc));
+    void* ws = arena.allocate(k.workspace_bytes());
     // Saved memory apart from the workspace, as the training executor gives it: a kernel that
     // left state in the workspace would fail here once the workspace is scribbled over.
-    void* sv = arena.allocate(k->saved_bytes());
-    k->forward(ForwardArgs{in_v, out_v, par_v, ws, sv});
-    const std::vector<std::byte> scribble(std::max<std::size_t>(k->workspace_bytes(), 64), std::byte{0xA5});
-    device->copy_from_host(ws, scribble.data(), scribble.size());
-    k->backward(BackwardArgs{in_v, out_v, gout_v, gin_v, par_v, gpar_v, ws, sv});
-    device->synchronize();
+    void* sv = arena.allocate(k.saved_bytes());
+    k.forward(ForwardArgs{in_v, out_v, par_v, ws, sv});
+    const std::vector<std::byte> scribble(std::max<std::size_t>(k.workspace_bytes(), 64), std::byte{0xA5});
+    d.device->copy_from_host(ws, scribble.data(), scribble.size());
+    k.backward(BackwardArgs{in_v, out_v, gout_v, gin_v, par_v, gpar_v, ws, sv});
+    d.device->synchronize();
 
     BackwardResult r;
     for (const TensorView& v : out_v) r.outputs.push_back(arena.download(v));
@@ -193,6 +218,29 @@ BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, c
         r.params.emplace(node.params[i].name, arena.download(par_v[i]));
         r.grad_params.push_back(arena.download(gpar_v[i]));
     }
+    return r;
+}
+
+ForwardResult run_op_forward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
+                             bool in_place, const std::string& backend, const WeightMap& params, std::uint64_t seed) {
+    DirectKernel d =
+        make_direct_kernel(op, attrs, inputs, params, /*kernel=*/{}, seed, backend, /*training=*/false, in_place);
+    const std::optional<int> shared = build_registry().op(op).inplace_input;
+    if (in_place && !shared) throw Error(fmt::format("'{}' declares no input it may overwrite", op));
+
+    DeviceArena arena(*d.device);
+    std::vector<TensorView> in_v, out_v, par_v;
+    for (const Tensor& t : inputs) in_v.push_back(arena.upload(t));
+    for (const TensorDesc& desc : d.outputs) out_v.push_back(arena.zeros(desc));
+    if (in_place) out_v[0].data = in_v[static_cast<std::size_t>(*shared)].data;
+    for (const ParamSpec& p : d.node().params) par_v.push_back(arena.upload(d.weights.at("node." + p.name)));
+    void* ws = arena.allocate(d.kernel->workspace_bytes());
+    d.kernel->forward(ForwardArgs{in_v, out_v, par_v, ws, nullptr});
+    d.device->synchronize();
+
+    ForwardResult r;
+    for (const TensorView& v : out_v) r.outputs.push_back(arena.download(v));
+    for (const TensorView& v : in_v) r.inputs_after.push_back(arena.download(v));
     return r;
 }
 

@@ -46,6 +46,18 @@ BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, c
                                const std::string& kernel = {}, std::uint64_t seed = 1,
                                const std::string& backend = "cpu");
 
+// One inference-mode forward pass of one operator straight through its kernel, on `backend`'s
+// device memory, with output 0 written over input `inplace_input` when `in_place` (as the
+// scheduler arranges when that input dies at the node) or into a buffer of its own. Returns the
+// outputs and the inputs as they are afterwards (an out-of-place kernel must leave them alone).
+struct ForwardResult {
+    std::vector<Tensor> outputs;
+    std::vector<Tensor> inputs_after;
+};
+ForwardResult run_op_forward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
+                             bool in_place, const std::string& backend = "cpu", const WeightMap& params = {},
+                             std::uint64_t seed = 1);
+
 // Why tests of the cuda backend cannot run here ("the cuda backend is not built here", "no CUDA
 // driver", "no CUDA device"), or empty. WEFT_SKIP_WITHOUT_CUDA() skips a test with that reason.
 std::string cuda_unavailable_reason();

@@ -1,0 +1,294 @@
+// The CUDA kernels of batch_norm, the same arithmetic as the cpu's direct kernel:
+//
+// - Per-channel sums over N·plane items (up to 256·32·32) in two steps: a grid of channels ×
+//   slices of the batch, each block summing its slice in double, then one thread per channel
+//   adding the slices in a fixed order (so the result is the same on every run). The forward
+//   sums are shifted by the channel's first item, Σ(x − K) and Σ(x − K)², which keeps the
+//   variance accurate however large the mean (no E[x²] − E[x]² cancellation).
+// - Normalisation and dx as element-wise passes over the N·C planes, with per-channel
+//   coefficients computed once per channel by the step before.
+//
+// Scratch (the workspace, valid for one call): the slices' partial sums, then the per-channel
+// coefficients. Nothing is allocated here.
+#include <algorithm>
+#include <cmath>
+
+#include "batch_norm_cuda.h"
+#include "weft/cuda/cuda_check.h"
+#include "weft/cuda/device_helpers.cuh"
+
+namespace weft::batch_norm {
+namespace {
+
+// The workspace: partial sums [splits][channels][2] in double, then kCoefficientRows float
+// arrays of one value per channel.
+constexpr int kCoefficientRows = 3;
+
+struct Workspace {
+    double* partials;
+    float* row[kCoefficientRows];
+};
+
+Workspace layout(const Geometry& g, void* workspace) {
+    Workspace w{};
+    w.partials = static_cast<double*>(workspace);
+    auto* rows = reinterpret_cast<float*>(w.partials + 2 * g.splits * g.channels);
+    for (int r = 0; r < kCoefficientRows; ++r) w.row[r] = rows + r * g.channels;
+    return w;
+}
+
+// The affine map a channel's items go through, y = x·scale + shift with scale = γ·inv and
+// shift = β − μ·scale, each step rounded on its own as the cpu computes it (no fused
+// multiply-add): given the same statistics, both sides then agree on every sign the fused ReLU
+// and its mask depend on.
+struct Affine {
+    float scale, shift;
+    __device__ static Affine of(float gamma, float beta, float mean, float inv) {
+        const float scale = __fmul_rn(gamma, inv);
+        return Affine{scale, __fsub_rn(beta, __fmul_rn(mean, scale))};
+    }
+    __device__ float operator()(float x) const { return __fadd_rn(__fmul_rn(x, scale), shift); }
+};
+
+// Calls visit(offset) for the items x[n, c, 0..plane) of the images n that block (channel c,
+// slice) owns: along y the images of its slice, along x the items of a plane.
+template <class Visit>
+__device__ void for_each_item_of_the_slice(const Geometry& g, std::int64_t c, Visit visit) {
+    for (std::int64_t n = blockIdx.y * std::int64_t{blockDim.y} + threadIdx.y; n < g.batch;
+         n += std::int64_t{gridDim.y} * blockDim.y) {
+        const std::int64_t base = (n * g.channels + c) * g.plane;
+        for (std::int64_t i = threadIdx.x; i < g.plane; i += blockDim.x) visit(base + i);
+    }
+}
+
+// Block (c, slice)'s two sums, each reduced over the block, into its place in the partials.
+__device__ void store_slice_sums(double first, double second, const Geometry& g, std::int64_t c, double* partials) {
+    first = cuda::block_sum(first);
+    second = cuda::block_sum(second);
+    if (cuda::linear_thread() == 0) {
+        double* out = partials + 2 * (blockIdx.y * g.channels + c);
+        out[0] = first;
+        out[1] = second;
+    }
+}
+
+// Block (c, slice): Σ(x − K) and Σ(x − K)² over its slice of channel c, K = x[0, c, 0].
+__global__ void statistics_kernel(const float* __restrict__ x, Geometry g, double* __restrict__ partials) {
+    const std::int64_t c = blockIdx.x;
+    const double shift = x[c * g.plane];
+    double sum = 0, squares = 0;
+    for_each_item_of_the_slice(g, c, [&](std::int64_t at) {
+        const double d = static_cast<double>(x[at]) - shift;
+        sum += d;
+        squares += d * d;
+    });
+    store_slice_sums(sum, squares, g, c, partials);
+}
+
+// Channel c's two sums over all slices, added in slice order.
+__device__ inline double2 slice_totals(const double* partials, const Geometry& g, std::int64_t c) {
+    double2 total{0.0, 0.0};
+    for (int s = 0; s < g.splits; ++s) {
+        total.x += partials[2 * (s * g.channels + c)];
+        total.y += partials[2 * (s * g.channels + c) + 1];
+    }
+    return total;
+}
+
+// One thread per channel: the batch mean and variance from the slices' sums; saved statistics,
+// running statistics, and the affine map y = x·scale + shift for the normalisation pass.
+__global__ void finalize_statistics_kernel(const float* __restrict__ x, Geometry g, Settings settings,
+                                           const double* __restrict__ partials, Parameters params,
+                                           BatchStatistics saved, float* __restrict__ scale,
+                                           float* __restrict__ shift) {
+    const std::int64_t c = cuda::first_index();
+    if (c >= g.channels) return;
+    const double2 sums = slice_totals(partials, g, c);
+    const double sum = sums.x, squares = sums.y;
+    const std::int64_t count = g.batch * g.plane;
+    const double shifted_mean = sum / static_cast<double>(count);
+    const double var = fmax(squares / static_cast<double>(count) - shifted_mean * shifted_mean, 0.0);
+    const float m = static_cast<float>(static_cast<double>(x[c * g.plane]) + shifted_mean);
+    const float inv = static_cast<float>(1.0 / sqrt(var + settings.eps));
+    saved.mean[c] = m;
+    saved.inv_std[c] = inv;
+    const float unbias = count > 1 ? static_cast<float>(count) / static_cast<float>(count - 1) : 1.f;
+    const float keep = settings.momentum, take = 1.f - settings.momentum;
+    params.running_mean[c] = keep * params.running_mean[c] + take * m;
+    params.running_var[c] = keep * params.running_var[c] + take * unbias * static_cast<float>(var);
+    const Affine affine = Affine::of(params.weight[c], params.bias[c], m, inv);
+    scale[c] = affine.scale;
+    shift[c] = affine.shift;
+}
+
+// One thread per channel: the affine map of inference, from the running statistics.
+__global__ void inference_affine_kernel(Geometry g, Settings settings, Parameters params, float* __restrict__ scale,
+                                        float* __restrict__ shift) {
+    const std::int64_t c = cuda::first_index();
+    if (c >= g.channels) return;
+    const float inv = static_cast<float>(1.0 / sqrt(static_cast<double>(params.running_var[c]) + settings.eps));
+    const Affine affine = Affine::of(params.weight[c], params.bias[c], params.running_mean[c], inv);
+    scale[c] = affine.scale;
+    shift[c] = affine.shift;
+}
+
+// y = x·scale[c] + shift[c], then ReLU, over the N·C planes.
+template <bool Relu>
+__global__ void normalize_kernel(const float* __restrict__ x, float* __restrict__ y, Geometry g,
+                                 const float* __restrict__ scale, const float* __restrict__ shift) {
+    const std::int64_t planes = g.batch * g.channels;
+    for (std::int64_t p = cuda::first_plane(); p < planes; p += cuda::plane_stride()) {
+        const std::int64_t c = p % g.channels;
+        const Affine affine{scale[c], shift[c]};
+        const float* in = x + p * g.plane;
+        float* out = y + p * g.plane;
+        for (std::int64_t i = cuda::first_item(); i < g.plane; i += cuda::item_stride())
+            out[i] = Relu ? fmaxf(affine(in[i]), 0.f) : affine(in[i]);
+    }
+}
+
+// The incoming gradient where the fused ReLU let it through: its input x·scale + shift was
+// positive (scale and shift from the batch statistics and the γ, β that forward used).
+template <bool Relu>
+__device__ inline float masked(float g, float x, const Affine& affine) {
+    return Relu && !(affine(x) > 0.f) ? 0.f : g;
+}
+
+// Block (c, slice): Σ g and Σ g·(x − mean) over its slice of channel c, g masked by the ReLU.
+template <bool Relu>
+__global__ void gradient_sums_kernel(const float* __restrict__ x, const float* __restrict__ dy, Geometry g,
+                                     Parameters params, BatchStatistics saved, double* __restrict__ partials) {
+    const std::int64_t c = blockIdx.x;
+    const float m = saved.mean[c];
+    const Affine affine = Affine::of(params.weight[c], params.bias[c], m, saved.inv_std[c]);
+    double sum_g = 0, sum_gx = 0;
+    for_each_item_of_the_slice(g, c, [&](std::int64_t at) {
+        const float gi = masked<Relu>(dy[at], x[at], affine);
+        sum_g += gi;
+        sum_gx += gi * (x[at] - m);
+    });
+    store_slice_sums(sum_g, sum_gx, g, c, partials);
+}
+
+// With x̂ = (x − μ)·inv: dγ = Σ g·x̂, dβ = Σ g, and per channel the coefficients of
+// dx = k·(M·g − Σg − (x − μ)·c2), k = γ·inv/M, c2 = inv·Σ g·x̂.
+struct DxCoefficients {
+    float* k;
+    float* sum_g;
+    float* c2;
+};
+
+__global__ void finalize_gradients_kernel(Geometry g, const double* __restrict__ partials, Parameters params,
+                                          BatchStatistics saved, Gradients grads, DxCoefficients dx) {
+    const std::int64_t c = cuda::first_index();
+    if (c >= g.channels) return;
+    const double2 sums = slice_totals(partials, g, c);  // Σ g, Σ g·(x − μ)
+    const float inv = saved.inv_std[c];
+    const float sg = static_cast<float>(sums.x);
+    const float sgx = static_cast<float>(sums.y) * inv;
+    grads.weight[c] = sgx;
+    grads.bias[c] = sg;
+    grads.running_mean[c] = 0.f;
+    grads.running_var[c] = 0.f;
+    dx.k[c] = params.weight[c] * inv / static_cast<float>(g.batch * g.plane);
+    dx.sum_g[c] = sg;
+    dx.c2[c] = inv * sgx;
+}
+
+template <bool Relu>
+__global__ void dx_kernel(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx, Geometry g,
+                          Parameters params, BatchStatistics saved, DxCoefficients coefficients) {
+    const std::int64_t planes = g.batch * g.channels;
+    const float count = static_cast<float>(g.batch * g.plane);
+    for (std::int64_t p = cuda::first_plane(); p < planes; p += cuda::plane_stride()) {
+        const std::int64_t c = p % g.channels;
+        const float m = saved.mean[c];
+        const Affine affine = Affine::of(params.weight[c], params.bias[c], m, saved.inv_std[c]);
+        const float k = coefficients.k[c], sg = coefficients.sum_g[c], c2 = coefficients.c2[c];
+        const std::int64_t base = p * g.plane;
+        for (std::int64_t i = cuda::first_item(); i < g.plane; i += cuda::item_stride()) {
+            const float xi = x[base + i];
+            const float gi = masked<Relu>(dy[base + i], xi, affine);
+            dx[base + i] = k * (count * gi - sg - (xi - m) * c2);
+        }
+    }
+}
+
+unsigned channel_blocks(const Geometry& g) { return static_cast<unsigned>(cuda::ceil_div(g.channels, 128)); }
+
+// The reductions' grid: one block per (channel, slice of the batch).
+dim3 slice_grid(const Geometry& g) {
+    return dim3(static_cast<unsigned>(g.channels), static_cast<unsigned>(g.splits));
+}
+
+void normalize(cuda::CudaDevice& device, const Geometry& g, bool relu, const float* x, float* y, const float* scale,
+               const float* shift) {
+    const cuda::PlaneGrid grid = cuda::plane_grid(g.batch * g.channels, g.plane, device);
+    if (relu)
+        normalize_kernel<true><<<cuda::grid_of(grid), cuda::block_of(grid), 0, device.stream()>>>(x, y, g, scale, shift);
+    else
+        normalize_kernel<false><<<cuda::grid_of(grid), cuda::block_of(grid), 0, device.stream()>>>(x, y, g, scale, shift);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm normalize_kernel");
+}
+
+}  // namespace
+
+Geometry make_geometry(std::int64_t batch, std::int64_t channels, std::int64_t plane, const cuda::CudaDevice& device) {
+    Geometry g{batch, channels, plane, 1};
+    // About four blocks per multiprocessor in all, each a slice of at least one image.
+    const std::int64_t wanted = cuda::ceil_div(4 * std::int64_t{device.properties().multiProcessorCount}, channels);
+    g.splits = static_cast<int>(std::clamp<std::int64_t>(wanted, 1, std::min<std::int64_t>(batch, cuda::kMaxGridY)));
+    return g;
+}
+
+std::size_t workspace_bytes(const Geometry& g, bool training) {
+    const std::size_t coefficients = kCoefficientRows * static_cast<std::size_t>(g.channels) * sizeof(float);
+    if (!training) return coefficients;
+    return 2 * static_cast<std::size_t>(g.splits) * static_cast<std::size_t>(g.channels) * sizeof(double) + coefficients;
+}
+
+void inference_forward(cuda::CudaDevice& device, const Geometry& g, const Settings& settings, const float* x, float* y,
+                       const Parameters& params, void* workspace) {
+    auto* scale = static_cast<float*>(workspace);
+    float* shift = scale + g.channels;
+    inference_affine_kernel<<<channel_blocks(g), 128, 0, device.stream()>>>(g, settings, params, scale, shift);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm inference_affine_kernel");
+    normalize(device, g, settings.relu, x, y, scale, shift);
+}
+
+void training_forward(cuda::CudaDevice& device, const Geometry& g, const Settings& settings, const float* x, float* y,
+                      const Parameters& params, const BatchStatistics& saved, void* workspace) {
+    const Workspace w = layout(g, workspace);
+    const cuda::PlaneGrid block = cuda::plane_block(g.plane);
+    statistics_kernel<<<slice_grid(g), cuda::block_of(block), 0, device.stream()>>>(x, g, w.partials);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm statistics_kernel");
+    finalize_statistics_kernel<<<channel_blocks(g), 128, 0, device.stream()>>>(x, g, settings, w.partials, params,
+                                                                                saved, w.row[0], w.row[1]);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm finalize_statistics_kernel");
+    normalize(device, g, settings.relu, x, y, w.row[0], w.row[1]);
+}
+
+void backward(cuda::CudaDevice& device, const Geometry& g, const Settings& settings, const float* x, const float* dy,
+              const Parameters& params, const BatchStatistics& saved, const Gradients& grads, void* workspace) {
+    const Workspace w = layout(g, workspace);
+    const DxCoefficients coefficients{w.row[0], w.row[1], w.row[2]};
+    const dim3 block = cuda::block_of(cuda::plane_block(g.plane));
+    const cuda::PlaneGrid planes = cuda::plane_grid(g.batch * g.channels, g.plane, device);
+    cudaStream_t stream = device.stream();
+    if (settings.relu)
+        gradient_sums_kernel<true><<<slice_grid(g), block, 0, stream>>>(x, dy, g, params, saved, w.partials);
+    else
+        gradient_sums_kernel<false><<<slice_grid(g), block, 0, stream>>>(x, dy, g, params, saved, w.partials);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm gradient_sums_kernel");
+    finalize_gradients_kernel<<<channel_blocks(g), 128, 0, stream>>>(g, w.partials, params, saved, grads, coefficients);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm finalize_gradients_kernel");
+    if (settings.relu)
+        dx_kernel<true><<<cuda::grid_of(planes), cuda::block_of(planes), 0, stream>>>(x, dy, grads.x, g, params, saved,
+                                                                                     coefficients);
+    else
+        dx_kernel<false><<<cuda::grid_of(planes), cuda::block_of(planes), 0, stream>>>(x, dy, grads.x, g, params, saved,
+                                                                                      coefficients);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm dx_kernel");
+}
+
+}  // namespace weft::batch_norm
