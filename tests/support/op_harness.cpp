@@ -51,16 +51,16 @@ namespace {
 // A test that forces a kernel means that very kernel: where it declines the node (the registry
 // would give it to the next kernel), that is an error naming its reason, not a silent comparison
 // of another kernel with itself.
-void require_forced_kernel_takes(const Graph& g, const std::string& kernel, bool training) {
+void require_forced_kernel_takes(const Graph& g, const std::string& kernel, bool training, Device& device) {
     const Node& node = g.nodes[0];
     const Registry& registry = build_registry();
-    const std::unique_ptr<Device> device = registry.create_device("cpu", {});
     std::vector<TensorDesc> inputs, outputs;
     for (int v : node.inputs) inputs.push_back(g.values[v].desc);
     for (int v : node.outputs) outputs.push_back(g.values[v].desc);
-    const KernelConfig config{node.name, node.attrs, inputs, outputs, node.params, *device, training, false};
+    const KernelConfig config{node.name, node.attrs, inputs, outputs, node.params, device, training, false};
     std::vector<std::string> passed_over;
-    const RegisteredKernel& chosen = registry.select_kernel(node.op, "cpu", {{node.op, kernel}}, &config, &passed_over);
+    const RegisteredKernel& chosen =
+        registry.select_kernel(node.op, device.backend(), {{node.op, kernel}}, &config, &passed_over);
     if (chosen.factory.name != kernel && chosen.library.stem().string().find(kernel) == std::string::npos)
         throw Error(fmt::format("the forced {} kernel '{}' declined the node ({}); {} would run it", node.op, kernel,
                                 fmt::join(passed_over, "; "), chosen.factory.name));
@@ -74,7 +74,8 @@ std::vector<Tensor> run_one_node(const std::string& op, const Attributes& attrs,
     WeightMap weights = init_weights(g, seed);
     for (const auto& [name, t] : params) weights["node." + name] = t;
     if (const auto forced = options.kernel_overrides.find(op); forced != options.kernel_overrides.end())
-        require_forced_kernel_takes(g, forced->second, /*training=*/false);
+        require_forced_kernel_takes(g, forced->second, /*training=*/false,
+                                    *build_registry().create_device(options.backend, options.device));
     Executor exec(g, build_registry(), weights, options);
     std::vector<Tensor> outputs = exec.make_outputs();
     exec.run(inputs, outputs);
@@ -91,8 +92,9 @@ std::vector<Tensor> run_op(const std::string& op, const Attributes& attrs, const
 
 std::vector<Tensor> run_op_with_kernel(const std::string& kernel, const std::string& op, const Attributes& attrs,
                                        const std::vector<Tensor>& inputs, const WeightMap& params,
-                                       std::uint64_t seed) {
+                                       std::uint64_t seed, const std::string& backend) {
     CompileOptions options;
+    options.backend = backend;
     options.kernel_overrides = {{op, kernel}};
     return run_one_node(op, attrs, inputs, params, options, seed);
 }
@@ -160,7 +162,7 @@ BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, c
     std::vector<TensorDesc> out_descs;
     for (int v : node.outputs) out_descs.push_back(g.values[v].desc);
     KernelConfig config{node.name, node.attrs, descs, out_descs, node.params, *device, /*training=*/true, false};
-    if (!kernel.empty() && backend == "cpu") require_forced_kernel_takes(g, kernel, /*training=*/true);
+    if (!kernel.empty()) require_forced_kernel_takes(g, kernel, /*training=*/true, *device);
     const RegisteredKernel& chosen = registry.select_kernel(op, backend, overrides, &config);
     std::unique_ptr<Kernel> k = chosen.factory.create(config);
     if (!k->has_backward()) throw Error(fmt::format("the {} kernel of '{}' has no backward", chosen.factory.name, op));

@@ -25,11 +25,12 @@ std::vector<Tensor> run_op(const std::string& op, const Attributes& attrs,
                            const std::vector<Tensor>& inputs, const WeightMap& params = {},
                            const std::string& backend = "cpu", std::uint64_t seed = 1);
 
-// As run_op on the cpu backend, but with `kernel` (a kernel name or library stem, as in
-// `weft --kernel op=kernel`) forced for `op` instead of the registry's choice.
+// As run_op, but with `kernel` (a kernel name or library stem, as in `weft --kernel op=kernel`)
+// forced for `op` instead of the registry's choice; an error if that kernel declines the node.
 std::vector<Tensor> run_op_with_kernel(const std::string& kernel, const std::string& op,
                                        const Attributes& attrs, const std::vector<Tensor>& inputs,
-                                       const WeightMap& params = {}, std::uint64_t seed = 1);
+                                       const WeightMap& params = {}, std::uint64_t seed = 1,
+                                       const std::string& backend = "cpu");
 
 // One training-mode forward and backward pass of one operator, straight through its kernel (the
 // gradient checks of every operator use it), on `backend`'s device memory. `grad_outputs` are the
