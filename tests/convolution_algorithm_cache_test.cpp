@@ -113,15 +113,17 @@ TEST(ConvolutionAlgorithmCache, EveryOtherKeySearchesOnce) {
     for (const ConvolutionGeometry& g : one_field_changed()) keys.push_back(key_of(g));
     for (int round = 0; round < 2; ++round)
         for (std::size_t i = 0; i < keys.size(); ++i)
-            EXPECT_EQ(cache.find(keys[i], search.answering(static_cast<int>(i))).algorithm, static_cast<int>(i));
+            EXPECT_EQ(cache.find(keys[i], search.answering(static_cast<int>(i))).algorithm,
+                      static_cast<int>(i));
     EXPECT_EQ(search.calls, static_cast<int>(keys.size()));
     EXPECT_EQ(cache.size(), keys.size());
 }
 
 TEST(ConvolutionAlgorithmCache, AFailedSearchKeepsNothing) {
     ConvolutionAlgorithmCache cache;
-    EXPECT_THROW(cache.find(key_of(primary()), []() -> ConvolutionAlgorithm { throw std::runtime_error("no GPU"); }),
-                 std::runtime_error);
+    EXPECT_THROW(
+        cache.find(key_of(primary()), []() -> ConvolutionAlgorithm { throw std::runtime_error("no GPU"); }),
+        std::runtime_error);
     EXPECT_EQ(cache.size(), 0u);
     CountingSearch search;
     EXPECT_EQ(cache.find(key_of(primary()), search.answering(2)).algorithm, 2);
@@ -140,8 +142,9 @@ AlgorithmCandidate candidate(int algorithm, float milliseconds, bool determinist
 }
 
 TEST(ChooseAlgorithm, TakesTheFastestDeterministicFloat32AlgorithmWithinTheWorkspace) {
-    std::vector<AlgorithmCandidate> measured{candidate(0, 3.f), candidate(1, 2.f), candidate(2, 1.f, false),
-                                             candidate(3, 0.5f, true, 1 << 30), candidate(4, 0.2f), candidate(5, 0.1f)};
+    std::vector<AlgorithmCandidate> measured{candidate(0, 3.f),        candidate(1, 2.f),
+                                             candidate(2, 1.f, false), candidate(3, 0.5f, true, 1 << 30),
+                                             candidate(4, 0.2f),       candidate(5, 0.1f)};
     measured[4].tensor_math = true;  // TF32: not float32 results
     measured[5].succeeded = false;
     const ConvolutionAlgorithm chosen = weft::cuda::choose_algorithm(measured, 256 << 20, "conv");
@@ -163,7 +166,8 @@ TEST(ChooseAlgorithm, NamesTheConvolutionWhenNoAlgorithmQualifies) {
     measured[1].tensor_math = true;
     EXPECT_TRUE(weft::testing::throws_error_containing(
         [&] { weft::cuda::choose_algorithm(measured, 256 << 20, "the convolution X (forward)"); },
-        "cuDNN has no float32 algorithm for the convolution X (forward) within 256 MiB of workspace (2 measured)"));
+        "cuDNN has no float32 algorithm for the convolution X (forward) within 256 MiB of workspace (2 "
+        "measured)"));
 }
 
 }  // namespace

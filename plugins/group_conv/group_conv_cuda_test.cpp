@@ -18,6 +18,7 @@
 #include "op_harness.h"
 #include "weft/cuda/cuda_device.h"
 #include "weft/cuda/cudnn_convolution.h"
+#include "weft/error.h"
 #include "weft/registry.h"
 
 namespace {
@@ -62,22 +63,26 @@ void expect_forward_matches_the_cpu(const std::string& kernel, const ConvCase& c
                                     const Tolerance& tolerance) {
     SCOPED_TRACE(kernel + ": " + c.str());
     const ConvTensors t = random_conv_tensors(c, seed);
-    const Tensor cuda = run_op_with_kernel(kernel, "group_conv", c.attrs(), {t.input}, t.params(c), 1, "cuda")[0];
-    const Tensor cpu = run_op_with_kernel("onednn", "group_conv", c.attrs(), {t.input}, t.params(c), 1, "cpu")[0];
+    const Tensor cuda =
+        run_op_with_kernel(kernel, "group_conv", c.attrs(), {t.input}, t.params(c), 1, "cuda")[0];
+    const Tensor cpu =
+        run_op_with_kernel("onednn", "group_conv", c.attrs(), {t.input}, t.params(c), 1, "cpu")[0];
     EXPECT_TRUE(all_close(cuda, cpu, tolerance.forward_rtol, tolerance.forward_atol));
 }
 
 // One training forward and backward of `kernel` on `backend`.
-weft::testing::BackwardResult backward(const std::string& kernel, const std::string& backend, const ConvCase& c,
-                                       const ConvTensors& t) {
-    return run_op_backward("group_conv", c.attrs(), {t.input}, {t.grad_output}, t.params(c), kernel, 1, backend);
+weft::testing::BackwardResult backward(const std::string& kernel, const std::string& backend,
+                                       const ConvCase& c, const ConvTensors& t) {
+    return run_op_backward("group_conv", c.attrs(), {t.input}, {t.grad_output}, t.params(c), kernel, 1,
+                           backend);
 }
 
 void expect_same_training_step(const weft::testing::BackwardResult& actual,
                                const weft::testing::BackwardResult& expected, const Tolerance& tolerance) {
-    EXPECT_TRUE(all_close(actual.outputs[0], expected.outputs[0], tolerance.forward_rtol, tolerance.forward_atol));
     EXPECT_TRUE(
-        all_close(actual.grad_inputs[0], expected.grad_inputs[0], tolerance.gradient_rtol, tolerance.gradient_atol));
+        all_close(actual.outputs[0], expected.outputs[0], tolerance.forward_rtol, tolerance.forward_atol));
+    EXPECT_TRUE(all_close(actual.grad_inputs[0], expected.grad_inputs[0], tolerance.gradient_rtol,
+                          tolerance.gradient_atol));
     ASSERT_EQ(actual.grad_params.size(), expected.grad_params.size());
     for (std::size_t p = 0; p < expected.grad_params.size(); ++p) {
         SCOPED_TRACE(p == 0 ? "dL/dW" : "dL/db");
@@ -109,13 +114,10 @@ const weft::RegisteredKernel& cuda_kernel(const std::string& name) {
 // Why `kernel` declines the case's node (empty: it takes it), asked with a cpu device: declining
 // needs no GPU.
 std::string declines(const std::string& kernel, const ConvCase& c, bool training) {
-    const weft::Registry& registry = weft::testing::build_registry();
-    const auto device = registry.create_device("cpu", {});
-    const weft::NodeSignature signature = weft::testing::infer_op("group_conv", c.attrs(), {weft::testing::f32(c.input_shape())});
-    weft::Attributes attrs = c.attrs();
-    const weft::KernelConfig config{"node", attrs, {weft::testing::f32(c.input_shape())}, signature.outputs,
-                                    signature.params, *device, training, false};
-    return cuda_kernel(kernel).factory.declines(config);
+    const auto device = weft::testing::build_registry().create_device("cpu", {});
+    const weft::testing::OpNode node =
+        weft::testing::op_node("group_conv", c.attrs(), {weft::testing::f32(c.input_shape())});
+    return cuda_kernel(kernel).factory.declines(node.config(*device, training));
 }
 
 TEST(GroupConvCudaKernels, SmallGroupsOutranksCudnnAndTakesEveryIgcPrimaryConvolutionUpToSixteenChannels) {
@@ -134,7 +136,8 @@ TEST(GroupConvCudaKernels, SmallGroupsOutranksCudnnAndTakesEveryIgcPrimaryConvol
 TEST(GroupConvCudaKernels, BothDeclineTrainingAFusedReluAndSmallGroupsDeclinesWideGroups) {
     ConvCase c = three_by_three_case(2, 24, 2, 2, 32, 1);
     c.fused_relu = true;
-    const std::string inference_only = "fused_relu is an inference-only rewrite (backward would need the ReLU's mask)";
+    const std::string inference_only =
+        "fused_relu is an inference-only rewrite (backward would need the ReLU's mask)";
     EXPECT_EQ(declines("small_groups", c, true), inference_only);
     EXPECT_EQ(declines("cudnn", c, true), inference_only);
     EXPECT_EQ(declines("small_groups", c, false), "");
@@ -147,23 +150,28 @@ TEST(GroupConvCudaKernels, BothDeclineTrainingAFusedReluAndSmallGroupsDeclinesWi
 
 TEST_F(GroupConvCuda, CudnnForwardMatchesTheCpuOnEveryIgcPrimaryConvolutionAndWideGroups) {
     std::uint64_t seed = 10;
-    for (const ConvCase& c : igc_primary_convolutions(2)) expect_forward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
-    for (const ConvCase& c : wide_group_cases()) expect_forward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
+    for (const ConvCase& c : igc_primary_convolutions(2))
+        expect_forward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
+    for (const ConvCase& c : wide_group_cases())
+        expect_forward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
 }
 
 TEST_F(GroupConvCuda, CudnnForwardMatchesTheCpuOnRandomGeometriesWithBiasAndFusedRelu) {
     std::uint64_t seed = 100;
-    for (const ConvCase& c : random_cases(77, 24, true)) expect_forward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
+    for (const ConvCase& c : random_cases(77, 24, true))
+        expect_forward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
 }
 
 TEST_F(GroupConvCuda, CudnnGradientsMatchTheCpu) {
     std::uint64_t seed = 200;
-    for (const ConvCase& c : igc_primary_convolutions(2)) expect_backward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
+    for (const ConvCase& c : igc_primary_convolutions(2))
+        expect_backward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
     for (ConvCase c : wide_group_cases()) {
         c.fused_relu = false;
         expect_backward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
     }
-    for (const ConvCase& c : random_cases(78, 16, false)) expect_backward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
+    for (const ConvCase& c : random_cases(78, 16, false))
+        expect_backward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
 }
 
 TEST_F(GroupConvCuda, SmallGroupsForwardMatchesTheCpuOnTheIgcPrimaryConvolutions) {
@@ -196,11 +204,13 @@ TEST_F(GroupConvCuda, SmallGroupsAndCudnnAgreeOnTheIgcPrimaryConvolutionsAtBatch
         c.bias = true;
         SCOPED_TRACE(c.str());
         const ConvTensors t = random_conv_tensors(c, seed += 4);
-        expect_same_training_step(backward("small_groups", "cuda", c, t), backward("cudnn", "cuda", c, t), kCudnn);
+        expect_same_training_step(backward("small_groups", "cuda", c, t), backward("cudnn", "cuda", c, t),
+                                  kCudnn);
         c.fused_relu = true;
         const Tensor small_groups =
             run_op_with_kernel("small_groups", "group_conv", c.attrs(), {t.input}, t.params(c), 1, "cuda")[0];
-        const Tensor cudnn = run_op_with_kernel("cudnn", "group_conv", c.attrs(), {t.input}, t.params(c), 1, "cuda")[0];
+        const Tensor cudnn =
+            run_op_with_kernel("cudnn", "group_conv", c.attrs(), {t.input}, t.params(c), 1, "cuda")[0];
         EXPECT_TRUE(all_close(small_groups, cudnn, kCudnn.forward_rtol, kCudnn.forward_atol));
     }
 }
@@ -218,8 +228,8 @@ TEST_F(GroupConvCuda, SmallGroupsGradientsAreTheSameBitsEveryRun) {
 // --- cuDNN's algorithm choice ---
 
 TEST_F(GroupConvCuda, CudnnSearchesEachShapeAndDirectionOnceAndASecondCompilationFindsItsChoice) {
-    const weft::ConvolutionGeometry g =
-        weft::convolution_geometry(three_by_three_case(4, 24, 4, 8, 16, 2).attrs(), weft::testing::f32({4, 96, 16, 16}));
+    const weft::ConvolutionGeometry g = weft::convolution_geometry(
+        three_by_three_case(4, 24, 4, 8, 16, 2).attrs(), weft::testing::f32({4, 96, 16, 16}));
     const auto device = weft::testing::build_registry().create_device("cuda", {});
     weft::cuda::ConvolutionAlgorithmCache cache;
     const weft::cuda::CudnnConvolution first(g, weft::cuda::cuda_device(*device), /*training=*/true, cache);
@@ -227,7 +237,8 @@ TEST_F(GroupConvCuda, CudnnSearchesEachShapeAndDirectionOnceAndASecondCompilatio
     const weft::cuda::CudnnConvolution second(g, weft::cuda::cuda_device(*device), /*training=*/true, cache);
     EXPECT_EQ(cache.searches(), 3u);
     EXPECT_EQ(second.algorithms(), first.algorithms());
-    const weft::cuda::CudnnConvolution inference(g, weft::cuda::cuda_device(*device), /*training=*/false, cache);
+    const weft::cuda::CudnnConvolution inference(g, weft::cuda::cuda_device(*device), /*training=*/false,
+                                                 cache);
     EXPECT_EQ(cache.searches(), 4u);  // the inference forward is a key of its own
     EXPECT_LE(first.workspace_bytes(), weft::cuda::CudnnConvolution::kMaxWorkspaceBytes);
 }

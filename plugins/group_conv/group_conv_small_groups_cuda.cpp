@@ -20,7 +20,8 @@ namespace {
 namespace sg = weft::small_groups_cuda;
 
 std::string declines(const weft::KernelConfig& config) {
-    return sg::small_groups_declines(weft::convolution_geometry(config.attrs, config.inputs.at(0)), config.training);
+    return sg::small_groups_declines(weft::convolution_geometry(config.attrs, config.inputs.at(0)),
+                                     config.training);
 }
 
 class GroupConvSmallGroupsCuda final : public weft::Kernel {
@@ -33,7 +34,8 @@ public:
         has_bias_ = geometry.bias;
         forward_ = sg::plan_forward(sg::forward_convolution(geometry));
         if (config.training) {
-            const int multiprocessors = weft::cuda::cuda_device(config.device).properties().multiProcessorCount;
+            const int multiprocessors =
+                weft::cuda::cuda_device(config.device).properties().multiProcessorCount;
             input_gradient_ = sg::plan_forward(sg::input_gradient_convolution(geometry));
             weight_gradient_ = sg::plan_weight_gradient(geometry, multiprocessors);
         }
@@ -41,13 +43,15 @@ public:
 
     // The weight gradient's per-chunk partial sums.
     std::size_t workspace_bytes() const override {
-        return weight_gradient_ ? static_cast<std::size_t>(weight_gradient_->partial_floats) * sizeof(float) : 0;
+        return weight_gradient_ ? static_cast<std::size_t>(weight_gradient_->partial_floats) * sizeof(float)
+                                : 0;
     }
 
     void forward(const weft::ForwardArgs& args) override {
         const float* bias = has_bias_ ? args.params[1].as<const float>() : nullptr;
-        sg::launch_direct_convolution(forward_, args.inputs[0].as<const float>(), args.params[0].as<const float>(),
-                                      bias, args.outputs[0].as<float>(), stream_);
+        sg::launch_direct_convolution(forward_, args.inputs[0].as<const float>(),
+                                      args.params[0].as<const float>(), bias, args.outputs[0].as<float>(),
+                                      stream_);
     }
 
     bool has_backward() const override { return input_gradient_.has_value(); }
@@ -56,11 +60,11 @@ public:
         if (!has_backward()) weft::Kernel::backward(args);  // throws: built for inference
         const float* grad_output = args.grad_outputs[0].as<const float>();
         float* grad_bias = has_bias_ ? args.grad_params[1].as<float>() : nullptr;
-        sg::launch_direct_convolution(*input_gradient_, grad_output, args.params[0].as<const float>(), nullptr,
-                                      args.grad_inputs[0].as<float>(), stream_);
+        sg::launch_direct_convolution(*input_gradient_, grad_output, args.params[0].as<const float>(),
+                                      nullptr, args.grad_inputs[0].as<float>(), stream_);
         sg::launch_weight_gradient(*weight_gradient_, args.inputs[0].as<const float>(), grad_output,
-                                   static_cast<float*>(args.workspace), args.grad_params[0].as<float>(), grad_bias,
-                                   stream_);
+                                   static_cast<float*>(args.workspace), args.grad_params[0].as<float>(),
+                                   grad_bias, stream_);
     }
 
 private:
@@ -75,6 +79,7 @@ private:
 
 WEFT_PLUGIN("group_conv_small_groups_cuda", "0.1.0") {
     // Above the cuDNN kernel (0), which takes the nodes this one declines.
-    registrar.add_kernel(weft::cuda::cuda_kernel_factory<GroupConvSmallGroupsCuda>("group_conv", "small_groups",
-                                                                                   /*priority=*/10, declines));
+    registrar.add_kernel(
+        weft::cuda::cuda_kernel_factory<GroupConvSmallGroupsCuda>("group_conv", "small_groups",
+                                                                  /*priority=*/10, declines));
 }

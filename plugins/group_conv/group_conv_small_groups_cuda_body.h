@@ -98,8 +98,9 @@ WEFT_HOST_DEVICE int real_index(int v, int upsample, int extent) {
 // consecutive threads share a row, one column (or four, `vector_loads`) each, so global reads are
 // coalesced; rows are spread over the other threads. `vector_loads` needs no upsampling, a width
 // divisible by four and 16-byte aligned data.
-WEFT_HOST_DEVICE void stage_window(const DirectConvolution& conv, const WindowLayout& w, const WindowSource& src,
-                                   float* window, int thread, int threads, bool vector_loads) {
+WEFT_HOST_DEVICE void stage_window(const DirectConvolution& conv, const WindowLayout& w,
+                                   const WindowSource& src, float* window, int thread, int threads,
+                                   bool vector_loads) {
     const int lanes = vector_loads ? w.vector_lanes_per_row : w.lanes_per_row;
     const int lane = thread & (lanes - 1);
     const int channels = static_cast<int>(w.channels_div.divisor);
@@ -112,7 +113,8 @@ WEFT_HOST_DEVICE void stage_window(const DirectConvolution& conv, const WindowLa
         float* out = window + unit * w.unit_pitch + channel * w.channel_pitch + r * w.row_pitch;
         const int y = real_index(src.row0 + r, conv.upsample_h, conv.in_height);
         const float* row =
-            y < 0 ? nullptr : src.data + unit * src.unit_stride + channel * src.plane + std::int64_t{y} * conv.in_width;
+            y < 0 ? nullptr
+                  : src.data + unit * src.unit_stride + channel * src.plane + std::int64_t{y} * conv.in_width;
         const auto place = [&](int j, float value) {
             const int position = w.phases_div.quotient(j);
             out[w.phases_div.remainder(j, position) * w.phase_width + position] = value;
@@ -180,7 +182,8 @@ WEFT_HOST_DEVICE ForwardBlock forward_block(const ForwardPlan& p, int block) {
     b.image = p.group_blocks_div.quotient(tile_y_rest);
     const int group_block = p.group_blocks_div.remainder(tile_y_rest, b.image);
     b.first_group = group_block * p.groups_per_block;
-    b.groups = p.conv.groups - b.first_group < p.groups_per_block ? p.conv.groups - b.first_group : p.groups_per_block;
+    b.groups = p.conv.groups - b.first_group < p.groups_per_block ? p.conv.groups - b.first_group
+                                                                  : p.groups_per_block;
     return b;
 }
 
@@ -220,7 +223,8 @@ WEFT_HOST_DEVICE void stage_forward_weights(const ForwardPlan& p, const ForwardB
     const int padding = block - c.out_per_group, vectors = c.in_per_group * taps;
     for (int z = thread; z < b.groups * vectors * padding; z += threads) {
         const int vector = z / padding, unit = vector / vectors;
-        staged[unit * p.weight_unit_pitch + (vector - unit * vectors) * block + c.out_per_group + z % padding] = 0.f;
+        staged[unit * p.weight_unit_pitch + (vector - unit * vectors) * block + c.out_per_group +
+               z % padding] = 0.f;
     }
     int* tap_table = forward_tap_table(p, shared);
     for (int t = thread; t < taps; t += threads) tap_table[t] = tap_offset(c, p.window, t);
@@ -246,8 +250,8 @@ WEFT_HOST_DEVICE void stage_forward_tile(const ForwardPlan& p, const ForwardBloc
 
 // Phase 2: Rows output rows x OutBlock channels in registers, then stored (bias first, ReLU last).
 template <int OutBlock, int Rows>
-WEFT_HOST_DEVICE void convolve_tile(const ForwardPlan& p, const ForwardBlock& b, float* shared, const float* bias,
-                                    float* output, int thread) {
+WEFT_HOST_DEVICE void convolve_tile(const ForwardPlan& p, const ForwardBlock& b, float* shared,
+                                    const float* bias, float* output, int thread) {
     const DirectConvolution& c = p.conv;
     const ForwardThread me = forward_thread(p, thread);
     const int tx = me.tx, ty = me.ty, gz = me.gz;
@@ -256,7 +260,8 @@ WEFT_HOST_DEVICE void convolve_tile(const ForwardPlan& p, const ForwardBlock& b,
     float acc[Rows][OutBlock];
     WEFT_UNROLL
     for (int o = 0; o < OutBlock; ++o) {
-        const float init = bias != nullptr && o < c.out_per_group ? load_global(bias + group * c.out_per_group + o) : 0.f;
+        const float init =
+            bias != nullptr && o < c.out_per_group ? load_global(bias + group * c.out_per_group + o) : 0.f;
         WEFT_UNROLL
         for (int i = 0; i < Rows; ++i) acc[i][o] = init;
     }
@@ -338,8 +343,8 @@ WEFT_HOST_DEVICE float* weight_gradient_dy(const WeightGradPlan& p, float* share
 // The tile's dL/dy rows into [image][out][tile_rows x out_width]; a tile's rows are contiguous in
 // each plane, so consecutive threads read consecutive floats (four at a time, `vector_loads`).
 WEFT_HOST_DEVICE void stage_weight_gradient_dy(const WeightGradPlan& p, int group, const WeightGradTile& t,
-                                               const float* grad_output, float* shared, int thread, int threads,
-                                               bool vector_loads) {
+                                               const float* grad_output, float* shared, int thread,
+                                               int threads, bool vector_loads) {
     const DirectConvolution& c = p.conv;
     const std::int64_t out_plane = std::int64_t{c.out_height} * c.out_width;
     const float* source = grad_output +
@@ -372,8 +377,8 @@ WEFT_HOST_DEVICE void stage_weight_gradient_dy(const WeightGradPlan& p, int grou
 // Phase 1 of each tile: the group's input windows and dL/dy of the tile.
 WEFT_HOST_DEVICE void stage_weight_gradient_tile(const WeightGradPlan& p, const WeightGradBlock& b,
                                                  const WeightGradTile& t, const float* input,
-                                                 const float* grad_output, float* shared, int thread, int threads,
-                                                 bool vector_input, bool vector_grad_output) {
+                                                 const float* grad_output, float* shared, int thread,
+                                                 int threads, bool vector_input, bool vector_grad_output) {
     const DirectConvolution& c = p.conv;
     const std::int64_t plane = std::int64_t{c.in_height} * c.in_width;
     WindowSource src;
@@ -435,8 +440,8 @@ WEFT_HOST_DEVICE void begin_weight_gradient(const WeightGradPlan& p, const Weigh
 
 // Phase 2 of each tile: every lanes-th pixel of the tile into the thread's sums.
 template <int OutBlock, int TapBlock>
-WEFT_HOST_DEVICE void accumulate_weight_gradient(const WeightGradPlan& p, const WeightGradTile& t, float* shared,
-                                                 WeightGradThread<OutBlock, TapBlock>& s) {
+WEFT_HOST_DEVICE void accumulate_weight_gradient(const WeightGradPlan& p, const WeightGradTile& t,
+                                                 float* shared, WeightGradThread<OutBlock, TapBlock>& s) {
     if (s.item < 0) return;
     const DirectConvolution& c = p.conv;
     const float* x = shared + s.channel * p.window.channel_pitch;
@@ -459,7 +464,8 @@ WEFT_HOST_DEVICE void accumulate_weight_gradient(const WeightGradPlan& p, const 
         for (int k = 0; k < TapBlock; ++k) {
             const float xv = xp[s.tap_offsets[k]];
             WEFT_UNROLL
-            for (int o = 0; o < OutBlock; ++o) s.weight_sums[o][k] = multiply_add(d[o], xv, s.weight_sums[o][k]);
+            for (int o = 0; o < OutBlock; ++o)
+                s.weight_sums[o][k] = multiply_add(d[o], xv, s.weight_sums[o][k]);
         }
         WEFT_UNROLL
         for (int o = 0; o < OutBlock; ++o) s.bias_sums[o] += d[o];
@@ -502,13 +508,14 @@ WEFT_HOST_DEVICE void sum_lanes(const WeightGradPlan& p, const WeightGradBlock& 
             continue;
         }
         const int tap = item.first_tap + j % p.tap_block;
-        if (tap < c.taps()) chunk[(std::int64_t{out_channel} * c.in_per_group + item.channel) * c.taps() + tap] = sum;
+        if (tap < c.taps())
+            chunk[(std::int64_t{out_channel} * c.in_per_group + item.channel) * c.taps() + tap] = sum;
     }
 }
 
 // The second kernel, one thread per weight (and bias): the chunks' partial sums in chunk order.
-WEFT_HOST_DEVICE void sum_chunks(const WeightGradPlan& p, const float* partial, float* grad_weight, float* grad_bias,
-                                 int index) {
+WEFT_HOST_DEVICE void sum_chunks(const WeightGradPlan& p, const float* partial, float* grad_weight,
+                                 float* grad_bias, int index) {
     const int out_channels = p.conv.groups * p.conv.out_per_group;
     const int stride = p.weights + out_channels;
     if (index >= stride || (index >= p.weights && grad_bias == nullptr)) return;

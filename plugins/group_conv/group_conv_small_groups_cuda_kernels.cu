@@ -66,8 +66,8 @@ __global__ void __launch_bounds__(kMaxThreads)
 template <int OutBlock, int TapBlock>
 __global__ void __launch_bounds__(kMaxThreads)
     weight_gradient_kernel(const WeightGradPlan plan, const float* __restrict__ input,
-                           const float* __restrict__ grad_output, float* __restrict__ partial, bool vector_input,
-                           bool vector_grad_output) {
+                           const float* __restrict__ grad_output, float* __restrict__ partial,
+                           bool vector_input, bool vector_grad_output) {
     extern __shared__ float4 shared_words[];
     float* shared = reinterpret_cast<float*>(shared_words);
     const int thread = static_cast<int>(threadIdx.x), threads = static_cast<int>(blockDim.x);
@@ -76,8 +76,8 @@ __global__ void __launch_bounds__(kMaxThreads)
     begin_weight_gradient(plan, block, thread, sums);
     for (int index = block.first_tile; index < block.end_tile; ++index) {
         const WeightGradTile tile = weight_gradient_tile(plan, index);
-        stage_weight_gradient_tile(plan, block, tile, input, grad_output, shared, thread, threads, vector_input,
-                                   vector_grad_output);
+        stage_weight_gradient_tile(plan, block, tile, input, grad_output, shared, thread, threads,
+                                   vector_input, vector_grad_output);
         __syncthreads();
         accumulate_weight_gradient(plan, tile, shared, sums);
         __syncthreads();  // before the next tile overwrites what the slowest thread still reads
@@ -89,13 +89,14 @@ __global__ void __launch_bounds__(kMaxThreads)
 
 __global__ void sum_chunks_kernel(const WeightGradPlan plan, const float* __restrict__ partial,
                                   float* __restrict__ grad_weight, float* __restrict__ grad_bias) {
-    sum_chunks(plan, partial, grad_weight, grad_bias, static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x));
+    sum_chunks(plan, partial, grad_weight, grad_bias,
+               static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x));
 }
 
 }  // namespace
 
-void launch_direct_convolution(const ForwardPlan& plan, const float* input, const float* weight, const float* bias,
-                               float* output, cudaStream_t stream) {
+void launch_direct_convolution(const ForwardPlan& plan, const float* input, const float* weight,
+                               const float* bias, float* output, cudaStream_t stream) {
     const bool vector_loads = window_vector_loads(plan.conv, input);
     const auto blocks = static_cast<unsigned>(plan.blocks), threads = static_cast<unsigned>(plan.threads);
     with_out_block(plan.out_block, [&](auto out_block) {
@@ -105,8 +106,8 @@ void launch_direct_convolution(const ForwardPlan& plan, const float* input, cons
     WEFT_CUDA_CHECK_LAUNCH("the small-groups direct convolution kernel");
 }
 
-void launch_weight_gradient(const WeightGradPlan& plan, const float* input, const float* grad_output, float* partial,
-                            float* grad_weight, float* grad_bias, cudaStream_t stream) {
+void launch_weight_gradient(const WeightGradPlan& plan, const float* input, const float* grad_output,
+                            float* partial, float* grad_weight, float* grad_bias, cudaStream_t stream) {
     const DirectConvolution& c = plan.conv;
     const bool vector_input = window_vector_loads(c, input);
     const bool vector_grad_output = grad_output_vector_loads(c, grad_output);
@@ -119,8 +120,8 @@ void launch_weight_gradient(const WeightGradPlan& plan, const float* input, cons
     WEFT_CUDA_CHECK_LAUNCH("the small-groups weight-gradient kernel");
     constexpr unsigned kSumThreads = 256;
     const auto sums = static_cast<unsigned>(plan.weights + c.groups * c.out_per_group);
-    sum_chunks_kernel<<<(sums + kSumThreads - 1) / kSumThreads, kSumThreads, 0, stream>>>(plan, partial, grad_weight,
-                                                                                         grad_bias);
+    sum_chunks_kernel<<<(sums + kSumThreads - 1) / kSumThreads, kSumThreads, 0, stream>>>(
+        plan, partial, grad_weight, grad_bias);
     WEFT_CUDA_CHECK_LAUNCH("the small-groups chunk-sum kernel");
 }
 

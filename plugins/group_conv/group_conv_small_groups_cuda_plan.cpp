@@ -61,7 +61,8 @@ void pad_for_banks(WindowLayout& w, int channels, LaneAddress lane_address) {
         const WindowLayout base = padded(w, channels, 0, 0, 0);
         const WindowLayout moved = padded(w, channels, phase_pad, channel_pad, unit_pad);
         for (int lane = 0; lane < 32; ++lane)
-            if (lane_address(moved, lane) - lane_address(base, lane) != lane_address(moved, 0) - lane_address(base, 0))
+            if (lane_address(moved, lane) - lane_address(base, lane) !=
+                lane_address(moved, 0) - lane_address(base, 0))
                 return 32;
         return 1;
     };
@@ -116,7 +117,8 @@ void lay_out_forward(ForwardPlan& p) {
     p.weight_unit_pitch = (vectors % 2 == 0 ? vectors + 1 : vectors) * p.out_block;
     p.weight_floats = p.groups_per_block * p.weight_unit_pitch;
     p.tap_table_floats = (c.taps() + 3) / 4 * 4;
-    p.shared_bytes = float_bytes(std::int64_t{p.weight_floats} + p.tap_table_floats + p.window.floats(p.groups_per_block));
+    p.shared_bytes =
+        float_bytes(std::int64_t{p.weight_floats} + p.tap_table_floats + p.window.floats(p.groups_per_block));
 }
 
 // --- weight gradient ---
@@ -130,7 +132,8 @@ void lay_out_weight_gradient(WeightGradPlan& p) {
     // Lane l is pixel l % lanes of item l / lanes; consecutive items are consecutive channels.
     pad_for_banks(p.window, c.in_per_group, [&](const WindowLayout& w, int lane) {
         const int channel = lane / p.lanes % c.in_per_group, pixel = lane % p.lanes;
-        const int image = pixel / tile_pixels, row = pixel % tile_pixels / c.out_width, col = pixel % c.out_width;
+        const int image = pixel / tile_pixels, row = pixel % tile_pixels / c.out_width,
+                  col = pixel % c.out_width;
         return image * w.unit_pitch + channel * w.channel_pitch + row * c.stride_h * w.row_pitch + col;
     });
     p.dy_channel_pitch = tile_pixels;
@@ -147,7 +150,8 @@ void split_work(WeightGradPlan& p) {
     p.tap_block = c.taps() >= 9 ? 9 : c.taps() >= 3 ? 3 : 1;
     p.out_blocks = ceil_div(c.out_per_group, p.out_block);
     p.tap_blocks = ceil_div(c.taps(), p.tap_block);
-    p.items = to_int(std::int64_t{p.out_blocks} * c.in_per_group * p.tap_blocks, "weight-gradient work items");
+    p.items =
+        to_int(std::int64_t{p.out_blocks} * c.in_per_group * p.tap_blocks, "weight-gradient work items");
     p.item_slices = ceil_div(p.items, kMaxThreads);
     p.items_per_block = ceil_div(p.items, p.item_slices);
     p.lanes = 1;
@@ -158,7 +162,8 @@ void split_work(WeightGradPlan& p) {
 
 // Chunks per group and item slice for about four blocks a multiprocessor.
 int wanted_chunks(const WeightGradPlan& p, int multiprocessors) {
-    return ceil_div(4 * std::int64_t{std::max(multiprocessors, 1)}, std::int64_t{p.conv.groups} * p.item_slices);
+    return ceil_div(4 * std::int64_t{std::max(multiprocessors, 1)},
+                    std::int64_t{p.conv.groups} * p.item_slices);
 }
 
 std::int64_t tiles_of(const WeightGradPlan& p) {
@@ -186,8 +191,9 @@ void choose_tile(WeightGradPlan& p, int multiprocessors) {
         } else if (p.tile_rows > 1) {
             p.tile_rows = (p.tile_rows + 1) / 2;
         } else {
-            throw Error(fmt::format("the weight gradient of one output row needs {} bytes of shared memory, more than {}",
-                                    p.shared_bytes, kSharedMemoryBytes));
+            throw Error(fmt::format(
+                "the weight gradient of one output row needs {} bytes of shared memory, more than {}",
+                p.shared_bytes, kSharedMemoryBytes));
         }
         lay_out_weight_gradient(p);
     }
@@ -201,7 +207,8 @@ void choose_tile(WeightGradPlan& p, int multiprocessors) {
             return;
         }
         lay_out_weight_gradient(bigger);
-        if (bigger.shared_bytes > p.shared_bytes || tiles_of(bigger) < wanted_chunks(p, multiprocessors)) return;
+        if (bigger.shared_bytes > p.shared_bytes || tiles_of(bigger) < wanted_chunks(p, multiprocessors))
+            return;
         p = bigger;
     }
 }
@@ -218,8 +225,8 @@ void split_batch(WeightGradPlan& p, int multiprocessors) {
     p.blocks = std::int64_t{c.groups} * p.item_slices * p.chunks;
     to_int(p.blocks, "thread blocks");
     p.weights = to_int(std::int64_t{c.groups} * c.out_per_group * c.in_per_group * c.taps(), "weights");
-    p.partial_floats =
-        to_int(std::int64_t{p.chunks} * (p.weights + std::int64_t{c.groups} * c.out_per_group), "partial sums");
+    p.partial_floats = to_int(std::int64_t{p.chunks} * (p.weights + std::int64_t{c.groups} * c.out_per_group),
+                              "partial sums");
 }
 
 }  // namespace
@@ -242,7 +249,8 @@ int bank_conflict_ways(const int (&addresses)[32]) {
     std::sort(std::begin(sorted), std::end(sorted));
     int per_bank[32] = {};
     for (int i = 0; i < 32; ++i)
-        if (i == 0 || sorted[i] != sorted[i - 1]) ++per_bank[((sorted[i] % 32) + 32) % 32];  // one broadcast each
+        if (i == 0 || sorted[i] != sorted[i - 1])
+            ++per_bank[((sorted[i] % 32) + 32) % 32];  // one broadcast each
     return std::max(1, *std::max_element(std::begin(per_bank), std::end(per_bank)));
 }
 
@@ -298,8 +306,8 @@ ForwardPlan plan_forward(const DirectConvolution& conv) {
     p.rows_per_thread = rows_per_thread_for(p.out_block);
     // A warp spans 32 output columns, or whole rows of narrower planes.
     p.threads_x = conv.out_width <= 8 ? 8 : conv.out_width <= 16 ? 16 : 32;
-    p.threads_y = std::min(kMaxThreads / p.threads_x,
-                           next_power_of_two(ceil_div(conv.out_height, p.rows_per_thread)));
+    p.threads_y =
+        std::min(kMaxThreads / p.threads_x, next_power_of_two(ceil_div(conv.out_height, p.rows_per_thread)));
     // At least four warps a block: small planes take several groups of the image.
     p.groups_per_block = 1;
     while (2 * p.groups_per_block <= conv.groups && 2 * p.groups_per_block * p.threads_x * p.threads_y <= 128)
@@ -313,8 +321,9 @@ ForwardPlan plan_forward(const DirectConvolution& conv) {
         } else if (p.threads_x > 8) {  // wide windows: large strides and dilations
             p.threads_x /= 2;
         } else {
-            throw Error(fmt::format("one tile of {} output pixels needs {} bytes of shared memory, more than {}",
-                                    p.tile_h * p.tile_w, p.shared_bytes, kSharedMemoryBytes));
+            throw Error(
+                fmt::format("one tile of {} output pixels needs {} bytes of shared memory, more than {}",
+                            p.tile_h * p.tile_w, p.shared_bytes, kSharedMemoryBytes));
         }
         lay_out_forward(p);
     }
@@ -351,15 +360,16 @@ WeightGradPlan plan_weight_gradient(const ConvolutionGeometry& geometry, int mul
     p.row_bands_div = FastDivmod::of(p.row_bands);
     p.tile_pixels_div = FastDivmod::of(std::int64_t{p.tile_rows} * c.out_width);
     p.out_width_div = FastDivmod::of(c.out_width);
-    p.tile_pixels4_div = FastDivmod::of(std::max<std::int64_t>(1, std::int64_t{p.tile_rows} * c.out_width / 4));
+    p.tile_pixels4_div =
+        FastDivmod::of(std::max<std::int64_t>(1, std::int64_t{p.tile_rows} * c.out_width / 4));
     p.out_div = FastDivmod::of(c.out_per_group);
     return p;
 }
 
 std::string small_groups_declines(const ConvolutionGeometry& geometry, bool training) {
     if (geometry.in_per_group() > kMaxChannelsPerGroup || geometry.out_per_group() > kMaxChannelsPerGroup)
-        return fmt::format("groups of {} input and {} output channels: at most {} each", geometry.in_per_group(),
-                           geometry.out_per_group(), kMaxChannelsPerGroup);
+        return fmt::format("groups of {} input and {} output channels: at most {} each",
+                           geometry.in_per_group(), geometry.out_per_group(), kMaxChannelsPerGroup);
     if (training && geometry.fused_relu)
         return "fused_relu is an inference-only rewrite (backward would need the ReLU's mask)";
     try {

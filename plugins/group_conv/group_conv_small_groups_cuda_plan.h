@@ -45,7 +45,9 @@ struct FastDivmod {
 #endif
         return static_cast<int>((high + u) >> shift);
     }
-    WEFT_HOST_DEVICE int remainder(int n, int quotient) const { return n - quotient * static_cast<int>(divisor); }
+    WEFT_HOST_DEVICE int remainder(int n, int quotient) const {
+        return n - quotient * static_cast<int>(divisor);
+    }
 };
 
 // One direct convolution on NCHW float32 tensors as the kernels compute it: the forward
@@ -61,8 +63,9 @@ struct DirectConvolution {
     int kernel_h = 1, kernel_w = 1;
     int stride_h = 1, stride_w = 1;
     int dilation_h = 1, dilation_w = 1;
-    int padding_h = 0, padding_w = 0;         // negative for dL/dx when the forward pads more than the kernel reaches
-    bool transposed_weights = false;          // read W[o, c, ky, kx] as this convolution's [c, o, kh-1-ky, kw-1-kx]
+    int padding_h = 0,
+        padding_w = 0;                // negative for dL/dx when the forward pads more than the kernel reaches
+    bool transposed_weights = false;  // read W[o, c, ky, kx] as this convolution's [c, o, kh-1-ky, kw-1-kx]
     bool bias = false;
     bool relu = false;
 
@@ -82,10 +85,10 @@ DirectConvolution input_gradient_convolution(const ConvolutionGeometry& geometry
 struct WindowLayout {
     int rows = 1, cols = 1;  // virtual rows and columns of one window
     int phases = 1;
-    int phase_width = 1;     // padded so that the rows a warp reads start in different banks
-    int row_pitch = 1;       // phases * phase_width
-    int channel_pitch = 1;   // rows * row_pitch, padded
-    int unit_pitch = 1;      // channels * channel_pitch, padded
+    int phase_width = 1;            // padded so that the rows a warp reads start in different banks
+    int row_pitch = 1;              // phases * phase_width
+    int channel_pitch = 1;          // rows * row_pitch, padded
+    int unit_pitch = 1;             // channels * channel_pitch, padded
     int lanes_per_row = 32;         // threads copying one row, one column each
     int vector_lanes_per_row = 32;  // threads copying one row, four columns each
     FastDivmod rows_div, channels_div, phases_div;
@@ -112,11 +115,11 @@ struct ForwardPlan {
     // warp reading different groups' weights do not share banks.
     int weight_unit_pitch = 0;
     int weight_floats = 0;
-    int tap_table_floats = 0;   // then one int per tap: its offset in a window
+    int tap_table_floats = 0;  // then one int per tap: its offset in a window
     std::size_t shared_bytes = 0;
     FastDivmod tiles_x_div, tiles_y_div, group_blocks_div;
     // Reading the weight tensor in its own order, [groups x out][in][taps] of the forward convolution.
-    FastDivmod weight_row_div;   // in x taps of the forward convolution
+    FastDivmod weight_row_div;  // in x taps of the forward convolution
     FastDivmod taps_div;
     FastDivmod forward_out_div;  // out per group of the forward convolution
 };
@@ -138,7 +141,9 @@ WEFT_HOST_DEVICE int forward_first_read(const ForwardPlan& p, const WindowLayout
 }
 
 // Output rows a thread accumulates for `out_block` channels: 32 accumulators, at most 8 rows.
-WEFT_HOST_DEVICE constexpr int rows_per_thread_for(int out_block) { return out_block >= 16 ? 2 : out_block >= 8 ? 4 : 8; }
+WEFT_HOST_DEVICE constexpr int rows_per_thread_for(int out_block) {
+    return out_block >= 16 ? 2 : out_block >= 8 ? 4 : 8;
+}
 
 ForwardPlan plan_forward(const DirectConvolution& conv);
 
@@ -150,21 +155,21 @@ ForwardPlan plan_forward(const DirectConvolution& conv);
 // Lane sums are added in lane order, then chunk sums in chunk order by a second kernel: no atomics,
 // the same sums in the same order on every run.
 struct WeightGradPlan {
-    DirectConvolution conv;  // the forward convolution
-    int out_block = 1;       // 1, 2 or 4
-    int tap_block = 1;       // 1, 3 or 9
+    DirectConvolution conv;                         // the forward convolution
+    int out_block = 1;                              // 1, 2 or 4
+    int tap_block = 1;                              // 1, 3 or 9
     int out_blocks = 1, tap_blocks = 1, items = 1;  // per group; an item is (out block, channel, tap block)
     int items_per_block = 1, item_slices = 1, lanes = 1, threads = 1;
     int tile_images = 1, tile_rows = 1, image_groups = 1, row_bands = 1, tiles = 1;  // tiles per group
     int tiles_per_chunk = 1, chunks = 1;
     std::int64_t blocks = 1;
-    WindowLayout window;      // the input x
+    WindowLayout window;                          // the input x
     int dy_channel_pitch = 1, dy_unit_pitch = 1;  // dy: [tile_images][out_per_group][tile_rows x out_width]
-    int staged_floats = 0;    // x windows, then dy
-    int sums_per_thread = 1;  // out_block x tap_block weight sums and out_block bias sums
+    int staged_floats = 0;                        // x windows, then dy
+    int sums_per_thread = 1;                      // out_block x tap_block weight sums and out_block bias sums
     std::size_t shared_bytes = 0;
-    int weights = 0;          // elements of dL/dW: out_channels x in_per_group x taps
-    int partial_floats = 0;   // chunks x (weights + out_channels): the workspace
+    int weights = 0;         // elements of dL/dW: out_channels x in_per_group x taps
+    int partial_floats = 0;  // chunks x (weights + out_channels): the workspace
     FastDivmod lanes_div, in_div, tap_blocks_div, chunks_div, item_slices_div, sums_div;
     FastDivmod row_bands_div, tile_pixels_div, out_width_div;  // tile -> rows, pixel -> (image, row, column)
     FastDivmod tile_pixels4_div, out_div;                      // staging dy four floats at a time

@@ -65,10 +65,11 @@ void emulate_direct_convolution(const sg::ForwardPlan& plan, const float* input,
             std::fill(shared.begin(), shared.end(), kUnstaged);
             const sg::ForwardBlock block = sg::forward_block(plan, index);
             for (int t = 0; t < plan.threads; ++t)
-                sg::stage_forward_tile(plan, block, input, weight, shared.data(), t, plan.threads, vector_loads);
+                sg::stage_forward_tile(plan, block, input, weight, shared.data(), t, plan.threads,
+                                       vector_loads);
             for (int t = 0; t < plan.threads; ++t)
-                sg::convolve_tile<kOutBlock, sg::rows_per_thread_for(kOutBlock)>(plan, block, shared.data(), bias,
-                                                                                 output, t);
+                sg::convolve_tile<kOutBlock, sg::rows_per_thread_for(kOutBlock)>(plan, block, shared.data(),
+                                                                                 bias, output, t);
         }
     });
 }
@@ -93,7 +94,8 @@ void emulate_weight_gradient(const sg::WeightGradPlan& plan, const float* input,
                 for (int t = 0; t < plan.threads; ++t)
                     sg::stage_weight_gradient_tile(plan, block, tile, input, grad_output, shared.data(), t,
                                                    plan.threads, vector_input, vector_grad_output);
-                for (int t = 0; t < plan.threads; ++t) sg::accumulate_weight_gradient(plan, tile, shared.data(), threads[t]);
+                for (int t = 0; t < plan.threads; ++t)
+                    sg::accumulate_weight_gradient(plan, tile, shared.data(), threads[t]);
             }
             for (int t = 0; t < plan.threads; ++t) sg::store_lane_sums(plan, threads[t], shared.data(), t);
             for (int t = 0; t < plan.threads; ++t)
@@ -121,8 +123,8 @@ void expect_forward_matches_the_reference(const ConvCase& c, std::uint64_t seed)
 void expect_gradients_match_onednn(const ConvCase& c, std::uint64_t seed, int multiprocessors) {
     SCOPED_TRACE(c.str() + ", " + std::to_string(multiprocessors) + " multiprocessors");
     const ConvTensors k = random_conv_tensors(c, seed);
-    const auto onednn =
-        weft::testing::run_op_backward("group_conv", c.attrs(), {k.input}, {k.grad_output}, k.params(c), "onednn");
+    const auto onednn = weft::testing::run_op_backward("group_conv", c.attrs(), {k.input}, {k.grad_output},
+                                                       k.params(c), "onednn");
     const weft::ConvolutionGeometry g = geometry_of(c);
     const sg::ForwardPlan data_plan = sg::plan_forward(sg::input_gradient_convolution(g));
     const sg::WeightGradPlan weight_plan = sg::plan_weight_gradient(g, multiprocessors);
@@ -131,8 +133,9 @@ void expect_gradients_match_onednn(const ConvCase& c, std::uint64_t seed, int mu
         Tensor grad_input(k.input.desc()), grad_weight(k.weight.desc()), grad_bias(k.bias.desc());
         emulate_direct_convolution(data_plan, k.grad_output.as<float>(), k.weight.as<float>(), nullptr,
                                    grad_input.as<float>(), scalar_loads);
-        emulate_weight_gradient(weight_plan, k.input.as<float>(), k.grad_output.as<float>(), grad_weight.as<float>(),
-                                c.bias ? grad_bias.as<float>() : nullptr, scalar_loads);
+        emulate_weight_gradient(weight_plan, k.input.as<float>(), k.grad_output.as<float>(),
+                                grad_weight.as<float>(), c.bias ? grad_bias.as<float>() : nullptr,
+                                scalar_loads);
         EXPECT_TRUE(all_close(grad_input, onednn.grad_inputs[0], kGradientRtol, kGradientAtol));
         EXPECT_TRUE(all_close(grad_weight, onednn.grad_params[0], kGradientRtol, kGradientAtol));
         if (c.bias) EXPECT_TRUE(all_close(grad_bias, onednn.grad_params[1], kGradientRtol, kGradientAtol));
@@ -146,10 +149,12 @@ TEST(SmallGroupsCudaFastDivmod, GivesTheQuotientAndRemainderOfIntegerDivision) {
     std::uniform_int_distribution<int> any(0, std::numeric_limits<int>::max());
     std::vector<std::int64_t> divisors;
     for (int d = 1; d <= 1100; ++d) divisors.push_back(d);
-    for (std::int64_t d : {4095, 4096, 4097, (1 << 20) + 7, (1 << 30) - 1, (1 << 30) + 3, 2147483647}) divisors.push_back(d);
+    for (std::int64_t d : {4095, 4096, 4097, (1 << 20) + 7, (1 << 30) - 1, (1 << 30) + 3, 2147483647})
+        divisors.push_back(d);
     for (const std::int64_t d : divisors) {
         const sg::FastDivmod fast = sg::FastDivmod::of(d);
-        std::vector<int> numbers{0, 1, 2, std::numeric_limits<int>::max(), std::numeric_limits<int>::max() - 1};
+        std::vector<int> numbers{0, 1, 2, std::numeric_limits<int>::max(),
+                                 std::numeric_limits<int>::max() - 1};
         for (int k = 1; k < 40; ++k) {
             const std::int64_t multiple = d * k;
             for (std::int64_t n : {multiple - 1, multiple, multiple + 1})
@@ -177,7 +182,7 @@ TEST(SmallGroupsCudaBanks, CountsTheLanesThatShareABankAtDifferentAddresses) {
     for (int lane = 0; lane < 32; ++lane) {
         consecutive[lane] = 100 + lane;
         every_other[lane] = 2 * lane;
-        same[lane] = 7;             // one broadcast
+        same[lane] = 7;              // one broadcast
         one_bank[lane] = 32 * lane;  // all in bank 0
     }
     EXPECT_EQ(sg::bank_conflict_ways(consecutive), 1);
@@ -250,7 +255,8 @@ TEST(SmallGroupsCudaPlan, WeightGradientSplitsTheBatchIntoChunksOfWholeTilesWith
         }
     }
     // At batch 256, IGC-L24M2's first stage keeps every multiprocessor of an H100 busy.
-    const sg::WeightGradPlan stage1 = sg::plan_weight_gradient(geometry_of(three_by_three_case(256, 24, 2, 2, 32, 1)), 132);
+    const sg::WeightGradPlan stage1 =
+        sg::plan_weight_gradient(geometry_of(three_by_three_case(256, 24, 2, 2, 32, 1)), 132);
     EXPECT_GE(stage1.blocks, 132 * 2);
 }
 
@@ -273,7 +279,8 @@ TEST(SmallGroupsCudaDeclines, GroupsWiderThanSixteenChannelsAndTrainingWithFused
 
 TEST(SmallGroupsCudaDeclines, AKernelWhoseTileCannotFitInSharedMemory) {
     ConvCase huge = three_by_three_case(1, 1, 16, 16, 200, 1);
-    huge.kernel_h = huge.kernel_w = 31, huge.dilation_h = huge.dilation_w = 3, huge.padding_h = huge.padding_w = 45;
+    huge.kernel_h = huge.kernel_w = 31, huge.dilation_h = huge.dilation_w = 3,
+    huge.padding_h = huge.padding_w = 45;
     const std::string why = sg::small_groups_declines(geometry_of(huge), false);
     EXPECT_NE(why.find("bytes of shared memory, more than 49152"), std::string::npos) << why;
 }
@@ -282,7 +289,8 @@ TEST(SmallGroupsCudaDeclines, AKernelWhoseTileCannotFitInSharedMemory) {
 
 TEST(SmallGroupsCudaBody, ForwardMatchesTheReferenceOnTheIgcPrimaryConvolutions) {
     std::uint64_t seed = 100;
-    for (const ConvCase& c : igc_primary_convolutions(2, 16)) expect_forward_matches_the_reference(c, seed += 4);
+    for (const ConvCase& c : igc_primary_convolutions(2, 16))
+        expect_forward_matches_the_reference(c, seed += 4);
 }
 
 TEST(SmallGroupsCudaBody, ForwardMatchesTheReferenceOnRandomGeometriesWithBiasAndFusedRelu) {
@@ -301,7 +309,8 @@ TEST(SmallGroupsCudaBody, ForwardCoversSeveralTilesAcrossWideAndTallPlanes) {
 
 TEST(SmallGroupsCudaBody, GradientsMatchOnednnOnTheIgcPrimaryConvolutions) {
     std::uint64_t seed = 400;
-    for (const ConvCase& c : igc_primary_convolutions(2, 16)) expect_gradients_match_onednn(c, seed += 4, 132);
+    for (const ConvCase& c : igc_primary_convolutions(2, 16))
+        expect_gradients_match_onednn(c, seed += 4, 132);
 }
 
 TEST(SmallGroupsCudaBody, GradientsMatchOnednnOnRandomGeometriesWhateverTheChunking) {
@@ -309,7 +318,8 @@ TEST(SmallGroupsCudaBody, GradientsMatchOnednnOnRandomGeometriesWhateverTheChunk
     int multiprocessors = 1;
     for (ConvCase c : random_cases(2018, 40, false)) {
         expect_gradients_match_onednn(c, seed += 4, multiprocessors);
-        multiprocessors = multiprocessors * 5 % 137;  // 1, 5, 25, 125, 77, ...: from one chunk to one per tile
+        multiprocessors =
+            multiprocessors * 5 % 137;  // 1, 5, 25, 125, 77, ...: from one chunk to one per tile
     }
 }
 

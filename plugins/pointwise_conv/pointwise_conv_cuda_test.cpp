@@ -23,8 +23,8 @@ using weft::testing::PointwiseCase;
 
 constexpr double kRtol = 1e-3, kAtol = 1e-3, kGradientAtol = 2e-3;
 
-PointwiseCase secondary(std::int64_t in_channels, std::int64_t out_channels, std::int64_t groups, std::int64_t size,
-                        std::int64_t stride) {
+PointwiseCase secondary(std::int64_t in_channels, std::int64_t out_channels, std::int64_t groups,
+                        std::int64_t size, std::int64_t stride) {
     PointwiseCase c;
     c.batch = 2, c.in_channels = in_channels, c.out_channels = out_channels, c.groups = groups;
     c.height = c.width = size;
@@ -38,8 +38,9 @@ PointwiseCase secondary(std::int64_t in_channels, std::int64_t out_channels, std
 std::vector<PointwiseCase> igc_cases() {
     PointwiseCase dense = secondary(48, 48, 1, 32, 1);
     dense.bias = true;
-    return {secondary(48, 48, 2, 32, 1),  secondary(96, 96, 4, 16, 1),  secondary(192, 192, 8, 8, 1),
-            secondary(32, 32, 8, 32, 1),  secondary(64, 64, 16, 16, 1), secondary(128, 128, 32, 8, 1),
+    return {secondary(48, 48, 2, 32, 1),  secondary(96, 96, 4, 16, 1),
+            secondary(192, 192, 8, 8, 1), secondary(32, 32, 8, 32, 1),
+            secondary(64, 64, 16, 16, 1), secondary(128, 128, 32, 8, 1),
             secondary(48, 96, 24, 32, 2), dense};
 }
 
@@ -57,8 +58,8 @@ void expect_cuda_matches_the_cpu(const PointwiseCase& c, std::uint64_t seed) {
     const Tensor cpu = weft::testing::run_op("pointwise_conv", c.attrs(), {t.input}, t.params(c), "cpu")[0];
     EXPECT_TRUE(all_close(cuda, cpu, kRtol, kAtol));
     const auto step = [&](const char* backend) {
-        return weft::testing::run_op_backward("pointwise_conv", c.attrs(), {t.input}, {t.grad_output}, t.params(c), {},
-                                              1, backend);
+        return weft::testing::run_op_backward("pointwise_conv", c.attrs(), {t.input}, {t.grad_output},
+                                              t.params(c), {}, 1, backend);
     };
     const auto cuda_step = step("cuda"), cpu_step = step("cpu");
     EXPECT_TRUE(all_close(cuda_step.grad_inputs[0], cpu_step.grad_inputs[0], kRtol, kGradientAtol));

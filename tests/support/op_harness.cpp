@@ -47,6 +47,14 @@ NodeSignature infer_op(const std::string& op, const Attributes& attrs, const std
     return sig;
 }
 
+OpNode op_node(const std::string& op, const Attributes& attrs, const std::vector<TensorDesc>& inputs) {
+    const Graph g = one_node_graph(op, attrs, inputs);
+    const Node& node = g.nodes[0];
+    OpNode result{node.attrs, inputs, {}, node.params};
+    for (int v : node.outputs) result.outputs.push_back(g.values[v].desc);
+    return result;
+}
+
 namespace {
 // A test that forces a kernel means that very kernel: where it declines the node (the registry
 // would give it to the next kernel), that is an error naming its reason, not a silent comparison
@@ -110,40 +118,6 @@ TensorDesc f32(Shape shape) { return TensorDesc{DType::f32, std::move(shape), La
     }
     return ::testing::AssertionFailure() << "no weft::Error thrown";
 }
-
-namespace {
-// Device memory for the length of one test call, freed whatever happens.
-class DeviceArena {
-public:
-    explicit DeviceArena(Device& device) : device_(device) {}
-    ~DeviceArena() {
-        for (void* p : blocks_) device_.deallocate(p);
-    }
-    TensorView zeros(const TensorDesc& desc) {
-        void* p = allocate(desc.bytes());
-        device_.fill_zero(p, desc.bytes());
-        return TensorView{p, desc};
-    }
-    TensorView upload(const Tensor& t) {
-        void* p = allocate(t.bytes());
-        device_.copy_from_host(p, t.data(), t.bytes());
-        return TensorView{p, t.desc()};
-    }
-    void* allocate(std::size_t bytes) {
-        blocks_.push_back(device_.allocate(std::max<std::size_t>(bytes, 64)));
-        return blocks_.back();
-    }
-    Tensor download(const TensorView& v) {
-        Tensor t(v.desc);
-        device_.copy_to_host(t.data(), v.data, t.bytes());
-        return t;
-    }
-
-private:
-    Device& device_;
-    std::vector<void*> blocks_;
-};
-}  // namespace
 
 BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
                                const std::vector<Tensor>& grad_outputs, const WeightMap& params,

@@ -20,17 +20,32 @@ std::string_view direction_name(ConvolutionDirection direction) {
 }
 
 std::string ConvolutionAlgorithmKey::str() const {
-    return fmt::format("{} {}{} on cuda:{}", geometry.str(), direction_name(direction), training ? " (training)" : "",
-                       device);
+    return fmt::format("{} {}{} on cuda:{}", geometry.str(), direction_name(direction),
+                       training ? " (training)" : "", device);
 }
 
 std::size_t ConvolutionAlgorithmKeyHash::operator()(const ConvolutionAlgorithmKey& key) const noexcept {
     const ConvolutionGeometry& g = key.geometry;
-    const std::array<std::int64_t, 20> fields{
-        g.batch,      g.in_channels, g.in_height,  g.in_width,   g.out_channels, g.groups,
-        g.kernel_h,   g.kernel_w,    g.stride_h,   g.stride_w,   g.padding_h,    g.padding_w,
-        g.dilation_h, g.dilation_w,  g.bias,       g.fused_relu, static_cast<std::int64_t>(key.direction),
-        key.training, key.device,    0};
+    const std::array<std::int64_t, 20> fields{g.batch,
+                                              g.in_channels,
+                                              g.in_height,
+                                              g.in_width,
+                                              g.out_channels,
+                                              g.groups,
+                                              g.kernel_h,
+                                              g.kernel_w,
+                                              g.stride_h,
+                                              g.stride_w,
+                                              g.padding_h,
+                                              g.padding_w,
+                                              g.dilation_h,
+                                              g.dilation_w,
+                                              g.bias,
+                                              g.fused_relu,
+                                              static_cast<std::int64_t>(key.direction),
+                                              key.training,
+                                              key.device,
+                                              0};
     // FNV-1a over the fields: equal keys hash equal; the hash only spreads them.
     std::uint64_t hash = 0xcbf29ce484222325ull;
     for (const std::int64_t field : fields) {
@@ -58,12 +73,15 @@ ConvolutionAlgorithm choose_algorithm(std::span<const AlgorithmCandidate> candid
     for (const AlgorithmCandidate& c : candidates)
         if (qualifies(c, max_workspace_bytes) && (!best || better(c, *best))) best = c;
     if (!best)
-        throw Error(fmt::format("cuDNN has no float32 algorithm for {} within {} MiB of workspace ({} measured)", what,
-                                max_workspace_bytes >> 20, candidates.size()));
-    return ConvolutionAlgorithm{best->algorithm, best->workspace_bytes, best->milliseconds, best->deterministic};
+        throw Error(
+            fmt::format("cuDNN has no float32 algorithm for {} within {} MiB of workspace ({} measured)",
+                        what, max_workspace_bytes >> 20, candidates.size()));
+    return ConvolutionAlgorithm{best->algorithm, best->workspace_bytes, best->milliseconds,
+                                best->deterministic};
 }
 
-ConvolutionAlgorithm ConvolutionAlgorithmCache::find(const ConvolutionAlgorithmKey& key, const Search& search) {
+ConvolutionAlgorithm ConvolutionAlgorithmCache::find(const ConvolutionAlgorithmKey& key,
+                                                     const Search& search) {
     const std::lock_guard lock(mutex_);
     if (const auto it = algorithms_.find(key); it != algorithms_.end()) return it->second;
     ++searches_;

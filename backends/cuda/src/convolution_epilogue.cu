@@ -47,7 +47,8 @@ void add_bias_and_relu(float* output, const float* bias, std::int64_t batch, std
     const std::int64_t planes = batch * channels;
     if (planes <= 0 || plane <= 0) return;
     if (planes > std::numeric_limits<int>::max())
-        throw Error("bias and ReLU over " + std::to_string(planes) + " planes: more than one launch can cover");
+        throw Error("bias and ReLU over " + std::to_string(planes) +
+                    " planes: more than one launch can cover");
     const bool aligned = reinterpret_cast<std::uintptr_t>(output) % 16 == 0 && plane % 4 == 0;
     const std::int64_t items = aligned ? plane / 4 : plane;
     // A warp at least, at most 256 threads, about one item each.
@@ -55,8 +56,8 @@ void add_bias_and_relu(float* output, const float* bias, std::int64_t batch, std
     const unsigned blocks = static_cast<unsigned>(planes);
     const int c = static_cast<int>(channels);
     if (aligned) {
-        bias_relu4_kernel<<<blocks, threads, 0, device.stream()>>>(reinterpret_cast<float4*>(output), bias, c, items,
-                                                                    relu);
+        bias_relu4_kernel<<<blocks, threads, 0, device.stream()>>>(reinterpret_cast<float4*>(output), bias, c,
+                                                                   items, relu);
         WEFT_CUDA_CHECK_LAUNCH("bias_relu4_kernel");
     } else {
         bias_relu_kernel<<<blocks, threads, 0, device.stream()>>>(output, bias, c, items, relu);

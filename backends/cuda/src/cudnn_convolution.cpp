@@ -65,11 +65,10 @@ FilterDescriptor grouped_filter(const ConvolutionGeometry& g) {
     WEFT_CUDA_CHECK(cudnnCreateFilterDescriptor(&handle));
     FilterDescriptor owned(handle);
     // [out, C/groups, kh, kw]: the graph's weight layout is cuDNN's grouped NCHW filter.
-    WEFT_CUDA_CHECK(cudnnSetFilter4dDescriptor(handle, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
-                                               to_int(g.out_channels, "out_channels", g),
-                                               to_int(g.in_per_group(), "channels per group", g),
-                                               to_int(g.kernel_h, "kernel height", g),
-                                               to_int(g.kernel_w, "kernel width", g)));
+    WEFT_CUDA_CHECK(cudnnSetFilter4dDescriptor(
+        handle, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, to_int(g.out_channels, "out_channels", g),
+        to_int(g.in_per_group(), "channels per group", g), to_int(g.kernel_h, "kernel height", g),
+        to_int(g.kernel_w, "kernel width", g)));
     return owned;
 }
 
@@ -78,9 +77,9 @@ ConvolutionDescriptor convolution_descriptor(const ConvolutionGeometry& g) {
     WEFT_CUDA_CHECK(cudnnCreateConvolutionDescriptor(&handle));
     ConvolutionDescriptor owned(handle);
     WEFT_CUDA_CHECK(cudnnSetConvolution2dDescriptor(
-        handle, to_int(g.padding_h, "padding", g), to_int(g.padding_w, "padding", g), to_int(g.stride_h, "stride", g),
-        to_int(g.stride_w, "stride", g), to_int(g.dilation_h, "dilation", g), to_int(g.dilation_w, "dilation", g),
-        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+        handle, to_int(g.padding_h, "padding", g), to_int(g.padding_w, "padding", g),
+        to_int(g.stride_h, "stride", g), to_int(g.stride_w, "stride", g), to_int(g.dilation_h, "dilation", g),
+        to_int(g.dilation_w, "dilation", g), CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     WEFT_CUDA_CHECK(cudnnSetConvolutionGroupCount(handle, to_int(g.groups, "groups", g)));
     // Float32 FMA only: the default math type allows TF32 Tensor Cores on Ampere and later.
     WEFT_CUDA_CHECK(cudnnSetConvolutionMathType(handle, CUDNN_FMA_MATH));
@@ -91,7 +90,7 @@ ConvolutionDescriptor convolution_descriptor(const ConvolutionGeometry& g) {
 // algorithm may have. Compile time only; freed when the searches are done.
 class SearchBuffers {
 public:
-    SearchBuffers(const ConvolutionGeometry& g, cudaStream_t stream) : stream_(stream) {
+    explicit SearchBuffers(const ConvolutionGeometry& g, cudaStream_t stream) : stream_(stream) {
         input_ = allocate(std::size_t(shape_numel(g.input_shape())) * sizeof(float));
         weight_ = allocate(std::size_t(shape_numel(g.weight_shape())) * sizeof(float));
         output_ = allocate(std::size_t(shape_numel(g.output_shape())) * sizeof(float));
@@ -155,7 +154,8 @@ struct CudnnConvolution::Impl {
     ConvolutionDescriptor convolution;
     ConvolutionAlgorithm forward;
     std::optional<ConvolutionAlgorithm> backward_data, backward_filter;  // training only
-    std::optional<SearchBuffers> search_buffers;  // while the constructor searches
+    // Only while the constructor searches.
+    std::optional<SearchBuffers> search_buffers;
 
     SearchBuffers& buffers() {
         if (!search_buffers) search_buffers.emplace(geometry, device->stream());
@@ -170,8 +170,9 @@ struct CudnnConvolution::Impl {
         std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
         int count = 0;
         WEFT_CUDA_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
-            handle, input.get(), b.input(), weight.get(), b.weight(), convolution.get(), output.get(), b.output(),
-            static_cast<int>(perf.size()), &count, perf.data(), b.workspace(), b.workspace_bytes()));
+            handle, input.get(), b.input(), weight.get(), b.weight(), convolution.get(), output.get(),
+            b.output(), static_cast<int>(perf.size()), &count, perf.data(), b.workspace(),
+            b.workspace_bytes()));
         return choose_algorithm(candidates_of(perf.data(), count), b.workspace_bytes(),
                                 what(ConvolutionDirection::forward));
     }
@@ -180,8 +181,9 @@ struct CudnnConvolution::Impl {
         std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
         int count = 0;
         WEFT_CUDA_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
-            handle, weight.get(), b.weight(), output.get(), b.output(), convolution.get(), input.get(), b.input(),
-            static_cast<int>(perf.size()), &count, perf.data(), b.workspace(), b.workspace_bytes()));
+            handle, weight.get(), b.weight(), output.get(), b.output(), convolution.get(), input.get(),
+            b.input(), static_cast<int>(perf.size()), &count, perf.data(), b.workspace(),
+            b.workspace_bytes()));
         return choose_algorithm(candidates_of(perf.data(), count), b.workspace_bytes(),
                                 what(ConvolutionDirection::backward_data));
     }
@@ -190,15 +192,17 @@ struct CudnnConvolution::Impl {
         std::array<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT> perf{};
         int count = 0;
         WEFT_CUDA_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
-            handle, input.get(), b.input(), output.get(), b.output(), convolution.get(), weight.get(), b.weight(),
-            static_cast<int>(perf.size()), &count, perf.data(), b.workspace(), b.workspace_bytes()));
+            handle, input.get(), b.input(), output.get(), b.output(), convolution.get(), weight.get(),
+            b.weight(), static_cast<int>(perf.size()), &count, perf.data(), b.workspace(),
+            b.workspace_bytes()));
         return choose_algorithm(candidates_of(perf.data(), count), b.workspace_bytes(),
                                 what(ConvolutionDirection::backward_filter));
     }
 
     // The cached or searched algorithm, with the workspace cuDNN says it needs for these
     // descriptors (which also confirms it supports them).
-    ConvolutionAlgorithm choose(ConvolutionAlgorithmCache& cache, ConvolutionDirection direction, bool training) {
+    ConvolutionAlgorithm choose(ConvolutionAlgorithmCache& cache, ConvolutionDirection direction,
+                                bool training) {
         const ConvolutionAlgorithmKey key{geometry, direction, training, device->index()};
         ConvolutionAlgorithm chosen = cache.find(key, [&] {
             switch (direction) {
@@ -232,8 +236,8 @@ struct CudnnConvolution::Impl {
 
     void check_output_shape() const {
         int n = 0, c = 0, h = 0, w = 0;
-        WEFT_CUDA_CHECK(
-            cudnnGetConvolution2dForwardOutputDim(convolution.get(), input.get(), weight.get(), &n, &c, &h, &w));
+        WEFT_CUDA_CHECK(cudnnGetConvolution2dForwardOutputDim(convolution.get(), input.get(), weight.get(),
+                                                              &n, &c, &h, &w));
         const Shape expected = geometry.output_shape();
         if (Shape{n, c, h, w} != expected)
             throw Error(fmt::format("convolution {}: cuDNN computes an output {} where weft expects {}",
@@ -245,9 +249,10 @@ CudnnConvolution::CudnnConvolution(const ConvolutionGeometry& geometry, CudaDevi
                                    ConvolutionAlgorithmCache& cache)
     : impl_(std::make_unique<Impl>()) {
     if (training && geometry.fused_relu)
-        throw Error(fmt::format("convolution {}: fused_relu is an inference-only rewrite and cannot be trained; "
-                                "build the training graph without the ReLU fusion pass",
-                                geometry.str()));
+        throw Error(
+            fmt::format("convolution {}: fused_relu is an inference-only rewrite and cannot be trained; "
+                        "build the training graph without the ReLU fusion pass",
+                        geometry.str()));
     Impl& s = *impl_;
     s.geometry = geometry;
     s.device = &device;
@@ -295,14 +300,14 @@ void CudnnConvolution::forward(const float* input, const float* weight, const fl
     if (s.geometry.bias && bias == nullptr)
         throw Error(fmt::format("convolution {} was given no bias", s.geometry.str()));
     const float one = 1.f, zero = 0.f;
-    WEFT_CUDA_CHECK(cudnnConvolutionForward(s.handle, &one, s.input.get(), input, s.weight.get(), weight,
-                                            s.convolution.get(),
-                                            static_cast<cudnnConvolutionFwdAlgo_t>(s.forward.algorithm), workspace,
-                                            s.forward.workspace_bytes, &zero, s.output.get(), output));
+    WEFT_CUDA_CHECK(cudnnConvolutionForward(
+        s.handle, &one, s.input.get(), input, s.weight.get(), weight, s.convolution.get(),
+        static_cast<cudnnConvolutionFwdAlgo_t>(s.forward.algorithm), workspace, s.forward.workspace_bytes,
+        &zero, s.output.get(), output));
     if (s.geometry.bias || s.geometry.fused_relu) {
         const ConvolutionGeometry& g = s.geometry;
-        add_bias_and_relu(output, g.bias ? bias : nullptr, g.batch, g.out_channels, g.out_height() * g.out_width(),
-                          g.fused_relu, *s.device);
+        add_bias_and_relu(output, g.bias ? bias : nullptr, g.batch, g.out_channels,
+                          g.out_height() * g.out_width(), g.fused_relu, *s.device);
     }
 }
 
@@ -310,7 +315,8 @@ namespace {
 
 const ConvolutionAlgorithm& backward_algorithm(const std::optional<ConvolutionAlgorithm>& algorithm,
                                                const ConvolutionGeometry& g) {
-    if (!algorithm) throw Error(fmt::format("convolution {} was built for inference and has no backward", g.str()));
+    if (!algorithm)
+        throw Error(fmt::format("convolution {} was built for inference and has no backward", g.str()));
     return *algorithm;
 }
 
@@ -321,11 +327,10 @@ void CudnnConvolution::backward_data(const float* grad_output, const float* weig
     const Impl& s = *impl_;
     const ConvolutionAlgorithm& algorithm = backward_algorithm(s.backward_data, s.geometry);
     const float one = 1.f, zero = 0.f;
-    WEFT_CUDA_CHECK(cudnnConvolutionBackwardData(s.handle, &one, s.weight.get(), weight, s.output.get(), grad_output,
-                                                 s.convolution.get(),
-                                                 static_cast<cudnnConvolutionBwdDataAlgo_t>(algorithm.algorithm),
-                                                 workspace, algorithm.workspace_bytes, &zero, s.input.get(),
-                                                 grad_input));
+    WEFT_CUDA_CHECK(cudnnConvolutionBackwardData(
+        s.handle, &one, s.weight.get(), weight, s.output.get(), grad_output, s.convolution.get(),
+        static_cast<cudnnConvolutionBwdDataAlgo_t>(algorithm.algorithm), workspace, algorithm.workspace_bytes,
+        &zero, s.input.get(), grad_input));
 }
 
 void CudnnConvolution::backward_weights(const float* input, const float* grad_output, float* grad_weight,
@@ -335,14 +340,13 @@ void CudnnConvolution::backward_weights(const float* input, const float* grad_ou
     if (s.geometry.bias && grad_bias == nullptr)
         throw Error(fmt::format("convolution {} was given nowhere to write dL/dbias", s.geometry.str()));
     const float one = 1.f, zero = 0.f;
-    WEFT_CUDA_CHECK(cudnnConvolutionBackwardFilter(s.handle, &one, s.input.get(), input, s.output.get(), grad_output,
-                                                   s.convolution.get(),
-                                                   static_cast<cudnnConvolutionBwdFilterAlgo_t>(algorithm.algorithm),
-                                                   workspace, algorithm.workspace_bytes, &zero, s.weight.get(),
-                                                   grad_weight));
+    WEFT_CUDA_CHECK(cudnnConvolutionBackwardFilter(
+        s.handle, &one, s.input.get(), input, s.output.get(), grad_output, s.convolution.get(),
+        static_cast<cudnnConvolutionBwdFilterAlgo_t>(algorithm.algorithm), workspace,
+        algorithm.workspace_bytes, &zero, s.weight.get(), grad_weight));
     if (s.geometry.bias)
-        WEFT_CUDA_CHECK(cudnnConvolutionBackwardBias(s.handle, &one, s.output.get(), grad_output, &zero, s.bias.get(),
-                                                     grad_bias));
+        WEFT_CUDA_CHECK(cudnnConvolutionBackwardBias(s.handle, &one, s.output.get(), grad_output, &zero,
+                                                     s.bias.get(), grad_bias));
 }
 
 std::string cudnn_convolution_declines(const KernelConfig& config) {
@@ -369,8 +373,8 @@ void CudnnConvolutionKernel::backward(const BackwardArgs& args) {
     float* grad_bias = convolution_.geometry().bias ? args.grad_params[1].as<float>() : nullptr;
     convolution_.backward_data(grad_output, args.params[0].as<const float>(), args.grad_inputs[0].as<float>(),
                                args.workspace);
-    convolution_.backward_weights(args.inputs[0].as<const float>(), grad_output, args.grad_params[0].as<float>(),
-                                  grad_bias, args.workspace);
+    convolution_.backward_weights(args.inputs[0].as<const float>(), grad_output,
+                                  args.grad_params[0].as<float>(), grad_bias, args.workspace);
 }
 
 }  // namespace weft::cuda

@@ -40,8 +40,8 @@ struct ConvolutionAlgorithmKeyHash {
 
 // The algorithm chosen for one key.
 struct ConvolutionAlgorithm {
-    int algorithm = 0;                 // a cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t
-    std::size_t workspace_bytes = 0;   // as the search measured it
+    int algorithm = 0;                // a cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t
+    std::size_t workspace_bytes = 0;  // as the search measured it
     float milliseconds = 0.f;
     bool deterministic = true;
 };
@@ -49,11 +49,11 @@ struct ConvolutionAlgorithm {
 // One algorithm as a search measured it: cuDNN's perf result reduced to the facts the choice reads.
 struct AlgorithmCandidate {
     int algorithm = 0;
-    bool succeeded = false;     // status CUDNN_STATUS_SUCCESS
+    bool succeeded = false;  // status CUDNN_STATUS_SUCCESS
     float milliseconds = 0.f;
     std::size_t workspace_bytes = 0;
     bool deterministic = false;
-    bool tensor_math = false;   // Tensor Core math (TF32 on float32 data): not float32 results
+    bool tensor_math = false;  // Tensor Core math (TF32 on float32 data): not float32 results
 };
 
 // The fastest candidate that succeeded, computes in float32 (no Tensor Core math), needs at most
@@ -81,7 +81,8 @@ public:
 
 private:
     mutable std::mutex mutex_;
-    std::unordered_map<ConvolutionAlgorithmKey, ConvolutionAlgorithm, ConvolutionAlgorithmKeyHash> algorithms_;
+    std::unordered_map<ConvolutionAlgorithmKey, ConvolutionAlgorithm, ConvolutionAlgorithmKeyHash>
+        algorithms_;
     std::size_t searches_ = 0;
 };
 
