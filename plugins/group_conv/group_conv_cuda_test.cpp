@@ -148,52 +148,56 @@ TEST(GroupConvCudaKernels, BothDeclineTrainingAFusedReluAndSmallGroupsDeclinesWi
 
 // --- against the CPU ---
 
-TEST_F(GroupConvCuda, CudnnForwardMatchesTheCpuOnEveryIgcPrimaryConvolutionAndWideGroups) {
+// Each kernel on what it takes: cudnn every IGC primary convolution, small_groups those of at most
+// 16 channels a group; random geometries (groups of 1-16 channels) for both.
+struct KernelUnderTest {
+    std::string name;
+    Tolerance tolerance;
+    std::int64_t max_per_group;
+};
+
+class GroupConvCudaKernel : public ::testing::TestWithParam<KernelUnderTest> {
+protected:
+    void SetUp() override { WEFT_SKIP_WITHOUT_CUDA(); }
+};
+
+TEST_P(GroupConvCudaKernel, ForwardMatchesTheCpuOnTheIgcPrimaryConvolutions) {
+    const KernelUnderTest& k = GetParam();
     std::uint64_t seed = 10;
-    for (const ConvCase& c : igc_primary_convolutions(2))
-        expect_forward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
-    for (const ConvCase& c : wide_group_cases())
-        expect_forward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
+    for (const ConvCase& c : igc_primary_convolutions(2, k.max_per_group))
+        expect_forward_matches_the_cpu(k.name, c, seed += 4, k.tolerance);
 }
 
-TEST_F(GroupConvCuda, CudnnForwardMatchesTheCpuOnRandomGeometriesWithBiasAndFusedRelu) {
+TEST_P(GroupConvCudaKernel, ForwardMatchesTheCpuOnRandomGeometriesWithBiasAndFusedRelu) {
+    const KernelUnderTest& k = GetParam();
     std::uint64_t seed = 100;
-    for (const ConvCase& c : random_cases(77, 24, true))
-        expect_forward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
+    for (const ConvCase& c : random_cases(77, 40, true))
+        expect_forward_matches_the_cpu(k.name, c, seed += 4, k.tolerance);
 }
 
-TEST_F(GroupConvCuda, CudnnGradientsMatchTheCpu) {
+TEST_P(GroupConvCudaKernel, GradientsMatchTheCpuOnTheIgcPrimaryConvolutionsAndRandomGeometries) {
+    const KernelUnderTest& k = GetParam();
     std::uint64_t seed = 200;
-    for (const ConvCase& c : igc_primary_convolutions(2))
-        expect_backward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
-    for (ConvCase c : wide_group_cases()) {
-        c.fused_relu = false;
-        expect_backward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
-    }
-    for (const ConvCase& c : random_cases(78, 16, false))
-        expect_backward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
-}
-
-TEST_F(GroupConvCuda, SmallGroupsForwardMatchesTheCpuOnTheIgcPrimaryConvolutions) {
-    std::uint64_t seed = 300;
-    for (const ConvCase& c : igc_primary_convolutions(2, 16))
-        expect_forward_matches_the_cpu("small_groups", c, seed += 4, kSmallGroups);
-}
-
-TEST_F(GroupConvCuda, SmallGroupsForwardMatchesTheCpuOnRandomGeometriesWithBiasAndFusedRelu) {
-    std::uint64_t seed = 400;
-    for (const ConvCase& c : random_cases(79, 40, true))
-        expect_forward_matches_the_cpu("small_groups", c, seed += 4, kSmallGroups);
-}
-
-TEST_F(GroupConvCuda, SmallGroupsGradientsMatchTheCpuOnTheIgcPrimaryConvolutionsAndRandomGeometries) {
-    std::uint64_t seed = 500;
-    for (ConvCase c : igc_primary_convolutions(2, 16)) {
+    for (ConvCase c : igc_primary_convolutions(2, k.max_per_group)) {
         c.bias = seed % 8 == 0;
-        expect_backward_matches_the_cpu("small_groups", c, seed += 4, kSmallGroups);
+        expect_backward_matches_the_cpu(k.name, c, seed += 4, k.tolerance);
     }
-    for (const ConvCase& c : random_cases(80, 30, false))
-        expect_backward_matches_the_cpu("small_groups", c, seed += 4, kSmallGroups);
+    for (const ConvCase& c : random_cases(78, 30, false))
+        expect_backward_matches_the_cpu(k.name, c, seed += 4, k.tolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(, GroupConvCudaKernel,
+                         ::testing::Values(KernelUnderTest{"cudnn", kCudnn, 32},
+                                           KernelUnderTest{"small_groups", kSmallGroups, 16}),
+                         [](const auto& info) { return info.param.name; });
+
+TEST_F(GroupConvCuda, CudnnMatchesTheCpuOnGroupsWiderThanSmallGroupsTakes) {
+    std::uint64_t seed = 300;
+    for (ConvCase c : wide_group_cases()) {
+        expect_forward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
+        c.fused_relu = false;  // inference only
+        expect_backward_matches_the_cpu("cudnn", c, seed += 4, kCudnn);
+    }
 }
 
 // --- the two CUDA kernels against each other, at batches that fill the GPU ---

@@ -165,38 +165,45 @@ struct CudnnConvolution::Impl {
         return fmt::format("the convolution {} ({})", geometry.str(), direction_name(direction));
     }
 
-    ConvolutionAlgorithm search_forward() {
+    // Times every algorithm of one direction (`find` calls cuDNN's `finder`, a cudnnFind*AlgorithmEx,
+    // on the search buffers) and chooses among them.
+    template <class Perf, std::size_t kAlgorithms, class Find>
+    ConvolutionAlgorithm search(ConvolutionDirection direction, const char* finder, const Find& find) {
         SearchBuffers& b = buffers();
-        std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
+        std::array<Perf, kAlgorithms> perf{};
         int count = 0;
-        WEFT_CUDA_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
-            handle, input.get(), b.input(), weight.get(), b.weight(), convolution.get(), output.get(),
-            b.output(), static_cast<int>(perf.size()), &count, perf.data(), b.workspace(),
-            b.workspace_bytes()));
-        return choose_algorithm(candidates_of(perf.data(), count), b.workspace_bytes(),
-                                what(ConvolutionDirection::forward));
+        check(find(b, static_cast<int>(perf.size()), &count, perf.data()), finder, __FILE__, __LINE__);
+        return choose_algorithm(candidates_of(perf.data(), count), b.workspace_bytes(), what(direction));
     }
-    ConvolutionAlgorithm search_backward_data() {
-        SearchBuffers& b = buffers();
-        std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
-        int count = 0;
-        WEFT_CUDA_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
-            handle, weight.get(), b.weight(), output.get(), b.output(), convolution.get(), input.get(),
-            b.input(), static_cast<int>(perf.size()), &count, perf.data(), b.workspace(),
-            b.workspace_bytes()));
-        return choose_algorithm(candidates_of(perf.data(), count), b.workspace_bytes(),
-                                what(ConvolutionDirection::backward_data));
-    }
-    ConvolutionAlgorithm search_backward_filter() {
-        SearchBuffers& b = buffers();
-        std::array<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT> perf{};
-        int count = 0;
-        WEFT_CUDA_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
-            handle, input.get(), b.input(), output.get(), b.output(), convolution.get(), weight.get(),
-            b.weight(), static_cast<int>(perf.size()), &count, perf.data(), b.workspace(),
-            b.workspace_bytes()));
-        return choose_algorithm(candidates_of(perf.data(), count), b.workspace_bytes(),
-                                what(ConvolutionDirection::backward_filter));
+    ConvolutionAlgorithm search(ConvolutionDirection direction) {
+        switch (direction) {
+            case ConvolutionDirection::forward:
+                return search<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+                    direction, "cudnnFindConvolutionForwardAlgorithmEx",
+                    [&](SearchBuffers& b, int requested, int* count, auto* perf) {
+                        return cudnnFindConvolutionForwardAlgorithmEx(
+                            handle, input.get(), b.input(), weight.get(), b.weight(), convolution.get(),
+                            output.get(), b.output(), requested, count, perf, b.workspace(),
+                            b.workspace_bytes());
+                    });
+            case ConvolutionDirection::backward_data:
+                return search<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
+                    direction, "cudnnFindConvolutionBackwardDataAlgorithmEx",
+                    [&](SearchBuffers& b, int requested, int* count, auto* perf) {
+                        return cudnnFindConvolutionBackwardDataAlgorithmEx(
+                            handle, weight.get(), b.weight(), output.get(), b.output(), convolution.get(),
+                            input.get(), b.input(), requested, count, perf, b.workspace(),
+                            b.workspace_bytes());
+                    });
+            case ConvolutionDirection::backward_filter: break;
+        }
+        return search<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
+            direction, "cudnnFindConvolutionBackwardFilterAlgorithmEx",
+            [&](SearchBuffers& b, int requested, int* count, auto* perf) {
+                return cudnnFindConvolutionBackwardFilterAlgorithmEx(
+                    handle, input.get(), b.input(), output.get(), b.output(), convolution.get(), weight.get(),
+                    b.weight(), requested, count, perf, b.workspace(), b.workspace_bytes());
+            });
     }
 
     // The cached or searched algorithm, with the workspace cuDNN says it needs for these
@@ -204,14 +211,7 @@ struct CudnnConvolution::Impl {
     ConvolutionAlgorithm choose(ConvolutionAlgorithmCache& cache, ConvolutionDirection direction,
                                 bool training) {
         const ConvolutionAlgorithmKey key{geometry, direction, training, device->index()};
-        ConvolutionAlgorithm chosen = cache.find(key, [&] {
-            switch (direction) {
-                case ConvolutionDirection::forward: return search_forward();
-                case ConvolutionDirection::backward_data: return search_backward_data();
-                case ConvolutionDirection::backward_filter: break;
-            }
-            return search_backward_filter();
-        });
+        ConvolutionAlgorithm chosen = cache.find(key, [&] { return search(direction); });
         std::size_t bytes = 0;
         switch (direction) {
             case ConvolutionDirection::forward:
