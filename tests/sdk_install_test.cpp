@@ -167,7 +167,8 @@ TEST_F(SdkInstall, ThePrefixHoldsTheRunnerPluginsGraphsPublicHeadersAndPackage) 
         "weft/cpu/onednn_kernel.h"};
     std::set<std::string> installed = files_under(prefix / "include");
 #ifdef WEFT_TEST_CUDA_INCLUDE
-    for (const char* header : {"weft/cuda/caching_allocator.h", "weft/cuda/cuda_check.h", "weft/cuda/cuda_device.h"})
+    for (const char* header : {"weft/cuda/caching_allocator.h", "weft/cuda/cuda_check.h", "weft/cuda/cuda_device.h",
+                               "weft/cuda/convolution_algorithm_cache.h", "weft/cuda/cudnn_convolution.h"})
         EXPECT_EQ(installed.erase(header), 1u) << header;
 #endif
     EXPECT_EQ(installed, expected);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -94,6 +95,41 @@ inline ConvCase random_conv_case(std::mt19937_64& rng, const RandomConvRanges& r
     } while (c.height + 2 * c.padding_h < c.dilation_h * (c.kernel_h - 1) + 1 ||
              c.width + 2 * c.padding_w < c.dilation_w * (c.kernel_w - 1) + 1);
     return c;
+}
+
+// `count` cases of random_conv_case drawn from one seed.
+inline std::vector<ConvCase> random_conv_cases(std::uint64_t seed, int count, const RandomConvRanges& ranges) {
+    std::mt19937_64 rng(seed);
+    std::vector<ConvCase> cases;
+    for (int i = 0; i < count; ++i) cases.push_back(random_conv_case(rng, ranges));
+    return cases;
+}
+
+// A 3x3 convolution padded by 1 (IGC's primary convolution): `groups` groups of in -> out channels
+// on a size x size plane.
+inline ConvCase three_by_three_case(std::int64_t batch, std::int64_t groups, std::int64_t in_per_group,
+                                    std::int64_t out_per_group, std::int64_t size, std::int64_t stride) {
+    ConvCase c;
+    c.batch = batch, c.groups = groups;
+    c.in_channels = groups * in_per_group, c.out_channels = groups * out_per_group;
+    c.height = c.width = size;
+    c.kernel_h = c.kernel_w = 3, c.padding_h = c.padding_w = 1;
+    c.stride_h = c.stride_w = stride;
+    return c;
+}
+
+// The primary convolutions of IGC-L24M2 (24 groups of 2, 4, 8 channels at 32, 16, 8 pixels, and the
+// stride-2 ones opening stages 2 and 3) and of IGC-L4M8 (4 groups of 8, 16, 32), those with at most
+// `max_per_group` channels a group.
+inline std::vector<ConvCase> igc_primary_convolutions(std::int64_t batch, std::int64_t max_per_group = 32) {
+    std::vector<ConvCase> cases;
+    for (const auto [groups, in, out, size, stride] :
+         {std::array<std::int64_t, 5>{24, 2, 2, 32, 1}, {24, 2, 4, 32, 2}, {24, 4, 4, 16, 1}, {24, 4, 8, 16, 2},
+          {24, 8, 8, 8, 1}, {4, 8, 8, 32, 1}, {4, 8, 16, 32, 2}, {4, 16, 16, 16, 1}, {4, 16, 32, 16, 2},
+          {4, 32, 32, 8, 1}})
+        if (in <= max_per_group && out <= max_per_group)
+            cases.push_back(three_by_three_case(batch, groups, in, out, size, stride));
+    return cases;
 }
 
 // Eq. 1 read literally: output channel o sees only the input channels of its own group,

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "op_harness.h"
+#include "pointwise_conv_case.h"
 #include "weft/error.h"
 
 namespace {
@@ -19,6 +20,7 @@ using weft::Shape;
 using weft::Tensor;
 using weft::TensorDesc;
 using weft::testing::all_close;
+using weft::testing::PointwiseCase;
 using weft::testing::infer_op;
 using weft::testing::random_tensor;
 using weft::testing::run_op;
@@ -26,32 +28,6 @@ using weft::testing::run_op_backward;
 using Ints = std::vector<std::int64_t>;
 
 TensorDesc f32(Shape shape) { return TensorDesc{weft::DType::f32, std::move(shape)}; }
-
-struct PointwiseCase {
-    std::int64_t batch = 1, in_channels = 1, height = 1, width = 1;
-    std::int64_t out_channels = 1, groups = 1;
-    std::int64_t stride_h = 1, stride_w = 1;
-    bool bias = false;
-
-    std::int64_t out_height() const { return (height - 1) / stride_h + 1; }
-    std::int64_t out_width() const { return (width - 1) / stride_w + 1; }
-    Shape input_shape() const { return {batch, in_channels, height, width}; }
-    Shape weight_shape() const { return {out_channels, in_channels / groups, 1, 1}; }
-
-    Attributes attrs() const {
-        Attributes attrs;
-        attrs.set("out_channels", out_channels);
-        attrs.set("groups", groups);
-        attrs.set("stride", Ints{stride_h, stride_w});
-        attrs.set("bias", bias);
-        return attrs;
-    }
-    std::string str() const {
-        return fmt::format(
-            "input [{}, {}, {}, {}] -> {} channels, groups {}, stride {}x{}, bias {}", batch,
-            in_channels, height, width, out_channels, groups, stride_h, stride_w, bias);
-    }
-};
 
 // Per pixel, a block-diagonal matrix times the channel vector: output channel o mixes the
 // input channels of its own group only. Sums in double.
@@ -216,19 +192,8 @@ TEST(PointwiseConvCpu, MatchesTheReferenceOnTheIgcNetworksShapes) {
 
 TEST(PointwiseConvCpu, MatchesTheReferenceOnRandomGeometries) {
     std::mt19937_64 rng(2017);
-    const auto pick = [&](std::int64_t lo, std::int64_t hi) {
-        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
-    };
     for (int trial = 0; trial < 40; ++trial) {
-        PointwiseCase c;
-        c.batch = pick(1, 3);
-        c.groups = pick(1, 6);
-        c.in_channels = c.groups * pick(1, 6);
-        c.out_channels = c.groups * pick(1, 6);
-        c.height = pick(1, 13), c.width = pick(1, 13);
-        c.stride_h = pick(1, 3), c.stride_w = pick(1, 3);
-        c.bias = pick(0, 1) == 1;
-        expect_kernel_matches_reference(c, 200 + trial);
+        expect_kernel_matches_reference(weft::testing::random_pointwise_case(rng, 6), 200 + trial);
     }
 }
 

@@ -50,20 +50,28 @@ NodeSignature infer_op(const std::string& op, const Attributes& attrs, const std
     return sig;
 }
 
+OpNode op_node(const std::string& op, const Attributes& attrs, const std::vector<TensorDesc>& inputs) {
+    const Graph g = one_node_graph(op, attrs, inputs);
+    const Node& node = g.nodes[0];
+    OpNode result{node.attrs, inputs, {}, node.params};
+    for (int v : node.outputs) result.outputs.push_back(g.values[v].desc);
+    return result;
+}
+
 namespace {
 // A test that forces a kernel means that very kernel: where it declines the node (the registry
 // would give it to the next kernel), that is an error naming its reason, not a silent comparison
 // of another kernel with itself.
-void require_forced_kernel_takes(const Graph& g, const std::string& kernel, bool training) {
+void require_forced_kernel_takes(const Graph& g, const std::string& kernel, bool training, Device& device) {
     const Node& node = g.nodes[0];
     const Registry& registry = build_registry();
-    const std::unique_ptr<Device> device = registry.create_device("cpu", {});
     std::vector<TensorDesc> inputs, outputs;
     for (int v : node.inputs) inputs.push_back(g.values[v].desc);
     for (int v : node.outputs) outputs.push_back(g.values[v].desc);
-    const KernelConfig config{node.name, node.attrs, inputs, outputs, node.params, *device, training, false};
+    const KernelConfig config{node.name, node.attrs, inputs, outputs, node.params, device, training, false};
     std::vector<std::string> passed_over;
-    const RegisteredKernel& chosen = registry.select_kernel(node.op, "cpu", {{node.op, kernel}}, &config, &passed_over);
+    const RegisteredKernel& chosen =
+        registry.select_kernel(node.op, device.backend(), {{node.op, kernel}}, &config, &passed_over);
     if (chosen.factory.name != kernel && chosen.library.stem().string().find(kernel) == std::string::npos)
         throw Error(fmt::format("the forced {} kernel '{}' declined the node ({}); {} would run it", node.op, kernel,
                                 fmt::join(passed_over, "; "), chosen.factory.name));
@@ -77,7 +85,8 @@ std::vector<Tensor> run_one_node(const std::string& op, const Attributes& attrs,
     WeightMap weights = init_weights(g, seed);
     for (const auto& [name, t] : params) weights["node." + name] = t;
     if (const auto forced = options.kernel_overrides.find(op); forced != options.kernel_overrides.end())
-        require_forced_kernel_takes(g, forced->second, /*training=*/false);
+        require_forced_kernel_takes(g, forced->second, /*training=*/false,
+                                    *build_registry().create_device(options.backend, options.device));
     Executor exec(g, build_registry(), weights, options);
     std::vector<Tensor> outputs = exec.make_outputs();
     exec.run(inputs, outputs);
@@ -94,8 +103,9 @@ std::vector<Tensor> run_op(const std::string& op, const Attributes& attrs, const
 
 std::vector<Tensor> run_op_with_kernel(const std::string& kernel, const std::string& op, const Attributes& attrs,
                                        const std::vector<Tensor>& inputs, const WeightMap& params,
-                                       std::uint64_t seed) {
+                                       std::uint64_t seed, const std::string& backend) {
     CompileOptions options;
+    options.backend = backend;
     options.kernel_overrides = {{op, kernel}};
     return run_one_node(op, attrs, inputs, params, options, seed);
 }
@@ -113,38 +123,6 @@ TensorDesc f32(Shape shape) { return TensorDesc{DType::f32, std::move(shape), La
 }
 
 namespace {
-// Device memory for the length of one test call, freed whatever happens.
-class DeviceArena {
-public:
-    explicit DeviceArena(Device& device) : device_(device) {}
-    ~DeviceArena() {
-        for (void* p : blocks_) device_.deallocate(p);
-    }
-    TensorView zeros(const TensorDesc& desc) {
-        void* p = allocate(desc.bytes());
-        device_.fill_zero(p, desc.bytes());
-        return TensorView{p, desc};
-    }
-    TensorView upload(const Tensor& t) {
-        void* p = allocate(t.bytes());
-        device_.copy_from_host(p, t.data(), t.bytes());
-        return TensorView{p, t.desc()};
-    }
-    void* allocate(std::size_t bytes) {
-        blocks_.push_back(device_.allocate(std::max<std::size_t>(bytes, 64)));
-        return blocks_.back();
-    }
-    Tensor download(const TensorView& v) {
-        Tensor t(v.desc);
-        device_.copy_to_host(t.data(), v.data, t.bytes());
-        return t;
-    }
-
-private:
-    Device& device_;
-    std::vector<void*> blocks_;
-};
-
 // One node's kernel created straight from the registry (not through an executor) on `backend`'s
 // device, with the parameters the node's graph would have.
 struct DirectKernel {
@@ -173,7 +151,7 @@ DirectKernel make_direct_kernel(const std::string& op, const Attributes& attrs, 
     if (!kernel.empty()) overrides[op] = kernel;
     for (int v : node.outputs) d.outputs.push_back(d.graph.values[v].desc);
     const KernelConfig config{node.name, node.attrs, d.inputs, d.outputs, node.params, *d.device, training, in_place};
-    if (!kernel.empty() && backend == "cpu") require_forced_kernel_takes(d.graph, kernel, training);
+    if (!kernel.empty()) require_forced_kernel_takes(d.graph, kernel, training, *d.device);
     const RegisteredKernel& chosen = registry.select_kernel(op, backend, overrides, &config);
     d.name = chosen.factory.name;
     d.kernel = chosen.factory.create(config);

@@ -2,6 +2,7 @@
 // shape inference, buffer plan and executor, random tensors, and closeness checks.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "weft/graph.h"
+#include "weft/kernel.h"
 #include "weft/registry.h"
 #include "weft/tensor.h"
 #include "weft/weights.h"
@@ -25,11 +27,49 @@ std::vector<Tensor> run_op(const std::string& op, const Attributes& attrs,
                            const std::vector<Tensor>& inputs, const WeightMap& params = {},
                            const std::string& backend = "cpu", std::uint64_t seed = 1);
 
-// As run_op on the cpu backend, but with `kernel` (a kernel name or library stem, as in
-// `weft --kernel op=kernel`) forced for `op` instead of the registry's choice.
+// As run_op, but with `kernel` (a kernel name or library stem, as in `weft --kernel op=kernel`)
+// forced for `op` instead of the registry's choice; an error if that kernel declines the node.
 std::vector<Tensor> run_op_with_kernel(const std::string& kernel, const std::string& op,
                                        const Attributes& attrs, const std::vector<Tensor>& inputs,
-                                       const WeightMap& params = {}, std::uint64_t seed = 1);
+                                       const WeightMap& params = {}, std::uint64_t seed = 1,
+                                       const std::string& backend = "cpu");
+
+// Device memory for the length of one test call, freed whatever happens: tensors uploaded from
+// the host, zeroed ones, and raw blocks (at least 64 bytes, so a kernel may be handed a pointer
+// even when it asks for nothing).
+class DeviceArena {
+public:
+    explicit DeviceArena(Device& device) : device_(device) {}
+    ~DeviceArena() {
+        for (void* p : blocks_) device_.deallocate(p);
+    }
+    DeviceArena(const DeviceArena&) = delete;
+    DeviceArena& operator=(const DeviceArena&) = delete;
+
+    TensorView zeros(const TensorDesc& desc) {
+        void* p = allocate(desc.bytes());
+        device_.fill_zero(p, desc.bytes());
+        return TensorView{p, desc};
+    }
+    TensorView upload(const Tensor& t) {
+        void* p = allocate(t.bytes());
+        device_.copy_from_host(p, t.data(), t.bytes());
+        return TensorView{p, t.desc()};
+    }
+    void* allocate(std::size_t bytes) {
+        blocks_.push_back(device_.allocate(std::max<std::size_t>(bytes, 64)));
+        return blocks_.back();
+    }
+    Tensor download(const TensorView& v) {
+        Tensor t(v.desc);
+        device_.copy_to_host(t.data(), v.data, t.bytes());
+        return t;
+    }
+
+private:
+    Device& device_;
+    std::vector<void*> blocks_;
+};
 
 // One training-mode forward and backward pass of one operator, straight through its kernel (the
 // gradient checks of every operator use it), on `backend`'s device memory. `grad_outputs` are the
@@ -79,6 +119,19 @@ double weighted_sum(const std::vector<Tensor>& outputs, const std::vector<Tensor
 // The NodeSignature shape inference gives for one op (outputs, params, macs); throws weft::Error.
 NodeSignature infer_op(const std::string& op, const Attributes& attrs,
                        const std::vector<TensorDesc>& inputs);
+
+// One node of `op` as a kernel sees it: validated attributes (defaults filled in), inferred output
+// shapes and parameters; config() is what a kernel is created, or asked whether it declines, with.
+struct OpNode {
+    Attributes attrs;
+    std::vector<TensorDesc> inputs, outputs;
+    std::vector<ParamSpec> params;
+
+    KernelConfig config(Device& device, bool training) const {
+        return KernelConfig{"node", attrs, inputs, outputs, params, device, training, false};
+    }
+};
+OpNode op_node(const std::string& op, const Attributes& attrs, const std::vector<TensorDesc>& inputs);
 
 // An f32 row-major description of `shape`.
 TensorDesc f32(Shape shape);

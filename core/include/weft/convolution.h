@@ -50,6 +50,9 @@ struct ConvolutionGeometry {
     std::int64_t fan_in() const;  // C / groups · kh · kw: what each output sees
     std::int64_t macs() const;    // multiply-adds for the whole batch (the paper's "FLOPs")
     std::string str() const;      // for error messages and logs
+    // Field by field: two nodes that compute the same convolution compare equal (a cache of
+    // per-shape choices keys on this).
+    bool operator==(const ConvolutionGeometry&) const = default;
 };
 
 // Reads a convolution node: `input` [N, C, H, W] and the attributes group_conv declares —
