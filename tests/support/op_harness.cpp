@@ -1,264 +1,35 @@
 #include "op_harness.h"
 
-#include <algorithm>
-#include <cmath>
-#include <mutex>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
-#include "weft/error.h"
-#include "weft/executor.h"
-#include "weft/kernel.h"
-#include "weft/registry.h"
-
 namespace weft::testing {
 
-const Registry& build_registry() {
-    static Registry registry;
-    static std::once_flag once;
-    std::call_once(once, [] { registry.load_directory(WEFT_TEST_PLUGIN_DIR); });
-    return registry;
+const PluginSet& build_plugins() {
+    static const PluginSet plugins({WEFT_TEST_PLUGIN_DIR});
+    return plugins;
 }
 
-namespace {
-Graph one_node_graph(const std::string& op, const Attributes& attrs, const std::vector<TensorDesc>& inputs) {
-    Graph g;
-    g.name = op;
-    Node node;
-    node.name = "node";
-    node.op = op;
-    node.attrs = attrs;
-    for (std::size_t i = 0; i < inputs.size(); ++i) node.inputs.push_back(g.add_input(fmt::format("x{}", i), inputs[i]));
-    const OpSchema* schema = build_registry().find_op(op);
-    const int id = g.add_node(std::move(node), schema ? schema->num_outputs : 1);
-    g.outputs = g.nodes[id].outputs;
-    infer_shapes(g, build_registry());
-    return g;
-}
-}  // namespace
-
-NodeSignature infer_op(const std::string& op, const Attributes& attrs, const std::vector<TensorDesc>& inputs) {
-    Graph g = one_node_graph(op, attrs, inputs);
-    NodeSignature sig;
-    for (int v : g.outputs) sig.outputs.push_back(g.values[v].desc);
-    sig.params = g.nodes[0].params;
-    sig.macs = g.nodes[0].macs;
-    return sig;
-}
-
-namespace {
-// A test that forces a kernel means that very kernel: where it declines the node (the registry
-// would give it to the next kernel), that is an error naming its reason, not a silent comparison
-// of another kernel with itself.
-void require_forced_kernel_takes(const Graph& g, const std::string& kernel, bool training) {
-    const Node& node = g.nodes[0];
-    const Registry& registry = build_registry();
-    const std::unique_ptr<Device> device = registry.create_device("cpu", {});
-    std::vector<TensorDesc> inputs, outputs;
-    for (int v : node.inputs) inputs.push_back(g.values[v].desc);
-    for (int v : node.outputs) outputs.push_back(g.values[v].desc);
-    const KernelConfig config{node.name, node.attrs, inputs, outputs, node.params, *device, training, false};
-    std::vector<std::string> passed_over;
-    const RegisteredKernel& chosen = registry.select_kernel(node.op, "cpu", {{node.op, kernel}}, &config, &passed_over);
-    if (chosen.factory.name != kernel && chosen.library.stem().string().find(kernel) == std::string::npos)
-        throw Error(fmt::format("the forced {} kernel '{}' declined the node ({}); {} would run it", node.op, kernel,
-                                fmt::join(passed_over, "; "), chosen.factory.name));
-}
-
-std::vector<Tensor> run_one_node(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
-                                 const WeightMap& params, const CompileOptions& options, std::uint64_t seed) {
-    std::vector<TensorDesc> descs;
-    for (const Tensor& t : inputs) descs.push_back(t.desc());
-    Graph g = one_node_graph(op, attrs, descs);
-    WeightMap weights = init_weights(g, seed);
-    for (const auto& [name, t] : params) weights["node." + name] = t;
-    if (const auto forced = options.kernel_overrides.find(op); forced != options.kernel_overrides.end())
-        require_forced_kernel_takes(g, forced->second, /*training=*/false);
-    Executor exec(g, build_registry(), weights, options);
-    std::vector<Tensor> outputs = exec.make_outputs();
-    exec.run(inputs, outputs);
-    return outputs;
-}
-}  // namespace
+const Registry& build_registry() { return build_plugins().registry(); }
 
 std::vector<Tensor> run_op(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
                            const WeightMap& params, const std::string& backend, std::uint64_t seed) {
-    CompileOptions options;
-    options.backend = backend;
-    return run_one_node(op, attrs, inputs, params, options, seed);
+    return run_op(build_plugins(), OpCall{op, attrs, inputs, params, backend, {}, seed});
 }
 
 std::vector<Tensor> run_op_with_kernel(const std::string& kernel, const std::string& op, const Attributes& attrs,
                                        const std::vector<Tensor>& inputs, const WeightMap& params,
                                        std::uint64_t seed) {
-    CompileOptions options;
-    options.kernel_overrides = {{op, kernel}};
-    return run_one_node(op, attrs, inputs, params, options, seed);
+    return run_op(build_plugins(), OpCall{op, attrs, inputs, params, "cpu", kernel, seed});
 }
-
-TensorDesc f32(Shape shape) { return TensorDesc{DType::f32, std::move(shape), Layout::row_major}; }
-
-::testing::AssertionResult throws_error_containing(const std::function<void()>& fn, const std::string& fragment) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        if (std::string(e.what()).find(fragment) != std::string::npos) return ::testing::AssertionSuccess();
-        return ::testing::AssertionFailure() << "message '" << e.what() << "' lacks '" << fragment << "'";
-    }
-    return ::testing::AssertionFailure() << "no weft::Error thrown";
-}
-
-namespace {
-// Device memory for the length of one test call, freed whatever happens.
-class DeviceArena {
-public:
-    explicit DeviceArena(Device& device) : device_(device) {}
-    ~DeviceArena() {
-        for (void* p : blocks_) device_.deallocate(p);
-    }
-    TensorView zeros(const TensorDesc& desc) {
-        void* p = allocate(desc.bytes());
-        device_.fill_zero(p, desc.bytes());
-        return TensorView{p, desc};
-    }
-    TensorView upload(const Tensor& t) {
-        void* p = allocate(t.bytes());
-        device_.copy_from_host(p, t.data(), t.bytes());
-        return TensorView{p, t.desc()};
-    }
-    void* allocate(std::size_t bytes) {
-        blocks_.push_back(device_.allocate(std::max<std::size_t>(bytes, 64)));
-        return blocks_.back();
-    }
-    Tensor download(const TensorView& v) {
-        Tensor t(v.desc);
-        device_.copy_to_host(t.data(), v.data, t.bytes());
-        return t;
-    }
-
-private:
-    Device& device_;
-    std::vector<void*> blocks_;
-};
-}  // namespace
 
 BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
                                const std::vector<Tensor>& grad_outputs, const WeightMap& params,
                                const std::string& kernel, std::uint64_t seed, const std::string& backend) {
-    std::vector<TensorDesc> descs;
-    for (const Tensor& t : inputs) descs.push_back(t.desc());
-    const Graph g = one_node_graph(op, attrs, descs);
-    const Node& node = g.nodes[0];
-    WeightMap weights = init_weights(g, seed);
-    for (const auto& [name, t] : params) weights["node." + name] = t;
-
-    const Registry& registry = build_registry();
-    std::unique_ptr<Device> device = registry.create_device(backend, {});
-    std::map<std::string, std::string> overrides;
-    if (!kernel.empty()) overrides[op] = kernel;
-    std::vector<TensorDesc> out_descs;
-    for (int v : node.outputs) out_descs.push_back(g.values[v].desc);
-    KernelConfig config{node.name, node.attrs, descs, out_descs, node.params, *device, /*training=*/true, false};
-    if (!kernel.empty() && backend == "cpu") require_forced_kernel_takes(g, kernel, /*training=*/true);
-    const RegisteredKernel& chosen = registry.select_kernel(op, backend, overrides, &config);
-    std::unique_ptr<Kernel> k = chosen.factory.create(config);
-    if (!k->has_backward()) throw Error(fmt::format("the {} kernel of '{}' has no backward", chosen.factory.name, op));
-
-    // Everything on the device, as the training executor would hold it.
-    DeviceArena arena(*device);
-    std::vector<TensorView> in_v, out_v, par_v, gout_v, gin_v, gpar_v;
-    for (const Tensor& t : inputs) in_v.push_back(arena.upload(t));
-    for (const TensorDesc& d : out_descs) out_v.push_back(arena.zeros(d));
-    for (const ParamSpec& p : node.params) {
-        par_v.push_back(arena.upload(weights.at("node." + p.name)));
-        gpar_v.push_back(arena.zeros(p.desc));
-    }
-    for (const Tensor& t : grad_outputs) gout_v.push_back(arena.upload(t));
-    for (const TensorDesc& d : descs) gin_v.push_back(arena.zeros(d));
-    void* ws = arena.allocate(k->workspace_bytes());
-    // Saved memory apart from the workspace, as the training executor gives it: a kernel that
-    // left state in the workspace would fail here once the workspace is scribbled over.
-    void* sv = arena.allocate(k->saved_bytes());
-    k->forward(ForwardArgs{in_v, out_v, par_v, ws, sv});
-    const std::vector<std::byte> scribble(std::max<std::size_t>(k->workspace_bytes(), 64), std::byte{0xA5});
-    device->copy_from_host(ws, scribble.data(), scribble.size());
-    k->backward(BackwardArgs{in_v, out_v, gout_v, gin_v, par_v, gpar_v, ws, sv});
-    device->synchronize();
-
-    BackwardResult r;
-    for (const TensorView& v : out_v) r.outputs.push_back(arena.download(v));
-    for (const TensorView& v : gin_v) r.grad_inputs.push_back(arena.download(v));
-    for (std::size_t i = 0; i < node.params.size(); ++i) {
-        r.params.emplace(node.params[i].name, arena.download(par_v[i]));
-        r.grad_params.push_back(arena.download(gpar_v[i]));
-    }
-    return r;
+    return run_op_backward(build_plugins(), OpCall{op, attrs, inputs, params, backend, kernel, seed}, grad_outputs);
 }
 
-std::string cuda_unavailable_reason() {
-    const BackendFactory* cuda = build_registry().find_backend("cuda");
-    if (!cuda) return "the cuda backend is not built here (no CUDA compiler when configured)";
-    return cuda->unavailable_reason ? cuda->unavailable_reason() : std::string{};
-}
+std::string cuda_unavailable_reason() { return build_plugins().backend_unavailable_reason("cuda"); }
 
-Tensor numeric_gradient(Tensor x, const std::function<double()>& loss, float step) {
-    Tensor grad(x.desc());
-    float* p = x.as<float>();
-    for (std::int64_t i = 0; i < x.numel(); ++i) {
-        const float original = p[i];
-        p[i] = original + step;
-        const double up = loss();
-        p[i] = original - step;
-        const double down = loss();
-        p[i] = original;
-        grad.as<float>()[i] = static_cast<float>((up - down) / (2.0 * static_cast<double>(step)));
-    }
-    return grad;
-}
-
-double weighted_sum(const std::vector<Tensor>& outputs, const std::vector<Tensor>& weights) {
-    double sum = 0.0;
-    for (std::size_t k = 0; k < outputs.size(); ++k)
-        for (std::int64_t i = 0; i < outputs[k].numel(); ++i)
-            sum += static_cast<double>(outputs[k].as<float>()[i]) * weights[k].as<float>()[i];
-    return sum;
-}
-
-Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo, float hi) {
-    Tensor t(TensorDesc{DType::f32, shape, Layout::row_major});
-    std::uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
-    float* p = t.as<float>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        p[i] = lo + (hi - lo) * static_cast<float>((state >> 11) * 0x1.0p-53);
-    }
-    return t;
-}
-
-Tensor tensor_from(const Shape& shape, const std::vector<float>& values) {
-    Tensor t(TensorDesc{DType::f32, shape, Layout::row_major});
-    if (static_cast<std::int64_t>(values.size()) != t.numel())
-        throw Error(fmt::format("tensor_from: {} values for shape {}", values.size(), shape_str(shape)));
-    std::copy(values.begin(), values.end(), t.as<float>());
-    return t;
-}
-
-::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected, double rtol, double atol) {
-    if (actual.shape() != expected.shape())
-        return ::testing::AssertionFailure() << "shape " << shape_str(actual.shape()) << " != expected "
-                                             << shape_str(expected.shape());
-    const float* a = actual.as<float>();
-    const float* e = expected.as<float>();
-    for (std::int64_t i = 0; i < actual.numel(); ++i) {
-        const double diff = std::fabs(double(a[i]) - double(e[i]));
-        if (!(diff <= atol + rtol * std::fabs(double(e[i]))))
-            return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << " != expected " << e[i]
-                                                 << " (|diff| " << diff << ")";
-    }
-    return ::testing::AssertionSuccess();
+NodeSignature infer_op(const std::string& op, const Attributes& attrs, const std::vector<TensorDesc>& inputs) {
+    return infer_op(build_plugins(), op, attrs, inputs);
 }
 
 }  // namespace weft::testing

@@ -1,9 +1,9 @@
-// Test support: the plugins of this build, a one-node graph runner that goes through the real
-// shape inference, buffer plan and executor, random tensors, and closeness checks.
+// Test support for weft's own tests: the plugins of this build tree and the testing library
+// (weft/testing/op_check.h, the one plugin authors get installed) called on them, under the
+// names the tests use. GoogleTest assertions come from weft/testing/gtest.h.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,15 +12,18 @@
 #include "weft/graph.h"
 #include "weft/registry.h"
 #include "weft/tensor.h"
+#include "weft/testing/gtest.h"
+#include "weft/testing/op_check.h"
 #include "weft/weights.h"
 
 namespace weft::testing {
 
-// The registry with every plugin of this build tree loaded (loaded once per test binary).
+// Every plugin of this build tree (loaded once per test binary), and its registry.
+const PluginSet& build_plugins();
 const Registry& build_registry();
 
-// Runs one operator on host tensors. `params` are keyed by the parameter's own name ("weight",
-// "bias", "mean", ...); missing ones are initialised from `seed`. Returns the outputs.
+// run_op of the testing library on this build's plugins. `params` are keyed by the parameter's
+// own name ("weight", "bias", "mean", ...); missing ones are initialised from `seed`.
 std::vector<Tensor> run_op(const std::string& op, const Attributes& attrs,
                            const std::vector<Tensor>& inputs, const WeightMap& params = {},
                            const std::string& backend = "cpu", std::uint64_t seed = 1);
@@ -31,23 +34,15 @@ std::vector<Tensor> run_op_with_kernel(const std::string& kernel, const std::str
                                        const Attributes& attrs, const std::vector<Tensor>& inputs,
                                        const WeightMap& params = {}, std::uint64_t seed = 1);
 
-// One training-mode forward and backward pass of one operator, straight through its kernel (the
-// gradient checks of every operator use it), on `backend`'s device memory. `grad_outputs` are the
-// incoming gradients dL/dy; the result holds the forward outputs, dL/dx per input and dL/dp per
-// parameter (params in the schema's order; missing ones are initialised from `seed`).
-struct BackwardResult {
-    std::vector<Tensor> outputs;
-    std::vector<Tensor> grad_inputs;
-    std::vector<Tensor> grad_params;
-    WeightMap params;  // the parameters used (after the forward pass, e.g. running statistics)
-};
+// run_op_backward of the testing library on this build's plugins: one training-mode forward and
+// backward pass straight through the kernel, on `backend`'s device memory.
 BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
                                const std::vector<Tensor>& grad_outputs, const WeightMap& params = {},
                                const std::string& kernel = {}, std::uint64_t seed = 1,
                                const std::string& backend = "cpu");
 
-// Why tests of the cuda backend cannot run here ("the cuda backend is not built here", "no CUDA
-// driver", "no CUDA device"), or empty. WEFT_SKIP_WITHOUT_CUDA() skips a test with that reason.
+// Why tests of the cuda backend cannot run here ("no plugin registers the backend 'cuda'", "no
+// CUDA driver", "no CUDA device"), or empty. WEFT_SKIP_WITHOUT_CUDA() skips a test with that reason.
 std::string cuda_unavailable_reason();
 #define WEFT_SKIP_WITHOUT_CUDA()                                                                   \
     do {                                                                                           \
@@ -55,30 +50,8 @@ std::string cuda_unavailable_reason();
             GTEST_SKIP() << "no GPU here: " << why;                                                \
     } while (false)
 
-// Central differences of a scalar loss with respect to every element of `x` (a handle sharing the
-// storage the loss reads): each element is moved by ±step (in place, then restored) and `loss`
-// rerun, which recomputes whatever the forward derives from `x` (batch statistics included).
-// The loss should accumulate in double (weighted_sum does).
-Tensor numeric_gradient(Tensor x, const std::function<double()>& loss, float step = 1e-2f);
-
-// Σ_k Σ_i outputs[k][i]·weights[k][i] in double: the loss L whose gradient dL/dy_k is weights[k].
-double weighted_sum(const std::vector<Tensor>& outputs, const std::vector<Tensor>& weights);
-
 // The NodeSignature shape inference gives for one op (outputs, params, macs); throws weft::Error.
 NodeSignature infer_op(const std::string& op, const Attributes& attrs,
                        const std::vector<TensorDesc>& inputs);
-
-// An f32 row-major description of `shape`.
-TensorDesc f32(Shape shape);
-
-// Succeeds when `fn` throws a weft::Error whose message contains `fragment`.
-::testing::AssertionResult throws_error_containing(const std::function<void()>& fn, const std::string& fragment);
-
-Tensor random_tensor(const Shape& shape, std::uint64_t seed, float lo = -1.f, float hi = 1.f);
-Tensor tensor_from(const Shape& shape, const std::vector<float>& values);
-
-// Fails the test (with the first offending index) unless |a-b| <= atol + rtol*|b| everywhere.
-::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected,
-                                     double rtol = 1e-4, double atol = 1e-5);
 
 }  // namespace weft::testing
