@@ -99,16 +99,17 @@ void print_optimizer(const OptimizerReference& ref) {
     for (const KernelReference& k : ref.kernels) fmt::print("    {}\n", kernel_line(k, false));
 }
 
+// Entries one blank line apart, under a heading per kind.
 void print_text(const std::vector<OpReference>& ops, const std::vector<OptimizerReference>& optimizers) {
-    if (!ops.empty()) fmt::print("operators:\n\n");
+    if (!ops.empty()) fmt::print("operators:\n");
     for (const OpReference& ref : ops) {
+        fmt::print("\n");
         print_op(ref);
-        fmt::print("\n");
     }
-    if (!optimizers.empty()) fmt::print("optimizers:\n\n");
+    if (!optimizers.empty()) fmt::print("{}optimizers:\n", ops.empty() ? "" : "\n");
     for (const OptimizerReference& ref : optimizers) {
-        print_optimizer(ref);
         fmt::print("\n");
+        print_optimizer(ref);
     }
 }
 
