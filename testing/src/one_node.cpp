@@ -53,8 +53,8 @@ OneNode one_node(const Registry& registry, const OpCall& call) {
 }
 
 KernelConfig kernel_config(const OneNode& n, Device& device, bool training) {
-    return KernelConfig{n.node().name, n.node().attrs, n.input_descs(), n.output_descs(),
-                        n.node().params, device,       training,        /*in_place=*/false};
+    return KernelConfig{n.node().name, n.node().attrs, n.input_descs(), n.output_descs(), n.node().params,
+                        device, training, /*in_place=*/false};
 }
 
 std::string kernel_label(const RegisteredKernel& kernel) {

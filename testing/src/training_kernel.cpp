@@ -80,10 +80,7 @@ TrainingKernel::TrainingKernel(const Registry& registry, const OpCall& call)
     saved_ = arena_->allocate(kernel_->saved_bytes());
 }
 
-TrainingKernel::~TrainingKernel() {
-    kernel_.reset();
-    arena_.reset();
-}
+TrainingKernel::~TrainingKernel() = default;
 
 void TrainingKernel::upload(const std::vector<Tensor>& inputs, const std::vector<Tensor>& params) {
     copy_in(*device_, inputs_, inputs, "inputs");
