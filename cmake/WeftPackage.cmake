@@ -1,13 +1,16 @@
 # The weft CMake package, installed with `cmake --install`: a plugin's own project says
-#   find_package(weft REQUIRED)
-# and gets weft::sdk (the public plugin headers and libweft_core), weft::cpu (the CPU backend
-# library, for kernels that use its oneDNN engine and stream) and weft_add_plugin
-# (cmake/WeftPlugin.cmake, the same helper weft's own plugins use). docs/plugins.md.
+#   find_package(weft REQUIRED)                   # weft::sdk, weft::testing, weft_add_plugin
+#   find_package(weft REQUIRED COMPONENTS cpu)    # and weft::cpu, with oneDNN
+# (docs/plugins.md, "The CMake package"). Each component is an export set of its own, so that a
+# plain C++ plugin needs none of a backend's dependencies: weft-targets (weft::sdk, weft::testing),
+# weft-cpu-targets (weft::cpu, needs oneDNN's package) and weft-cuda-targets (weft::cuda, needs
+# CUDAToolkit; installed by backends/cuda when the CUDA backend is built).
 include(CMakePackageConfigHelpers)
 
 set(WEFT_PACKAGE_SUBDIR "lib/cmake/weft")
 
 install(EXPORT weft-targets NAMESPACE weft:: FILE weft-targets.cmake DESTINATION ${WEFT_PACKAGE_SUBDIR})
+install(EXPORT weft-cpu-targets NAMESPACE weft:: FILE weft-cpu-targets.cmake DESTINATION ${WEFT_PACKAGE_SUBDIR})
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/weftConfig.cmake.in
   ${CMAKE_BINARY_DIR}/package/weftConfig.cmake
   INSTALL_DESTINATION ${WEFT_PACKAGE_SUBDIR}

@@ -4,8 +4,9 @@
 #
 # weft_add_plugin(<name> SOURCES <src>... [LIBS <lib>...] [ABI <n>])
 #   Builds libweft_<name>.so, a MODULE library:
-#   - linked to weft::sdk (the public plugin headers and libweft_core) and LIBS (weft::cpu for a
-#     CPU kernel that uses the backend's oneDNN engine and stream);
+#   - linked to weft::sdk (the public plugin headers and libweft_core) and LIBS (weft::cpu, from
+#     find_package(weft COMPONENTS cpu), for a CPU kernel that uses the backend's oneDNN engine and
+#     stream);
 #   - hidden visibility: the only exported symbol is weft_plugin_entry (the WEFT_PLUGIN macro);
 #   - RPATH $ORIGIN:$ORIGIN/../.. so that, installed in <prefix>/lib/weft/plugins, it finds the
 #     backend libraries beside it and libweft_core in <prefix>/lib, wherever the prefix moves;

@@ -9,6 +9,7 @@ void add_run_command(CLI::App& app);
 void add_check_command(CLI::App& app);
 void add_init_command(CLI::App& app);
 void add_plugins_command(CLI::App& app);
+void add_ops_command(CLI::App& app);
 void add_stats_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_viz_command(CLI::App& app);

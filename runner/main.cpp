@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     weft::runner::add_check_command(app);
     weft::runner::add_init_command(app);
     weft::runner::add_plugins_command(app);
+    weft::runner::add_ops_command(app);
     weft::runner::add_stats_command(app);
     weft::runner::add_bench_command(app);
     weft::runner::add_train_command(app);

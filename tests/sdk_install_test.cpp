@@ -1,9 +1,11 @@
-// The plugin SDK as a stranger meets it: weft installed into a fresh prefix, the example plugin
+// The plugin SDK as a stranger meets it: weft installed into a fresh prefix; the example plugin
 // (examples/separable_primary_conv) configured and built out of tree with find_package(weft),
-// and the installed `weft` running it — checked against the operator's definition computed here.
+// its tests run on the installed testing library, and the installed `weft` running it — checked
+// against the operator's definition computed here; and docs/plugins.md followed to the letter:
+// every file it shows written out, built with oneDNN's CMake package hidden, tested and run.
 //
-// One ctest entry runs every test below in one process: the install and the example build
-// happen once (SetUpTestSuite), in a temporary directory removed at the end.
+// One ctest entry runs every test below in one process: the install and the builds happen once
+// (SetUpTestSuite), in a temporary directory removed at the end.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,10 +21,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_harness.h"
+#include "doc_snippets.h"
 #include "weft/npy.h"
 #include "weft/plugin.h"
 #include "weft/weights.h"
-#include "cli_harness.h"
 
 namespace fs = std::filesystem;
 
@@ -37,9 +40,36 @@ using weft::testing::read_text;
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
+// CMake's command line for configuring `source` into `build` against the installed prefix.
+std::string configure(const fs::path& source, const fs::path& build, const fs::path& prefix,
+                      const std::string& options = "") {
+    return quoted(WEFT_TEST_CMAKE) + " -S " + quoted(source) + " -B " + quoted(build) + " -G " +
+           quoted(WEFT_TEST_GENERATOR) + " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" + quoted(prefix) + " " +
+           options;
+}
+
+std::string build(const fs::path& dir) { return quoted(WEFT_TEST_CMAKE) + " --build " + quoted(dir) + " -j 2"; }
+
+std::string ctest(const fs::path& dir) { return quoted(WEFT_TEST_CTEST) + " --test-dir " + quoted(dir) + " --output-on-failure"; }
+
+// oneDNN's CMake package out of reach, as on a machine that has none.
+constexpr const char* kWithoutOneDnn = "-DCMAKE_DISABLE_FIND_PACKAGE_dnnl=ON";
+
+// Writes every file docs/plugins.md shows into `dir`; returns their names.
+std::set<std::string> write_tutorial(const weft::testing::DocSnippets& snippets, const fs::path& dir) {
+    fs::create_directories(dir);
+    std::set<std::string> names;
+    for (const auto& [name, text] : snippets.files) {
+        std::ofstream(dir / name, std::ios::binary) << text;
+        names.insert(name);
+    }
+    return names;
+}
+
 class SdkInstall : public ::testing::Test {
 protected:
-    static inline fs::path root, prefix, example_build, example_source;
+    static inline fs::path root, prefix, example_build, example_source, tutorial, tutorial_build;
+    static inline weft::testing::DocSnippets plugins_md;
     static inline std::string setup_log;
     static inline bool ready = false;
 
@@ -56,6 +86,7 @@ protected:
     }
 
     static std::string plugin_env() { return "WEFT_PLUGIN_PATH=" + quoted(example_build); }
+    static std::string tutorial_env() { return "WEFT_PLUGIN_PATH=" + quoted(tutorial_build); }
 
     static bool step(const std::string& what, const Result& r) {
         setup_log += "$ " + what + " (exit " + std::to_string(r.status) + ")\n" + r.out + "\n";
@@ -69,12 +100,28 @@ protected:
         prefix = root / "prefix";
         example_build = root / "example-build";
         example_source = fs::path(WEFT_TEST_SOURCE_DIR) / "examples/separable_primary_conv";
-        const std::string cmake = quoted(WEFT_TEST_CMAKE);
-        ready = step("install", sh(cmake + " --install " + quoted(WEFT_TEST_BINARY_DIR) + " --prefix " + quoted(prefix))) &&
-                step("configure the example",
-                     sh(cmake + " -S " + quoted(example_source) + " -B " + quoted(example_build) + " -G " +
-                        quoted(WEFT_TEST_GENERATOR) + " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" + quoted(prefix))) &&
-                step("build the example", sh(cmake + " --build " + quoted(example_build) + " -j 2"));
+        tutorial = root / "tutorial";
+        tutorial_build = tutorial / "build";
+        ready = write_the_tutorial() &&
+                step("install", sh(quoted(WEFT_TEST_CMAKE) + " --install " + quoted(WEFT_TEST_BINARY_DIR) + " --prefix " +
+                                   quoted(prefix))) &&
+                step("configure the example", sh(configure(example_source, example_build, prefix))) &&
+                step("build the example", sh(build(example_build))) &&
+                step("configure the tutorial without oneDNN",
+                     sh(configure(tutorial, tutorial_build, prefix, kWithoutOneDnn))) &&
+                step("build the tutorial", sh(build(tutorial_build)));
+    }
+
+    // docs/plugins.md's files, as a reader would type them in, into `tutorial`.
+    static bool write_the_tutorial() {
+        try {
+            plugins_md = weft::testing::read_doc_snippets(read_text(fs::path(WEFT_TEST_SOURCE_DIR) / "docs/plugins.md"));
+            write_tutorial(plugins_md, tutorial);
+            return true;
+        } catch (const std::exception& e) {
+            setup_log += std::string("docs/plugins.md: ") + e.what() + "\n";
+            return false;
+        }
     }
 
     static void TearDownTestSuite() {
@@ -156,15 +203,20 @@ TEST_F(SdkInstall, ThePrefixHoldsTheRunnerPluginsGraphsPublicHeadersAndPackage) 
     EXPECT_TRUE(fs::is_regular_file(prefix / "lib/weft/plugins/libweft_group_conv_cpu.so"));
     EXPECT_TRUE(fs::is_regular_file(prefix / "lib/weft/plugins/libweft_backend_cpu.so"));
     EXPECT_TRUE(fs::is_regular_file(prefix / "share/weft/graphs/blocks/common.yaml"));
-    for (const char* f : {"weftConfig.cmake", "weftConfigVersion.cmake", "weft-targets.cmake", "WeftPlugin.cmake"})
+    EXPECT_TRUE(fs::exists(prefix / "lib/libweft_testing.so"));
+    for (const char* f : {"weftConfig.cmake", "weftConfigVersion.cmake", "weft-targets.cmake", "weft-cpu-targets.cmake",
+                          "WeftPlugin.cmake"})
         EXPECT_TRUE(fs::is_regular_file(prefix / "lib/cmake/weft" / f)) << f;
+#ifdef WEFT_TEST_CUDA_INCLUDE
+    EXPECT_TRUE(fs::is_regular_file(prefix / "lib/cmake/weft/weft-cuda-targets.cmake"));
+#endif
     // Exactly the plugin headers (docs/plugins.md, "The header set"): none of the host's own.
     const std::set<std::string> expected{
         "weft/attributes.h", "weft/channel_permutation.h", "weft/checked_arithmetic.h", "weft/convolution.h",
         "weft/device.h",     "weft/error.h",               "weft/graph.h",              "weft/graph_pass.h",
         "weft/kernel.h",     "weft/op_schema.h",           "weft/optimizer_kernel.h",   "weft/plugin.h",
         "weft/schema_helpers.h", "weft/tensor.h",          "weft/weights.h",            "weft/cpu/cpu_device.h",
-        "weft/cpu/onednn_kernel.h"};
+        "weft/cpu/onednn_kernel.h", "weft/testing/op_check.h", "weft/testing/gtest.h", "weft/testing/device_arena.h"};
     std::set<std::string> installed = files_under(prefix / "include");
 #ifdef WEFT_TEST_CUDA_INCLUDE
     for (const char* header : {"weft/cuda/caching_allocator.h", "weft/cuda/cuda_check.h", "weft/cuda/cuda_device.h",
@@ -308,4 +360,132 @@ TEST_F(SdkInstall, InstalledIntoTheWeftPrefixTheExampleNeedsNoEnvironment) {
     const Result plugins = run_weft(copy, "plugins");
     EXPECT_NE(plugins.out.find("added (--plugin-path, WEFT_PLUGIN_PATH): none"), std::string::npos) << plugins.out;
     EXPECT_NE(plugins.out.find("libweft_separable_group_conv_cpu.so ("), std::string::npos) << plugins.out;
+}
+
+TEST_F(SdkInstall, TheExampleTestsPassOnTheInstalledTestingLibrary) {
+    const Result r = sh(ctest(example_build));
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("separable_group_conv_test"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("100% tests passed, 0 tests failed out of 1"), std::string::npos) << r.out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// docs/plugins.md, followed to the letter
+
+TEST_F(SdkInstall, PluginsMdShowsEveryFileOfItsTutorial) {
+    std::set<std::string> names;
+    for (const auto& [name, text] : plugins_md.files) names.insert(name);
+    EXPECT_EQ(names, (std::set<std::string>{"CMakeLists.txt", "leaky_relu.cpp", "leaky_relu_test.cpp",
+                                            "reverse_channels.cpp", "tiny_leaky.yaml", "tiny_reverse.yaml"}));
+    EXPECT_EQ(plugins_md.outputs.size(), 1u);
+}
+
+TEST_F(SdkInstall, ThePluginsOfPluginsMdLoadAndTheirTestPassesOnTheInstalledTestingLibrary) {
+    const Result plugins = run_weft(prefix, "plugins", tutorial_env());
+    ASSERT_EQ(plugins.status, 0) << plugins.out;
+    EXPECT_NE(plugins.out.find("ops leaky_relu; kernels leaky_relu/cpu/loops"), std::string::npos) << plugins.out;
+    EXPECT_NE(plugins.out.find("ops reverse_channels; kernels reverse_channels/cpu/copies"), std::string::npos)
+        << plugins.out;
+    EXPECT_EQ(plugins.out.find("refused"), std::string::npos) << plugins.out;
+    const Result tests = sh(ctest(tutorial_build));
+    EXPECT_EQ(tests.status, 0) << tests.out;
+    EXPECT_NE(tests.out.find("100% tests passed, 0 tests failed out of 1"), std::string::npos) << tests.out;
+}
+
+TEST_F(SdkInstall, TheCommandsOfPluginsMdPrintWhatItSays) {
+    for (const auto& [args, text] : plugins_md.outputs) {
+        const Result r = run_weft(prefix, args, tutorial_env());
+        EXPECT_EQ(r.status, 0) << args;
+        EXPECT_EQ(r.out, text) << "weft " << args;
+    }
+    const std::string graph = quoted(tutorial / "tiny_leaky.yaml");
+    const Result check = run_weft(prefix, "check " + graph, tutorial_env());
+    EXPECT_NE(check.out.find("ok: tiny_leaky — 6 nodes, 602 params"), std::string::npos) << check.out;
+    const Result stats = run_weft(prefix, "stats " + graph + " --json", tutorial_env());
+    ASSERT_EQ(stats.status, 0) << stats.out;
+    for (const auto& node : nlohmann::json::parse(stats.out)["nodes"])
+        if (node["name"] == "act") EXPECT_EQ(node["macs"], 16384);
+    const Result run = run_weft(prefix, "run " + graph + " --batch 4", tutorial_env());
+    EXPECT_NE(run.out.find("output head.prob: f32[4, 10]"), std::string::npos) << run.out;
+    const Result wrong = run_weft(prefix, "run " + graph + " --set slope=-1", tutorial_env());
+    EXPECT_EQ(wrong.status, 2);
+    EXPECT_NE(wrong.out.find("tiny_leaky.yaml:11:5: node 'act': attribute 'slope' = -1 is out of range: expected at "
+                             "least 0"),
+              std::string::npos)
+        << wrong.out;
+}
+
+TEST_F(SdkInstall, BatchNormFoldsThroughThePermutationOfPluginsMdDeclaredByItsTrait) {
+    const Result r = run_weft(prefix, "run " + quoted(tutorial / "tiny_reverse.yaml"), tutorial_env());
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("fold_batch_norm ×1, fuse_relu ×1"), std::string::npos) << r.out;
+}
+
+TEST_F(SdkInstall, TheGradientCheckOfPluginsMdCatchesABackwardThatForgetsTheSlope) {
+    const fs::path wrong = root / "tutorial-wrong";
+    write_tutorial(plugins_md, wrong);
+    std::string source = read_text(wrong / "leaky_relu.cpp");
+    const std::string right_line = "dx[i] = y[i] > 0 ? dy[i] : slope_ * dy[i];";
+    const std::size_t at = source.find(right_line);
+    ASSERT_NE(at, std::string::npos) << "docs/plugins.md's backward changed: " << source;
+    std::ofstream(wrong / "leaky_relu.cpp", std::ios::binary) << source.replace(at, right_line.size(), "dx[i] = dy[i];");
+    ASSERT_EQ(sh(configure(wrong, wrong / "build", prefix, kWithoutOneDnn)).status, 0);
+    ASSERT_EQ(sh(build(wrong / "build")).status, 0);
+    const Result r = sh(ctest(wrong / "build"));
+    EXPECT_NE(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("forward: ok"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("backward: the backward of loops (libweft_leaky_relu.so) differs from central differences "
+                         "(step 0.01): dL/d(input 0) element"),
+              std::string::npos)
+        << r.out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The CMake package's components
+
+// A project that finds weft with `find` and reports the targets and components it got.
+fs::path probe_project(const fs::path& dir, const std::string& find) {
+    fs::create_directories(dir);
+    std::ofstream(dir / "CMakeLists.txt") << "cmake_minimum_required(VERSION 3.25)\nproject(probe LANGUAGES CXX)\n" << find
+                                          << "\nforeach(t weft::sdk weft::testing weft::cpu weft::cuda)\n"
+                                             "  if(TARGET ${t})\n    message(STATUS \"target ${t}\")\n  endif()\n"
+                                             "endforeach()\n"
+                                             "message(STATUS \"cpu: ${weft_cpu_FOUND}; cuda: ${weft_cuda_FOUND}\")\n";
+    return dir;
+}
+
+TEST_F(SdkInstall, ThePackageAsksForOneDnnOnlyWhenTheCpuComponentIsAskedFor) {
+    const fs::path plain = probe_project(root / "probe-plain", "find_package(weft 0.1 REQUIRED)");
+    const Result without = sh(configure(plain, plain / "build", prefix, kWithoutOneDnn));
+    ASSERT_EQ(without.status, 0) << without.out;
+    EXPECT_NE(without.out.find("target weft::sdk"), std::string::npos) << without.out;
+    EXPECT_NE(without.out.find("target weft::testing"), std::string::npos) << without.out;
+    EXPECT_EQ(without.out.find("target weft::cpu"), std::string::npos) << without.out;
+
+    const fs::path cpu = probe_project(root / "probe-cpu", "find_package(weft 0.1 REQUIRED COMPONENTS cpu)");
+    const Result with = sh(configure(cpu, cpu / "build", prefix));
+    ASSERT_EQ(with.status, 0) << with.out;
+    EXPECT_NE(with.out.find("target weft::cpu"), std::string::npos) << with.out;
+    // With oneDNN's package hidden the same project stops, naming it: so hiding it is real.
+    const Result hidden = sh(configure(cpu, root / "probe-cpu-hidden", prefix, kWithoutOneDnn));
+    EXPECT_NE(hidden.status, 0);
+    EXPECT_NE(hidden.out.find("the cpu component needs the dnnl package, which was not found"), std::string::npos)
+        << hidden.out;
+}
+
+TEST_F(SdkInstall, OptionalComponentsThatCannotBeProvidedAreReportedNotFound) {
+    const fs::path dir =
+        probe_project(root / "probe-optional", "find_package(weft 0.1 REQUIRED OPTIONAL_COMPONENTS cpu cuda)");
+    const Result r = sh(configure(dir, dir / "build", prefix, kWithoutOneDnn));
+    ASSERT_EQ(r.status, 0) << r.out;
+#ifdef WEFT_TEST_CUDA_INCLUDE
+    EXPECT_NE(r.out.find("cpu: FALSE; cuda: TRUE"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("target weft::cuda"), std::string::npos) << r.out;
+#else
+    EXPECT_NE(r.out.find("cpu: FALSE; cuda: FALSE"), std::string::npos) << r.out;
+#endif
+    const fs::path unknown = probe_project(root / "probe-unknown", "find_package(weft 0.1 REQUIRED COMPONENTS gpu)");
+    const Result refused = sh(configure(unknown, unknown / "build", prefix));
+    EXPECT_NE(refused.status, 0);
+    EXPECT_NE(refused.out.find("weft: unknown component 'gpu' (components: cpu, cuda)"), std::string::npos) << refused.out;
 }

@@ -66,4 +66,21 @@ void infer_shapes(Graph& graph, const Registry& registry) {
     }
 }
 
+Graph single_node_graph(const Registry& registry, const std::string& op, const Attributes& attrs,
+                        const std::vector<TensorDesc>& inputs, const std::string& node_name) {
+    Graph graph;
+    graph.name = op;
+    Node node;
+    node.name = node_name;
+    node.op = op;
+    node.attrs = attrs;
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        node.inputs.push_back(graph.add_input(fmt::format("x{}", i), inputs[i]));
+    const OpSchema* schema = registry.find_op(op);
+    const int id = graph.add_node(std::move(node), schema ? schema->num_outputs : 1);
+    graph.outputs = graph.nodes[id].outputs;
+    infer_shapes(graph, registry);
+    return graph;
+}
+
 }  // namespace weft

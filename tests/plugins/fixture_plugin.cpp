@@ -163,6 +163,29 @@ WEFT_PLUGIN("fixture_permutation", "1.0") {
     registrar.add_op(s);
     registrar.add_kernel(weft::kernel_factory<ReverseChannels>("test_reverse_channels", "cpu", "loops"));
 }
+#elif defined(FIXTURE_SCALE_GRADIENTS)
+// Two trainable test_scale kernels for the testing library's own tests: `right` has the backward
+// dL/dx = factor·dL/dy, `wrong` forgets the factor. A gradient check must pass one and fail the other.
+template <bool Right>
+class TrainableScale final : public weft::Kernel {
+public:
+    explicit TrainableScale(const weft::KernelConfig& c) : factor_(static_cast<float>(c.attrs.get_real("factor"))) {}
+    void forward(const weft::ForwardArgs& a) override { scale(a.inputs[0], a.outputs[0], factor_); }
+    bool has_backward() const override { return true; }
+    void backward(const weft::BackwardArgs& a) override { scale(a.grad_outputs[0], a.grad_inputs[0], Right ? factor_ : 1.f); }
+
+private:
+    static void scale(const weft::TensorView& from, const weft::TensorView& to, float by) {
+        const float* x = from.as<const float>();
+        std::transform(x, x + from.numel(), to.as<float>(), [by](float v) { return v * by; });
+    }
+    float factor_;
+};
+
+WEFT_PLUGIN("fixture_scale_gradients", "1.0") {
+    registrar.add_kernel(weft::kernel_factory<TrainableScale<true>>("test_scale", "cpu", "right", 1));
+    registrar.add_kernel(weft::kernel_factory<TrainableScale<false>>("test_scale", "cpu", "wrong"));
+}
 #elif defined(FIXTURE_NO_ENTRY)
 extern "C" __attribute__((visibility("default"))) int some_other_symbol() { return 42; }
 #endif

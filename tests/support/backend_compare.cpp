@@ -9,7 +9,7 @@ namespace weft::testing {
 ::testing::AssertionResult tensors_match(const Tensor& actual, const Tensor& expected, Tolerance tolerance) {
     if (actual.desc() != expected.desc())
         return ::testing::AssertionFailure() << actual.desc().str() << " != expected " << expected.desc().str();
-    if (actual.desc().dtype == DType::f32) return all_close(actual, expected, tolerance.rtol, tolerance.atol);
+    if (actual.desc().dtype == DType::f32) return as_assertion(compare(actual, expected, tolerance));
     if (std::memcmp(actual.data(), expected.data(), actual.bytes()) != 0)
         return ::testing::AssertionFailure() << actual.desc().str() << " differs from the expected bytes";
     return ::testing::AssertionSuccess();

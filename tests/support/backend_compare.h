@@ -10,14 +10,12 @@
 
 #include "weft/attributes.h"
 #include "weft/tensor.h"
+#include "weft/testing/op_check.h"
 #include "weft/weights.h"
 
 namespace weft::testing {
 
-struct Tolerance {
-    double rtol = 0.0;
-    double atol = 0.0;
-};
+// Tolerance is the testing library's (weft/testing/op_check.h): |a − b| <= atol + rtol·|b|.
 
 // Inference through the executor (run_op) on `backend` and on `reference`: the outputs.
 ::testing::AssertionResult forward_matches(const std::string& op, const Attributes& attrs,

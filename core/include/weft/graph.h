@@ -72,6 +72,12 @@ public:
 // topological order. Errors name the node and the graph-file place.
 void infer_shapes(Graph& graph, const Registry& registry);
 
+// One node `node_name` of `op` reading graph inputs x0, x1, ... described by `inputs`, its outputs
+// the graph's, shape-inferred (throws as infer_shapes does): how tools and tests ask a schema
+// about a single node.
+Graph single_node_graph(const Registry& registry, const std::string& op, const Attributes& attrs,
+                        const std::vector<TensorDesc>& inputs, const std::string& node_name = "node");
+
 struct GraphTotals {
     std::int64_t params = 0;  // counted params (the paper's #params)
     std::int64_t all_params = 0;
