@@ -35,12 +35,5 @@ private:
 }  // namespace
 
 WEFT_PLUGIN("optimizer_sgd_cpu", "1.0") {
-    weft::OptimizerKernelFactory factory;
-    factory.optimizer = "sgd";
-    factory.backend = "cpu";
-    factory.name = "plain";
-    factory.create = [](const weft::OptimizerConfig& config) -> std::unique_ptr<weft::OptimizerKernel> {
-        return std::make_unique<SgdCpu>(config);
-    };
-    registrar.add_optimizer_kernel(std::move(factory));
+    registrar.add_optimizer_kernel(weft::optimizer_kernel_factory<SgdCpu>("sgd", "cpu", "plain"));
 }
