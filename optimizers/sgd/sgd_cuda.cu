@@ -1,47 +1,36 @@
-// The sgd update on the CUDA backend: the formula of sgd_cpu.cpp (PyTorch's), one launch per
+// The sgd update on the CUDA backend: sgd_step.h's formula (the CPU kernel's), one launch per
 // parameter on the device's stream, four elements per thread where the three tensors are 16-byte
-// aligned. Each step is an explicitly rounded single-precision operation (__fmul_rn, __fadd_rn:
-// never fused into an FMA), in the CPU kernel's order, so both kernels produce the same bits.
+// aligned.
 #include <cstdint>
 #include <memory>
 
+#include "sgd_step.h"
 #include "weft/cuda/cuda_check.h"
 #include "weft/cuda/cuda_device.h"
 #include "weft/plugin.h"
 
 namespace {
 
-struct SgdStep {
-    float lr, decay, momentum;
-    bool nesterov;
-};
-
-// d = g + decay·w;  v = momentum·v + d;  w −= lr·(nesterov ? d + momentum·v : v)
-__device__ __forceinline__ void sgd_one(float& w, float& v, float g, const SgdStep& s) {
-    const float d = __fadd_rn(g, __fmul_rn(s.decay, w));
-    const float velocity = __fadd_rn(__fmul_rn(s.momentum, v), d);
-    v = velocity;
-    const float direction = s.nesterov ? __fadd_rn(d, __fmul_rn(s.momentum, velocity)) : velocity;
-    w = __fsub_rn(w, __fmul_rn(s.lr, direction));
-}
+using weft::sgd::Step;
+using weft::sgd::update_one;
 
 __global__ void sgd_kernel(float* __restrict__ w, float* __restrict__ v, const float* __restrict__ g,
-                           std::int64_t n, SgdStep step) {
+                           std::int64_t n, Step step) {
     const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
     for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
-        sgd_one(w[i], v[i], g[i], step);
+        update_one(w[i], v[i], g[i], step);
 }
 
 __global__ void sgd4_kernel(float4* __restrict__ w, float4* __restrict__ v, const float4* __restrict__ g,
-                            std::int64_t n4, SgdStep step) {
+                            std::int64_t n4, Step step) {
     const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
     for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n4; i += stride) {
         float4 weights = w[i], velocity = v[i];
         const float4 grad = g[i];
-        sgd_one(weights.x, velocity.x, grad.x, step);
-        sgd_one(weights.y, velocity.y, grad.y, step);
-        sgd_one(weights.z, velocity.z, grad.z, step);
-        sgd_one(weights.w, velocity.w, grad.w, step);
+        update_one(weights.x, velocity.x, grad.x, step);
+        update_one(weights.y, velocity.y, grad.y, step);
+        update_one(weights.z, velocity.z, grad.z, step);
+        update_one(weights.w, velocity.w, grad.w, step);
         w[i] = weights;
         v[i] = velocity;
     }
@@ -52,9 +41,7 @@ bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 
 class SgdCuda final : public weft::OptimizerKernel {
 public:
     explicit SgdCuda(const weft::OptimizerConfig& config)
-        : device_(weft::cuda::cuda_device(config.device)),
-          momentum_(static_cast<float>(config.attrs.get_real("momentum"))),
-          nesterov_(config.attrs.get_bool("nesterov")) {}
+        : device_(weft::cuda::cuda_device(config.device)), hyperparameters_(config.attrs) {}
 
     void update(const weft::ParameterUpdate& u) override {
         float* w = u.value.as<float>();
@@ -62,7 +49,7 @@ public:
         const float* g = u.grad.as<const float>();
         const std::int64_t n = u.value.numel();
         if (n <= 0) return;
-        const SgdStep step{u.lr, u.weight_decay, momentum_, nesterov_};
+        const Step step = hyperparameters_.step(u);
         const cudaStream_t stream = device_.stream();
         // The parameters' storage is 64-byte aligned, so in practice all of it goes four at a time.
         const std::int64_t n4 = aligned16(w) && aligned16(v) && aligned16(g) ? n / 4 : 0;
@@ -81,8 +68,7 @@ public:
 
 private:
     weft::cuda::CudaDevice& device_;
-    float momentum_;
-    bool nesterov_;
+    weft::sgd::Hyperparameters hyperparameters_;
 };
 
 }  // namespace
