@@ -5,6 +5,7 @@ function(weft_add_test name)
   target_link_libraries(${name} PRIVATE weft_test_support weft_core GTest::gtest_main ${ARG_LIBS})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   gtest_discover_tests(${name} TEST_PREFIX "${name}." DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+  set_property(GLOBAL APPEND PROPERTY WEFT_TEST_TARGETS ${name})
 endfunction()
 
 # weft_add_cuda_test(<name> SOURCES <src>... [LIBS <lib>...]): a test of CUDA kernel libraries,

@@ -90,7 +90,7 @@ std::vector<double> time_runs(const BenchOptions& o, const std::function<void()>
 
 void bench(const BenchOptions& o) {
     if (!o.viz.empty()) viz::format_from_path(o.viz);  // a bad name fails before the timing, not after
-    auto registry = load_registry(o.graph);
+    auto registry = load_device_registry(o.graph, o.device);
     Graph g = load_graph(o.graph, *registry, o.batch);
     const std::int64_t inference_macs = graph_totals(g).macs;  // as written: passes fold, they don't reduce work
     std::vector<double> ms, node_seconds;
@@ -113,7 +113,13 @@ void bench(const BenchOptions& o) {
         for (std::int64_t i = 0; i < o.batch; ++i) inputs[1].as<std::int32_t>()[i] = static_cast<std::int32_t>(i % classes);
         std::vector<Tensor> outputs = exec.make_outputs();
         // A small learning rate keeps the random network finite however long the benchmark runs.
-        ms = time_runs(o, [&] { exec.step(inputs, outputs); sgd.step(1e-4f); }, [&](bool on) { exec.set_profiling(on); });
+        // The update is queued on the device: wait for it, so that each timed step is a whole step.
+        const auto step = [&] {
+            exec.step(inputs, outputs);
+            sgd.step(1e-4f);
+            exec.device().synchronize();
+        };
+        ms = time_runs(o, step, [&](bool on) { exec.set_profiling(on); });
         node_seconds = exec.forward_seconds();
         for (std::size_t i = 0; i < g.nodes.size(); ++i) kernels.push_back(exec.kernel_name(static_cast<int>(i)));
         for (std::size_t i = 0; i < node_seconds.size(); ++i) node_seconds[i] += exec.backward_seconds()[i];

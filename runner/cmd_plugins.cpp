@@ -15,11 +15,26 @@ namespace {
 namespace fs = std::filesystem;
 using KernelOverrides = std::map<std::string, std::string>;
 
-std::string backend_status(const Registry& r, const std::string& name) {
+// Why a backend cannot run here ("not loaded", "no CUDA driver"), or empty.
+std::string backend_unavailable_reason(const Registry& r, const std::string& name) {
     const BackendFactory* b = r.find_backend(name);
-    if (!b) return "not loaded";
-    std::string why = b->unavailable_reason ? b->unavailable_reason() : std::string{};
+    if (!b) return "backend not loaded";
+    return b->unavailable_reason ? b->unavailable_reason() : std::string{};
+}
+
+std::string backend_status(const Registry& r, const std::string& name) {
+    if (!r.find_backend(name)) return "not loaded";
+    const std::string why = backend_unavailable_reason(r, name);
     return why.empty() ? "available" : "unavailable: " + why;
+}
+
+// An optimiser's update kernels have no availability of their own: they run wherever their
+// backend's device does.
+std::vector<const RegisteredOptimizerKernel*> optimizer_kernels_of(const Registry& r, const std::string& optimizer) {
+    std::vector<const RegisteredOptimizerKernel*> out;
+    for (const RegisteredOptimizerKernel* k : r.optimizer_kernels())
+        if (k->factory.optimizer == optimizer) out.push_back(k);
+    return out;
 }
 
 // Libraries from the default directory came with weft; the others were added through
@@ -46,7 +61,7 @@ nlohmann::json plugins_json(const Registry& r, const KernelOverrides& overrides)
     for (const auto& l : r.loaded())
         libs.push_back({{"path", l.path.string()}, {"name", l.name}, {"version", l.version}, {"ops", l.ops},
                         {"kernels", l.kernels}, {"backends", l.backends}, {"passes", l.passes},
-                        {"builtin", is_builtin(l.path)}});
+                        {"optimizers", l.optimizers}, {"builtin", is_builtin(l.path)}});
     for (const auto& f : r.refused()) refused.push_back({{"path", f.path.string()}, {"reason", f.reason}});
     for (const std::string& op : r.op_names()) {
         nlohmann::json kernels = nlohmann::json::array();
@@ -62,6 +77,17 @@ nlohmann::json plugins_json(const Registry& r, const KernelOverrides& overrides)
         }
         ops[op] = {{"library", r.op_library(op).string()}, {"kernels", kernels}};
     }
+    nlohmann::json optimizers = nlohmann::json::object();
+    for (const std::string& name : r.optimizer_names()) {
+        nlohmann::json kernels = nlohmann::json::array();
+        for (const RegisteredOptimizerKernel* k : optimizer_kernels_of(r, name)) {
+            const std::string why = backend_unavailable_reason(r, k->factory.backend);
+            kernels.push_back({{"backend", k->factory.backend}, {"name", k->factory.name},
+                               {"library", k->library.string()}, {"builtin", is_builtin(k->library)},
+                               {"available", why.empty()}, {"reason", why}});
+        }
+        optimizers[name] = {{"library", r.optimizer_library(name).string()}, {"kernels", kernels}};
+    }
     nlohmann::json backends = nlohmann::json::object();
     for (const std::string& b : r.backend_names()) backends[b] = backend_status(r, b);
     nlohmann::json passes = nlohmann::json::array();
@@ -71,7 +97,8 @@ nlohmann::json plugins_json(const Registry& r, const KernelOverrides& overrides)
     nlohmann::json dirs = nlohmann::json::array();
     for (const auto& d : r.searched_directories()) dirs.push_back(d.string());
     return {{"abi_version", kPluginAbiVersion}, {"passes", passes}, {"search_path", dirs}, {"default_directory", default_plugin_directory().string()},
-            {"kernel_overrides", overrides}, {"libraries", libs}, {"refused", refused}, {"ops", ops}, {"backends", backends}};
+            {"kernel_overrides", overrides}, {"libraries", libs}, {"refused", refused}, {"ops", ops},
+            {"optimizers", optimizers}, {"backends", backends}};
 }
 
 // A library as the operator table names it: its file name, or its whole path when it was added
@@ -101,6 +128,18 @@ void print_operators(const Registry& r, const KernelOverrides& overrides) {
     }
 }
 
+void print_optimizers(const Registry& r) {
+    fmt::print("\noptimizers (update kernels per backend):\n");
+    for (const std::string& name : r.optimizer_names()) {
+        fmt::print("  {:<20} {}\n", name, library_label(r.optimizer_library(name)));
+        for (const RegisteredOptimizerKernel* k : optimizer_kernels_of(r, name)) {
+            const std::string why = backend_unavailable_reason(r, k->factory.backend);
+            fmt::print("      {:<5} {:<10} {}{}\n", k->factory.backend, k->factory.name, library_label(k->library),
+                       why.empty() ? "" : " — unavailable: " + why);
+        }
+    }
+}
+
 void print_libraries(const Registry& r) {
     std::vector<const LoadedLibrary*> builtin, added;
     for (const auto& l : r.loaded()) (is_builtin(l.path) ? builtin : added).push_back(&l);
@@ -110,6 +149,7 @@ void print_libraries(const Registry& r) {
         if (!l.kernels.empty()) provides.push_back(fmt::format("kernels {}", fmt::join(l.kernels, ", ")));
         if (!l.backends.empty()) provides.push_back(fmt::format("backends {}", fmt::join(l.backends, ", ")));
         if (!l.passes.empty()) provides.push_back(fmt::format("passes {}", fmt::join(l.passes, ", ")));
+        if (!l.optimizers.empty()) provides.push_back(fmt::format("optimizers {}", fmt::join(l.optimizers, ", ")));
         fmt::print("    {} ({} {}): {}\n", l.path.string(), l.name, l.version, fmt::join(provides, "; "));
     };
     fmt::print("\nlibraries ({} loaded):\n", r.loaded().size());
@@ -126,6 +166,7 @@ void print_plugins(const Registry& r, const KernelOverrides& overrides) {
     fmt::print("\nbackends:\n");
     for (const std::string& b : r.backend_names()) fmt::print("  {:<8} {}\n", b, backend_status(r, b));
     print_operators(r, overrides);
+    print_optimizers(r);
     fmt::print("\ngraph passes (run in this order by --passes default):\n");
     for (const GraphPass* p : r.passes())
         fmt::print("  {:<16} {}{} — {}\n", p->name, r.pass_library(p->name).filename().string(),
@@ -197,11 +238,11 @@ void add_plugins_command(CLI::App& app) {
     cmd->add_option("--variant", o->graph.variant, "named variant of the graph file");
     cmd->add_option("--set", o->graph.sets, "override a graph parameter, KEY=VALUE (repeatable)");
     add_plugin_options(*cmd, o->graph);
-    cmd->add_option("--device", o->device.device, "backend for the per-node choice")->capture_default_str();
+    add_device_option(*cmd, o->device, "backend for the per-node choice");
     cmd->add_option("--kernel", o->device.kernels, "show the choice with a kernel forced, OP=LIBRARY (repeatable)");
     cmd->add_flag("--json", o->json, "machine-readable output");
     cmd->callback([o] {
-        auto registry = load_registry(o->graph);
+        auto registry = load_registry(o->graph, /*backends: all*/ {});
         const KernelOverrides overrides = compile_options(o->device).kernel_overrides;
         std::vector<NodeKernel> nodes;
         if (!o->graph.graph.empty()) nodes = node_kernels(o->graph, o->device, *registry);

@@ -130,7 +130,7 @@ void run(const RunOptions& o) {
         options.graph.variant = info.variant;
         options.graph.sets = info.sets;
     }
-    auto registry = load_registry(options.graph);
+    auto registry = load_device_registry(options.graph, o.device);
     Graph graph = load_graph(options.graph, *registry, o.batch);
     // Random input is made after compiling, so a batch too large for memory is refused by the
     // buffer plan at once rather than after generating gigabytes of input.

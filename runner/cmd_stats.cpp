@@ -229,7 +229,8 @@ void add_stats_command(CLI::App& app) {
     cmd->add_flag("--train", o->train, "also plan a training step (softmax cross-entropy, SGD) and report its memory");
     add_device_options(*cmd, o->device);
     cmd->callback([o] {
-        auto registry = load_registry(o->graph);
+        // The device matters only to the training step's plan (its kernels' scratch and state).
+        auto registry = o->train ? load_device_registry(o->graph, o->device) : load_registry(o->graph);
         Graph g = load_graph(o->graph, *registry, o->batch);
         const BufferPlan plan = plan_buffers(g, *registry);
         const nlohmann::json training = o->train ? training_memory(g, *registry, o->device) : nlohmann::json();

@@ -63,7 +63,7 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
     graph_options.graph = config.model.graph;
     graph_options.variant = config.model.variant;
     graph_options.sets = config.model.sets;
-    auto registry = load_registry(graph_options);
+    auto registry = load_device_registry(graph_options, o.device);
     runtime.compile = compile_options(o.device);
     runtime.passes = o.device.passes;
     runtime.progress = !o.quiet;
@@ -107,7 +107,7 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
     }
     const std::string data_spec = !o.data.empty() ? o.data : info.data;
     if (data_spec.empty()) throw Error(fmt::format("{} does not say what it was trained on: give --data", o.weights));
-    auto registry = load_registry(graph_options);
+    auto registry = load_device_registry(graph_options, o.device);
     Graph graph = load_graph(graph_options, *registry, o.batch);
     try {
         check_weights(graph, weights);

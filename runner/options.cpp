@@ -1,5 +1,8 @@
 #include "options.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -19,8 +22,44 @@ void add_plugin_options(CLI::App& app, GraphOptions& options) {
     app.add_option("--plugin-path", options.plugin_paths, "extra plugin directory (repeatable, ':'-separated)");
 }
 
+namespace {
+
+bool is_backend_name(const std::string& s) {
+    const auto allowed = [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '_'; };
+    return !s.empty() && std::islower(static_cast<unsigned char>(s[0])) && std::all_of(s.begin(), s.end(), allowed);
+}
+
+bool is_device_number(const std::string& s) {
+    const auto digit = [](unsigned char c) { return std::isdigit(c) != 0; };
+    return !s.empty() && s.size() <= 4 && std::all_of(s.begin(), s.end(), digit);
+}
+
+}  // namespace
+
+DeviceSpec parse_device(const std::string& spec) {
+    const std::size_t colon = spec.find(':');
+    DeviceSpec device{spec.substr(0, colon), 0};
+    const bool numbered = colon != std::string::npos;
+    if (!is_backend_name(device.backend) || (numbered && !is_device_number(spec.substr(colon + 1))))
+        throw Error(fmt::format("--device '{}': expected cpu, cuda or cuda:N", spec));
+    if (numbered) device.index = std::stoi(spec.substr(colon + 1));
+    if (device.backend == "cpu" && device.index != 0)
+        throw Error(fmt::format("--device '{}': the cpu backend has one device (cpu or cpu:0)", spec));
+    return device;
+}
+
+void add_device_option(CLI::App& app, DeviceChoice& choice, const std::string& help) {
+    const std::vector<std::string> present = backends_on_search_path();
+    app.add_option("--device", choice.device,
+                   fmt::format("{}: cpu, cuda or cuda:N (libraries present: {})", help,
+                               present.empty() ? std::string("none") : fmt::format("{}", fmt::join(present, ", "))))
+        ->capture_default_str()
+        // Checked while parsing, so every command refuses a malformed device before doing anything.
+        ->each([](const std::string& spec) { parse_device(spec); });
+}
+
 void add_device_options(CLI::App& app, DeviceChoice& choice) {
-    app.add_option("--device", choice.device, "backend to run on (cpu, cuda)")->capture_default_str();
+    add_device_option(app, choice, "backend to run on");
     app.add_option("--threads", choice.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
     app.add_option("--kernel", choice.kernels, "force a kernel, OP=LIBRARY (repeatable)");
     app.add_option("--passes", choice.passes,
@@ -28,9 +67,16 @@ void add_device_options(CLI::App& app, DeviceChoice& choice) {
         ->capture_default_str();
 }
 
-std::unique_ptr<Registry> load_registry(const GraphOptions& options) {
+std::unique_ptr<Registry> load_registry(const GraphOptions& options, const std::vector<std::string>& backends) {
     auto registry = std::make_unique<Registry>();
-    load_plugins(*registry, options.plugin_paths);
+    load_plugins(*registry, options.plugin_paths, backends);
+    return registry;
+}
+
+std::unique_ptr<Registry> load_device_registry(const GraphOptions& options, const DeviceChoice& device) {
+    const DeviceSpec spec = parse_device(device.device);
+    auto registry = load_registry(options, {"cpu", spec.backend});
+    registry->require_backend(spec.backend);
     return registry;
 }
 
@@ -50,8 +96,10 @@ Graph load_graph(const GraphOptions& options, const Registry& registry, std::int
 }
 
 CompileOptions compile_options(const DeviceChoice& choice) {
+    const DeviceSpec device = parse_device(choice.device);
     CompileOptions c;
-    c.backend = choice.device;
+    c.backend = device.backend;
+    c.device.index = device.index;
     c.device.threads = choice.threads;
     for (const std::string& kv : choice.kernels) {
         const auto eq = kv.find('=');

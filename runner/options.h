@@ -28,17 +28,35 @@ struct GraphOptions {
 };
 
 struct DeviceChoice {
-    std::string device = "cpu";
+    std::string device = "cpu";  // --device: cpu, cuda or cuda:N (see parse_device)
     int threads = 0;
     std::vector<std::string> kernels;  // op=library
     std::string passes = "default";    // see select_passes
 };
 
+// What --device names: a backend and which of its devices ("cuda:1" -> cuda, 1).
+struct DeviceSpec {
+    std::string backend;
+    int index = 0;
+};
+// Throws one line ("--device 'cuda:x': expected cpu, cuda or cuda:N") for a malformed spec.
+DeviceSpec parse_device(const std::string& spec);
+
 void add_graph_options(CLI::App& app, GraphOptions& options);
 void add_plugin_options(CLI::App& app, GraphOptions& options);
+// --device (its help lists the backends whose libraries are on the plugin search path),
+// --threads, --kernel and --passes.
 void add_device_options(CLI::App& app, DeviceChoice& choice);
+void add_device_option(CLI::App& app, DeviceChoice& choice, const std::string& help);
 
-std::unique_ptr<Registry> load_registry(const GraphOptions& options);
+// The plugins for `backends`: by default cpu alone (every schema and pass, the cpu kernels), so
+// that no other backend's runtime is loaded; an empty list loads every library, as `weft
+// plugins` does.
+std::unique_ptr<Registry> load_registry(const GraphOptions& options,
+                                        const std::vector<std::string>& backends = {"cpu"});
+// The registry for a command that runs on `device`: cpu and the device's backend, failing at
+// once, with the reason, when that backend cannot run here (before data or graphs are loaded).
+std::unique_ptr<Registry> load_device_registry(const GraphOptions& options, const DeviceChoice& device);
 // Resolves, expands and shape-infers the graph at the given batch size.
 Graph load_graph(const GraphOptions& options, const Registry& registry, std::int64_t batch);
 CompileOptions compile_options(const DeviceChoice& choice);

@@ -10,12 +10,22 @@ The model is written the way a PyTorch user would write it: nn.Conv2d with `grou
 nn.BatchNorm2d, in-place ReLU, the channel permutation as view/transpose/reshape (the
 ShuffleNet idiom), nn.Linear, and for training nn.CrossEntropyLoss on the logits with SGD
 (Nesterov momentum 0.9, weight decay 1e-4). Timing follows the usual pattern: --warmup untimed
-iterations (3), then the mean of --iters (20).
+iterations (3), then the mean of --iters (20); on a GPU the device is synchronised before the
+clock starts and before it stops.
 
   weft viz igc-l24m2-d20 -o net.json
   /usr/bin/python3 scripts/torch_graph_bench.py net.json --batch 64 --threads 2 [--train]
+  python3 scripts/torch_graph_bench.py net.json --device cuda --batch 256 --variants eager,channels_last,compile
 
-Prints one line: "... X ms/iter Y img/s" (the format scripts/bench-vs-torch.sh reads).
+--variants times several ways of running the same model in one process, in order: `eager`
+(NCHW), `channels_last` (NHWC memory format) and `compile` (torch.compile of the NCHW model).
+On cuda, cudnn.benchmark is on and TF32 is off (matrix products and convolutions in full
+float32, as weft computes), so the comparison is like for like. The input already lies on the
+device; weft's own timing includes uploading each batch and downloading its output.
+
+Prints one line per variant: "... variant=V ... X ms/iter Y img/s" (scripts/bench-vs-torch.sh
+reads the number before ms/iter); a variant that fails (torch.compile without a compiler, say)
+prints "... variant=V failed: why" and the others still run.
 """
 
 import argparse
@@ -151,8 +161,14 @@ def main():
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3, help="untimed iterations first")
     parser.add_argument("--train", action="store_true", help="time SGD training steps")
-    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--channels-last", action="store_true", help="the same as --variants channels_last")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--variants", default=None, help="comma list of eager, channels_last, compile (default eager)")
     args = parser.parse_args()
+    variants = (args.variants or ("channels_last" if args.channels_last else "eager")).split(",")
+    for v in variants:
+        if v not in VARIANTS:
+            sys.exit(f"torch_graph_bench: unknown variant '{v}' (expected {', '.join(VARIANTS)})")
 
     try:
         with open(args.graph_json) as f:
@@ -160,16 +176,50 @@ def main():
     except (OSError, ValueError) as e:
         sys.exit(f"torch_graph_bench: {args.graph_json}: {e}")
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("torch_graph_bench: --device cuda, but torch sees no GPU")
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    # The rebuild must hold exactly weft's learnable parameters, or it is not the same network.
+    params = sum(p.numel() for p in GraphNetwork(graph, drop_final_softmax=args.train).parameters())
+    weft_params = sum(_count(t["shape"]) for node in graph["nodes"] for t in node["param_tensors"] if t["learnable"])
+    if params != weft_params:
+        sys.exit(f"torch_graph_bench: the rebuild has {params} learnable parameters, weft's graph {weft_params}")
+    for variant in variants:
+        label = (f"torch {torch.__version__} graph={graph['graph']['name']} params={params} batch={args.batch} "
+                 f"{'train' if args.train else 'infer'} variant={variant} device={args.device}")
+        try:
+            seconds = time_variant(graph, variant, device, args)
+        except Exception as e:  # one variant failing must not hide the others' numbers
+            print(f"{label} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", flush=True)
+            continue
+        print(f"{label} {seconds * 1e3:.2f} ms/iter {args.batch / seconds:.1f} img/s", flush=True)
+
+
+VARIANTS = ("eager", "channels_last", "compile")
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_variant(graph, variant, device, args):
+    """Mean seconds per iteration of one way of running the network (a fresh model each time)."""
     torch.manual_seed(0)
-    model = GraphNetwork(graph, drop_final_softmax=args.train)
+    model = GraphNetwork(graph, drop_final_softmax=args.train).to(device)
     shape = list(graph["inputs"][0]["shape"])
     shape[0] = args.batch
-    x = torch.randn(*shape)
+    x = torch.randn(*shape, device=device)
     classes = graph["outputs"][0]["shape"][1]
-    y = torch.randint(0, classes, (args.batch,))
-    if args.channels_last:
+    y = torch.randint(0, classes, (args.batch,), device=device)
+    if variant == "channels_last":
         model = model.to(memory_format=torch.channels_last)
-        x = x.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    run = torch.compile(model) if variant == "compile" else model
 
     if args.train:
         model.train()
@@ -177,29 +227,24 @@ def main():
         loss_fn = nn.CrossEntropyLoss()
 
         def step():
-            optimizer.zero_grad()
-            loss_fn(model(x), y).backward()
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(run(x), y).backward()
             optimizer.step()
     else:
         model.eval()
 
         def step():
             with torch.no_grad():
-                model(x)
+                run(x)
 
     for _ in range(args.warmup):
         step()
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(args.iters):
         step()
-    seconds = (time.perf_counter() - start) / args.iters
-    # The rebuild must hold exactly weft's learnable parameters, or it is not the same network.
-    params = sum(p.numel() for p in model.parameters())
-    weft_params = sum(_count(t["shape"]) for node in graph["nodes"] for t in node["param_tensors"] if t["learnable"])
-    if params != weft_params:
-        sys.exit(f"torch_graph_bench: the rebuild has {params} learnable parameters, weft's graph {weft_params}")
-    print(f"torch {torch.__version__} graph={graph['graph']['name']} params={params} batch={args.batch} "
-          f"{'train' if args.train else 'infer'} {seconds * 1e3:.2f} ms/iter {args.batch / seconds:.1f} img/s")
+    synchronize(device)
+    return (time.perf_counter() - start) / args.iters
 
 
 if __name__ == "__main__":

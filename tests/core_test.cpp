@@ -1,4 +1,6 @@
 // Core: the plugin host, validation, the buffer plan, the executor and weight files.
+#include <dlfcn.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -103,6 +105,63 @@ TEST(PluginHost, RefusesAFileThatIsNotASharedLibrary) {
     ASSERT_EQ(r.refused().size(), 1u);
     EXPECT_NE(r.refused()[0].reason.find("cannot be loaded as a shared library"), std::string::npos);
     fs::remove_all(dir);
+}
+
+TEST(PluginHost, ABackendIsNamedByItsLibraryAlone) {
+    EXPECT_EQ(backend_library_name("/x/libweft_backend_cuda.so"), "cuda");
+    EXPECT_EQ(backend_library_name("libweft_backend_cpu.so"), "cpu");
+    EXPECT_EQ(backend_library_name("libweft_backend_.so"), "");
+    EXPECT_EQ(backend_library_name("libweft_group_conv_cuda.so"), "");
+    EXPECT_EQ(backend_library_name("libweft_backend_cuda.txt"), "");
+}
+
+// plugin_fixtures/backends holds libweft_backend_fake.so, its kernels libweft_scale_fake.so and
+// libweft_scale_special.so, whose _special names no backend.
+TEST(PluginHost, TheLibrariesOfABackendNotAskedForAreSkippedUnopened) {
+    Registry r;
+    r.load_directories({fixture_dir("good"), fixture_dir("backends")}, {"cpu"});
+    std::vector<std::string> loaded, skipped;
+    for (const auto& l : r.loaded()) loaded.push_back(l.path.filename().string());
+    for (const auto& s : r.skipped()) {
+        skipped.push_back(s.path.filename().string());
+        EXPECT_EQ(s.backend, "fake") << s.path;
+        EXPECT_EQ(dlopen(s.path.c_str(), RTLD_NOW | RTLD_NOLOAD), nullptr) << s.path << " was opened";
+    }
+    EXPECT_EQ(loaded, (std::vector<std::string>{"libweft_good.so", "libweft_scale_special.so"}));
+    EXPECT_EQ(skipped, (std::vector<std::string>{"libweft_backend_fake.so", "libweft_scale_fake.so"}));
+    EXPECT_TRUE(r.refused().empty());
+    EXPECT_EQ(r.find_backend("fake"), nullptr);
+    EXPECT_TRUE(r.kernels("test_scale", "fake").empty());
+}
+
+TEST(PluginHost, ABackendAskedForLoadsWithItsKernelsAndAnEmptyListLoadsEverything) {
+    for (const std::vector<std::string>& backends : {std::vector<std::string>{"cpu", "fake"}, std::vector<std::string>{}}) {
+        Registry r;
+        r.load_directories({fixture_dir("good"), fixture_dir("backends")}, backends);
+        EXPECT_EQ(r.loaded().size(), 4u) << backends.size() << " backends asked for";
+        EXPECT_TRUE(r.skipped().empty());
+        EXPECT_NE(r.find_backend("fake"), nullptr);
+        ASSERT_EQ(r.kernels("test_scale", "fake").size(), 1u);
+    }
+}
+
+// The build's own plugins: a host that asks for cpu alone loads none of the cuda backend's.
+TEST(PluginHost, ACpuOnlyLoadOfTheBuildsPluginsLeavesEveryCudaLibraryOut) {
+    Registry r;
+    r.load_directory(WEFT_TEST_PLUGIN_DIR, {"cpu"});
+    for (const auto& l : r.loaded()) EXPECT_FALSE(l.path.stem().string().ends_with("_cuda")) << l.path;
+    EXPECT_EQ(r.find_backend("cuda"), nullptr);
+    EXPECT_NE(r.find_backend("cpu"), nullptr);
+    std::size_t cuda_libraries = 0;
+    for (const auto& s : r.skipped()) {
+        EXPECT_EQ(s.backend, "cuda") << s.path;
+        ++cuda_libraries;
+    }
+    if (WEFT_TEST_HAVE_CUDA) {
+        EXPECT_GE(cuda_libraries, 2u) << "the cuda backend and sgd's cuda kernel at least";
+    } else {
+        EXPECT_EQ(cuda_libraries, 0u);
+    }
 }
 
 TEST(PluginHost, MissingPluginDirectoryIsAnErrorNamingIt) {

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <set>
 
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
@@ -220,6 +221,11 @@ std::vector<std::string> Registry::optimizer_names() const {
     return names;
 }
 
+fs::path Registry::optimizer_library(std::string_view name) const {
+    const auto* e = impl_->find_optimizer(name);
+    return e ? e->library : fs::path{};
+}
+
 const RegisteredOptimizerKernel& Registry::optimizer_kernel(std::string_view optimizer, std::string_view backend) const {
     if (!find_optimizer(optimizer)) {
         const auto names = optimizer_names();
@@ -264,7 +270,7 @@ std::vector<std::string> Registry::backend_names() const {
     return names;
 }
 
-std::unique_ptr<Device> Registry::create_device(std::string_view backend, const DeviceOptions& options) const {
+void Registry::require_backend(std::string_view backend) const {
     const BackendFactory* f = find_backend(backend);
     if (!f) {
         auto names = backend_names();
@@ -274,7 +280,11 @@ std::unique_ptr<Device> Registry::create_device(std::string_view backend, const 
     if (f->unavailable_reason)
         if (std::string why = f->unavailable_reason(); !why.empty())
             throw Error(fmt::format("device '{}' is not available: {}", backend, why));
-    return f->create(options);
+}
+
+std::unique_ptr<Device> Registry::create_device(std::string_view backend, const DeviceOptions& options) const {
+    require_backend(backend);
+    return find_backend(backend)->create(options);
 }
 
 namespace {
@@ -375,7 +385,33 @@ void Registry::load_library(const fs::path& path) {
     if (refused_.size() == refused_before) impl_->libraries.push_back(std::move(lib));
 }
 
-void Registry::load_directories(const std::vector<fs::path>& dirs) {
+std::string backend_library_name(const fs::path& file) {
+    static const std::string prefix = "weft_backend_";
+    const std::string stem = library_stem(file);
+    if (file.extension() != ".so" || stem.rfind(prefix, 0) != 0 || stem.size() == prefix.size()) return {};
+    return stem.substr(prefix.size());
+}
+
+namespace {
+
+// The backend in `known` whose libraries `file` belongs to (its own library, or a library named
+// *_<backend>, which is what kernel libraries of that backend are called) and which is not
+// `wanted`; empty when the file is wanted. Core knows no backend by name: `known` comes from
+// the backend libraries found, `wanted` from the caller.
+std::string unwanted_backend_of(const fs::path& file, const std::set<std::string>& known,
+                                const std::vector<std::string>& wanted) {
+    if (wanted.empty()) return {};
+    const std::string stem = library_stem(file);
+    for (const std::string& backend : known) {
+        if (std::find(wanted.begin(), wanted.end(), backend) != wanted.end()) continue;
+        if (stem.ends_with("_" + backend)) return backend;  // weft_backend_<name> ends so too
+    }
+    return {};
+}
+
+}  // namespace
+
+void Registry::load_directories(const std::vector<fs::path>& dirs, const std::vector<std::string>& backends) {
     std::vector<fs::path> files;
     for (const fs::path& dir : dirs) {
         searched_.push_back(dir);
@@ -387,6 +423,15 @@ void Registry::load_directories(const std::vector<fs::path>& dirs) {
         std::sort(here.begin(), here.end());
         files.insert(files.end(), here.begin(), here.end());
     }
+    std::set<std::string> known;
+    for (const fs::path& f : files)
+        if (std::string backend = backend_library_name(f); !backend.empty()) known.insert(std::move(backend));
+    std::erase_if(files, [&](const fs::path& f) {
+        std::string backend = unwanted_backend_of(f, known, backends);
+        if (backend.empty()) return false;
+        skipped_.push_back({f, std::move(backend)});
+        return true;
+    });
     // The backend libraries first, so kernel libraries that link them find their device — and
     // the copy of it in the directory searched, not one their RPATH might name elsewhere.
     std::stable_partition(files.begin(), files.end(),

@@ -1,46 +1,31 @@
 // The sgd update on the CPU backend: one pass over each parameter, both cores for the large ones.
 #include <cstdint>
 
+#include "sgd_step.h"
 #include "weft/plugin.h"
 
 namespace {
 
 class SgdCpu final : public weft::OptimizerKernel {
 public:
-    explicit SgdCpu(const weft::OptimizerConfig& config)
-        : momentum_(static_cast<float>(config.attrs.get_real("momentum"))),
-          nesterov_(config.attrs.get_bool("nesterov")) {}
+    explicit SgdCpu(const weft::OptimizerConfig& config) : hyperparameters_(config.attrs) {}
 
     void update(const weft::ParameterUpdate& u) override {
         float* w = u.value.as<float>();
         float* v = u.state[0].as<float>();
         const float* g = u.grad.as<const float>();
         const std::int64_t n = u.value.numel();
-        const float lr = u.lr, decay = u.weight_decay, momentum = momentum_;
-        const bool nesterov = nesterov_;
+        const weft::sgd::Step step = hyperparameters_.step(u);
 #pragma omp parallel for simd schedule(static) if (n > (1 << 16))
-        for (std::int64_t i = 0; i < n; ++i) {
-            const float d = g[i] + decay * w[i];
-            const float velocity = momentum * v[i] + d;
-            v[i] = velocity;
-            w[i] -= lr * (nesterov ? d + momentum * velocity : velocity);
-        }
+        for (std::int64_t i = 0; i < n; ++i) weft::sgd::update_one(w[i], v[i], g[i], step);
     }
 
 private:
-    float momentum_;
-    bool nesterov_;
+    weft::sgd::Hyperparameters hyperparameters_;
 };
 
 }  // namespace
 
 WEFT_PLUGIN("optimizer_sgd_cpu", "1.0") {
-    weft::OptimizerKernelFactory factory;
-    factory.optimizer = "sgd";
-    factory.backend = "cpu";
-    factory.name = "plain";
-    factory.create = [](const weft::OptimizerConfig& config) -> std::unique_ptr<weft::OptimizerKernel> {
-        return std::make_unique<SgdCpu>(config);
-    };
-    registrar.add_optimizer_kernel(std::move(factory));
+    registrar.add_optimizer_kernel(weft::optimizer_kernel_factory<SgdCpu>("sgd", "cpu", "plain"));
 }

@@ -188,4 +188,31 @@ WEFT_PLUGIN("fixture_scale_gradients", "1.0") {
 }
 #elif defined(FIXTURE_NO_ENTRY)
 extern "C" __attribute__((visibility("default"))) int some_other_symbol() { return 42; }
+#elif defined(FIXTURE_BACKEND_FAKE)
+// A backend of another kind than cpu, by its library's name (libweft_backend_fake.so): a host
+// that does not ask for it must leave it and its kernel libraries (*_fake.so) unopened.
+WEFT_PLUGIN("fixture_backend_fake", "1.0") {
+    registrar.add_backend(weft::BackendFactory{"fake", {}, [](const weft::DeviceOptions&) -> std::unique_ptr<weft::Device> {
+        throw weft::Error("the fixture backend makes no devices");
+    }});
+}
+#elif defined(FIXTURE_SCALE_FAKE)
+WEFT_PLUGIN("fixture_scale_fake", "1.0") {
+    weft::KernelFactory kernel = scale_kernel("fake_scale", 0);
+    kernel.backend = "fake";
+    registrar.add_kernel(kernel);
+}
+#elif defined(FIXTURE_ABSENT_DEPENDENCY)
+// Linked by fixture plugins under a soname no file has (libweft_fixture_absent.so): a runtime
+// library missing where the plugin is loaded, as cuDNN is on a machine without it.
+extern "C" __attribute__((visibility("default"))) int weft_fixture_absent_dependency() { return 7; }
+#elif defined(FIXTURE_NEEDS_ABSENT)
+// A cuda kernel library whose runtime is missing here: loading it must be a refusal, not a crash.
+extern "C" int weft_fixture_absent_dependency();
+WEFT_PLUGIN("fixture_orphan_cuda", "1.0") {
+    if (weft_fixture_absent_dependency() != 7) throw weft::Error("unreachable: the dependency cannot load");
+    weft::KernelFactory kernel = scale_kernel("orphan", 0);
+    kernel.backend = "cuda";
+    registrar.add_kernel(kernel);
+}
 #endif

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -18,6 +20,33 @@ namespace {
 constexpr std::size_t kStagingBytes = std::size_t{4} << 20;
 
 std::string describe_bytes(std::size_t bytes) { return fmt::format("{:.1f} GiB", double(bytes) / double(1ull << 30)); }
+
+// One caching allocator per GPU for the whole process, shared by every device object made for
+// that GPU: the executors of a run come and go (the trainer compiles an evaluation graph every
+// epoch) and each finds the blocks the last one gave back. Never destroyed: the driver reclaims
+// device memory at exit, and the CUDA runtime may already be torn down when static objects are.
+CachingAllocator& allocator_for(int device) {
+    static std::mutex mutex;
+    static std::map<int, CachingAllocator*> allocators;
+    std::lock_guard lock(mutex);
+    CachingAllocator*& allocator = allocators[device];
+    if (!allocator)
+        allocator = new CachingAllocator(
+            [device](std::size_t bytes) {
+                void* ptr = nullptr;
+                WEFT_CUDA_CHECK(cudaSetDevice(device));
+                if (const cudaError_t status = cudaMalloc(&ptr, bytes); status != cudaSuccess) {  // never managed
+                    // The runtime keeps a failed allocation as its last error, which the next
+                    // launch check would report as its own: clear it (the caller may retry).
+                    (void)cudaGetLastError();
+                    throw_cuda_error("cudaMalloc", __FILE__, __LINE__,
+                                     fmt::format("{} ({} bytes)", cudaGetErrorString(status), bytes));
+                }
+                return ptr;
+            },
+            [](void* ptr) { cudaFree(ptr); });
+    return *allocator;
+}
 
 }  // namespace
 
@@ -47,7 +76,22 @@ struct CudaDevice::Impl {
     cublasHandle_t cublas = nullptr;
     std::array<void*, 2> staging{};  // pinned host memory
     std::array<cudaEvent_t, 2> staging_done{};  // the last copy out of each buffer has finished
-    std::unique_ptr<CachingAllocator> allocator;
+    CachingAllocator* allocator = nullptr;       // this GPU's, shared (allocator_for)
+
+    // Here rather than in ~CudaDevice so that a constructor that fails half-way releases what
+    // it had made.
+    ~Impl() {
+        if (!stream) return;  // made first: without it there is nothing else either
+        cudaSetDevice(index);
+        cudaStreamSynchronize(stream);
+        if (cudnn) cudnnDestroy(cudnn);
+        if (cublas) cublasDestroy(cublas);
+        for (std::size_t i = 0; i < staging.size(); ++i) {
+            if (staging_done[i]) cudaEventDestroy(staging_done[i]);
+            if (staging[i]) cudaFreeHost(staging[i]);
+        }
+        cudaStreamDestroy(stream);
+    }
 };
 
 CudaDevice::CudaDevice(const DeviceOptions& options) : impl_(std::make_unique<Impl>()) {
@@ -63,30 +107,10 @@ CudaDevice::CudaDevice(const DeviceOptions& options) : impl_(std::make_unique<Im
         WEFT_CUDA_CHECK(cudaMallocHost(&s.staging[i], kStagingBytes));
         WEFT_CUDA_CHECK(cudaEventCreateWithFlags(&s.staging_done[i], cudaEventDisableTiming));
     }
-    const int device = s.index;
-    s.allocator = std::make_unique<CachingAllocator>(
-        [device](std::size_t bytes) {
-            void* ptr = nullptr;
-            WEFT_CUDA_CHECK(cudaSetDevice(device));
-            WEFT_CUDA_CHECK(cudaMalloc(&ptr, bytes));  // never managed memory
-            return ptr;
-        },
-        [](void* ptr) { cudaFree(ptr); });
+    s.allocator = &allocator_for(s.index);
 }
 
-CudaDevice::~CudaDevice() {
-    Impl& s = *impl_;
-    cudaSetDevice(s.index);
-    if (s.stream) cudaStreamSynchronize(s.stream);
-    s.allocator.reset();
-    if (s.cudnn) cudnnDestroy(s.cudnn);
-    if (s.cublas) cublasDestroy(s.cublas);
-    for (std::size_t i = 0; i < s.staging.size(); ++i) {
-        if (s.staging_done[i]) cudaEventDestroy(s.staging_done[i]);
-        if (s.staging[i]) cudaFreeHost(s.staging[i]);
-    }
-    if (s.stream) cudaStreamDestroy(s.stream);
-}
+CudaDevice::~CudaDevice() = default;
 
 const std::string& CudaDevice::backend() const {
     static const std::string name = "cuda";
@@ -101,7 +125,12 @@ std::string CudaDevice::description() const {
 }
 
 void* CudaDevice::allocate(std::size_t bytes) { return impl_->allocator->allocate(bytes); }
-void CudaDevice::deallocate(void* ptr) noexcept { impl_->allocator->deallocate(ptr); }
+void CudaDevice::deallocate(void* ptr) noexcept {
+    // The block may serve another device object's stream next: nothing of this stream may still
+    // be using it. Freeing is never on a hot path (a compiled graph frees once, at its end).
+    if (ptr) cudaStreamSynchronize(impl_->stream);
+    impl_->allocator->deallocate(ptr);
+}
 
 void CudaDevice::copy_from_host(void* dst, const void* src, std::size_t bytes) {
     Impl& s = *impl_;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "weft/attributes.h"
@@ -54,5 +55,20 @@ struct OptimizerKernelFactory {
     std::string name;       // shown by `weft plugins`
     std::function<std::unique_ptr<OptimizerKernel>(const OptimizerConfig&)> create;
 };
+
+// One-line registration, as kernel_factory is for operators:
+// `registrar.add_optimizer_kernel(weft::optimizer_kernel_factory<SgdCpu>("sgd", "cpu", "plain"))` for
+// an OptimizerKernel class constructed from an OptimizerConfig.
+template <class K>
+OptimizerKernelFactory optimizer_kernel_factory(std::string optimizer, std::string backend, std::string name) {
+    OptimizerKernelFactory factory;
+    factory.optimizer = std::move(optimizer);
+    factory.backend = std::move(backend);
+    factory.name = std::move(name);
+    factory.create = [](const OptimizerConfig& config) -> std::unique_ptr<OptimizerKernel> {
+        return std::make_unique<K>(config);
+    };
+    return factory;
+}
 
 }  // namespace weft

@@ -1,8 +1,9 @@
 // The CUDA backend: one GPU (`--device cuda[:N]`), one stream all kernels of a compiled graph
 // run on in order, cuDNN and cuBLAS handles bound to that stream, a caching allocator over plain
-// cudaMalloc, and pinned host buffers through which graph inputs and outputs cross (the only
-// copies between host and device: everything else stays on the GPU). CUDA kernel libraries link
-// this library and reach the device through cuda_device(config.device).
+// cudaMalloc (one per GPU, shared by every device object of the process), and pinned host
+// buffers through which graph inputs and outputs cross (the only copies between host and
+// device: everything else stays on the GPU). CUDA kernel libraries link this library and reach
+// the device through cuda_device(config.device).
 #pragma once
 
 #include <cublas_v2.h>
@@ -49,6 +50,7 @@ public:
     // bound to stream().
     cudnnHandle_t cudnn();
     cublasHandle_t cublas();
+    // Of this GPU's allocator, which every device object for the GPU shares.
     CachingAllocator::Stats allocator_stats() const;
 
 private:
