@@ -15,6 +15,7 @@
 #include "weft/error.h"
 #include "weft/report/charts.h"
 #include "weft/report/files.h"
+#include "weft/report/picture.h"
 
 namespace weft::runner {
 
@@ -56,8 +57,7 @@ std::optional<double> value(const report::MetricsCsv::Row& row, const std::strin
 std::string percent(std::optional<double> v) { return v ? fmt::format("{:.2f}%", *v * 100) : "-"; }
 
 void curves_command(const CurvesOptions& o) {
-    if (fs::path(o.output).extension() != ".svg")
-        throw Error(fmt::format("-o {}: the picture is written as SVG; name a .svg file", o.output));
+    report::picture_format(o.output);  // a bad name fails before any run is read
     std::vector<report::LabelledRows> runs;
     for (const std::string& argument : o.runs) runs.push_back(load_run(argument));
 
@@ -72,7 +72,7 @@ void curves_command(const CurvesOptions& o) {
         fmt::print("{:<{}}  {:>6}  {:>10}  {:>18}  {:>10}\n", run.label, width, run.rows.size(),
                    percent(value(last, "test_accuracy")), best_text, percent(value(last, "train_accuracy")));
     }
-    report::write_file_atomic(o.output, report::comparison_curves_svg(runs, o.title));
+    report::write_picture(o.output, report::comparison_curves_svg(runs, o.title));
     fmt::print("wrote {}\n", o.output);
 }
 
@@ -84,7 +84,7 @@ void add_curves_command(CLI::App& app) {
     cmd->add_option("runs", o->runs,
                     "run directories or metrics CSV files (weft train's columns), each optionally LABEL=PATH")
         ->required();
-    cmd->add_option("-o,--output", o->output, "picture to write (.svg)")->required();
+    cmd->add_option("-o,--output", o->output, "picture to write (.svg or .png)")->required();
     cmd->add_option("--title", o->title, "the picture's title")->capture_default_str();
     cmd->callback([o] { curves_command(*o); });
 }

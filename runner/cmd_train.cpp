@@ -13,6 +13,7 @@
 #include "weft/error.h"
 #include "weft/report/charts.h"
 #include "weft/report/files.h"
+#include "weft/report/picture.h"
 #include "weft/training/evaluate.h"
 #include "weft/training/trainer.h"
 
@@ -95,6 +96,7 @@ struct EvalOptions {
 };
 
 void eval_command(EvalOptions& o, const CLI::App& cmd) {
+    if (!o.confusion.empty()) report::picture_format(o.confusion);  // a bad name fails before the evaluation
     std::map<std::string, std::string> meta;
     WeightMap weights = load_safetensors(o.weights, &meta);
     const training::ModelInfo info = training::ModelInfo::from_metadata(meta);
@@ -165,10 +167,10 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
         }
     }
     if (!o.confusion.empty()) {
-        report::write_file_atomic(o.confusion,
-                                  report::confusion_matrix_svg(e.confusion, names,
-                                                               fmt::format("{} on {} ({}): {:.2f}% top-1", graph.name,
-                                                                           data_spec, o.split, 100 * e.top1)));
+        report::write_picture(o.confusion, report::confusion_matrix_svg(e.confusion, names,
+                                                                        fmt::format("{} on {} ({}): {:.2f}% top-1",
+                                                                                    graph.name, data_spec, o.split,
+                                                                                    100 * e.top1)));
         if (!o.json) fmt::print("wrote {}\n", o.confusion);
     }
 }
@@ -226,7 +228,7 @@ void add_eval_command(CLI::App& app) {
     cmd->add_option("--split", o->split, "test or train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
     cmd->add_option("--batch", o->batch, "batch size")->check(CLI::Range(1, 1 << 16))->capture_default_str();
     cmd->add_option("--limit", o->limit, "only the first N images")->check(CLI::NonNegativeNumber);
-    cmd->add_option("--confusion", o->confusion, "write the confusion matrix as a picture (.svg)");
+    cmd->add_option("--confusion", o->confusion, "write the confusion matrix as a picture (.svg or .png)");
     cmd->add_flag("--mirror", o->mirror,
                   "test-time augmentation: average each image's probabilities with its left-right mirror's (2x compute)");
     cmd->add_flag("--json", o->json, "machine-readable output");

@@ -198,7 +198,16 @@ TEST(Cli, CurvesRefusesMissingOrBrokenRunsAndOtherPictureFormats) {
     const fs::path broken = write_file("broken.csv", "epoch,test_accuracy\n1,not-a-number\n");
     EXPECT_TRUE(one_line_error(weft_cli("curves " + good.string() + " " + broken.string() + out), "broken.csv"));
     EXPECT_TRUE(one_line_error(weft_cli("curves =" + good.string() + out), "expected LABEL=PATH"));
-    EXPECT_TRUE(one_line_error(weft_cli("curves " + good.string() + " -o " + (work_dir() / "x.png").string()),
-                               "name a .svg file"));
+    EXPECT_TRUE(one_line_error(weft_cli("curves " + good.string() + " -o " + (work_dir() / "never.pdf").string()),
+                               "pictures are written as .svg or .png"));
     EXPECT_FALSE(fs::exists(work_dir() / "never.svg"));
+    EXPECT_FALSE(fs::exists(work_dir() / "never.pdf"));
+}
+
+TEST(Cli, CurvesWritesARealPngForAPngName) {
+    const fs::path run = write_file("png-run.csv", "epoch,train_loss,test_accuracy\n1,1.5,0.5\n2,1.1,0.6\n");
+    const fs::path png = work_dir() / "compare.png";
+    const Result r = weft_cli("curves " + run.string() + " -o " + png.string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(read_text(png).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
 }

@@ -161,6 +161,15 @@ TEST(TrainCli, EvalReportsAccuracyAndDrawsTheConfusionMatrix) {
     EXPECT_NE(r.out.find("top-1 accuracy"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("confusion matrix"), std::string::npos) << r.out;
     EXPECT_NE(read_text(picture).find("<svg"), std::string::npos);
+    // A .png name gets PNG bytes; any other extension is refused before evaluating, writing nothing.
+    const fs::path png = work_dir() / "confusion.png", bogus = work_dir() / "confusion.bmp";
+    const Result as_png = weft_cli("eval --weights " + (d / "best.safetensors").string() + " --quiet --confusion " + png.string());
+    ASSERT_EQ(as_png.status, 0) << as_png.err;
+    EXPECT_EQ(read_text(png).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+    const Result refused = weft_cli("eval --weights " + (d / "best.safetensors").string() + " --quiet --confusion " + bogus.string());
+    EXPECT_EQ(refused.status, 2);
+    EXPECT_NE(refused.err.find("pictures are written as .svg or .png"), std::string::npos) << refused.err;
+    EXPECT_FALSE(fs::exists(bogus));
     // The weights name their graph and data; the wrong data is refused with the reason.
     const Result wrong = weft_cli("eval --weights " + (d / "best.safetensors").string() + " --data fashion-mnist --quiet");
     if (fs::exists("/usr/share/datasets/fashion-mnist")) {

@@ -15,6 +15,7 @@
 #include "weft/error.h"
 #include "weft/report/charts.h"
 #include "weft/report/files.h"
+#include "weft/report/picture.h"
 #include "weft/report/progress.h"
 #include "svg.h"
 
@@ -580,6 +581,55 @@ TEST_F(AtomicWrite, FailureNamesThePathAndTheReason) {
     EXPECT_THROW(write_file_atomic(dir / "taken", "x"), weft::Error);
     std::vector<fs::path> entries(fs::directory_iterator(dir), fs::directory_iterator{});
     EXPECT_EQ(entries, std::vector<fs::path>{dir / "taken"});
+}
+
+// ---- pictures -----------------------------------------------------------------------------
+
+const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
+
+// Width and height from the PNG's IHDR chunk, which follows the signature.
+std::pair<int, int> png_size(const std::string& png) {
+    const auto be32 = [&](std::size_t at) {
+        int v = 0;
+        for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(png.at(at + i));
+        return v;
+    };
+    return {be32(16), be32(20)};
+}
+
+using Pictures = ScratchDir;
+
+TEST_F(Pictures, FormatComesFromTheExtensionAndOthersAreRefusedNamingTheSupportedOnes) {
+    EXPECT_EQ(picture_format("a/curves.svg"), PictureFormat::svg);
+    EXPECT_EQ(picture_format("confusion.PNG"), PictureFormat::png);
+    for (const char* bad : {"confusion.pdf", "confusion", "confusion.svg.txt"}) {
+        try {
+            picture_format(bad);
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const weft::Error& e) {
+            EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find(".svg or .png"), std::string::npos) << e.what();
+        }
+    }
+}
+
+TEST_F(Pictures, APngPathGetsTheChartRasterisedAtItsOwnSize) {
+    const std::string svg = line_chart_svg({{"loss", {1, 2, 3}, {3, 2, 1}}}, {.title = "t", .width = 320, .height = 200});
+    const fs::path png = dir / "chart.png", plain = dir / "chart.svg";
+    const std::size_t bytes = write_picture(png, svg);
+    const std::string content = read_file(png);
+    EXPECT_EQ(content.size(), bytes);
+    EXPECT_EQ(content.substr(0, 8), kPngSignature);
+    EXPECT_EQ(png_size(content), std::make_pair(320, 200));
+    EXPECT_EQ(write_picture(plain, svg), svg.size());
+    EXPECT_EQ(read_file(plain), svg);
+}
+
+TEST_F(Pictures, UnreadableSvgIsAnErrorAndWritesNothing) {
+    const fs::path png = dir / "broken.png";
+    EXPECT_THROW(write_picture(png, "<svg this is not xml"), weft::Error);
+    EXPECT_THROW(write_picture(dir / "chart.gif", line_chart_svg({}, {})), weft::Error);
+    EXPECT_TRUE(fs::is_empty(dir));
 }
 
 using Metrics = ScratchDir;
