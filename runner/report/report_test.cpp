@@ -256,6 +256,39 @@ TEST(ProgressBar, BarFillsTheTerminalWidthUpToSixtyCharacters) {
     }
 }
 
+// On a narrow terminal whole pieces go (the counts, the rate, the bar, then the caller's fields from
+// the last), so every number that is shown is shown in full: never "lr 0" for "lr 0.09755".
+TEST(ProgressBar, ANarrowTerminalDropsWholeFieldsNeverDigits) {
+    const Fields fields = {{"loss", "0.4312"}, {"acc", "87.12%"}, {"lr", "0.09755"}};
+    for (int width : {40, 60, 80, 100, 140}) {
+        FakeClock clock;
+        std::FILE* out = std::tmpfile();
+        std::string text;
+        {
+            ProgressBar bar("epoch 12/15", 60000, "img", out, {.clock = clock.function(), .terminal = true, .width = width});
+            clock.now += 10;
+            bar.update(25088, fields);
+            text = contents_of(out);
+        }
+        std::fclose(out);
+        const std::string line = text.substr(1, text.find("\x1b[K") - 1);
+        EXPECT_LE(line.size(), static_cast<std::size_t>(width - 1)) << line;
+        EXPECT_TRUE(line.starts_with("epoch 12/15  41%")) << line;
+        // Each piece is there whole or not at all, and the fields leave from the last one.
+        bool dropped_earlier = false;
+        for (const auto& [name, value] : fields) {
+            const bool shown = line.find(name + " " + value) != std::string::npos;
+            if (!shown) EXPECT_EQ(line.find(name + " "), std::string::npos) << line;
+            if (shown) EXPECT_FALSE(dropped_earlier) << "a later field kept while an earlier one went: " << line;
+            dropped_earlier |= !shown;
+        }
+        for (const char* piece : {"25088/60000", "2.51k img/s", "00:10 eta 00:14"})
+            if (line.find(piece) == std::string::npos) EXPECT_EQ(line.find(std::string(piece).substr(0, 3)), std::string::npos) << line;
+        if (width >= 100) EXPECT_NE(line.find("lr 0.09755"), std::string::npos) << line;
+        if (width == 80) EXPECT_NE(line.find("loss 0.4312  acc 87.12%"), std::string::npos) << line;
+    }
+}
+
 TEST(ProgressBar, ZeroTotalAndOvershootAreShownWithoutFailing) {
     FakeClock clock;
     for (bool terminal : {false, true}) {
