@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "cli_harness.h"
 
@@ -156,6 +157,41 @@ TEST(Cli, ShapeProductsThatOverflowAreRefused) {
                                      "family: huge\ninputs:\n  - {name: data, shape: [4000000000, 4000000000, 4000000000]}\n"
                                      "graph:\n  - {op: relu}\n");
     EXPECT_TRUE(one_line_error(weft_cli("check " + huge.string()), "has more elements than can be counted"));
+}
+
+// ---- weft bench ----------------------------------------------------------------------------
+
+// Progress goes to stderr, so --json's stdout stays one JSON document; every profile row, per node
+// and per op, is a median with its p10 and p90, like the headline.
+TEST(Cli, BenchShowsProgressOnStderrAndProfilesMediansWithTheirSpread) {
+    const std::string args = "bench igc-l24m2-d8 --set L=2 --set M=2 --batch 2 --warmup 1 --iterations 5 --seconds 0 "
+                             "--threads 1 --profile";
+    const Result r = weft_cli(args + " --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("warm-up: done 1 runs"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("timing: done 5 runs"), std::string::npos) << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j.at("iterations"), 5);
+    EXPECT_LE(j.at("ms_p10").get<double>(), j.at("ms_per_batch").get<double>());
+    EXPECT_LE(j.at("ms_per_batch").get<double>(), j.at("ms_p90").get<double>());
+    std::size_t nodes = 0;
+    double shares = 0;
+    for (const auto& op : j.at("profile_ops")) {
+        EXPECT_LE(op.at("ms_p10").get<double>(), op.at("ms").get<double>()) << op;
+        EXPECT_LE(op.at("ms").get<double>(), op.at("ms_p90").get<double>()) << op;
+        nodes += op.at("nodes").get<std::size_t>();
+        shares += op.at("share").get<double>();
+    }
+    EXPECT_EQ(nodes, j.at("profile").size());
+    EXPECT_NEAR(shares, 1.0, 1e-9);
+    for (const auto& node : j.at("profile")) {
+        EXPECT_LE(node.at("ms_p10").get<double>(), node.at("ms").get<double>()) << node;
+        EXPECT_LE(node.at("ms").get<double>(), node.at("ms_p90").get<double>()) << node;
+    }
+    const Result text = weft_cli(args + " --quiet");
+    ASSERT_EQ(text.status, 0) << text.err;
+    EXPECT_EQ(text.err, "");
+    EXPECT_NE(text.out.find("median of 5 runs with p10 and p90"), std::string::npos) << text.out;
 }
 
 // ---- weft curves ----------------------------------------------------------------------------
