@@ -43,12 +43,14 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
     training::TrainConfig config = o.config;
     training::TrainRuntime runtime;
     if (!o.resume.empty()) {
-        // The run's own settings win; only a longer --epochs may be asked for.
+        // The run's own settings win; only --epochs and --schedule-epochs may be asked for. The
+        // schedule keeps its length unless --schedule-epochs restates it.
         const fs::path dir = o.resume;
         if (!fs::exists(dir / "run.json"))
             throw Error(fmt::format("--resume {}: no run.json there (not a weft training run)", o.resume));
         config = training::TrainConfig::from_json(read_file(dir / "run.json"));
         if (cmd.count("--epochs")) config.epochs = o.config.epochs;
+        if (cmd.count("--schedule-epochs")) config.schedule_epochs = o.config.schedule_epochs;
         config.out_dir = dir;
         runtime.resume = true;
     } else {
@@ -69,9 +71,10 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
     runtime.passes = o.device.passes;
     runtime.progress = !o.quiet;
     runtime.make_graph = [&](std::int64_t batch) { return load_graph(graph_options, *registry, batch); };
+    training::check_schedule_covers_epochs(config);  // refused before anything is printed or loaded
     if (!o.quiet)
-        fmt::print(stderr, "training {} on {} for {} epochs, batch {}, lr {} ({}), into {}\n", config.model.graph,
-                   config.data, config.epochs, config.batch, config.lr, config.schedule, config.out_dir.string());
+        fmt::print(stderr, "training {} on {} for {} epochs, batch {}, into {}\n", config.model.graph, config.data,
+                   config.epochs, config.batch, config.out_dir.string());
     const auto results = training::train(config, *registry, runtime);
     if (!results.empty()) {
         const auto& last = results.back();
@@ -197,6 +200,10 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--lr", c.lr, "base learning rate")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--schedule", c.schedule, "constant, cosine, step:E1,E2[@GAMMA] (the paper: ×0.1 at epochs)")
         ->capture_default_str();
+    cmd->add_option("--schedule-epochs", c.schedule_epochs,
+                    "lay the schedule out over this many epochs (default: --epochs; kept by --resume, which trains on "
+                    "at the schedule's end value past it)")
+        ->check(CLI::Range(1, 100000));
     cmd->add_option("--warmup", c.warmup_epochs, "linear learning-rate warm-up, epochs")->check(CLI::NonNegativeNumber)->capture_default_str();
     cmd->add_option("--momentum", c.sgd.momentum, "SGD momentum")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
     cmd->add_option("--weight-decay", c.sgd.weight_decay, "L2 weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -57,10 +58,27 @@ fs::path tiny_cifar() {
 }
 
 // One thread: the same arithmetic order in every run, so weights can be compared bit for bit.
-std::string train_args(const fs::path& out, int epochs) {
+std::string train_args(const fs::path& out, int epochs, const std::string& schedule = "step:2") {
     return "train igc-l24m2-d8 --set L=2 --set M=2 --data cifar10:" + tiny_cifar().string() + " --epochs " +
-           std::to_string(epochs) + " --batch 16 --lr 0.05 --schedule step:2 --seed 5 --threads 1 --quiet --out " +
-           out.string();
+           std::to_string(epochs) + " --batch 16 --lr 0.05 --schedule " + schedule +
+           " --seed 5 --threads 1 --quiet --out " + out.string();
+}
+
+std::vector<double> column(const fs::path& csv, const std::string& name) {
+    std::istringstream lines(read_text(csv));
+    std::string line;
+    std::getline(lines, line);
+    std::vector<std::string> header;
+    for (std::istringstream h(line); std::getline(h, line, ',');) header.push_back(line);
+    const auto at = std::find(header.begin(), header.end(), name) - header.begin();
+    std::vector<double> values;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::string field;
+        for (long i = 0; i <= at; ++i) std::getline(fields, field, ',');
+        values.push_back(std::stod(field));
+    }
+    return values;
 }
 
 ::testing::AssertionResult same_weights(const fs::path& a, const fs::path& b) {
@@ -142,6 +160,39 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
     for (const auto& entry : fs::directory_iterator(d))
         EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos)
             << "a temporary file was left: " << entry.path();
+}
+
+// The schedule is laid out once, over --schedule-epochs (default --epochs), and a resume keeps it:
+// two epochs of a three-epoch cosine schedule, resumed to three, end exactly where an
+// uninterrupted three-epoch run does, and the learning rate never rises on the way.
+TEST(TrainCli, AResumeWithMoreEpochsContinuesTheScheduleInsteadOfStretchingIt) {
+    const fs::path part = work_dir() / "schedule-part", whole = work_dir() / "schedule-whole";
+    ASSERT_EQ(weft_cli(train_args(part, 2, "cosine") + " --warmup 0.5 --schedule-epochs 3").status, 0);
+    const Result resumed = weft_cli("train --resume " + part.string() + " --epochs 3 --threads 1");
+    ASSERT_EQ(resumed.status, 0) << resumed.err;
+    EXPECT_NE(resumed.err.find("learning rate: linear warm-up from 0 to 0.05 over 0.5 epochs, then cosine from 0.05 at "
+                               "epoch 0.5 to 0 at epoch 3; epoch 3 runs now"),
+              std::string::npos)
+        << resumed.err;
+    EXPECT_EQ(resumed.err.find("rises"), std::string::npos) << resumed.err;
+    ASSERT_EQ(weft_cli(train_args(whole, 3, "cosine") + " --warmup 0.5").status, 0);
+    EXPECT_TRUE(same_weights(part / "last.safetensors", whole / "last.safetensors"));
+    const std::vector<double> lr = column(part / "metrics.csv", "lr");
+    EXPECT_EQ(lr, column(whole / "metrics.csv", "lr"));
+    ASSERT_EQ(lr.size(), 3u);
+    EXPECT_TRUE(lr[1] < lr[0] && lr[2] < lr[1]) << lr[0] << " " << lr[1] << " " << lr[2];
+
+    // Past the end of a schedule that ends at 0 nothing would be learnt: refused, with the fix.
+    const Result past = weft_cli("train --resume " + part.string() + " --epochs 4 --threads 1");
+    EXPECT_EQ(past.status, 2);
+    EXPECT_EQ(std::count(past.err.begin(), past.err.end(), '\n'), 1) << past.err;
+    EXPECT_NE(past.err.find("give --schedule-epochs 4"), std::string::npos) << past.err;
+    EXPECT_EQ(column(part / "metrics.csv", "epoch").size(), 3u);
+    // Stretching it is a choice the run states, and records for later resumes.
+    const Result stretched = weft_cli("train --resume " + part.string() + " --epochs 4 --schedule-epochs 4 --threads 1");
+    ASSERT_EQ(stretched.status, 0) << stretched.err;
+    EXPECT_NE(stretched.err.find("note: the learning rate rises"), std::string::npos) << stretched.err;
+    EXPECT_NE(read_text(part / "run.json").find("\"schedule_epochs\": 4"), std::string::npos) << read_text(part / "run.json");
 }
 
 TEST(TrainCli, ANonFiniteLossStopsTheRunWithAMessage) {

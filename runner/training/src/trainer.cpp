@@ -91,7 +91,7 @@ public:
         : config_(config),
           registry_(registry),
           runtime_(runtime),
-          schedule_(LrSchedule::parse(config.schedule, config.lr, config.epochs, config.warmup_epochs)),
+          schedule_(run_schedule(config)),
           train_set_(first_n(datasets::load_dataset(config.data, datasets::Split::train), config.limit_train)),
           test_set_(first_n(datasets::load_dataset(config.data, datasets::Split::test), config.limit_test)),
           checkpoint_path_(config.out_dir / "checkpoint.safetensors"),
@@ -102,12 +102,12 @@ public:
         set_up_model();
     }
 
-    // Continues from the checkpoint, or starts: run.json for a new run.
+    // Continues from the checkpoint, or starts. run.json holds the settings as they are now (a
+    // resume may have asked for more epochs or another schedule length), so that resuming again
+    // continues to the same end.
     void resume_or_start() {
-        if (runtime_.resume && fs::exists(checkpoint_path_))
-            resume();
-        else
-            report::write_file_atomic(config_.out_dir / "run.json", config_.to_json());
+        if (runtime_.resume && fs::exists(checkpoint_path_)) resume();
+        report::write_file_atomic(config_.out_dir / "run.json", config_.to_json());
         csv_.emplace(metrics_path_, kMetricColumns);
         history_ = report::MetricsCsv::read(metrics_path_);
         // A run killed between writing its checkpoint and its metrics row: the checkpoint holds the row.
@@ -120,6 +120,7 @@ public:
 
     std::vector<EpochResult> run_epochs() {
         std::vector<EpochResult> results;
+        if (runtime_.progress) announce_schedule();
         if (start_epoch_ >= config_.epochs && runtime_.progress)
             fmt::print(stderr, "{}: already trained for {} epochs\n", config_.out_dir.string(), start_epoch_);
         for (int epoch = start_epoch_; epoch < config_.epochs; ++epoch) {
@@ -132,6 +133,17 @@ public:
     }
 
 private:
+    // What the learning rate will do, before the first step; and, for a resumed run whose schedule
+    // length was changed, that the rate rises from where the last epoch left it.
+    void announce_schedule() const {
+        fmt::print(stderr, "{}\n", describe_schedule(config_, start_epoch_));
+        const auto last = resumed_row_.find("lr");
+        if (start_epoch_ > 0 && start_epoch_ < config_.epochs && last != resumed_row_.end() &&
+            schedule_.at(start_epoch_) > last->second * (1 + 1e-6))
+            fmt::print(stderr, "note: the learning rate rises from {:.4g} (end of epoch {}) to {:.4g}\n", last->second,
+                       start_epoch_, schedule_.at(start_epoch_));
+    }
+
     void set_up_model() {
         graph_ = runtime_.make_graph(config_.batch);
         check_fits(train_set_, graph_, config_.data);
@@ -312,7 +324,7 @@ private:
 std::vector<EpochResult> train(const TrainConfig& config, const Registry& registry, const TrainRuntime& runtime) {
     if (config.epochs < 1) throw Error("--epochs must be at least 1");
     if (config.out_dir.empty()) throw Error("training needs an output directory (--out)");
-    LrSchedule::parse(config.schedule, config.lr, config.epochs, config.warmup_epochs);  // bad options first
+    check_schedule_covers_epochs(config);  // bad options first
     prepare_run_directory(config, runtime.resume);
     TrainingRun run(config, registry, runtime);
     run.resume_or_start();
