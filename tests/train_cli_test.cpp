@@ -15,6 +15,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "cli_harness.h"
 #include "op_harness.h"
@@ -93,6 +94,14 @@ std::vector<double> column(const fs::path& csv, const std::string& name) {
     return ::testing::AssertionSuccess();
 }
 
+// Each line of a JSON Lines file.
+std::vector<nlohmann::json> json_lines(const fs::path& path) {
+    std::vector<nlohmann::json> records;
+    std::istringstream lines(read_text(path));
+    for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+    return records;
+}
+
 double reference_seconds = 0;  // how long the uninterrupted run took: kills land inside it
 
 const fs::path& reference_run() {
@@ -109,12 +118,25 @@ const fs::path& reference_run() {
 
 TEST(TrainCli, WritesMetricsCurvesAndCheckpoints) {
     const fs::path d = reference_run();
-    for (const char* f : {"run.json", "metrics.csv", "curves.svg", "checkpoint.safetensors", "best.safetensors",
-                          "last.safetensors"})
+    for (const char* f : {"run.json", "metrics.csv", "steps.jsonl", "curves.svg", "checkpoint.safetensors",
+                          "best.safetensors", "last.safetensors"})
         EXPECT_TRUE(fs::exists(d / f)) << f;
     const std::string csv = read_text(d / "metrics.csv");
     EXPECT_EQ(csv.rfind("epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy", 0), 0u) << csv;
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);  // header + 4 epochs
+    // A record per step with the step's own numbers; its learning rates are the schedule's.
+    const std::vector<nlohmann::json> steps = json_lines(d / "steps.jsonl");
+    ASSERT_EQ(steps.size(), 28u);
+    for (const auto& step : steps) {
+        for (const char* key : {"step", "epoch", "loss", "accuracy", "lr", "images_per_second"})
+            EXPECT_TRUE(step.contains(key)) << key << " missing: " << step;
+        EXPECT_GE(step.at("accuracy").get<double>(), 0);
+        EXPECT_LE(step.at("accuracy").get<double>(), 1);
+        EXPECT_GT(step.at("images_per_second").get<double>(), 0);
+    }
+    EXPECT_EQ(steps[13].at("lr"), 0.05);  // step:2, the last step of epoch 2
+    EXPECT_DOUBLE_EQ(steps[14].at("lr").get<double>(), 0.005);  // the first of epoch 3
+    EXPECT_EQ(column(d / "metrics.csv", "lr")[1], steps[13].at("lr").get<double>());
 }
 
 TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
@@ -154,9 +176,19 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
     ASSERT_EQ(finish.status, 0) << finish.err;
     EXPECT_GT(kills, 0) << "every run finished before its kill: the test proved nothing";
     EXPECT_TRUE(same_weights(d / "last.safetensors", reference_run() / "last.safetensors"));
-    // Exactly one metrics row per epoch survives the kills.
+    // Exactly one metrics row per epoch survives the kills, and exactly one step record per step
+    // (120 images in batches of 16: 7 steps an epoch), in order, as in the uninterrupted run.
     const std::string csv = read_text(d / "metrics.csv");
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5) << csv;
+    const std::vector<nlohmann::json> steps = json_lines(d / "steps.jsonl");
+    ASSERT_EQ(steps.size(), 28u) << read_text(d / "steps.jsonl");
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        EXPECT_EQ(steps[i].at("step"), i + 1);
+        EXPECT_EQ(steps[i].at("epoch"), i / 7 + 1);
+    }
+    const std::vector<nlohmann::json> reference_steps = json_lines(reference_run() / "steps.jsonl");
+    ASSERT_EQ(reference_steps.size(), steps.size());
+    for (std::size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i].at("loss"), reference_steps[i].at("loss")) << i;
     for (const auto& entry : fs::directory_iterator(d))
         EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos)
             << "a temporary file was left: " << entry.path();

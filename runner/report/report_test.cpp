@@ -759,4 +759,53 @@ TEST_F(Metrics, MalformedFilesNameTheFileAndLine) {
     EXPECT_THROW(MetricsCsv::truncate_after_epoch(file, 1), weft::Error);  // nothing to cut by
 }
 
+using Steps = ScratchDir;
+
+const std::vector<std::string> kStepKeys = {"step", "epoch", "loss", "lr"};
+
+TEST_F(Steps, RecordsAreJsonLinesInKeyOrderAndReadBackExactly) {
+    const fs::path file = dir / "steps.jsonl";
+    {
+        StepLog log(file, kStepKeys);
+        log.append({{"lr", 0.1}, {"loss", 1.0 / 3}, {"epoch", 1}, {"step", 1}});
+        log.append({{"step", 2}, {"epoch", 1}, {"loss", kInf}});  // no lr this time
+        log.sync();
+    }
+    EXPECT_EQ(read_file(file), fmt::format("{{\"step\": 1, \"epoch\": 1, \"loss\": {}, \"lr\": 0.1}}\n"
+                                           "{{\"step\": 2, \"epoch\": 1, \"loss\": null}}\n",
+                                           1.0 / 3));
+    const auto rows = StepLog::read(file);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].at("loss"), 1.0 / 3);
+    EXPECT_EQ(rows[1].count("loss"), 0u);
+    EXPECT_EQ(rows[1].count("lr"), 0u);
+    StepLog log(file, kStepKeys);
+    EXPECT_THROW(log.append({{"accuracy", 0.5}}), weft::Error);
+}
+
+TEST_F(Steps, AnUnfinishedLastLineIsDroppedOnReopenAndLaterEpochsOnTruncation) {
+    const fs::path file = dir / "steps.jsonl";
+    std::ofstream(file) << "{\"step\": 1, \"epoch\": 1}\n{\"step\": 2, \"epoch\": 2}\n{\"step\": 3, \"ep";
+    StepLog(file, kStepKeys).append({{"step", 3}, {"epoch", 2}});
+    EXPECT_EQ(StepLog::read(file).size(), 3u);
+    std::ofstream(file, std::ios::app) << "{\"step\": 4, \"epoch\": 3}\n{\"step\": 5, \"ep";
+    StepLog::truncate_after_epoch(file, 1);
+    EXPECT_EQ(read_file(file), "{\"step\": 1, \"epoch\": 1}\n");
+    StepLog::truncate_after_epoch(dir / "absent.jsonl", 3);  // nothing to do
+    EXPECT_FALSE(fs::exists(dir / "absent.jsonl"));
+}
+
+TEST_F(Steps, MalformedLinesNameTheFileAndLine) {
+    const fs::path file = dir / "steps.jsonl";
+    std::ofstream(file) << "{\"step\": 1}\n\n[1, 2]\n";
+    try {
+        StepLog::read(file);
+        FAIL() << "expected weft::Error";
+    } catch (const weft::Error& e) {
+        EXPECT_EQ(std::string(e.what()), file.string() + ":3: not a JSON object");
+    }
+    std::ofstream(file) << "{\"step\": \"one\"}\n";
+    EXPECT_THROW(StepLog(file, kStepKeys), weft::Error);
+}
+
 }  // namespace

@@ -72,6 +72,9 @@ const std::vector<std::string> kMetricColumns = {"epoch",     "lr",            "
                                                  "test_loss", "test_accuracy", "test_top5",  "seconds",
                                                  "images_per_second"};
 
+// steps.jsonl: one record per training step, beside the per-epoch metrics.csv.
+const std::vector<std::string> kStepKeys = {"step", "epoch", "loss", "accuracy", "lr", "images_per_second"};
+
 report::MetricsCsv::Row metrics_row(const EpochResult& r) {
     return {{"epoch", r.epoch},
             {"lr", r.lr},
@@ -95,7 +98,8 @@ public:
           train_set_(first_n(datasets::load_dataset(config.data, datasets::Split::train), config.limit_train)),
           test_set_(first_n(datasets::load_dataset(config.data, datasets::Split::test), config.limit_test)),
           checkpoint_path_(config.out_dir / "checkpoint.safetensors"),
-          metrics_path_(config.out_dir / "metrics.csv") {
+          metrics_path_(config.out_dir / "metrics.csv"),
+          steps_path_(config.out_dir / "steps.jsonl") {
         if (train_set_.size() < config.batch)
             throw Error(fmt::format("{}: {} training images, fewer than one batch of {}", config.data,
                                     train_set_.size(), config.batch));
@@ -108,6 +112,10 @@ public:
     void resume_or_start() {
         if (runtime_.resume && fs::exists(checkpoint_path_)) resume();
         report::write_file_atomic(config_.out_dir / "run.json", config_.to_json());
+        // Steps after the checkpoint were logged by a run that died before saving it (or, with no
+        // checkpoint yet, before its first epoch ended); they run again.
+        report::StepLog::truncate_after_epoch(steps_path_, start_epoch_);
+        steps_.emplace(steps_path_, kStepKeys);
         csv_.emplace(metrics_path_, kMetricColumns);
         history_ = report::MetricsCsv::read(metrics_path_);
         // A run killed between writing its checkpoint and its metrics row: the checkpoint holds the row.
@@ -223,6 +231,7 @@ private:
         double loss_sum = 0, lr = 0;
         std::int64_t correct = 0, seen = 0, step = 0, count = 0;
         const auto start = Clock::now();
+        auto step_start = start;
         while (loader.next(inputs[0], inputs[1], count)) {
             lr = schedule_.at(epoch + double(step) / double(steps));
             exec_->step(inputs, outputs);
@@ -231,10 +240,21 @@ private:
             optimizer_->step(static_cast<float>(lr));
             const float* logits = outputs[1].as<float>();
             const std::int32_t* y = inputs[1].as<std::int32_t>();
+            std::int64_t step_correct = 0;
             for (std::int64_t i = 0; i < config_.batch; ++i) {
                 const float* s = logits + i * classes;
-                correct += (std::max_element(s, s + classes) - s) == y[i];
+                step_correct += (std::max_element(s, s + classes) - s) == y[i];
             }
+            const auto step_end = Clock::now();
+            steps_->append({{"step", double(epoch * steps + step + 1)},
+                            {"epoch", epoch + 1},
+                            {"loss", loss},
+                            {"accuracy", double(step_correct) / double(config_.batch)},
+                            {"lr", lr},
+                            {"images_per_second",
+                             double(config_.batch) / std::chrono::duration<double>(step_end - step_start).count()}});
+            step_start = step_end;
+            correct += step_correct;
             loss_sum += loss;
             seen += config_.batch;
             ++step;
@@ -242,6 +262,7 @@ private:
                               {"acc", fmt::format("{:.2f}%", 100.0 * double(correct) / double(seen))},
                               {"lr", fmt::format("{:.4g}", lr)}});
         }
+        steps_->sync();  // before the checkpoint, which must never be ahead of the steps on disk
         EpochResult r;
         r.epoch = epoch + 1;
         r.lr = lr;
@@ -305,13 +326,14 @@ private:
     const TrainRuntime& runtime_;
     const LrSchedule schedule_;
     const datasets::Dataset train_set_, test_set_;
-    const fs::path checkpoint_path_, metrics_path_;
+    const fs::path checkpoint_path_, metrics_path_, steps_path_;
     Graph graph_, eval_graph_;
     ModelInfo info_;
     datasets::Normalization normalization_;
     std::optional<TrainingExecutor> exec_;
     std::optional<Optimizer> optimizer_;
     std::optional<report::MetricsCsv> csv_;
+    std::optional<report::StepLog> steps_;
     std::vector<report::MetricsCsv::Row> history_;
     int start_epoch_ = 0;
     double best_accuracy_ = -1;
