@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -475,19 +476,31 @@ TEST(LineChart, AFlatSeriesHasAnAxis) {
 
 // ---- training curves ----------------------------------------------------------------------
 
-TEST(TrainingCurves, LossAndAccuracyPanelsWithTheBestTestAccuracyMarked) {
+// The <title> of each series group drawn dashed, in document order.
+std::vector<std::string> dashed_series(const std::string& svg) {
+    static const std::regex group(R"re(<g stroke="[^"]*" stroke-dasharray="7 4">\n<title>([^<]*)</title>)re");
+    std::vector<std::string> names;
+    for (std::sregex_iterator it(svg.begin(), svg.end(), group), end; it != end; ++it) names.push_back((*it)[1]);
+    return names;
+}
+
+TEST(TrainingCurves, LossAccuracyAndLearningRatePanelsTestSolidTrainDashedBestMarked) {
     std::vector<std::map<std::string, double>> rows;
     const double test_acc[] = {0.5, 0.7, 0.8, 0.91, 0.9};
     for (int e = 1; e <= 5; ++e)
         rows.push_back({{"epoch", e},
+                        {"lr", 0.1 / e},
                         {"train_loss", 2.0 / e},
                         {"test_loss", 2.2 / e},
                         {"train_accuracy", 0.1 + 0.18 * e},
                         {"test_accuracy", test_acc[e - 1]}});
     const std::string svg = training_curves_svg(rows, "resnet <cifar10>");
     expect_well_formed(svg);
-    EXPECT_EQ(polyline_sizes(svg), (std::vector<std::size_t>{5, 5, 5, 5}));
-    EXPECT_EQ(count(svg, "stroke-dasharray=\"7 4\""), 4u);  // test curves and their legend samples
+    EXPECT_EQ(polyline_sizes(svg), (std::vector<std::size_t>{5, 5, 5, 5, 5}));
+    // Train dashed in both panels (as `weft curves` draws it), test solid; the legend samples match.
+    EXPECT_EQ(dashed_series(svg), (std::vector<std::string>{"train", "train"}));
+    EXPECT_EQ(count(svg, "stroke-dasharray=\"7 4\""), 4u);
+    EXPECT_NE(svg.find(">Learning rate (end of epoch)</text>"), std::string::npos);
     EXPECT_NE(svg.find("best test 91.00% (epoch 4)"), std::string::npos);
     EXPECT_NE(svg.find("resnet &lt;cifar10&gt;"), std::string::npos);
     EXPECT_NE(svg.find("%</text>"), std::string::npos);
@@ -497,34 +510,63 @@ TEST(TrainingCurves, MissingMetricsAreSkipped) {
     const std::string svg = training_curves_svg({{{"train_loss", 1.0}}, {{"train_loss", 0.5}}}, "partial");
     expect_well_formed(svg);
     EXPECT_EQ(polyline_sizes(svg), (std::vector<std::size_t>{2}));
-    EXPECT_EQ(count(svg, ">no data</text>"), 1u);  // the accuracy panel
+    EXPECT_EQ(count(svg, ">no data</text>"), 2u);  // the accuracy and learning-rate panels
     EXPECT_EQ(svg.find(">test</text>"), std::string::npos);
 
     const std::string empty = training_curves_svg({}, "nothing yet");
     expect_well_formed(empty);
-    EXPECT_EQ(count(empty, ">no data</text>"), 2u);
+    EXPECT_EQ(count(empty, ">no data</text>"), 3u);
 }
 
 TEST(ComparisonCurves, OneColourPerRunWithTestSolidAndTrainDashed) {
     std::vector<std::map<std::string, double>> igc, reg;
     for (int e = 1; e <= 4; ++e) {
-        igc.push_back({{"epoch", e}, {"train_loss", 2.0 / e}, {"test_loss", 2.1 / e},
+        igc.push_back({{"epoch", e}, {"lr", 0.1 / e}, {"train_loss", 2.0 / e}, {"test_loss", 2.1 / e},
                        {"train_accuracy", 0.2 * e}, {"test_accuracy", 0.19 * e}});
-        reg.push_back({{"epoch", e}, {"train_loss", 2.2 / e}, {"test_loss", 2.3 / e}});  // no accuracies
+        reg.push_back({{"epoch", e}, {"train_loss", 2.2 / e}, {"test_loss", 2.3 / e}});  // no accuracies, no lr
     }
     const std::string svg = comparison_curves_svg({{"igc <d8>", igc}, {"reg", reg}}, "igc vs reg");
     expect_well_formed(svg);
-    // Loss panel: both runs' test and train; accuracy panel: igc's two only.
-    EXPECT_EQ(polyline_sizes(svg), (std::vector<std::size_t>{4, 4, 4, 4, 4, 4}));
+    // Loss panel: both runs' test and train; accuracy panel: igc's two only; learning rate: igc's.
+    EXPECT_EQ(polyline_sizes(svg), (std::vector<std::size_t>{4, 4, 4, 4, 4, 4, 4}));
+    EXPECT_EQ(dashed_series(svg), (std::vector<std::string>{"igc &lt;d8&gt; train", "reg train", "igc &lt;d8&gt; train"}));
     EXPECT_EQ(count(svg, "stroke-dasharray=\"7 4\""), 6u);  // three train curves and their legend samples
     EXPECT_EQ(count(svg, ">igc &lt;d8&gt; test</text>"), 2u);
     EXPECT_EQ(count(svg, ">reg train</text>"), 1u);
+    EXPECT_EQ(count(svg, ">igc &lt;d8&gt;</text>"), 1u);  // the learning-rate legend
     EXPECT_NE(svg.find(std::string(kPalette[0])), std::string::npos);
     EXPECT_NE(svg.find(std::string(kPalette[1])), std::string::npos);
 
     const std::string empty = comparison_curves_svg({}, "nothing");
     expect_well_formed(empty);
-    EXPECT_EQ(count(empty, ">no data</text>"), 2u);
+    EXPECT_EQ(count(empty, ">no data</text>"), 3u);
+}
+
+// The legend goes under the plot area, so no curve can pass beneath it, and wraps to more rows
+// (still inside the picture) when there are many series.
+TEST(LineChart, TheLegendSitsUnderThePlotAndWrapsInsideThePicture) {
+    static const std::regex frame(R"re(<rect x="[^"]*" y="([^"]*)" width="[^"]*" height="([^"]*)" fill="none" stroke="#555555"/>)re");
+    static const std::regex sample(R"re(<line x1="[^"]*" y1="([^"]*)")re");
+    for (int series_count : {2, 12}) {
+        std::vector<Series> series;
+        for (int i = 0; i < series_count; ++i)
+            series.push_back({fmt::format("a rather long series name {}", i), {0, 1, 2}, {1.0 * i, 2.0, 3.0 * i}});
+        const std::string svg = line_chart_svg(series, {.title = "t", .x_label = "epoch", .width = 480, .height = 400});
+        expect_well_formed(svg);
+        std::smatch m;
+        ASSERT_TRUE(std::regex_search(svg, m, frame)) << svg;
+        const double plot_bottom = std::stod(m[1]) + std::stod(m[2]);
+        const std::string legend = svg.substr(svg.find("<g class=\"legend\""));
+        std::set<double> rows;
+        for (std::sregex_iterator it(legend.begin(), legend.end(), sample), end; it != end; ++it) {
+            const double y = std::stod((*it)[1]);
+            EXPECT_GT(y, plot_bottom + 20) << "legend inside or on the axis labels";  // under the tick and x labels
+            EXPECT_LT(y, 400);
+            rows.insert(y);
+        }
+        EXPECT_EQ(count(legend, "<line"), static_cast<std::size_t>(series_count));
+        if (series_count == 12) EXPECT_GT(rows.size(), 2u);
+    }
 }
 
 // ---- confusion matrix ---------------------------------------------------------------------
