@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "weft/training.h"
 #include "weft/training/model.h"
 #include "weft/viz/viz.h"
+#include "written_file.h"
 
 namespace weft::runner {
 namespace {
@@ -127,14 +129,17 @@ nlohmann::json profile_json(const Graph& g, const std::vector<std::string>& kern
 }
 
 // The graph as it ran, each box coloured by its median time.
-void write_profile_view(const Graph& g, const Timings& t, const std::vector<std::string>& kernels,
-                        const std::string& device, const BenchOptions& o) {
+WrittenFile write_profile_view(const Graph& g, const Timings& t, const std::vector<std::string>& kernels,
+                               const std::string& device, const BenchOptions& o) {
     viz::ViewOptions view;
     view.collapse = viz::Collapse::none;
     for (std::size_t i = 0; i < g.nodes.size(); ++i) view.node_ms.push_back(spread_of(t.per_run({i})).median);
     view.node_kernels = kernels;
     view.title = fmt::format("{} · {}profile at batch {} on {}", g.name, o.train ? "training-step " : "", o.batch, device);
-    viz::write_file(o.viz, viz::export_graph(g, view, viz::format_from_path(o.viz)));
+    const viz::Format format = viz::format_from_path(o.viz);
+    const std::string content = viz::export_graph(g, view, format);
+    viz::write_file(o.viz, content);
+    return {o.viz, std::string(viz::format_name(format)), content.size()};
 }
 
 // How many timed runs both minimums will take, judged from the mean run so far.
@@ -229,7 +234,8 @@ void bench(const BenchOptions& o) {
         device = exec.device().description();
         memory = exec.plan().arena_bytes;
     }
-    if (!o.viz.empty()) write_profile_view(g, t, kernels, device, o);
+    std::optional<WrittenFile> picture;
+    if (!o.viz.empty()) picture = write_profile_view(g, t, kernels, device, o);
     const Spread headline = spread_of(t.ms);
     const double ips = double(o.batch) / (headline.median / 1000);
     const double gmacs = double(macs) / (headline.median / 1000) / 1e9;
@@ -248,6 +254,7 @@ void bench(const BenchOptions& o) {
                             {"gflops", 2 * gmacs},
                             {o.train ? "peak_training_bytes" : "peak_activation_bytes", memory}};
         if (o.profile) j.update(profile_json(g, kernels, t, rows));
+        if (picture) j["viz"] = picture->json();
         fmt::print("{}\n", j.dump(2));
         return;
     }
@@ -256,6 +263,7 @@ void bench(const BenchOptions& o) {
                o.batch, headline.median, o.train ? "step" : "batch", t.ms.size(), headline.p10, headline.p90, ips,
                2 * gmacs);
     if (o.profile) print_profile(rows, t.ms.size());
+    if (picture) fmt::print("{}\n", picture->line());
 }
 
 }  // namespace

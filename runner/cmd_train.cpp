@@ -2,6 +2,7 @@
 // and the confusion matrix of trained weights.
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 #include "weft/report/picture.h"
 #include "weft/training/evaluate.h"
 #include "weft/training/trainer.h"
+#include "written_file.h"
 
 namespace weft::runner {
 namespace {
@@ -29,6 +31,7 @@ struct TrainOptions {
     std::string decay_bn = "yes";
     bool no_augment = false;
     bool quiet = false;
+    bool json = false;
 };
 
 std::string read_file(const fs::path& path) {
@@ -37,6 +40,29 @@ std::string read_file(const fs::path& path) {
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
+}
+
+// The run as its directory now holds it, for --json: settings, schedule, every epoch's metrics row
+// (earlier runs' too, when resumed), the best and last epoch and the files.
+nlohmann::json train_summary(const training::TrainConfig& config, const std::vector<training::EpochResult>& results) {
+    const fs::path dir = config.out_dir;
+    const auto history = report::MetricsCsv::read(dir / "metrics.csv");
+    const auto best = report::best_test_accuracy(history);
+    const int first_epoch = results.empty() ? config.epochs : results.front().epoch - 1;
+    nlohmann::json files;
+    for (const char* name : {"run.json", "metrics.csv", "steps.jsonl", "curves.svg", "checkpoint.safetensors",
+                             "best.safetensors", "last.safetensors"})
+        files[name] = (dir / name).string();
+    return {{"run_dir", dir.string()},
+            {"graph", config.model.graph},
+            {"data", config.data},
+            {"epochs", config.epochs},
+            {"epochs_run_now", results.size()},
+            {"schedule", training::describe_schedule(config, first_epoch)},
+            {"best", best ? nlohmann::json{{"epoch", best->epoch}, {"test_accuracy", best->accuracy}} : nlohmann::json()},
+            {"last", history.empty() ? nlohmann::json() : nlohmann::json(history.back())},
+            {"history", history},
+            {"files", files}};
 }
 
 void train_command(TrainOptions& o, const CLI::App& cmd) {
@@ -76,6 +102,10 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
         fmt::print(stderr, "training {} on {} for {} epochs, batch {}, into {}\n", config.model.graph, config.data,
                    config.epochs, config.batch, config.out_dir.string());
     const auto results = training::train(config, *registry, runtime);
+    if (o.json) {
+        fmt::print("{}\n", train_summary(config, results).dump(2));
+        return;
+    }
     if (!results.empty()) {
         const auto& last = results.back();
         fmt::print("trained {} epochs: test accuracy {:.2f}% (top-5 {:.2f}%), {:.0f} images/s; weights in {}\n",
@@ -141,11 +171,21 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
     std::vector<std::string> names = data.class_names;
     if (names.empty()) names = info.class_names;
     const auto per_class = e.class_accuracy();
+    std::optional<WrittenFile> picture;
+    if (!o.confusion.empty()) {
+        const std::size_t bytes = report::write_picture(
+            o.confusion, report::confusion_matrix_svg(e.confusion, names,
+                                                      fmt::format("{} on {} ({}): {:.2f}% top-1", graph.name, data_spec,
+                                                                  o.split, 100 * e.top1)));
+        picture = WrittenFile{o.confusion, std::string(report::picture_format_name(report::picture_format(o.confusion))),
+                              bytes};
+    }
     if (o.json) {
         nlohmann::json j = {{"weights", o.weights}, {"data", data_spec},   {"split", o.split},
                             {"images", e.count},    {"top1", e.top1},      {"top5", e.top5},
                             {"loss", e.loss},       {"mirror_averaged", o.mirror}, {"seconds", e.seconds}, {"images_per_second", double(e.count) / e.seconds},
                             {"confusion", e.confusion}, {"class_names", names}, {"class_accuracy", per_class}};
+        if (picture) j["confusion_picture"] = picture->json();
         fmt::print("{}\n", j.dump(2));
     } else {
         fmt::print("{} on {} ({} split, {} images) with {} on {}; passes: {}\n", graph.name, data_spec, o.split,
@@ -168,13 +208,7 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
                 fmt::print("\n");
             }
         }
-    }
-    if (!o.confusion.empty()) {
-        report::write_picture(o.confusion, report::confusion_matrix_svg(e.confusion, names,
-                                                                        fmt::format("{} on {} ({}): {:.2f}% top-1",
-                                                                                    graph.name, data_spec, o.split,
-                                                                                    100 * e.top1)));
-        if (!o.json) fmt::print("wrote {}\n", o.confusion);
+        if (picture) fmt::print("{}\n", picture->line());
     }
 }
 
@@ -221,6 +255,7 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--limit-test", c.limit_test, "use only the first N test images")->check(CLI::NonNegativeNumber);
     cmd->add_option("--init", c.init_weights, "start from these weights (.safetensors) instead of the seed");
     cmd->add_flag("--quiet", o->quiet, "no progress bars or per-epoch lines");
+    cmd->add_flag("--json", o->json, "a JSON summary of the run on stdout at the end (progress stays on stderr)");
     cmd->callback([o, cmd] { train_command(*o, *cmd); });
 }
 

@@ -11,11 +11,13 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "cli_harness.h"
 #include "weft/npy.h"
+#include "weft/plugin.h"
 #include "weft/weights.h"
 
 namespace fs = std::filesystem;
@@ -73,6 +75,46 @@ TEST(Cli, EverySubcommandHasHelp) {
         EXPECT_EQ(r.status, 0) << cmd;
         EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << ": " << r.out;
     }
+}
+
+TEST(Cli, VersionNamesTheProjectVersionAndThePluginAbi) {
+    const Result r = weft_cli("--version");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, fmt::format("weft {} (plugin ABI {})\n", WEFT_TEST_PROJECT_VERSION, weft::kPluginAbiVersion));
+}
+
+// Every command that reports has --json, and then stdout is one JSON object and nothing else.
+TEST(Cli, EveryReportingCommandGivesJsonOnStdout) {
+    const fs::path runs = write_file("json-run.csv", "epoch,lr,train_loss,test_accuracy\n1,0.1,1.5,0.5\n");
+    const std::string d8 = "igc-l24m2-d8 --set L=2 --set M=2";
+    const std::vector<std::string> commands = {
+        "run " + d8 + " --threads 1", "check " + d8, "init " + d8 + " -o " + (work_dir() / "json.safetensors").string(),
+        "stats " + d8, "bench " + d8 + " --batch 2 --iterations 2 --seconds 0 --threads 1",
+        "viz " + d8 + " -o " + (work_dir() / "json.svg").string(),
+        "curves " + runs.string() + " -o " + (work_dir() / "json-curves.svg").string(), "zoo", "design --params 4672",
+        "plugins"};
+    for (const std::string& args : commands) {
+        const Result r = weft_cli(args + " --json");
+        ASSERT_EQ(r.status, 0) << args << ": " << r.err;
+        const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+        EXPECT_FALSE(j.is_discarded()) << args << ": stdout is not JSON: " << r.out.substr(0, 500);
+        EXPECT_TRUE(j.is_object() || j.is_array()) << args;
+    }
+}
+
+// viz says what it wrote: the path, the format and the bytes that are really in the file.
+TEST(Cli, VizSaysWhatItWrote) {
+    const fs::path svg = work_dir() / "said.svg", png = work_dir() / "said.png";
+    const Result text = weft_cli("viz igc-l24m2-d8 -o " + svg.string());
+    ASSERT_EQ(text.status, 0) << text.err;
+    EXPECT_EQ(text.out, fmt::format("wrote {} (svg, {} bytes)\n", svg.string(), fs::file_size(svg)));
+    const Result json = weft_cli("viz igc-l24m2-d8 --json -o " + png.string());
+    ASSERT_EQ(json.status, 0) << json.err;
+    const nlohmann::json j = nlohmann::json::parse(json.out);
+    EXPECT_EQ(j.at("path"), png.string());
+    EXPECT_EQ(j.at("format"), "png");
+    EXPECT_EQ(j.at("bytes"), fs::file_size(png));
+    EXPECT_TRUE(one_line_error(weft_cli("viz igc-l24m2-d8 --json -o -"), "--json"));
 }
 
 TEST(Cli, PluginsListsTheGraphPasses) {

@@ -227,6 +227,23 @@ TEST(TrainCli, AResumeWithMoreEpochsContinuesTheScheduleInsteadOfStretchingIt) {
     EXPECT_NE(read_text(part / "run.json").find("\"schedule_epochs\": 4"), std::string::npos) << read_text(part / "run.json");
 }
 
+// --json: the progress stays on stderr and stdout is one JSON summary of the run at the end.
+TEST(TrainCli, JsonSummaryOnStdoutWithProgressOnStderr) {
+    const fs::path d = work_dir() / "json-run";
+    std::string args = train_args(d, 1);
+    args.replace(args.find(" --quiet"), 8, "");
+    const Result r = weft_cli(args + " --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("epoch 1/1"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("learning rate: "), std::string::npos) << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j.at("epochs_run_now"), 1);
+    EXPECT_EQ(j.at("history").size(), 1u);
+    EXPECT_EQ(j.at("history").at(0).at("test_accuracy"), j.at("best").at("test_accuracy"));
+    EXPECT_TRUE(fs::exists(j.at("files").at("steps.jsonl").get<std::string>()));
+    EXPECT_NE(j.at("schedule").get<std::string>().find("×0.1 at epoch 2"), std::string::npos) << j.at("schedule");
+}
+
 TEST(TrainCli, ANonFiniteLossStopsTheRunWithAMessage) {
     const fs::path d = work_dir() / "diverged";
     const Result r = weft_cli("train igc-l24m2-d8 --set L=2 --set M=2 --data cifar10:" + tiny_cifar().string() +
