@@ -64,15 +64,12 @@ OutputKind settle_output_kind(const std::string& asked, Graph& graph, const Regi
 // --batch (the graph is reloaded at it); random input is made after compiling, see run().
 RunInput file_input(const RunOptions& o, Graph& graph, const Registry& registry, const training::ModelInfo& info) {
     const Shape& want = graph.values[graph.inputs.at(0)].desc.shape;
-    if (want.size() != 4)
-        throw Error(fmt::format("--input {}: graph '{}' takes {}, not images [N, C, H, W]", o.input, graph.name,
-                                shape_str(want)));
-    const Shape image_shape(want.begin() + 1, want.end());
+    const Shape sample_shape(want.begin() + 1, want.end());
     const bool picture = is_image_file(o.input);
     if (picture && o.input_layout != "detect")
         throw Error(fmt::format("--input-layout {}: applies to .npy input, not to the picture {}", o.input_layout, o.input));
-    RunInput in = picture ? read_picture_input(o.input, image_shape, info)
-                          : read_npy_input(o.input, image_shape, parse_input_layout(o.input_layout), info);
+    RunInput in = picture ? read_picture_input(o.input, sample_shape, info)
+                          : read_npy_input(o.input, sample_shape, parse_input_layout(o.input_layout), info);
     const std::int64_t n = in.images.shape()[0];
     if (n != graph.batch()) graph = load_graph(o.graph, registry, n);
     return in;

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
+#include <algorithm>
 #include <functional>
 #include <vector>
 
@@ -79,6 +80,30 @@ InputLayout choose_layout(const Shape& dims, std::int64_t channels, InputLayout 
     return InputLayout::nchw;
 }
 
+// An input that is not images ([N, features], say): float values as they are, in the graph's shape.
+RunInput read_plain_npy(const std::string& path, const Tensor& array, const std::string& stored,
+                        const Shape& sample_shape, InputLayout layout) {
+    if (layout == InputLayout::nhwc)
+        throw Error(fmt::format("--input-layout nhwc: the graph's input [N, {}] is not images", shape_list(sample_shape)));
+    if (array.desc().dtype == DType::u8)
+        throw Error(fmt::format("{}: uint8 arrays are read as image pixels, but the graph's input [N, {}] is not images",
+                                path, shape_list(sample_shape)));
+    Shape shape = array.shape();
+    std::vector<std::string> steps;
+    if (stored == "float64") steps.push_back("float64 narrowed to float32");
+    if (shape.size() == sample_shape.size()) {
+        shape.insert(shape.begin(), 1);
+        steps.push_back("one sample, given a batch dimension of 1");
+    }
+    if (shape.size() != sample_shape.size() + 1 || !std::equal(sample_shape.begin(), sample_shape.end(), shape.begin() + 1))
+        throw Error(fmt::format("{}: input has shape [{}], the graph expects [N, {}]", path, shape_list(array.shape()),
+                                shape_list(sample_shape)));
+    Tensor values(TensorDesc{DType::f32, shape, Layout::row_major});
+    std::copy_n(array.as<float>(), array.numel(), values.as<float>());
+    steps.push_back("float values used as given, not normalised");
+    return {std::move(values), std::move(steps)};
+}
+
 }  // namespace
 
 InputLayout parse_input_layout(std::string_view name) {
@@ -94,12 +119,13 @@ bool is_image_file(const std::string& path) {
     return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
 }
 
-RunInput read_npy_input(const std::string& path, const Shape& image_shape, InputLayout layout,
+RunInput read_npy_input(const std::string& path, const Shape& sample_shape, InputLayout layout,
                         const training::ModelInfo& info) {
     std::string stored;
     const Tensor array = load_npy(path, &stored);
+    if (sample_shape.size() != 3) return read_plain_npy(path, array, stored, sample_shape, layout);
     const Shape& s = array.shape();
-    const std::int64_t C = image_shape.at(0), H = image_shape.at(1), W = image_shape.at(2);
+    const std::int64_t C = sample_shape[0], H = sample_shape[1], W = sample_shape[2];
     const auto refuse = [&] {
         return Error(fmt::format("{}: input has shape [{}], the graph expects [N, {}, {}, {}] (NCHW) or [N, {}, {}, {}] "
                                  "(NHWC), or one image without N",
