@@ -2,6 +2,7 @@
 // and the confusion matrix of trained weights.
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -13,8 +14,10 @@
 #include "weft/error.h"
 #include "weft/report/charts.h"
 #include "weft/report/files.h"
+#include "weft/report/picture.h"
 #include "weft/training/evaluate.h"
 #include "weft/training/trainer.h"
+#include "written_file.h"
 
 namespace weft::runner {
 namespace {
@@ -28,6 +31,7 @@ struct TrainOptions {
     std::string decay_bn = "yes";
     bool no_augment = false;
     bool quiet = false;
+    bool json = false;
 };
 
 std::string read_file(const fs::path& path) {
@@ -38,16 +42,41 @@ std::string read_file(const fs::path& path) {
     return s.str();
 }
 
+// The run as its directory now holds it, for --json: settings, schedule, every epoch's metrics row
+// (earlier runs' too, when resumed), the best and last epoch and the files.
+nlohmann::json train_summary(const training::TrainConfig& config, const std::vector<training::EpochResult>& results) {
+    const fs::path dir = config.out_dir;
+    const auto history = report::MetricsCsv::read(dir / "metrics.csv");
+    const auto best = report::best_test_accuracy(history);
+    const int first_epoch = results.empty() ? config.epochs : results.front().epoch - 1;
+    nlohmann::json files;
+    for (const char* name : {"run.json", "metrics.csv", "steps.jsonl", "curves.svg", "checkpoint.safetensors",
+                             "best.safetensors", "last.safetensors"})
+        files[name] = (dir / name).string();
+    return {{"run_dir", dir.string()},
+            {"graph", config.model.graph},
+            {"data", config.data},
+            {"epochs", config.epochs},
+            {"epochs_run_now", results.size()},
+            {"schedule", training::describe_schedule(config, first_epoch)},
+            {"best", best ? nlohmann::json{{"epoch", best->epoch}, {"test_accuracy", best->accuracy}} : nlohmann::json()},
+            {"last", history.empty() ? nlohmann::json() : nlohmann::json(history.back())},
+            {"history", history},
+            {"files", files}};
+}
+
 void train_command(TrainOptions& o, const CLI::App& cmd) {
     training::TrainConfig config = o.config;
     training::TrainRuntime runtime;
     if (!o.resume.empty()) {
-        // The run's own settings win; only a longer --epochs may be asked for.
+        // The run's own settings win; only --epochs and --schedule-epochs may be asked for. The
+        // schedule keeps its length unless --schedule-epochs restates it.
         const fs::path dir = o.resume;
         if (!fs::exists(dir / "run.json"))
             throw Error(fmt::format("--resume {}: no run.json there (not a weft training run)", o.resume));
         config = training::TrainConfig::from_json(read_file(dir / "run.json"));
         if (cmd.count("--epochs")) config.epochs = o.config.epochs;
+        if (cmd.count("--schedule-epochs")) config.schedule_epochs = o.config.schedule_epochs;
         config.out_dir = dir;
         runtime.resume = true;
     } else {
@@ -68,10 +97,15 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
     runtime.passes = o.device.passes;
     runtime.progress = !o.quiet;
     runtime.make_graph = [&](std::int64_t batch) { return load_graph(graph_options, *registry, batch); };
+    training::check_schedule_covers_epochs(config);  // refused before anything is printed or loaded
     if (!o.quiet)
-        fmt::print(stderr, "training {} on {} for {} epochs, batch {}, lr {} ({}), into {}\n", config.model.graph,
-                   config.data, config.epochs, config.batch, config.lr, config.schedule, config.out_dir.string());
+        fmt::print(stderr, "training {} on {} for {} epochs, batch {}, into {}\n", config.model.graph, config.data,
+                   config.epochs, config.batch, config.out_dir.string());
     const auto results = training::train(config, *registry, runtime);
+    if (o.json) {
+        fmt::print("{}\n", train_summary(config, results).dump(2));
+        return;
+    }
     if (!results.empty()) {
         const auto& last = results.back();
         fmt::print("trained {} epochs: test accuracy {:.2f}% (top-5 {:.2f}%), {:.0f} images/s; weights in {}\n",
@@ -95,6 +129,7 @@ struct EvalOptions {
 };
 
 void eval_command(EvalOptions& o, const CLI::App& cmd) {
+    if (!o.confusion.empty()) report::picture_format(o.confusion);  // a bad name fails before the evaluation
     std::map<std::string, std::string> meta;
     WeightMap weights = load_safetensors(o.weights, &meta);
     const training::ModelInfo info = training::ModelInfo::from_metadata(meta);
@@ -136,11 +171,21 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
     std::vector<std::string> names = data.class_names;
     if (names.empty()) names = info.class_names;
     const auto per_class = e.class_accuracy();
+    std::optional<WrittenFile> picture;
+    if (!o.confusion.empty()) {
+        const std::size_t bytes = report::write_picture(
+            o.confusion, report::confusion_matrix_svg(e.confusion, names,
+                                                      fmt::format("{} on {} ({}): {:.2f}% top-1", graph.name, data_spec,
+                                                                  o.split, 100 * e.top1)));
+        picture = WrittenFile{o.confusion, std::string(report::picture_format_name(report::picture_format(o.confusion))),
+                              bytes};
+    }
     if (o.json) {
         nlohmann::json j = {{"weights", o.weights}, {"data", data_spec},   {"split", o.split},
                             {"images", e.count},    {"top1", e.top1},      {"top5", e.top5},
                             {"loss", e.loss},       {"mirror_averaged", o.mirror}, {"seconds", e.seconds}, {"images_per_second", double(e.count) / e.seconds},
                             {"confusion", e.confusion}, {"class_names", names}, {"class_accuracy", per_class}};
+        if (picture) j["confusion_picture"] = picture->json();
         fmt::print("{}\n", j.dump(2));
     } else {
         fmt::print("{} on {} ({} split, {} images) with {} on {}; passes: {}\n", graph.name, data_spec, o.split,
@@ -163,13 +208,7 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
                 fmt::print("\n");
             }
         }
-    }
-    if (!o.confusion.empty()) {
-        report::write_file_atomic(o.confusion,
-                                  report::confusion_matrix_svg(e.confusion, names,
-                                                               fmt::format("{} on {} ({}): {:.2f}% top-1", graph.name,
-                                                                           data_spec, o.split, 100 * e.top1)));
-        if (!o.json) fmt::print("wrote {}\n", o.confusion);
+        if (picture) fmt::print("{}\n", picture->line());
     }
 }
 
@@ -195,6 +234,10 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--lr", c.lr, "base learning rate")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--schedule", c.schedule, "constant, cosine, step:E1,E2[@GAMMA] (the paper: ×0.1 at epochs)")
         ->capture_default_str();
+    cmd->add_option("--schedule-epochs", c.schedule_epochs,
+                    "lay the schedule out over this many epochs (default: --epochs; kept by --resume, which trains on "
+                    "at the schedule's end value past it)")
+        ->check(CLI::Range(1, 100000));
     cmd->add_option("--warmup", c.warmup_epochs, "linear learning-rate warm-up, epochs")->check(CLI::NonNegativeNumber)->capture_default_str();
     cmd->add_option("--momentum", c.sgd.momentum, "SGD momentum")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
     cmd->add_option("--weight-decay", c.sgd.weight_decay, "L2 weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
@@ -212,6 +255,7 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--limit-test", c.limit_test, "use only the first N test images")->check(CLI::NonNegativeNumber);
     cmd->add_option("--init", c.init_weights, "start from these weights (.safetensors) instead of the seed");
     cmd->add_flag("--quiet", o->quiet, "no progress bars or per-epoch lines");
+    cmd->add_flag("--json", o->json, "a JSON summary of the run on stdout at the end (progress stays on stderr)");
     cmd->callback([o, cmd] { train_command(*o, *cmd); });
 }
 
@@ -226,7 +270,7 @@ void add_eval_command(CLI::App& app) {
     cmd->add_option("--split", o->split, "test or train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
     cmd->add_option("--batch", o->batch, "batch size")->check(CLI::Range(1, 1 << 16))->capture_default_str();
     cmd->add_option("--limit", o->limit, "only the first N images")->check(CLI::NonNegativeNumber);
-    cmd->add_option("--confusion", o->confusion, "write the confusion matrix as a picture (.svg)");
+    cmd->add_option("--confusion", o->confusion, "write the confusion matrix as a picture (.svg or .png)");
     cmd->add_flag("--mirror", o->mirror,
                   "test-time augmentation: average each image's probabilities with its left-right mirror's (2x compute)");
     cmd->add_flag("--json", o->json, "machine-readable output");

@@ -10,6 +10,7 @@
 #include "options.h"
 #include "weft/error.h"
 #include "weft/viz/viz.h"
+#include "written_file.h"
 
 namespace weft::runner {
 namespace {
@@ -24,6 +25,7 @@ struct VizOptions {
     std::string times;
     std::string title;
     std::int64_t batch = 1;
+    bool json = false;
 };
 
 // Per-node milliseconds from `weft bench --profile --json` output, matched by node name.
@@ -50,6 +52,7 @@ void viz(const VizOptions& o) {
                                : to_stdout       ? viz::Format::dot
                                                  : viz::format_from_path(o.output);
     if (to_stdout && format == viz::Format::png) throw Error("-o -: PNG is binary; write it to a file");
+    if (to_stdout && o.json) throw Error("--json describes the file written; with -o - the picture itself goes to stdout");
     auto registry = load_registry(o.graph);
     Graph g = load_graph(o.graph, *registry, o.batch);
     std::string content;
@@ -63,10 +66,14 @@ void viz(const VizOptions& o) {
         if (!o.times.empty()) view.node_ms = read_times(o.times, g);
         content = viz::export_graph(g, view, format);
     }
-    if (to_stdout)
+    if (to_stdout) {
         fmt::print("{}", content);
-    else
-        viz::write_file(o.output, content);
+        return;
+    }
+    viz::write_file(o.output, content);
+    const WrittenFile written{o.output, std::string(viz::format_name(format)), content.size()};
+    if (o.json) fmt::print("{}\n", written.json().dump(2));
+    else fmt::print("{}\n", written.line());
 }
 
 }  // namespace
@@ -85,6 +92,7 @@ void add_viz_command(CLI::App& app) {
     cmd->add_option("--times", o->times, "colour by measured time: output of `weft bench --profile --json`");
     cmd->add_option("--title", o->title, "title line (default: graph, #params, multiply-adds)");
     cmd->add_option("--batch", o->batch, "batch size of the shapes shown")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+    cmd->add_flag("--json", o->json, "say what was written (path, format, bytes) as JSON");
     cmd->callback([o] { viz(*o); });
 }
 

@@ -7,11 +7,15 @@
 
 #include "commands.h"
 #include "weft/error.h"
+#include "weft/plugin.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"weft — build, run and study interleaved group convolution networks"};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "help for every subcommand");
+    // WEFT_VERSION is the CMake project version; plugins must be built for this ABI.
+    app.set_version_flag("--version", fmt::format("weft {} (plugin ABI {})", WEFT_VERSION, weft::kPluginAbiVersion),
+                         "the weft version and the plugin ABI it loads");
     weft::runner::add_run_command(app);
     weft::runner::add_check_command(app);
     weft::runner::add_init_command(app);
@@ -30,6 +34,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         fmt::print(stderr, "weft: error: {}\n", e.what());

@@ -11,6 +11,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev zlib1g-dev liblzma-dev libpng-dev libjpeg62-turbo-dev
   googletest libgtest-dev
   graphviz libgraphviz-dev fonts-liberation2 dataset-fashion-mnist xz-utils
+  # PNG pictures (confusion matrices, training curves, graph views) are their SVG rasterised.
+  librsvg2-dev
   # scripts/fuzz.sh: clang with its libFuzzer/sanitizer runtimes and OpenMP (gcc's libgomp does
   # not serve clang); Debian only recommends the latter two, and we install without recommends.
   clang libclang-rt-14-dev libomp-14-dev

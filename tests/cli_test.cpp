@@ -2,14 +2,23 @@
 // names the place, and exit status 2 — never a crash or a hang.
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <numeric>
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "cli_harness.h"
+#include "weft/npy.h"
+#include "weft/plugin.h"
+#include "weft/weights.h"
 
 namespace fs = std::filesystem;
 
@@ -66,6 +75,46 @@ TEST(Cli, EverySubcommandHasHelp) {
         EXPECT_EQ(r.status, 0) << cmd;
         EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << ": " << r.out;
     }
+}
+
+TEST(Cli, VersionNamesTheProjectVersionAndThePluginAbi) {
+    const Result r = weft_cli("--version");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, fmt::format("weft {} (plugin ABI {})\n", WEFT_TEST_PROJECT_VERSION, weft::kPluginAbiVersion));
+}
+
+// Every command that reports has --json, and then stdout is one JSON object and nothing else.
+TEST(Cli, EveryReportingCommandGivesJsonOnStdout) {
+    const fs::path runs = write_file("json-run.csv", "epoch,lr,train_loss,test_accuracy\n1,0.1,1.5,0.5\n");
+    const std::string d8 = "igc-l24m2-d8 --set L=2 --set M=2";
+    const std::vector<std::string> commands = {
+        "run " + d8 + " --threads 1", "check " + d8, "init " + d8 + " -o " + (work_dir() / "json.safetensors").string(),
+        "stats " + d8, "bench " + d8 + " --batch 2 --iterations 2 --seconds 0 --threads 1",
+        "viz " + d8 + " -o " + (work_dir() / "json.svg").string(),
+        "curves " + runs.string() + " -o " + (work_dir() / "json-curves.svg").string(), "zoo", "design --params 4672",
+        "plugins"};
+    for (const std::string& args : commands) {
+        const Result r = weft_cli(args + " --json");
+        ASSERT_EQ(r.status, 0) << args << ": " << r.err;
+        const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+        EXPECT_FALSE(j.is_discarded()) << args << ": stdout is not JSON: " << r.out.substr(0, 500);
+        EXPECT_TRUE(j.is_object() || j.is_array()) << args;
+    }
+}
+
+// viz says what it wrote: the path, the format and the bytes that are really in the file.
+TEST(Cli, VizSaysWhatItWrote) {
+    const fs::path svg = work_dir() / "said.svg", png = work_dir() / "said.png";
+    const Result text = weft_cli("viz igc-l24m2-d8 -o " + svg.string());
+    ASSERT_EQ(text.status, 0) << text.err;
+    EXPECT_EQ(text.out, fmt::format("wrote {} (svg, {} bytes)\n", svg.string(), fs::file_size(svg)));
+    const Result json = weft_cli("viz igc-l24m2-d8 --json -o " + png.string());
+    ASSERT_EQ(json.status, 0) << json.err;
+    const nlohmann::json j = nlohmann::json::parse(json.out);
+    EXPECT_EQ(j.at("path"), png.string());
+    EXPECT_EQ(j.at("format"), "png");
+    EXPECT_EQ(j.at("bytes"), fs::file_size(png));
+    EXPECT_TRUE(one_line_error(weft_cli("viz igc-l24m2-d8 --json -o -"), "--json"));
 }
 
 TEST(Cli, PluginsListsTheGraphPasses) {
@@ -158,6 +207,143 @@ TEST(Cli, ShapeProductsThatOverflowAreRefused) {
     EXPECT_TRUE(one_line_error(weft_cli("check " + huge.string()), "has more elements than can be counted"));
 }
 
+// ---- weft run: what it writes and what it reads ---------------------------------------------
+
+// A .npy file of any element type (`descr` as numpy spells it) holding `data`'s bytes.
+fs::path write_npy(const std::string& name, const std::string& descr, const std::vector<std::int64_t>& shape,
+                   const void* data, std::size_t bytes) {
+    std::string dims;
+    for (std::int64_t d : shape) dims += std::to_string(d) + ", ";
+    std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
+    header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+    header += '\n';
+    std::string file("\x93NUMPY\x01\x00", 8);
+    file += static_cast<char>(header.size() & 0xff);
+    file += static_cast<char>(header.size() >> 8);
+    file += header;
+    file.append(static_cast<const char*>(data), bytes);
+    return write_file(name, file);
+}
+
+std::vector<float> values_of(const fs::path& npy) {
+    const weft::Tensor t = weft::load_npy(npy);
+    return std::vector<float>(t.as<float>(), t.as<float>() + t.numel());
+}
+
+TEST(Cli, RunNamesWhatItsOutputHoldsAndGivesLogitsOnRequest) {
+    const fs::path probabilities = work_dir() / "p.npy", logits = work_dir() / "l.npy";
+    const Result p = weft_cli("run igc-l24m2-d8 --batch 3 --seed 2 --output " + probabilities.string());
+    ASSERT_EQ(p.status, 0) << p.err;
+    EXPECT_NE(p.out.find("output head.prob: f32[3, 10], probabilities"), std::string::npos) << p.out;
+    EXPECT_NE(p.out.find("wrote " + probabilities.string() + ": probabilities f32[3, 10]"), std::string::npos) << p.out;
+    const Result l = weft_cli("run igc-l24m2-d8 --batch 3 --seed 2 --output-kind logits --json --output " + logits.string());
+    ASSERT_EQ(l.status, 0) << l.err;
+    const nlohmann::json j = nlohmann::json::parse(l.out);
+    EXPECT_EQ(j.at("output").at("kind"), "logits");
+    EXPECT_EQ(j.at("output").at("name"), "head.fc");
+    EXPECT_EQ(j.at("output").at("dropped_node"), "head.prob");
+    EXPECT_EQ(j.at("top").size(), 3u);
+    // The logits are what the softmax turned into the probabilities.
+    const std::vector<float> prob = values_of(probabilities), logit = values_of(logits);
+    ASSERT_EQ(prob.size(), 30u);
+    ASSERT_EQ(logit.size(), 30u);
+    for (int image = 0; image < 3; ++image) {
+        const float* z = logit.data() + image * 10;
+        const float top = *std::max_element(z, z + 10);
+        double sum = 0;
+        for (int c = 0; c < 10; ++c) sum += std::exp(double(z[c]) - top);
+        for (int c = 0; c < 10; ++c) EXPECT_NEAR(std::exp(double(z[c]) - top) / sum, prob[image * 10 + c], 1e-5);
+        EXPECT_GT(std::abs(std::accumulate(z, z + 10, 0.0) - 1.0), 1e-3) << "logits that sum to 1 look like probabilities";
+    }
+}
+
+TEST(Cli, RunRefusesAnOutputKindTheGraphCannotGiveAndAnOutputThatIsNoNpy) {
+    const fs::path plain = graph_file("no_softmax.yaml", "  - {op: group_conv, name: c, out_channels: 4, kernel: 3, padding: 1}\n");
+    EXPECT_TRUE(one_line_error(weft_cli("run " + plain.string() + " --output-kind probabilities"), "ends in no op"));
+    const Result r = weft_cli("run " + plain.string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("logits: the graph's output; it ends in no probabilities op"), std::string::npos) << r.out;
+    EXPECT_TRUE(one_line_error(weft_cli("run igc-l24m2-d8 --output " + (work_dir() / "out.txt").string()), "name a .npy file"));
+    EXPECT_FALSE(fs::exists(work_dir() / "out.txt"));
+}
+
+// uint8 pixels are normalised with the weights' own statistics, NHWC is transposed and float64
+// narrowed: each gives exactly what the equivalent float32 NCHW input gives, and says so.
+TEST(Cli, RunConvertsNpyPixelsLayoutAndPrecisionAndSaysWhatItDid) {
+    const std::string weights = (fs::path(WEFT_TEST_SOURCE_DIR) / "models" / "fashion-mnist-igc-l24m2-d8.safetensors").string();
+    std::map<std::string, std::string> meta;
+    weft::load_safetensors(weights, &meta);
+    const float mean = nlohmann::json::parse(meta.at("weft.mean")).at(0), deviation = nlohmann::json::parse(meta.at("weft.std")).at(0);
+    constexpr int kImages = 2, kSide = 28, kPixels = kImages * kSide * kSide;
+    std::vector<std::uint8_t> pixels(kPixels);
+    for (int i = 0; i < kPixels; ++i) pixels[i] = static_cast<std::uint8_t>((i * 37 + i / 97) % 256);
+    std::vector<float> normalised(kPixels);
+    std::vector<double> wide(kPixels);
+    for (int i = 0; i < kPixels; ++i) normalised[i] = (pixels[i] / 255.f - mean) / deviation, wide[i] = normalised[i];
+    // One channel: [N, H, W, 1] is NHWC (the last dimension is the channel count, the first image one is not).
+    const fs::path u8 = write_npy("pixels.npy", "|u1", {kImages, kSide, kSide, 1}, pixels.data(), pixels.size());
+    const fs::path f32 = write_npy("normalised.npy", "<f4", {kImages, 1, kSide, kSide}, normalised.data(), kPixels * 4);
+    const fs::path f64 = write_npy("normalised64.npy", "<f8", {kImages, 1, kSide, kSide}, wide.data(), kPixels * 8);
+    const auto run_on = [&](const fs::path& input, const std::string& out) {
+        const Result r = weft_cli("run --weights " + weights + " --threads 1 --input " + input.string() + " --output " +
+                                  (work_dir() / out).string());
+        EXPECT_EQ(r.status, 0) << r.err;
+        return std::make_pair(r.out, values_of(work_dir() / out));
+    };
+    const auto [reference_text, reference] = run_on(f32, "from-f32.npy");
+    const auto [u8_text, from_u8] = run_on(u8, "from-u8.npy");
+    const auto [f64_text, from_f64] = run_on(f64, "from-f64.npy");
+    EXPECT_NE(reference_text.find("float values used as given, not normalised"), std::string::npos) << reference_text;
+    EXPECT_NE(u8_text.find("NHWC transposed to NCHW (detected"), std::string::npos) << u8_text;
+    EXPECT_NE(u8_text.find("uint8 pixels normalised as the weights were trained"), std::string::npos) << u8_text;
+    EXPECT_NE(f64_text.find("float64 narrowed to float32"), std::string::npos) << f64_text;
+    EXPECT_EQ(from_f64, reference);
+    ASSERT_EQ(from_u8.size(), reference.size());
+    for (std::size_t i = 0; i < reference.size(); ++i) EXPECT_NEAR(from_u8[i], reference[i], 1e-6) << i;
+    // An explicit layout wins over detection; a shape that fits neither layout, or another element
+    // type, is refused naming the file.
+    EXPECT_TRUE(one_line_error(weft_cli("run --weights " + weights + " --input " + u8.string() + " --input-layout nchw"),
+                               "(NHWC)"));
+    const std::vector<std::int64_t> longs(kSide * kSide, 0);
+    const fs::path i64 = write_npy("longs.npy", "<i8", {1, 1, kSide, kSide}, longs.data(), longs.size() * 8);
+    EXPECT_TRUE(one_line_error(weft_cli("run --weights " + weights + " --input " + i64.string()), "dtype '<i8'"));
+}
+
+// ---- weft bench ----------------------------------------------------------------------------
+
+// Progress goes to stderr, so --json's stdout stays one JSON document; every profile row, per node
+// and per op, is a median with its p10 and p90, like the headline.
+TEST(Cli, BenchShowsProgressOnStderrAndProfilesMediansWithTheirSpread) {
+    const std::string args = "bench igc-l24m2-d8 --set L=2 --set M=2 --batch 2 --warmup 1 --iterations 5 --seconds 0 "
+                             "--threads 1 --profile";
+    const Result r = weft_cli(args + " --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("warm-up: done 1 runs"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("timing: done 5 runs"), std::string::npos) << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j.at("iterations"), 5);
+    EXPECT_LE(j.at("ms_p10").get<double>(), j.at("ms_per_batch").get<double>());
+    EXPECT_LE(j.at("ms_per_batch").get<double>(), j.at("ms_p90").get<double>());
+    std::size_t nodes = 0;
+    double shares = 0;
+    for (const auto& op : j.at("profile_ops")) {
+        EXPECT_LE(op.at("ms_p10").get<double>(), op.at("ms").get<double>()) << op;
+        EXPECT_LE(op.at("ms").get<double>(), op.at("ms_p90").get<double>()) << op;
+        nodes += op.at("nodes").get<std::size_t>();
+        shares += op.at("share").get<double>();
+    }
+    EXPECT_EQ(nodes, j.at("profile").size());
+    EXPECT_NEAR(shares, 1.0, 1e-9);
+    for (const auto& node : j.at("profile")) {
+        EXPECT_LE(node.at("ms_p10").get<double>(), node.at("ms").get<double>()) << node;
+        EXPECT_LE(node.at("ms").get<double>(), node.at("ms_p90").get<double>()) << node;
+    }
+    const Result text = weft_cli(args + " --quiet");
+    ASSERT_EQ(text.status, 0) << text.err;
+    EXPECT_EQ(text.err, "");
+    EXPECT_NE(text.out.find("median of 5 runs with p10 and p90"), std::string::npos) << text.out;
+}
+
 // ---- weft curves ----------------------------------------------------------------------------
 
 TEST(Cli, CurvesComparesRunsInATableAndOnePicture) {
@@ -198,7 +384,16 @@ TEST(Cli, CurvesRefusesMissingOrBrokenRunsAndOtherPictureFormats) {
     const fs::path broken = write_file("broken.csv", "epoch,test_accuracy\n1,not-a-number\n");
     EXPECT_TRUE(one_line_error(weft_cli("curves " + good.string() + " " + broken.string() + out), "broken.csv"));
     EXPECT_TRUE(one_line_error(weft_cli("curves =" + good.string() + out), "expected LABEL=PATH"));
-    EXPECT_TRUE(one_line_error(weft_cli("curves " + good.string() + " -o " + (work_dir() / "x.png").string()),
-                               "name a .svg file"));
+    EXPECT_TRUE(one_line_error(weft_cli("curves " + good.string() + " -o " + (work_dir() / "never.pdf").string()),
+                               "pictures are written as .svg or .png"));
     EXPECT_FALSE(fs::exists(work_dir() / "never.svg"));
+    EXPECT_FALSE(fs::exists(work_dir() / "never.pdf"));
+}
+
+TEST(Cli, CurvesWritesARealPngForAPngName) {
+    const fs::path run = write_file("png-run.csv", "epoch,train_loss,test_accuracy\n1,1.5,0.5\n2,1.1,0.6\n");
+    const fs::path png = work_dir() / "compare.png";
+    const Result r = weft_cli("curves " + run.string() + " -o " + png.string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(read_text(png).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
 }

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "cli_harness.h"
 #include "op_harness.h"
@@ -57,10 +59,27 @@ fs::path tiny_cifar() {
 }
 
 // One thread: the same arithmetic order in every run, so weights can be compared bit for bit.
-std::string train_args(const fs::path& out, int epochs) {
+std::string train_args(const fs::path& out, int epochs, const std::string& schedule = "step:2") {
     return "train igc-l24m2-d8 --set L=2 --set M=2 --data cifar10:" + tiny_cifar().string() + " --epochs " +
-           std::to_string(epochs) + " --batch 16 --lr 0.05 --schedule step:2 --seed 5 --threads 1 --quiet --out " +
-           out.string();
+           std::to_string(epochs) + " --batch 16 --lr 0.05 --schedule " + schedule +
+           " --seed 5 --threads 1 --quiet --out " + out.string();
+}
+
+std::vector<double> column(const fs::path& csv, const std::string& name) {
+    std::istringstream lines(read_text(csv));
+    std::string line;
+    std::getline(lines, line);
+    std::vector<std::string> header;
+    for (std::istringstream h(line); std::getline(h, line, ',');) header.push_back(line);
+    const auto at = std::find(header.begin(), header.end(), name) - header.begin();
+    std::vector<double> values;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::string field;
+        for (long i = 0; i <= at; ++i) std::getline(fields, field, ',');
+        values.push_back(std::stod(field));
+    }
+    return values;
 }
 
 ::testing::AssertionResult same_weights(const fs::path& a, const fs::path& b) {
@@ -73,6 +92,14 @@ std::string train_args(const fs::path& out, int epochs) {
         if (!r) return ::testing::AssertionFailure() << name << ": " << r.message();
     }
     return ::testing::AssertionSuccess();
+}
+
+// Each line of a JSON Lines file.
+std::vector<nlohmann::json> json_lines(const fs::path& path) {
+    std::vector<nlohmann::json> records;
+    std::istringstream lines(read_text(path));
+    for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+    return records;
 }
 
 double reference_seconds = 0;  // how long the uninterrupted run took: kills land inside it
@@ -91,12 +118,25 @@ const fs::path& reference_run() {
 
 TEST(TrainCli, WritesMetricsCurvesAndCheckpoints) {
     const fs::path d = reference_run();
-    for (const char* f : {"run.json", "metrics.csv", "curves.svg", "checkpoint.safetensors", "best.safetensors",
-                          "last.safetensors"})
+    for (const char* f : {"run.json", "metrics.csv", "steps.jsonl", "curves.svg", "checkpoint.safetensors",
+                          "best.safetensors", "last.safetensors"})
         EXPECT_TRUE(fs::exists(d / f)) << f;
     const std::string csv = read_text(d / "metrics.csv");
     EXPECT_EQ(csv.rfind("epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy", 0), 0u) << csv;
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);  // header + 4 epochs
+    // A record per step with the step's own numbers; its learning rates are the schedule's.
+    const std::vector<nlohmann::json> steps = json_lines(d / "steps.jsonl");
+    ASSERT_EQ(steps.size(), 28u);
+    for (const auto& step : steps) {
+        for (const char* key : {"step", "epoch", "loss", "accuracy", "lr", "images_per_second"})
+            EXPECT_TRUE(step.contains(key)) << key << " missing: " << step;
+        EXPECT_GE(step.at("accuracy").get<double>(), 0);
+        EXPECT_LE(step.at("accuracy").get<double>(), 1);
+        EXPECT_GT(step.at("images_per_second").get<double>(), 0);
+    }
+    EXPECT_EQ(steps[13].at("lr"), 0.05);  // step:2, the last step of epoch 2
+    EXPECT_DOUBLE_EQ(steps[14].at("lr").get<double>(), 0.005);  // the first of epoch 3
+    EXPECT_EQ(column(d / "metrics.csv", "lr")[1], steps[13].at("lr").get<double>());
 }
 
 TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
@@ -136,12 +176,72 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
     ASSERT_EQ(finish.status, 0) << finish.err;
     EXPECT_GT(kills, 0) << "every run finished before its kill: the test proved nothing";
     EXPECT_TRUE(same_weights(d / "last.safetensors", reference_run() / "last.safetensors"));
-    // Exactly one metrics row per epoch survives the kills.
+    // Exactly one metrics row per epoch survives the kills, and exactly one step record per step
+    // (120 images in batches of 16: 7 steps an epoch), in order, as in the uninterrupted run.
     const std::string csv = read_text(d / "metrics.csv");
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5) << csv;
+    const std::vector<nlohmann::json> steps = json_lines(d / "steps.jsonl");
+    ASSERT_EQ(steps.size(), 28u) << read_text(d / "steps.jsonl");
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        EXPECT_EQ(steps[i].at("step"), i + 1);
+        EXPECT_EQ(steps[i].at("epoch"), i / 7 + 1);
+    }
+    const std::vector<nlohmann::json> reference_steps = json_lines(reference_run() / "steps.jsonl");
+    ASSERT_EQ(reference_steps.size(), steps.size());
+    for (std::size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i].at("loss"), reference_steps[i].at("loss")) << i;
     for (const auto& entry : fs::directory_iterator(d))
         EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos)
             << "a temporary file was left: " << entry.path();
+}
+
+// The schedule is laid out once, over --schedule-epochs (default --epochs), and a resume keeps it:
+// two epochs of a three-epoch cosine schedule, resumed to three, end exactly where an
+// uninterrupted three-epoch run does, and the learning rate never rises on the way.
+TEST(TrainCli, AResumeWithMoreEpochsContinuesTheScheduleInsteadOfStretchingIt) {
+    const fs::path part = work_dir() / "schedule-part", whole = work_dir() / "schedule-whole";
+    ASSERT_EQ(weft_cli(train_args(part, 2, "cosine") + " --warmup 0.5 --schedule-epochs 3").status, 0);
+    const Result resumed = weft_cli("train --resume " + part.string() + " --epochs 3 --threads 1");
+    ASSERT_EQ(resumed.status, 0) << resumed.err;
+    EXPECT_NE(resumed.err.find("learning rate: linear warm-up from 0 to 0.05 over 0.5 epochs, then cosine from 0.05 at "
+                               "epoch 0.5 to 0 at epoch 3; epoch 3 runs now"),
+              std::string::npos)
+        << resumed.err;
+    EXPECT_EQ(resumed.err.find("rises"), std::string::npos) << resumed.err;
+    ASSERT_EQ(weft_cli(train_args(whole, 3, "cosine") + " --warmup 0.5").status, 0);
+    EXPECT_TRUE(same_weights(part / "last.safetensors", whole / "last.safetensors"));
+    const std::vector<double> lr = column(part / "metrics.csv", "lr");
+    EXPECT_EQ(lr, column(whole / "metrics.csv", "lr"));
+    ASSERT_EQ(lr.size(), 3u);
+    EXPECT_TRUE(lr[1] < lr[0] && lr[2] < lr[1]) << lr[0] << " " << lr[1] << " " << lr[2];
+
+    // Past the end of a schedule that ends at 0 nothing would be learnt: refused, with the fix.
+    const Result past = weft_cli("train --resume " + part.string() + " --epochs 4 --threads 1");
+    EXPECT_EQ(past.status, 2);
+    EXPECT_EQ(std::count(past.err.begin(), past.err.end(), '\n'), 1) << past.err;
+    EXPECT_NE(past.err.find("give --schedule-epochs 4"), std::string::npos) << past.err;
+    EXPECT_EQ(column(part / "metrics.csv", "epoch").size(), 3u);
+    // Stretching it is a choice the run states, and records for later resumes.
+    const Result stretched = weft_cli("train --resume " + part.string() + " --epochs 4 --schedule-epochs 4 --threads 1");
+    ASSERT_EQ(stretched.status, 0) << stretched.err;
+    EXPECT_NE(stretched.err.find("note: the learning rate rises"), std::string::npos) << stretched.err;
+    EXPECT_NE(read_text(part / "run.json").find("\"schedule_epochs\": 4"), std::string::npos) << read_text(part / "run.json");
+}
+
+// --json: the progress stays on stderr and stdout is one JSON summary of the run at the end.
+TEST(TrainCli, JsonSummaryOnStdoutWithProgressOnStderr) {
+    const fs::path d = work_dir() / "json-run";
+    std::string args = train_args(d, 1);
+    args.replace(args.find(" --quiet"), 8, "");
+    const Result r = weft_cli(args + " --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("epoch 1/1"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("learning rate: "), std::string::npos) << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j.at("epochs_run_now"), 1);
+    EXPECT_EQ(j.at("history").size(), 1u);
+    EXPECT_EQ(j.at("history").at(0).at("test_accuracy"), j.at("best").at("test_accuracy"));
+    EXPECT_TRUE(fs::exists(j.at("files").at("steps.jsonl").get<std::string>()));
+    EXPECT_NE(j.at("schedule").get<std::string>().find("×0.1 at epoch 2"), std::string::npos) << j.at("schedule");
 }
 
 TEST(TrainCli, ANonFiniteLossStopsTheRunWithAMessage) {
@@ -161,6 +261,15 @@ TEST(TrainCli, EvalReportsAccuracyAndDrawsTheConfusionMatrix) {
     EXPECT_NE(r.out.find("top-1 accuracy"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("confusion matrix"), std::string::npos) << r.out;
     EXPECT_NE(read_text(picture).find("<svg"), std::string::npos);
+    // A .png name gets PNG bytes; any other extension is refused before evaluating, writing nothing.
+    const fs::path png = work_dir() / "confusion.png", bogus = work_dir() / "confusion.bmp";
+    const Result as_png = weft_cli("eval --weights " + (d / "best.safetensors").string() + " --quiet --confusion " + png.string());
+    ASSERT_EQ(as_png.status, 0) << as_png.err;
+    EXPECT_EQ(read_text(png).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+    const Result refused = weft_cli("eval --weights " + (d / "best.safetensors").string() + " --quiet --confusion " + bogus.string());
+    EXPECT_EQ(refused.status, 2);
+    EXPECT_NE(refused.err.find("pictures are written as .svg or .png"), std::string::npos) << refused.err;
+    EXPECT_FALSE(fs::exists(bogus));
     // The weights name their graph and data; the wrong data is refused with the reason.
     const Result wrong = weft_cli("eval --weights " + (d / "best.safetensors").string() + " --data fashion-mnist --quiet");
     if (fs::exists("/usr/share/datasets/fashion-mnist")) {

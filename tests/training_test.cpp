@@ -370,6 +370,17 @@ TEST(LrSchedule, StepCosineAndWarmup) {
     EXPECT_TRUE(throws_error_containing([] { LrSchedule::parse("step:5@-1", 0.1, 30); }, "GAMMA"));
 }
 
+// The summary `weft train` prints before its first step: start, warm-up and end values, and the
+// epochs they are reached at; past its end a schedule holds its last value.
+TEST(LrSchedule, DescribesItsStartWarmUpAndEndAndHoldsTheEndValueAfterwards) {
+    EXPECT_EQ(LrSchedule::parse("cosine", 0.1, 15, 1).describe(),
+              "linear warm-up from 0 to 0.1 over 1 epoch, then cosine from 0.1 at epoch 1 to 0 at epoch 15");
+    EXPECT_EQ(LrSchedule::parse("step:10,20@0.5", 0.2, 30).describe(), "0.2, ×0.5 at epochs 10, 20 (ends at 0.05)");
+    EXPECT_EQ(LrSchedule::parse("constant", 0.05, 3).describe(), "constant 0.05");
+    EXPECT_EQ(LrSchedule::parse("cosine", 0.2, 10).at(14), 0.0);
+    EXPECT_NEAR(LrSchedule::parse("step:5", 0.2, 10).at(14), 0.02, 1e-12);
+}
+
 TEST(Training, SmallIgcNetworkMemorisesAFewDozenImages) {
     const std::int64_t n = 32;
     Trainable t = trainable(small_igc(n, "8", "4"), 7);

@@ -1,5 +1,6 @@
 #include "weft/npy.h"
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 
@@ -11,7 +12,29 @@
 namespace weft {
 namespace fs = std::filesystem;
 
-Tensor load_npy(const fs::path& path) {
+namespace {
+
+// The element types a file may hold, as .npy headers spell them (numpy writes '|u1' for uint8).
+struct StoredType {
+    const char* descr;
+    const char* name;
+    DType dtype;         // what the tensor holds
+    std::size_t bytes;   // per element in the file
+};
+constexpr StoredType kStoredTypes[] = {{"<f4", "float32", DType::f32, 4},
+                                       {"<f8", "float64", DType::f32, 8},
+                                       {"|u1", "uint8", DType::u8, 1},
+                                       {"<u1", "uint8", DType::u8, 1}};
+
+const StoredType* find_stored_type(const std::string& descr) {
+    for (const StoredType& t : kStoredTypes)
+        if (descr == t.descr) return &t;
+    return nullptr;
+}
+
+}  // namespace
+
+Tensor load_npy(const fs::path& path, std::string* stored_type) {
     const std::string where = path.string();
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(fmt::format("{}: cannot open", where));
@@ -33,7 +56,10 @@ Tensor load_npy(const fs::path& path) {
     std::smatch m;
     if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']*)')")))
         throw Error(fmt::format("{}: .npy header has no dtype", where));
-    if (m[1] != "<f4") throw Error(fmt::format("{}: dtype '{}' is not supported (expected float32 '<f4')", where, m[1].str()));
+    const StoredType* stored = find_stored_type(m[1]);
+    if (!stored)
+        throw Error(fmt::format("{}: dtype '{}' is not supported (expected float32 '<f4', float64 '<f8' or uint8 '|u1')",
+                                where, m[1].str()));
     if (std::regex_search(header, m, std::regex(R"('fortran_order'\s*:\s*True)")))
         throw Error(fmt::format("{}: Fortran-ordered arrays are not supported", where));
     if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")))
@@ -45,9 +71,22 @@ Tensor load_npy(const fs::path& path) {
         if (it->str().size() > 15) throw Error(fmt::format("{}: shape extent too large", where));
         shape.push_back(std::stoll(it->str()));
     }
-    Tensor t(TensorDesc{DType::f32, shape, Layout::row_major});
-    in.read(static_cast<char*>(t.data()), static_cast<std::streamsize>(t.bytes()));
-    if (!in) throw Error(fmt::format("{}: truncated data: shape {} needs {} bytes", where, shape_str(shape), t.bytes()));
+    Tensor t(TensorDesc{stored->dtype, shape, Layout::row_major});
+    const std::size_t file_bytes = static_cast<std::size_t>(t.numel()) * stored->bytes;
+    if (stored->bytes == dtype_size(stored->dtype)) {
+        in.read(static_cast<char*>(t.data()), static_cast<std::streamsize>(file_bytes));
+    } else {  // float64: narrowed element by element, the file read in pieces
+        std::vector<double> chunk(1 << 16);
+        float* out = t.as<float>();
+        for (std::int64_t done = 0; done < t.numel() && in;) {
+            const std::int64_t n = std::min<std::int64_t>(t.numel() - done, static_cast<std::int64_t>(chunk.size()));
+            in.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(n * sizeof(double)));
+            for (std::int64_t i = 0; i < n; ++i) out[done + i] = static_cast<float>(chunk[i]);
+            done += n;
+        }
+    }
+    if (!in) throw Error(fmt::format("{}: truncated data: shape {} needs {} bytes", where, shape_str(shape), file_bytes));
+    if (stored_type) *stored_type = stored->name;
     return t;
 }
 

@@ -107,14 +107,19 @@ double LrSchedule::at(double epoch) const {
 }
 
 std::string LrSchedule::describe() const {
-    std::string warm = warmup_epochs > 0 ? fmt::format(", linear warm-up over {:g} epochs", warmup_epochs) : "";
+    const auto epochs = [](double n) { return fmt::format("{:g} epoch{}", n, n == 1 ? "" : "s"); };
+    const std::string warm =
+        warmup_epochs > 0 ? fmt::format("linear warm-up from 0 to {:g} over {}, then ", base, epochs(warmup_epochs)) : "";
     switch (kind) {
     case Kind::constant:
-        return fmt::format("constant {:g}{}", base, warm);
+        return fmt::format("{}constant {:g}", warm, base);
     case Kind::step:
-        return fmt::format("{:g}, ×{:g} at epochs {}{}", base, gamma, fmt::join(milestones, ", "), warm);
+        return fmt::format("{}{:g}, ×{:g} at epoch{} {} (ends at {:g})", warm, base, gamma,
+                           milestones.size() == 1 ? "" : "s", fmt::join(milestones, ", "),
+                           base * std::pow(gamma, static_cast<double>(milestones.size())));
     case Kind::cosine:
-        return fmt::format("cosine from {:g} to {:g} over {:g} epochs{}", base, final, total_epochs, warm);
+        return fmt::format("{}cosine from {:g} at epoch {:g} to {:g} at epoch {:g}", warm, base, warmup_epochs, final,
+                           total_epochs);
     }
     return {};
 }

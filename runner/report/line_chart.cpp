@@ -116,48 +116,46 @@ void draw_series(std::string& svg, const std::vector<Series>& series, const Plot
     svg += "</g>\n";
 }
 
-// The legend goes in whichever corner of the plot hides the fewest data points.
-Box legend_corner(const std::vector<Series>& series, const PlotMapping& map, double width, double height) {
-    const Box& a = map.area;
-    const Box corners[] = {{a.x + a.width - width - 8, a.y + 8, width, height},
-                           {a.x + a.width - width - 8, a.y + a.height - height - 8, width, height},
-                           {a.x + 8, a.y + 8, width, height},
-                           {a.x + 8, a.y + a.height - height - 8, width, height}};
-    Box best = corners[0];
-    std::size_t fewest = std::numeric_limits<std::size_t>::max();
-    for (const Box& c : corners) {
-        std::size_t hidden = 0;
-        for (const Series& s : series)
-            for (const auto& run : finite_runs(s, map.y_scale))
-                for (const Point& p : run) {
-                    const double px = map.px(p.x), py = map.py(p.y / map.y_scale);
-                    hidden += px >= c.x && px <= c.x + c.width && py >= c.y && py <= c.y + c.height;
-                }
-        if (hidden < fewest) fewest = hidden, best = c;
+// The legend sits under the plot, off the data whatever its shape: one entry per named series,
+// left to right, wrapping to further rows when the box is too narrow.
+struct LegendLayout {
+    struct Entry {
+        std::size_t series;
+        double x;  // from the box's left edge
+        int row;
+    };
+    std::vector<Entry> entries;
+    double line_height = 0;
+    double height() const { return entries.empty() ? 0 : (entries.back().row + 1) * line_height + 4; }
+};
+
+LegendLayout lay_out_legend(const std::vector<Series>& series, double width, double font) {
+    constexpr double kSample = 24, kGap = 18, kMargin = 10;
+    LegendLayout layout;
+    layout.line_height = font * 1.5;
+    double x = kMargin;
+    int row = 0;
+    for (std::size_t i = 0; i < series.size(); ++i) {
+        if (series[i].name.empty()) continue;
+        const double entry = kSample + 6 + std::min(column_count(series[i].name), 40) * font * kCharWidth;
+        if (x > kMargin && x + entry > width - kMargin) x = kMargin, ++row;
+        layout.entries.push_back({i, x, row});
+        x += entry + kGap;
     }
-    return best;
+    return layout;
 }
 
-void draw_legend(std::string& svg, const std::vector<Series>& series, const PlotMapping& map, double font) {
-    std::vector<std::size_t> named;
-    int longest = 0;
-    for (std::size_t i = 0; i < series.size(); ++i)
-        if (!series[i].name.empty()) named.push_back(i), longest = std::max(longest, column_count(series[i].name));
-    if (named.empty()) return;
-    const double line_height = font * 1.5;
-    const double width = 36 + std::min(longest, 40) * font * kCharWidth + 10;
-    const Box box = legend_corner(series, map, width, line_height * named.size() + 8);
-    svg += fmt::format(
-        "<g font-size=\"{}\">\n<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#ffffff\" "
-        "fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n",
-        svg_number(font), svg_number(box.x), svg_number(box.y), svg_number(box.width), svg_number(box.height));
-    for (std::size_t k = 0; k < named.size(); ++k) {
-        const Series& s = series[named[k]];
-        const double y = box.y + 4 + line_height * (k + 0.5);
+void draw_legend(std::string& svg, const std::vector<Series>& series, const LegendLayout& layout, double left,
+                 double top, double font) {
+    if (layout.entries.empty()) return;
+    svg += fmt::format("<g class=\"legend\" font-size=\"{}\">\n", svg_number(font));
+    for (const LegendLayout::Entry& e : layout.entries) {
+        const Series& s = series[e.series];
+        const double x = left + e.x, y = top + layout.line_height * (e.row + 0.5);
         svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
-                           svg_number(box.x + 8), svg_number(y), svg_number(box.x + 30), svg_number(y),
-                           xml_escape(color_of(s, named[k])), s.dashed ? " stroke-dasharray=\"7 4\"" : "");
-        svg += svg_text(box.x + 36, y + font * 0.35, shorten(s.name, 40), "fill=\"#222222\"");
+                           svg_number(x), svg_number(y), svg_number(x + 24), svg_number(y),
+                           xml_escape(color_of(s, e.series)), s.dashed ? " stroke-dasharray=\"7 4\"" : "");
+        svg += svg_text(x + 30, y + font * 0.35, shorten(s.name, 40), "fill=\"#222222\"");
     }
     svg += "</g>\n";
 }
@@ -187,7 +185,10 @@ std::optional<PlotMapping> draw_line_chart(std::string& svg, const std::vector<S
     }
 
     const auto scaled = [&](std::optional<double> v) { return v ? std::optional(*v * y_scale) : std::nullopt; };
-    const double bottom = tick_font + 12 + (options.x_label.empty() ? 0 : label_font + 10);
+    const double legend_font = 12;
+    const LegendLayout legend = lay_out_legend(series, box.width, legend_font);
+    const double legend_top = box.y + box.height - legend.height();
+    const double bottom = tick_font + 12 + (options.x_label.empty() ? 0 : label_font + 10) + legend.height();
     const double plot_height = std::max(40.0, box.height - top - bottom);
     const Axis y = make_axis(ys.lo, ys.hi, scaled(options.y_min), scaled(options.y_max),
                              static_cast<int>(plot_height / 55) + 1);
@@ -202,7 +203,7 @@ std::optional<PlotMapping> draw_line_chart(std::string& svg, const std::vector<S
     draw_axes(svg, map, x, y, options.percent_y, tick_font);
     const std::string label = fmt::format("font-size=\"{}\" fill=\"#222222\" text-anchor=\"middle\"", label_font);
     if (!options.x_label.empty())
-        svg += svg_text(map.area.x + plot_width / 2, box.y + box.height - 8, options.x_label, label);
+        svg += svg_text(map.area.x + plot_width / 2, legend_top - 8, options.x_label, label);
     if (!options.y_label.empty()) {
         const double lx = box.x + 10 + label_font, ly = map.area.y + plot_height / 2;
         svg += svg_text(lx, ly, options.y_label,
@@ -211,7 +212,7 @@ std::optional<PlotMapping> draw_line_chart(std::string& svg, const std::vector<S
     const std::string clip = svg_id("clip", fmt::format("{}|{}|{}|{}|{}", options.title, box.x, box.y, box.width,
                                                         box.height));
     draw_series(svg, series, map, clip);
-    draw_legend(svg, series, map, 12);
+    draw_legend(svg, series, legend, box.x, legend_top, legend_font);
     return map;
 }
 

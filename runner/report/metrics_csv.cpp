@@ -1,11 +1,5 @@
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <set>
 #include <utility>
 
@@ -20,10 +14,6 @@ namespace weft::report {
 namespace {
 
 using Row = MetricsCsv::Row;
-
-[[noreturn]] void fail(const std::filesystem::path& path, const char* what, int err) {
-    throw Error(fmt::format("{}: {}: {}", path.string(), what, std::strerror(err)));
-}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -119,62 +109,26 @@ void check_columns(const std::vector<std::string>& columns) {
     }
 }
 
-// A crash in the middle of append() can leave a line without its newline; it is no row.
-std::string drop_unfinished_line(int fd, const std::filesystem::path& path, std::string text) {
-    const std::size_t keep = text.ends_with('\n') ? text.size() : text.rfind('\n') + 1;  // npos + 1 == 0
-    if (keep == text.size()) return text;
-    if (::ftruncate(fd, static_cast<off_t>(keep)) != 0) fail(path, "cannot cut an unfinished last line", errno);
-    text.resize(keep);
-    return text;
-}
-
 }  // namespace
 
 MetricsCsv::MetricsCsv(std::filesystem::path path, std::vector<std::string> columns)
-    : path_(std::move(path)), columns_(std::move(columns)) {
+    : file_(std::move(path)), columns_(std::move(columns)) {
     check_columns(columns_);
-    const bool existed = std::filesystem::exists(path_);
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (fd_ < 0) fail(path_, "cannot open", errno);
-    try {
-        const std::string text = drop_unfinished_line(fd_, path_, read_whole_file(path_));
-        if (text.empty()) {
-            if (!write_all(fd_, joined(columns_) + "\n") || ::fsync(fd_) != 0) fail(path_, "cannot write", errno);
-            if (!existed) sync_parent_directory(path_);
-            return;
-        }
-        const auto header = parse_header(path_, text.substr(0, text.find_first_of("\r\n")));
-        if (header != columns_)
-            throw Error(fmt::format("{}: has columns {} but this run writes {}; use another file or remove this one",
-                                    path_.string(), joined(header), joined(columns_)));
-    } catch (...) {
-        ::close(fd_);
-        throw;
+    const std::string& text = file_.existing();
+    if (text.empty()) {
+        file_.append(joined(columns_) + "\n", true);
+        return;
     }
-}
-
-MetricsCsv::~MetricsCsv() {
-    if (fd_ >= 0) ::close(fd_);
-}
-
-MetricsCsv::MetricsCsv(MetricsCsv&& other) noexcept
-    : path_(std::move(other.path_)), columns_(std::move(other.columns_)), fd_(std::exchange(other.fd_, -1)) {}
-
-MetricsCsv& MetricsCsv::operator=(MetricsCsv&& other) noexcept {
-    if (this != &other) {
-        if (fd_ >= 0) ::close(fd_);
-        path_ = std::move(other.path_);
-        columns_ = std::move(other.columns_);
-        fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
+    const auto header = parse_header(file_.path(), text.substr(0, text.find_first_of("\r\n")));
+    if (header != columns_)
+        throw Error(fmt::format("{}: has columns {} but this run writes {}; use another file or remove this one",
+                                file_.path().string(), joined(header), joined(columns_)));
 }
 
 void MetricsCsv::append(const Row& row) {
-    if (fd_ < 0) throw Error("metrics file: append after the file was moved away");
     for (const auto& [key, value] : row)
         if (std::find(columns_.begin(), columns_.end(), key) == columns_.end())
-            throw Error(fmt::format("{}: metric '{}' is not one of the columns ({})", path_.string(), key,
+            throw Error(fmt::format("{}: metric '{}' is not one of the columns ({})", file_.path().string(), key,
                                     joined(columns_)));
     std::string line;
     for (std::size_t i = 0; i < columns_.size(); ++i) {
@@ -182,9 +136,7 @@ void MetricsCsv::append(const Row& row) {
         // fmt's default for double is the shortest text that reads back as the same value.
         if (const auto it = row.find(columns_[i]); it != row.end()) line += fmt::format("{}", it->second);
     }
-    line += '\n';
-    // One write() per row, so a crash leaves at most one unfinished line for the next open to cut.
-    if (!write_all(fd_, line) || ::fsync(fd_) != 0) fail(path_, "cannot append", errno);
+    file_.append(line + "\n", true);
 }
 
 std::vector<MetricsCsv::Row> MetricsCsv::read(const std::filesystem::path& path) {

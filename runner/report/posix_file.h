@@ -1,5 +1,5 @@
-// The POSIX steps shared by write_file_atomic and MetricsCsv, which both promise that what they
-// reported written survives a crash.
+// The POSIX steps shared by write_file_atomic, MetricsCsv and StepLog, which all promise that what
+// they reported written survives a crash.
 #pragma once
 
 #include <filesystem>

@@ -136,29 +136,67 @@ void ProgressBar::finish(const Fields& fields) {
     else emit(finish_line(fields) + "\n");
 }
 
+namespace {
+
+constexpr int kMinBarWidth = 10, kMaxBarWidth = 60;
+
+// A terminal line's pieces in the order they are shown; an empty piece is not shown.
+struct LinePieces {
+    std::string head;                   // label and percentage
+    std::optional<double> bar_fraction;  // the bar, when there is a total
+    std::string counts, rate, timing;
+    Fields fields;
+};
+
+std::string compose(const LinePieces& p, int bar_width) {
+    std::string line = p.head;
+    if (p.bar_fraction) {
+        const int filled = static_cast<int>(std::floor(*p.bar_fraction * bar_width));
+        line += " [" + std::string(filled, '#') + std::string(bar_width - filled, '.') + "]";
+    }
+    if (!p.counts.empty()) line += " " + p.counts;
+    for (const std::string* part : {&p.rate, &p.timing})
+        if (!part->empty()) line += "  " + *part;
+    return line + join_fields(p.fields);
+}
+
+// Drops whole pieces until the line fits in `columns`, the least telling first: the counts (the
+// percentage says as much), the rate, the bar, the caller's fields from the last, the timing. A
+// number is never cut, so a narrow terminal cannot show "lr 0" for "lr 0.0976". The bar then
+// takes what room is left, up to 60 characters.
+std::string fit(LinePieces p, int columns) {
+    const auto fits = [&] { return column_count(compose(p, kMinBarWidth)) <= columns; };
+    if (!fits()) p.counts.clear();
+    if (!fits()) p.rate.clear();
+    if (!fits()) p.bar_fraction.reset();
+    while (!fits() && !p.fields.empty()) p.fields.pop_back();
+    if (!fits()) p.timing.clear();
+    const int bar_width = std::clamp(columns - column_count(compose(p, 0)), kMinBarWidth, kMaxBarWidth);
+    return clip_columns(compose(p, bar_width), columns);  // only a label wider than the terminal is cut
+}
+
+}  // namespace
+
 std::string ProgressBar::terminal_line(const Fields& fields, bool finished) const {
     const double elapsed = now_ - start_;
     const double mean_rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0;
-    const std::string rate = finished || !rate_known_ ? format_si(mean_rate) : format_si(rate_);
-    const std::string timing = finished ? fmt::format("in {}", format_duration(elapsed))
-                                        : fmt::format("{} eta {}", format_duration(elapsed),
-                                                      eta() ? format_duration(*eta()) : "--:--");
+    LinePieces pieces;
+    pieces.rate = fmt::format("{} {}/s", finished || !rate_known_ ? format_si(mean_rate) : format_si(rate_), unit_);
+    pieces.timing = finished ? fmt::format("in {}", format_duration(elapsed))
+                             : fmt::format("{} eta {}", format_duration(elapsed),
+                                           eta() ? format_duration(*eta()) : "--:--");
+    pieces.fields = fields;
     if (total_ <= 0) {
-        return clip_columns(fmt::format("{}  {} {}  {} {}/s  {}{}", label_, done_, unit_, rate, unit_, timing,
-                                        join_fields(fields)),
-                            width_ - 1);
+        pieces.head = label_;
+        pieces.counts = fmt::format(" {} {}", done_, unit_);
+    } else {
+        const double fraction = std::clamp(static_cast<double>(done_) / static_cast<double>(total_), 0.0, 1.0);
+        const std::string total_text = std::to_string(total_);
+        pieces.head = fmt::format("{} {:3.0f}%", label_, std::floor(fraction * 100));
+        pieces.bar_fraction = fraction;
+        pieces.counts = fmt::format("{:>{}}/{}", done_, total_text.size(), total_text);
     }
-    const double fraction = std::clamp(static_cast<double>(done_) / static_cast<double>(total_), 0.0, 1.0);
-    const std::string total_text = std::to_string(total_);
-    const std::string head = fmt::format("{} {:3.0f}% ", label_, std::floor(fraction * 100));
-    const std::string tail = fmt::format(" {:>{}}/{}  {} {}/s  {}{}", done_, total_text.size(), total_text, rate,
-                                         unit_, timing, join_fields(fields));
-    // The bar takes what the text leaves of the line, within limits that keep it readable.
-    const int room = width_ - 1 - column_count(head) - column_count(tail) - 2;
-    const int bar_width = std::clamp(room, 10, 60);
-    const int filled = static_cast<int>(std::floor(fraction * bar_width));
-    const std::string bar = std::string(filled, '#') + std::string(bar_width - filled, '.');
-    return clip_columns(head + "[" + bar + "]" + tail, width_ - 1);
+    return fit(std::move(pieces), width_ - 1);
 }
 
 std::string ProgressBar::log_line(const Fields& fields) const {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include "weft/error.h"
 #include "weft/report/charts.h"
 #include "weft/report/files.h"
+#include "weft/report/picture.h"
 #include "weft/report/progress.h"
 #include "svg.h"
 
@@ -255,6 +257,39 @@ TEST(ProgressBar, BarFillsTheTerminalWidthUpToSixtyCharacters) {
     }
 }
 
+// On a narrow terminal whole pieces go (the counts, the rate, the bar, then the caller's fields from
+// the last), so every number that is shown is shown in full: never "lr 0" for "lr 0.09755".
+TEST(ProgressBar, ANarrowTerminalDropsWholeFieldsNeverDigits) {
+    const Fields fields = {{"loss", "0.4312"}, {"acc", "87.12%"}, {"lr", "0.09755"}};
+    for (int width : {40, 60, 80, 100, 140}) {
+        FakeClock clock;
+        std::FILE* out = std::tmpfile();
+        std::string text;
+        {
+            ProgressBar bar("epoch 12/15", 60000, "img", out, {.clock = clock.function(), .terminal = true, .width = width});
+            clock.now += 10;
+            bar.update(25088, fields);
+            text = contents_of(out);
+        }
+        std::fclose(out);
+        const std::string line = text.substr(1, text.find("\x1b[K") - 1);
+        EXPECT_LE(line.size(), static_cast<std::size_t>(width - 1)) << line;
+        EXPECT_TRUE(line.starts_with("epoch 12/15  41%")) << line;
+        // Each piece is there whole or not at all, and the fields leave from the last one.
+        bool dropped_earlier = false;
+        for (const auto& [name, value] : fields) {
+            const bool shown = line.find(name + " " + value) != std::string::npos;
+            if (!shown) EXPECT_EQ(line.find(name + " "), std::string::npos) << line;
+            if (shown) EXPECT_FALSE(dropped_earlier) << "a later field kept while an earlier one went: " << line;
+            dropped_earlier |= !shown;
+        }
+        for (const char* piece : {"25088/60000", "2.51k img/s", "00:10 eta 00:14"})
+            if (line.find(piece) == std::string::npos) EXPECT_EQ(line.find(std::string(piece).substr(0, 3)), std::string::npos) << line;
+        if (width >= 100) EXPECT_NE(line.find("lr 0.09755"), std::string::npos) << line;
+        if (width == 80) EXPECT_NE(line.find("loss 0.4312  acc 87.12%"), std::string::npos) << line;
+    }
+}
+
 TEST(ProgressBar, ZeroTotalAndOvershootAreShownWithoutFailing) {
     FakeClock clock;
     for (bool terminal : {false, true}) {
@@ -441,19 +476,31 @@ TEST(LineChart, AFlatSeriesHasAnAxis) {
 
 // ---- training curves ----------------------------------------------------------------------
 
-TEST(TrainingCurves, LossAndAccuracyPanelsWithTheBestTestAccuracyMarked) {
+// The <title> of each series group drawn dashed, in document order.
+std::vector<std::string> dashed_series(const std::string& svg) {
+    static const std::regex group(R"re(<g stroke="[^"]*" stroke-dasharray="7 4">\n<title>([^<]*)</title>)re");
+    std::vector<std::string> names;
+    for (std::sregex_iterator it(svg.begin(), svg.end(), group), end; it != end; ++it) names.push_back((*it)[1]);
+    return names;
+}
+
+TEST(TrainingCurves, LossAccuracyAndLearningRatePanelsTestSolidTrainDashedBestMarked) {
     std::vector<std::map<std::string, double>> rows;
     const double test_acc[] = {0.5, 0.7, 0.8, 0.91, 0.9};
     for (int e = 1; e <= 5; ++e)
         rows.push_back({{"epoch", e},
+                        {"lr", 0.1 / e},
                         {"train_loss", 2.0 / e},
                         {"test_loss", 2.2 / e},
                         {"train_accuracy", 0.1 + 0.18 * e},
                         {"test_accuracy", test_acc[e - 1]}});
     const std::string svg = training_curves_svg(rows, "resnet <cifar10>");
     expect_well_formed(svg);
-    EXPECT_EQ(polyline_sizes(svg), (std::vector<std::size_t>{5, 5, 5, 5}));
-    EXPECT_EQ(count(svg, "stroke-dasharray=\"7 4\""), 4u);  // test curves and their legend samples
+    EXPECT_EQ(polyline_sizes(svg), (std::vector<std::size_t>{5, 5, 5, 5, 5}));
+    // Train dashed in both panels (as `weft curves` draws it), test solid; the legend samples match.
+    EXPECT_EQ(dashed_series(svg), (std::vector<std::string>{"train", "train"}));
+    EXPECT_EQ(count(svg, "stroke-dasharray=\"7 4\""), 4u);
+    EXPECT_NE(svg.find(">Learning rate (end of epoch)</text>"), std::string::npos);
     EXPECT_NE(svg.find("best test 91.00% (epoch 4)"), std::string::npos);
     EXPECT_NE(svg.find("resnet &lt;cifar10&gt;"), std::string::npos);
     EXPECT_NE(svg.find("%</text>"), std::string::npos);
@@ -463,34 +510,63 @@ TEST(TrainingCurves, MissingMetricsAreSkipped) {
     const std::string svg = training_curves_svg({{{"train_loss", 1.0}}, {{"train_loss", 0.5}}}, "partial");
     expect_well_formed(svg);
     EXPECT_EQ(polyline_sizes(svg), (std::vector<std::size_t>{2}));
-    EXPECT_EQ(count(svg, ">no data</text>"), 1u);  // the accuracy panel
+    EXPECT_EQ(count(svg, ">no data</text>"), 2u);  // the accuracy and learning-rate panels
     EXPECT_EQ(svg.find(">test</text>"), std::string::npos);
 
     const std::string empty = training_curves_svg({}, "nothing yet");
     expect_well_formed(empty);
-    EXPECT_EQ(count(empty, ">no data</text>"), 2u);
+    EXPECT_EQ(count(empty, ">no data</text>"), 3u);
 }
 
 TEST(ComparisonCurves, OneColourPerRunWithTestSolidAndTrainDashed) {
     std::vector<std::map<std::string, double>> igc, reg;
     for (int e = 1; e <= 4; ++e) {
-        igc.push_back({{"epoch", e}, {"train_loss", 2.0 / e}, {"test_loss", 2.1 / e},
+        igc.push_back({{"epoch", e}, {"lr", 0.1 / e}, {"train_loss", 2.0 / e}, {"test_loss", 2.1 / e},
                        {"train_accuracy", 0.2 * e}, {"test_accuracy", 0.19 * e}});
-        reg.push_back({{"epoch", e}, {"train_loss", 2.2 / e}, {"test_loss", 2.3 / e}});  // no accuracies
+        reg.push_back({{"epoch", e}, {"train_loss", 2.2 / e}, {"test_loss", 2.3 / e}});  // no accuracies, no lr
     }
     const std::string svg = comparison_curves_svg({{"igc <d8>", igc}, {"reg", reg}}, "igc vs reg");
     expect_well_formed(svg);
-    // Loss panel: both runs' test and train; accuracy panel: igc's two only.
-    EXPECT_EQ(polyline_sizes(svg), (std::vector<std::size_t>{4, 4, 4, 4, 4, 4}));
+    // Loss panel: both runs' test and train; accuracy panel: igc's two only; learning rate: igc's.
+    EXPECT_EQ(polyline_sizes(svg), (std::vector<std::size_t>{4, 4, 4, 4, 4, 4, 4}));
+    EXPECT_EQ(dashed_series(svg), (std::vector<std::string>{"igc &lt;d8&gt; train", "reg train", "igc &lt;d8&gt; train"}));
     EXPECT_EQ(count(svg, "stroke-dasharray=\"7 4\""), 6u);  // three train curves and their legend samples
     EXPECT_EQ(count(svg, ">igc &lt;d8&gt; test</text>"), 2u);
     EXPECT_EQ(count(svg, ">reg train</text>"), 1u);
+    EXPECT_EQ(count(svg, ">igc &lt;d8&gt;</text>"), 1u);  // the learning-rate legend
     EXPECT_NE(svg.find(std::string(kPalette[0])), std::string::npos);
     EXPECT_NE(svg.find(std::string(kPalette[1])), std::string::npos);
 
     const std::string empty = comparison_curves_svg({}, "nothing");
     expect_well_formed(empty);
-    EXPECT_EQ(count(empty, ">no data</text>"), 2u);
+    EXPECT_EQ(count(empty, ">no data</text>"), 3u);
+}
+
+// The legend goes under the plot area, so no curve can pass beneath it, and wraps to more rows
+// (still inside the picture) when there are many series.
+TEST(LineChart, TheLegendSitsUnderThePlotAndWrapsInsideThePicture) {
+    static const std::regex frame(R"re(<rect x="[^"]*" y="([^"]*)" width="[^"]*" height="([^"]*)" fill="none" stroke="#555555"/>)re");
+    static const std::regex sample(R"re(<line x1="[^"]*" y1="([^"]*)")re");
+    for (int series_count : {2, 12}) {
+        std::vector<Series> series;
+        for (int i = 0; i < series_count; ++i)
+            series.push_back({fmt::format("a rather long series name {}", i), {0, 1, 2}, {1.0 * i, 2.0, 3.0 * i}});
+        const std::string svg = line_chart_svg(series, {.title = "t", .x_label = "epoch", .width = 480, .height = 400});
+        expect_well_formed(svg);
+        std::smatch m;
+        ASSERT_TRUE(std::regex_search(svg, m, frame)) << svg;
+        const double plot_bottom = std::stod(m[1]) + std::stod(m[2]);
+        const std::string legend = svg.substr(svg.find("<g class=\"legend\""));
+        std::set<double> rows;
+        for (std::sregex_iterator it(legend.begin(), legend.end(), sample), end; it != end; ++it) {
+            const double y = std::stod((*it)[1]);
+            EXPECT_GT(y, plot_bottom + 20) << "legend inside or on the axis labels";  // under the tick and x labels
+            EXPECT_LT(y, 400);
+            rows.insert(y);
+        }
+        EXPECT_EQ(count(legend, "<line"), static_cast<std::size_t>(series_count));
+        if (series_count == 12) EXPECT_GT(rows.size(), 2u);
+    }
 }
 
 // ---- confusion matrix ---------------------------------------------------------------------
@@ -580,6 +656,55 @@ TEST_F(AtomicWrite, FailureNamesThePathAndTheReason) {
     EXPECT_THROW(write_file_atomic(dir / "taken", "x"), weft::Error);
     std::vector<fs::path> entries(fs::directory_iterator(dir), fs::directory_iterator{});
     EXPECT_EQ(entries, std::vector<fs::path>{dir / "taken"});
+}
+
+// ---- pictures -----------------------------------------------------------------------------
+
+const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
+
+// Width and height from the PNG's IHDR chunk, which follows the signature.
+std::pair<int, int> png_size(const std::string& png) {
+    const auto be32 = [&](std::size_t at) {
+        int v = 0;
+        for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(png.at(at + i));
+        return v;
+    };
+    return {be32(16), be32(20)};
+}
+
+using Pictures = ScratchDir;
+
+TEST_F(Pictures, FormatComesFromTheExtensionAndOthersAreRefusedNamingTheSupportedOnes) {
+    EXPECT_EQ(picture_format("a/curves.svg"), PictureFormat::svg);
+    EXPECT_EQ(picture_format("confusion.PNG"), PictureFormat::png);
+    for (const char* bad : {"confusion.pdf", "confusion", "confusion.svg.txt"}) {
+        try {
+            picture_format(bad);
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const weft::Error& e) {
+            EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find(".svg or .png"), std::string::npos) << e.what();
+        }
+    }
+}
+
+TEST_F(Pictures, APngPathGetsTheChartRasterisedAtItsOwnSize) {
+    const std::string svg = line_chart_svg({{"loss", {1, 2, 3}, {3, 2, 1}}}, {.title = "t", .width = 320, .height = 200});
+    const fs::path png = dir / "chart.png", plain = dir / "chart.svg";
+    const std::size_t bytes = write_picture(png, svg);
+    const std::string content = read_file(png);
+    EXPECT_EQ(content.size(), bytes);
+    EXPECT_EQ(content.substr(0, 8), kPngSignature);
+    EXPECT_EQ(png_size(content), std::make_pair(320, 200));
+    EXPECT_EQ(write_picture(plain, svg), svg.size());
+    EXPECT_EQ(read_file(plain), svg);
+}
+
+TEST_F(Pictures, UnreadableSvgIsAnErrorAndWritesNothing) {
+    const fs::path png = dir / "broken.png";
+    EXPECT_THROW(write_picture(png, "<svg this is not xml"), weft::Error);
+    EXPECT_THROW(write_picture(dir / "chart.gif", line_chart_svg({}, {})), weft::Error);
+    EXPECT_TRUE(fs::is_empty(dir));
 }
 
 using Metrics = ScratchDir;
@@ -674,6 +799,55 @@ TEST_F(Metrics, MalformedFilesNameTheFileAndLine) {
     EXPECT_THROW(MetricsCsv::read(dir / "absent.csv"), weft::Error);
     std::ofstream(file) << "step,loss\n1,0.5\n";
     EXPECT_THROW(MetricsCsv::truncate_after_epoch(file, 1), weft::Error);  // nothing to cut by
+}
+
+using Steps = ScratchDir;
+
+const std::vector<std::string> kStepKeys = {"step", "epoch", "loss", "lr"};
+
+TEST_F(Steps, RecordsAreJsonLinesInKeyOrderAndReadBackExactly) {
+    const fs::path file = dir / "steps.jsonl";
+    {
+        StepLog log(file, kStepKeys);
+        log.append({{"lr", 0.1}, {"loss", 1.0 / 3}, {"epoch", 1}, {"step", 1}});
+        log.append({{"step", 2}, {"epoch", 1}, {"loss", kInf}});  // no lr this time
+        log.sync();
+    }
+    EXPECT_EQ(read_file(file), fmt::format("{{\"step\": 1, \"epoch\": 1, \"loss\": {}, \"lr\": 0.1}}\n"
+                                           "{{\"step\": 2, \"epoch\": 1, \"loss\": null}}\n",
+                                           1.0 / 3));
+    const auto rows = StepLog::read(file);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].at("loss"), 1.0 / 3);
+    EXPECT_EQ(rows[1].count("loss"), 0u);
+    EXPECT_EQ(rows[1].count("lr"), 0u);
+    StepLog log(file, kStepKeys);
+    EXPECT_THROW(log.append({{"accuracy", 0.5}}), weft::Error);
+}
+
+TEST_F(Steps, AnUnfinishedLastLineIsDroppedOnReopenAndLaterEpochsOnTruncation) {
+    const fs::path file = dir / "steps.jsonl";
+    std::ofstream(file) << "{\"step\": 1, \"epoch\": 1}\n{\"step\": 2, \"epoch\": 2}\n{\"step\": 3, \"ep";
+    StepLog(file, kStepKeys).append({{"step", 3}, {"epoch", 2}});
+    EXPECT_EQ(StepLog::read(file).size(), 3u);
+    std::ofstream(file, std::ios::app) << "{\"step\": 4, \"epoch\": 3}\n{\"step\": 5, \"ep";
+    StepLog::truncate_after_epoch(file, 1);
+    EXPECT_EQ(read_file(file), "{\"step\": 1, \"epoch\": 1}\n");
+    StepLog::truncate_after_epoch(dir / "absent.jsonl", 3);  // nothing to do
+    EXPECT_FALSE(fs::exists(dir / "absent.jsonl"));
+}
+
+TEST_F(Steps, MalformedLinesNameTheFileAndLine) {
+    const fs::path file = dir / "steps.jsonl";
+    std::ofstream(file) << "{\"step\": 1}\n\n[1, 2]\n";
+    try {
+        StepLog::read(file);
+        FAIL() << "expected weft::Error";
+    } catch (const weft::Error& e) {
+        EXPECT_EQ(std::string(e.what()), file.string() + ":3: not a JSON object");
+    }
+    std::ofstream(file) << "{\"step\": \"one\"}\n";
+    EXPECT_THROW(StepLog(file, kStepKeys), weft::Error);
 }
 
 }  // namespace

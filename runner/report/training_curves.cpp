@@ -61,18 +61,33 @@ std::optional<BestEpoch> best_test_accuracy(const Rows& rows) {
     return best;
 }
 
+namespace {
+
+// The panels' places: three side by side under the title.
+constexpr int kWidth = 1260, kHeight = 500, kHeader = 36;
+constexpr double kPanelWidth = kWidth / 3.0, kPanelHeight = kHeight - kHeader;
+
+Box panel(int index) { return Box{kPanelWidth * index, kHeader, kPanelWidth, kPanelHeight}; }
+
+const ChartOptions kLossChart{.title = "Loss", .x_label = "epoch", .y_label = "loss"};
+const ChartOptions kLearningRateChart{.title = "Learning rate (end of epoch)", .x_label = "epoch",
+                                      .y_label = "learning rate", .y_min = 0.0};
+
+std::string titled(const std::string& title) {
+    return svg_text(kWidth / 2.0, 24, title, "font-size=\"17\" font-weight=\"bold\" text-anchor=\"middle\"");
+}
+
+}  // namespace
+
 std::string training_curves_svg(const Rows& rows, const std::string& title) {
-    const int width = 960, height = 480, header = 36;
-    const double panel_width = width / 2.0, panel_height = height - header;
-    std::string body = svg_text(width / 2.0, 24, title, "font-size=\"17\" font-weight=\"bold\" text-anchor=\"middle\"");
+    std::string body = titled(title);
+    // Test solid, train dashed: the same line styles as comparison_curves_svg.
+    const auto losses = present({metric_series(rows, "test_loss", "test", kTestColor, false),
+                                 metric_series(rows, "train_loss", "train", kTrainColor, true)});
+    draw_line_chart(body, losses, kLossChart, panel(0));
 
-    const auto losses = present({metric_series(rows, "train_loss", "train", kTrainColor, false),
-                                 metric_series(rows, "test_loss", "test", kTestColor, true)});
-    draw_line_chart(body, losses, {.title = "Loss", .x_label = "epoch", .y_label = "loss"},
-                    Box{0, header, panel_width, panel_height});
-
-    const auto accuracies = present({metric_series(rows, "train_accuracy", "train", kTrainColor, false),
-                                     metric_series(rows, "test_accuracy", "test", kTestColor, true)});
+    const auto accuracies = present({metric_series(rows, "test_accuracy", "test", kTestColor, false),
+                                     metric_series(rows, "train_accuracy", "train", kTrainColor, true)});
     const auto best = best_test_accuracy(rows);
     // The best test accuracy goes in the panel's title: a label inside the plot would sooner
     // or later sit on top of a curve.
@@ -82,16 +97,16 @@ std::string training_curves_svg(const Rows& rows, const std::string& title) {
     const auto map = draw_line_chart(body, accuracies,
                                      {.title = accuracy_title, .x_label = "epoch", .y_label = "accuracy",
                                       .percent_y = true},
-                                     Box{panel_width, header, panel_width, panel_height});
+                                     panel(1));
     if (map && best) mark_best(body, *map, *best);
-    return svg_document(width, height, title, body);
+
+    draw_line_chart(body, present({metric_series(rows, "lr", "", kTrainColor, false)}), kLearningRateChart, panel(2));
+    return svg_document(kWidth, kHeight, title, body);
 }
 
 std::string comparison_curves_svg(const std::vector<LabelledRows>& runs, const std::string& title) {
-    const int width = 960, height = 520, header = 36;
-    const double panel_width = width / 2.0, panel_height = height - header;
-    std::string body = svg_text(width / 2.0, 24, title, "font-size=\"17\" font-weight=\"bold\" text-anchor=\"middle\"");
-    std::vector<Series> losses, accuracies;
+    std::string body = titled(title);
+    std::vector<Series> losses, accuracies, rates;
     for (std::size_t r = 0; r < runs.size(); ++r) {
         // Test first: the number a comparison is about, and solid so it reads first.
         const std::string color(kPalette[r % kPalette.size()]);
@@ -102,12 +117,13 @@ std::string comparison_curves_svg(const std::vector<LabelledRows>& runs, const s
         for (auto& s : present({metric_series(runs[r].rows, "test_accuracy", label + " test", color, false),
                                 metric_series(runs[r].rows, "train_accuracy", label + " train", color, true)}))
             accuracies.push_back(std::move(s));
+        for (auto& s : present({metric_series(runs[r].rows, "lr", label, color, false)})) rates.push_back(std::move(s));
     }
-    draw_line_chart(body, losses, {.title = "Loss", .x_label = "epoch", .y_label = "loss"},
-                    Box{0, header, panel_width, panel_height});
+    draw_line_chart(body, losses, kLossChart, panel(0));
     draw_line_chart(body, accuracies, {.title = "Accuracy", .x_label = "epoch", .y_label = "accuracy", .percent_y = true},
-                    Box{panel_width, header, panel_width, panel_height});
-    return svg_document(width, height, title, body);
+                    panel(1));
+    draw_line_chart(body, rates, kLearningRateChart, panel(2));
+    return svg_document(kWidth, kHeight, title, body);
 }
 
 }  // namespace weft::report

@@ -152,13 +152,19 @@ struct Figure {
         return fmt::format("<FONT POINT-SIZE=\"9\" COLOR=\"{}\">{}</FONT>", colour, html_escape(text));
     }
 
+    // A superscript smaller than its line: SVG viewers draw Graphviz's <SUP> at the line's size,
+    // only raised, so W^d would read as two letters.
+    static std::string sup(const char* text, int point_size) {
+        return fmt::format("<SUP><FONT POINT-SIZE=\"{}\">{}</FONT></SUP>", point_size, text);
+    }
+
     static std::string channel_counts(std::int64_t groups, std::int64_t in, std::int64_t out) {
         const std::string each = in == out ? fmt::format("{} channels", in) : fmt::format("{} in, {} out", in, out);
         return fmt::format("{} group{} of {}", groups, groups == 1 ? "" : "s", each);
     }
 
     std::string step_title(const Step& s, std::size_t k) const {
-        const char* symbols[] = {"W<SUP>p</SUP>", "P<SUP>T</SUP>", "W<SUP>d</SUP>", "P"};
+        const std::string symbols[] = {"W" + sup("p", 10), "P" + sup("T", 10), "W" + sup("d", 10), "P"};
         const char* eqs[] = {"Eq. 1", "Eq. 2", "Eq. 3", "Eq. 4"};
         std::string head = "<FONT POINT-SIZE=\"13\"><B>" + html_escape(s.local) + "</B></FONT>";
         if (igc_pattern()) head += fmt::format("  <FONT POINT-SIZE=\"13\">{}</FONT>  {}", symbols[k], small(eqs[k], "#64748b"));
@@ -175,7 +181,8 @@ struct Figure {
     }
 
     std::string column_title(std::size_t col) const {
-        const char* symbols[] = {"x", "y = W<SUP>p</SUP>x", "ȳ = P<SUP>T</SUP>y", "z̄ = W<SUP>d</SUP>ȳ", "x′ = Pz̄"};
+        const std::string symbols[] = {"x", "y = W" + sup("p", 10) + "x", "ȳ = P" + sup("T", 10) + "y",
+                                       "z̄ = W" + sup("d", 10) + "ȳ", "x′ = Pz̄"};
         const std::int64_t c = col == 0 ? steps.front().in : steps[col - 1].out;
         const std::string name = igc_pattern() ? symbols[col] : (col == 0 ? "input" : html_escape(steps[col - 1].local));
         return lines({"<FONT POINT-SIZE=\"13\"><B>" + name + "</B></FONT>", small(fmt::format("{} channels", c), "#64748b")});
@@ -187,7 +194,7 @@ struct Figure {
                                          "<FONT POINT-SIZE=\"13\" COLOR=\"#64748b\">" + html_escape(block_template) + "</FONT>"};
         if (igc_pattern()) {
             const std::int64_t L = steps[0].groups, M = steps[2].groups;
-            rows.push_back(line("x′ = P W<SUP>d</SUP> P<SUP>T</SUP> W<SUP>p</SUP> x   (Eq. 5)"));
+            rows.push_back(line("x′ = P W" + sup("d", 8) + " P" + sup("T", 8) + " W" + sup("p", 8) + " x   (Eq. 5)"));
             rows.push_back(line(html_escape(fmt::format("L = {} primary partitions of {} channels (one colour each); "
                                                         "M = {} secondary partitions of {} channels, one from every primary partition",
                                                         L, steps[0].out / L, M, steps[2].in / M))));

@@ -1,10 +1,9 @@
 // Option parsing and the one place that maps a format to its writer.
-#include <fstream>
-
 #include <fmt/format.h>
 
 #include "dot.h"
 #include "weft/error.h"
+#include "weft/report/files.h"
 #include "weft/viz/viz.h"
 
 namespace weft::viz {
@@ -93,10 +92,7 @@ std::string export_channels(const Graph& graph, const Registry& registry, const 
 }
 
 void write_file(const std::filesystem::path& path, const std::string& content) {
-    std::ofstream f(path, std::ios::binary);
-    if (!f) throw Error(fmt::format("cannot write '{}'", path.string()));
-    f << content;
-    if (!f.flush()) throw Error(fmt::format("error writing '{}'", path.string()));
+    report::write_file_atomic(path, content);
 }
 
 }  // namespace weft::viz

@@ -1,14 +1,20 @@
-// NumPy .npy files (format version 1.0/2.0, little-endian float32, C order) for inputs and
-// outputs at the command line, so arrays move to and from Python unchanged.
+// NumPy .npy files (format version 1.0/2.0, little-endian, C order) for inputs and outputs at the
+// command line, so arrays move to and from Python unchanged.
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 #include "weft/tensor.h"
 
 namespace weft {
 
-Tensor load_npy(const std::filesystem::path& path);
+// float32 as it is, float64 narrowed to float32, uint8 as a u8 tensor; any other element type, a
+// Fortran-ordered or a truncated file is a weft::Error naming the file. `stored_type`, when given,
+// receives the file's own element type ("float32", "float64", "uint8") for callers that say what
+// they converted.
+Tensor load_npy(const std::filesystem::path& path, std::string* stored_type = nullptr);
+// Writes a float32 tensor (.npy version 1.0).
 void save_npy(const std::filesystem::path& path, const Tensor& tensor);
 
 }  // namespace weft

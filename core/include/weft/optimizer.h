@@ -77,7 +77,9 @@ struct LrSchedule {
     double warmup_epochs = 0.0;
     double total_epochs = 1.0;
 
+    // Past total_epochs the rate stays where the schedule ends (cosine: `final`).
     double at(double epoch) const;
+    // Start, warm-up, end values and the epochs they are reached at, in words.
     std::string describe() const;
 
     // "constant", "cosine", "step:E1,E2,…" or "step:E1,E2,…@GAMMA"; throws with the expected forms.

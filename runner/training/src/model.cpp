@@ -9,26 +9,24 @@
 
 namespace weft::training {
 
-LossHead attach_loss(Graph& graph, const Registry& registry, const std::string& loss_op,
-                     const Attributes& loss_attrs) {
-    if (graph.outputs.size() != 1)
-        throw Error(fmt::format("training needs a classifier with one output; '{}' has {}", graph.name,
-                                graph.outputs.size()));
-    if (!registry.find_op(loss_op))
-        throw Error(fmt::format("loss op '{}' is not registered (is its plugin on the plugin path?)", loss_op));
-    int logits = graph.outputs[0];
-    int dropped = -1;
-    const int producer = graph.values[logits].producer;
-    // The loss computes its own log-softmax stably; a trailing op that turns logits into
-    // probabilities (the schema's trait, softmax's) would be work for nothing.
-    const OpSchema* last = producer >= 0 ? registry.find_op(graph.nodes[producer].op) : nullptr;
-    if (last && last->traits.probabilities && graph.nodes[producer].inputs.size() == 1) {
-        dropped = producer;
-        logits = graph.nodes[producer].inputs[0];
-    }
-    if (graph.find_value("label") >= 0) throw Error("the graph already has a value named 'label'");
+int find_probabilities_head(const Graph& graph, const Registry& registry) {
+    if (graph.outputs.size() != 1) return -1;
+    const int output = graph.outputs[0];
+    const int producer = graph.values[output].producer;
+    const OpSchema* schema = producer >= 0 ? registry.find_op(graph.nodes[producer].op) : nullptr;
+    if (!schema || !schema->traits.probabilities || graph.nodes[producer].inputs.size() != 1) return -1;
+    for (const Node& node : graph.nodes)
+        if (std::find(node.inputs.begin(), node.inputs.end(), output) != node.inputs.end()) return -1;
+    return producer;
+}
 
-    // Rebuilt rather than edited in place, so no orphan value of the dropped softmax remains.
+std::string drop_probabilities_head(Graph& graph, const Registry& registry) {
+    if (graph.outputs.size() != 1)
+        throw Error(fmt::format("graph '{}' has {} outputs; logits are the single output of a classifier", graph.name,
+                                graph.outputs.size()));
+    const int dropped = find_probabilities_head(graph, registry);
+    if (dropped < 0) return {};
+    // Rebuilt rather than edited in place, so no orphan value of the dropped node remains.
     Graph g;
     g.name = graph.name;
     g.meta = graph.meta;
@@ -45,19 +43,37 @@ LossHead attach_loss(Graph& graph, const Registry& registry, const std::string& 
             g.values[remap[outs[o]]].name = graph.values[outs[o]].name;
         }
     }
-    const int label = g.add_input("label", TensorDesc{DType::i32, {graph.batch()}, Layout::row_major});
+    g.outputs = {remap[graph.nodes[dropped].inputs[0]]};
+    infer_shapes(g, registry);
+    const std::string name = graph.nodes[dropped].name;
+    graph = std::move(g);
+    return name;
+}
+
+LossHead attach_loss(Graph& graph, const Registry& registry, const std::string& loss_op,
+                     const Attributes& loss_attrs) {
+    if (graph.outputs.size() != 1)
+        throw Error(fmt::format("training needs a classifier with one output; '{}' has {}", graph.name,
+                                graph.outputs.size()));
+    if (!registry.find_op(loss_op))
+        throw Error(fmt::format("loss op '{}' is not registered (is its plugin on the plugin path?)", loss_op));
+    if (graph.find_value("label") >= 0) throw Error("the graph already has a value named 'label'");
+    // The loss computes its own log-softmax stably; a trailing probabilities op would be work for nothing.
+    Graph g = graph;
+    drop_probabilities_head(g, registry);
+    const int logits = g.outputs[0];
+    const int label = g.add_input("label", TensorDesc{DType::i32, {g.batch()}, Layout::row_major});
     Node loss;
     loss.name = "loss";
     loss.op = loss_op;
     loss.attrs = loss_attrs;
-    loss.inputs = {remap[logits], label};
-    loss.loc = graph.values[logits].producer >= 0 ? graph.nodes[graph.values[logits].producer].loc : SourceLocation{};
+    loss.inputs = {logits, label};
+    loss.loc = g.values[logits].producer >= 0 ? g.nodes[g.values[logits].producer].loc : SourceLocation{};
     const int loss_node = g.add_node(std::move(loss));
-    g.outputs = {g.nodes[loss_node].outputs[0], remap[logits]};
+    g.outputs = {g.nodes[loss_node].outputs[0], logits};
     infer_shapes(g, registry);
-    Graph& clean = g;
-    LossHead head{clean.values[clean.outputs[1]].name, "label", clean.values[clean.outputs[0]].name};
-    graph = std::move(clean);
+    LossHead head{g.values[logits].name, "label", g.values[g.outputs[0]].name};
+    graph = std::move(g);
     return head;
 }
 

@@ -29,6 +29,7 @@ std::string TrainConfig::to_json() const {
     j["lr"] = lr;
     j["schedule"] = schedule;
     j["warmup_epochs"] = warmup_epochs;
+    j["schedule_epochs"] = schedule_length();
     j["momentum"] = sgd.momentum;
     j["nesterov"] = sgd.nesterov;
     j["weight_decay"] = sgd.weight_decay;
@@ -57,6 +58,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
         c.lr = j.at("lr").get<double>();
         c.schedule = j.at("schedule").get<std::string>();
         c.warmup_epochs = j.value("warmup_epochs", 0.0);
+        c.schedule_epochs = j.value("schedule_epochs", c.epochs);
         c.sgd.momentum = j.value("momentum", 0.9f);
         c.sgd.nesterov = j.value("nesterov", true);
         c.sgd.weight_decay = j.value("weight_decay", 1e-4f);

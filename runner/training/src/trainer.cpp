@@ -72,6 +72,9 @@ const std::vector<std::string> kMetricColumns = {"epoch",     "lr",            "
                                                  "test_loss", "test_accuracy", "test_top5",  "seconds",
                                                  "images_per_second"};
 
+// steps.jsonl: one record per training step, beside the per-epoch metrics.csv.
+const std::vector<std::string> kStepKeys = {"step", "epoch", "loss", "accuracy", "lr", "images_per_second"};
+
 report::MetricsCsv::Row metrics_row(const EpochResult& r) {
     return {{"epoch", r.epoch},
             {"lr", r.lr},
@@ -91,23 +94,28 @@ public:
         : config_(config),
           registry_(registry),
           runtime_(runtime),
-          schedule_(LrSchedule::parse(config.schedule, config.lr, config.epochs, config.warmup_epochs)),
+          schedule_(run_schedule(config)),
           train_set_(first_n(datasets::load_dataset(config.data, datasets::Split::train), config.limit_train)),
           test_set_(first_n(datasets::load_dataset(config.data, datasets::Split::test), config.limit_test)),
           checkpoint_path_(config.out_dir / "checkpoint.safetensors"),
-          metrics_path_(config.out_dir / "metrics.csv") {
+          metrics_path_(config.out_dir / "metrics.csv"),
+          steps_path_(config.out_dir / "steps.jsonl") {
         if (train_set_.size() < config.batch)
             throw Error(fmt::format("{}: {} training images, fewer than one batch of {}", config.data,
                                     train_set_.size(), config.batch));
         set_up_model();
     }
 
-    // Continues from the checkpoint, or starts: run.json for a new run.
+    // Continues from the checkpoint, or starts. run.json holds the settings as they are now (a
+    // resume may have asked for more epochs or another schedule length), so that resuming again
+    // continues to the same end.
     void resume_or_start() {
-        if (runtime_.resume && fs::exists(checkpoint_path_))
-            resume();
-        else
-            report::write_file_atomic(config_.out_dir / "run.json", config_.to_json());
+        if (runtime_.resume && fs::exists(checkpoint_path_)) resume();
+        report::write_file_atomic(config_.out_dir / "run.json", config_.to_json());
+        // Steps after the checkpoint were logged by a run that died before saving it (or, with no
+        // checkpoint yet, before its first epoch ended); they run again.
+        report::StepLog::truncate_after_epoch(steps_path_, start_epoch_);
+        steps_.emplace(steps_path_, kStepKeys);
         csv_.emplace(metrics_path_, kMetricColumns);
         history_ = report::MetricsCsv::read(metrics_path_);
         // A run killed between writing its checkpoint and its metrics row: the checkpoint holds the row.
@@ -120,6 +128,7 @@ public:
 
     std::vector<EpochResult> run_epochs() {
         std::vector<EpochResult> results;
+        if (runtime_.progress) announce_schedule();
         if (start_epoch_ >= config_.epochs && runtime_.progress)
             fmt::print(stderr, "{}: already trained for {} epochs\n", config_.out_dir.string(), start_epoch_);
         for (int epoch = start_epoch_; epoch < config_.epochs; ++epoch) {
@@ -132,6 +141,17 @@ public:
     }
 
 private:
+    // What the learning rate will do, before the first step; and, for a resumed run whose schedule
+    // length was changed, that the rate rises from where the last epoch left it.
+    void announce_schedule() const {
+        fmt::print(stderr, "{}\n", describe_schedule(config_, start_epoch_));
+        const auto last = resumed_row_.find("lr");
+        if (start_epoch_ > 0 && start_epoch_ < config_.epochs && last != resumed_row_.end() &&
+            schedule_.at(start_epoch_) > last->second * (1 + 1e-6))
+            fmt::print(stderr, "note: the learning rate rises from {:.4g} (end of epoch {}) to {:.4g}\n", last->second,
+                       start_epoch_, schedule_.at(start_epoch_));
+    }
+
     void set_up_model() {
         graph_ = runtime_.make_graph(config_.batch);
         check_fits(train_set_, graph_, config_.data);
@@ -211,6 +231,7 @@ private:
         double loss_sum = 0, lr = 0;
         std::int64_t correct = 0, seen = 0, step = 0, count = 0;
         const auto start = Clock::now();
+        auto step_start = start;
         while (loader.next(inputs[0], inputs[1], count)) {
             lr = schedule_.at(epoch + double(step) / double(steps));
             exec_->step(inputs, outputs);
@@ -219,10 +240,21 @@ private:
             optimizer_->step(static_cast<float>(lr));
             const float* logits = outputs[1].as<float>();
             const std::int32_t* y = inputs[1].as<std::int32_t>();
+            std::int64_t step_correct = 0;
             for (std::int64_t i = 0; i < config_.batch; ++i) {
                 const float* s = logits + i * classes;
-                correct += (std::max_element(s, s + classes) - s) == y[i];
+                step_correct += (std::max_element(s, s + classes) - s) == y[i];
             }
+            const auto step_end = Clock::now();
+            steps_->append({{"step", double(epoch * steps + step + 1)},
+                            {"epoch", epoch + 1},
+                            {"loss", loss},
+                            {"accuracy", double(step_correct) / double(config_.batch)},
+                            {"lr", lr},
+                            {"images_per_second",
+                             double(config_.batch) / std::chrono::duration<double>(step_end - step_start).count()}});
+            step_start = step_end;
+            correct += step_correct;
             loss_sum += loss;
             seen += config_.batch;
             ++step;
@@ -230,6 +262,7 @@ private:
                               {"acc", fmt::format("{:.2f}%", 100.0 * double(correct) / double(seen))},
                               {"lr", fmt::format("{:.4g}", lr)}});
         }
+        steps_->sync();  // before the checkpoint, which must never be ahead of the steps on disk
         EpochResult r;
         r.epoch = epoch + 1;
         r.lr = lr;
@@ -293,13 +326,14 @@ private:
     const TrainRuntime& runtime_;
     const LrSchedule schedule_;
     const datasets::Dataset train_set_, test_set_;
-    const fs::path checkpoint_path_, metrics_path_;
+    const fs::path checkpoint_path_, metrics_path_, steps_path_;
     Graph graph_, eval_graph_;
     ModelInfo info_;
     datasets::Normalization normalization_;
     std::optional<TrainingExecutor> exec_;
     std::optional<Optimizer> optimizer_;
     std::optional<report::MetricsCsv> csv_;
+    std::optional<report::StepLog> steps_;
     std::vector<report::MetricsCsv::Row> history_;
     int start_epoch_ = 0;
     double best_accuracy_ = -1;
@@ -312,7 +346,7 @@ private:
 std::vector<EpochResult> train(const TrainConfig& config, const Registry& registry, const TrainRuntime& runtime) {
     if (config.epochs < 1) throw Error("--epochs must be at least 1");
     if (config.out_dir.empty()) throw Error("training needs an output directory (--out)");
-    LrSchedule::parse(config.schedule, config.lr, config.epochs, config.warmup_epochs);  // bad options first
+    check_schedule_covers_epochs(config);  // bad options first
     prepare_run_directory(config, runtime.resume);
     TrainingRun run(config, registry, runtime);
     run.resume_or_start();

@@ -27,14 +27,15 @@ struct ChartOptions {
     int width = 800, height = 500;
 };
 
-// Axes with nice ticks, grid, legend, one <polyline> per unbroken run of a series (markers when
-// a series has at most 40 points; a lone point is a marker). No finite point at all: a chart
-// that says "no data".
+// Axes with nice ticks, grid, one <polyline> per unbroken run of a series (markers when a series
+// has at most 40 points; a lone point is a marker) and, under the plot where it cannot cover a
+// curve, a legend naming every named series. No finite point at all: a chart that says "no data".
 std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions& options);
 
-// Per-epoch rows with keys epoch, train_loss, test_loss, train_accuracy, test_accuracy
+// Per-epoch rows with keys epoch, lr, train_loss, test_loss, train_accuracy, test_accuracy
 // (accuracies in [0, 1]; a missing key is skipped, a missing epoch is the row's 1-based index):
-// loss and accuracy panels side by side, train solid and test dashed, best test accuracy marked.
+// loss, accuracy and learning-rate panels side by side, test solid and train dashed (as in
+// comparison_curves_svg), best test accuracy marked.
 std::string training_curves_svg(const std::vector<std::map<std::string, double>>& rows,
                                 const std::string& title);
 
@@ -45,9 +46,9 @@ struct BestEpoch {
 };
 std::optional<BestEpoch> best_test_accuracy(const std::vector<std::map<std::string, double>>& rows);
 
-// Several runs' rows (as training_curves_svg reads them) on the same two panels, loss and
-// accuracy: one colour per run, its test curve solid and its train curve dashed, the legend
-// naming each run. Runs are drawn in the order given; a run without a metric adds no curve.
+// Several runs' rows (as training_curves_svg reads them) on the same three panels, loss, accuracy
+// and learning rate: one colour per run, its test curve solid and its train curve dashed, the
+// legend naming each run. Runs are drawn in the order given; a run without a metric adds no curve.
 struct LabelledRows {
     std::string label;
     std::vector<std::map<std::string, double>> rows;

@@ -1,5 +1,6 @@
 // A progress line for long work (training epochs, evaluation, benchmarks). On a terminal it is
-// one line redrawn in place; in a CI log or a file it is a short plain line per 10% step, so a
+// one line redrawn in place, as wide as the terminal (a narrow one loses whole pieces, never
+// digits); in a CI log or a file it is a short plain line per 10% step, so a
 // hundred epochs leave a readable log rather than thousands of carriage returns.
 #pragma once
 
@@ -40,6 +41,9 @@ public:
     ProgressBar(const ProgressBar&) = delete;
     ProgressBar& operator=(const ProgressBar&) = delete;
 
+    // The work turned out larger or smaller than announced (a benchmark learns from its first runs
+    // how many its time allows); <= 0: unknown.
+    void set_total(std::int64_t total) { total_ = total; }
     // `done` counts units since the start; it may exceed total (shown as is, bar full).
     void update(std::int64_t done, const Fields& fields = {});
     // The final line: total time and mean rate over the whole run. Later calls do nothing.

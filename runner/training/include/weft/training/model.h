@@ -19,6 +19,17 @@ struct LossHead {
     std::string loss;    // the new graph output, f32 [1]
 };
 
+// The node that makes a classifier's single output probabilities: its op's schema declares
+// OpTraits::probabilities (softmax's), it reads one input (the logits) and nothing else reads its
+// output. -1 when there is none (or the graph has several outputs).
+int find_probabilities_head(const Graph& graph, const Registry& registry);
+
+// The classifier without that node (find_probabilities_head), so that the graph's output is the
+// logits. The graph is rebuilt, leaving no orphan value of the dropped node, and its shapes
+// inferred again. Returns the dropped node's name, or empty (graph unchanged) when there is no
+// such node. Throws when the graph has several outputs.
+std::string drop_probabilities_head(Graph& graph, const Registry& registry);
+
 // Appends `loss_op` (default softmax_cross_entropy) to a classifier: the graph's single output,
 // or that output's input when it is a softmax (the loss fuses the softmax, which is then
 // dropped). Afterwards the graph's outputs are {loss, logits} and its inputs {images, labels};

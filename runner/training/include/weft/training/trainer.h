@@ -32,11 +32,14 @@ struct SgdSettings {
 struct TrainConfig {
     ModelInfo model;          // graph, variant and sets, recorded in every weights file
     std::string data;         // dataset spec (datasets::load_dataset)
-    int epochs = 1;
+    int epochs = 1;           // train until this many epochs are done
     std::int64_t batch = 64;
     double lr = 0.1;
     std::string schedule = "cosine";  // LrSchedule::parse
     double warmup_epochs = 0;
+    // The length the schedule is laid out over (cosine reaches its end value there); 0: `epochs`.
+    // Fixed when a run starts and kept by --resume, so a longer resume does not stretch it.
+    int schedule_epochs = 0;
     SgdSettings sgd;
     bool augment = true;      // zero-pad `pad`, random crop, horizontal flip
     int pad = 4;
@@ -49,10 +52,24 @@ struct TrainConfig {
     std::string init_weights;  // start from these weights instead of a seeded initialisation
     std::filesystem::path out_dir;
 
-    // The run's identity, saved as RUN_DIR/run.json: a resumed run reads it back.
+    int schedule_length() const { return schedule_epochs > 0 ? schedule_epochs : epochs; }
+
+    // The run's identity, saved as RUN_DIR/run.json: a resumed run reads it back (a run.json
+    // from before schedule_epochs was recorded gives the epochs it was started with).
     std::string to_json() const;
     static TrainConfig from_json(const std::string& text);
 };
+
+// The run's learning rate per (fractional) epoch, laid out over schedule_length() epochs; past
+// them it stays at the schedule's end value.
+LrSchedule run_schedule(const TrainConfig& config);
+// Refuses, with the fix, epochs past the end of a schedule that ends at 0 (cosine): they would
+// not learn. Bad schedule options are refused here too.
+void check_schedule_covers_epochs(const TrainConfig& config);
+// What the learning rate does, in words, for a run that trains from `first_epoch` (0-based,
+// the epochs already done) to config.epochs: the schedule's start, warm-up and end, and this
+// run's first and last value.
+std::string describe_schedule(const TrainConfig& config, int first_epoch);
 
 struct EpochResult {
     int epoch = 0;  // 1-based

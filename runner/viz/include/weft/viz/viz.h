@@ -73,7 +73,8 @@ std::string graph_html(const Graph& graph, const ViewOptions& options);
 // positions (layout=nop2, so `dot` and `neato -n2` both keep them).
 std::string channel_dot(const Graph& graph, const Registry& registry, const std::string& node);
 
-// Lays out and renders DOT text with the Graphviz library (svg or png).
+// Lays out DOT text with the Graphviz library and writes SVG; png is that SVG rasterised
+// (report::svg_to_png).
 std::string render(const std::string& dot, Format format);
 
 // The file content for a format: graph views (dot, svg, png, json, html).
@@ -81,6 +82,7 @@ std::string export_graph(const Graph& graph, const ViewOptions& options, Format 
 // The file content of a channel view (dot, svg, png; html embeds the SVG in a page).
 std::string export_channels(const Graph& graph, const Registry& registry, const std::string& node, Format format);
 
-void write_file(const std::filesystem::path& path, const std::string& content);  // throws
+// Atomically (report::write_file_atomic): a failure leaves no partial file; throws naming the path.
+void write_file(const std::filesystem::path& path, const std::string& content);
 
 }  // namespace weft::viz
