@@ -242,7 +242,7 @@ void add_plugins_command(CLI::App& app) {
     cmd->add_option("--kernel", o->device.kernels, "show the choice with a kernel forced, OP=LIBRARY (repeatable)");
     cmd->add_flag("--json", o->json, "machine-readable output");
     cmd->callback([o] {
-        auto registry = load_registry(o->graph, /*backends: all*/ {});
+        auto registry = load_registry(o->graph, /*backends: all*/ {}, RefusedLibraries::list_elsewhere);
         const KernelOverrides overrides = compile_options(o->device).kernel_overrides;
         std::vector<NodeKernel> nodes;
         if (!o->graph.graph.empty()) nodes = node_kernels(o->graph, o->device, *registry);

@@ -8,8 +8,11 @@
 #include "commands.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
+#include "weft/fatal_signal.h"
 
 int main(int argc, char** argv) {
+    // A plugin kernel that crashes the process names its node, op and library on the way out.
+    weft::install_fatal_signal_report();
     CLI::App app{"weft — build, run and study interleaved group convolution networks"};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "help for every subcommand");
@@ -48,6 +51,9 @@ int main(int argc, char** argv) {
         return 2;
     } catch (const std::exception& e) {
         fmt::print(stderr, "weft: internal error: {}\n", e.what());
+        return 1;
+    } catch (...) {
+        fmt::print(stderr, "weft: internal error: an exception that is not a std::exception\n");
         return 1;
     }
     return 0;

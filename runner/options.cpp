@@ -67,9 +67,15 @@ void add_device_options(CLI::App& app, DeviceChoice& choice) {
         ->capture_default_str();
 }
 
-std::unique_ptr<Registry> load_registry(const GraphOptions& options, const std::vector<std::string>& backends) {
+std::unique_ptr<Registry> load_registry(const GraphOptions& options, const std::vector<std::string>& backends,
+                                        RefusedLibraries refused) {
     auto registry = std::make_unique<Registry>();
     load_plugins(*registry, options.plugin_paths, backends);
+    // A refused library may be the kernel the user meant to run: say so before anything runs.
+    if (refused == RefusedLibraries::warn)
+        for (const RefusedLibrary& library : registry->refused())
+            fmt::print(stderr, "weft: warning: plugin library {} was refused: {}\n", library.path.string(),
+                       library.reason);
     return registry;
 }
 

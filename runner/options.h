@@ -49,11 +49,15 @@ void add_plugin_options(CLI::App& app, GraphOptions& options);
 void add_device_options(CLI::App& app, DeviceChoice& choice);
 void add_device_option(CLI::App& app, DeviceChoice& choice, const std::string& help);
 
+// Whether load_registry warns on stderr, one line each, about libraries the host refused:
+// every command that runs or checks a graph does; `weft plugins` lists them itself.
+enum class RefusedLibraries { warn, list_elsewhere };
 // The plugins for `backends`: by default cpu alone (every schema and pass, the cpu kernels), so
 // that no other backend's runtime is loaded; an empty list loads every library, as `weft
 // plugins` does.
 std::unique_ptr<Registry> load_registry(const GraphOptions& options,
-                                        const std::vector<std::string>& backends = {"cpu"});
+                                        const std::vector<std::string>& backends = {"cpu"},
+                                        RefusedLibraries refused = RefusedLibraries::warn);
 // The registry for a command that runs on `device`: cpu and the device's backend, failing at
 // once, with the reason, when that backend cannot run here (before data or graphs are loaded).
 std::unique_ptr<Registry> load_device_registry(const GraphOptions& options, const DeviceChoice& device);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "exception_text.h"
 #include "weft/registry.h"
 
 namespace weft {
@@ -60,9 +61,10 @@ std::vector<PassReport> run_passes(Graph& graph, WeightMap& weights, const Regis
             rewrites = pass->run(context);
             remove_dead_nodes(graph, &weights);
             infer_shapes(graph, registry);
-        } catch (const std::exception& e) {
+        } catch (...) {
             throw Error(fmt::format("graph pass '{}' ({}) failed: {}", pass->name,
-                                    registry.pass_library(pass->name).filename().string(), e.what()));
+                                    registry.pass_library(pass->name).filename().string(),
+                                    detail::current_exception_text()));
         }
         reports.push_back({pass->name, rewrites});
     }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "arena_allocator.h"
+#include "exception_text.h"
 
 namespace weft::detail {
 
@@ -16,12 +17,18 @@ void create_kernel(CompiledNode& compiled, const Graph& graph, const Registry& r
         for (int v : node.outputs) outputs.push_back(graph.values[v].desc);
         const KernelConfig config{node.name, node.attrs, inputs, outputs, node.params, device, training, in_place};
         const RegisteredKernel& k = registry.select_kernel(node.op, options.backend, options.kernel_overrides, &config);
-        compiled.kernel = k.factory.create(config);
-        if (!compiled.kernel) throw Error(fmt::format("kernel {} returned nothing", k.factory.name));
         compiled.kernel_name = fmt::format("{}:{}", k.library.stem().string(), k.factory.name);
-    } catch (const std::exception& e) {
+        compiled.crash_note = fmt::format("node '{}' (op '{}', kernel {}, library {}) at {}", node.name, node.op,
+                                          k.factory.name, k.library.string(), node.loc.str());
+        {
+            const RunningKernelMark mark(compiled.crash_note.c_str(), "kernel creation");
+            compiled.kernel = k.factory.create(config);
+        }
+        if (!compiled.kernel) throw Error(fmt::format("kernel {} returned nothing", k.factory.name));
+    } catch (...) {
         throw Error(fmt::format("{}: node '{}': cannot create a {} {}kernel for op '{}': {}", node.loc.str(), node.name,
-                                options.backend, training ? "training " : "", node.op, e.what()));
+                                options.backend, training ? "training " : "", node.op,
+                                current_exception_text()));
     }
 }
 

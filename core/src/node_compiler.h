@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 
 #include "device_buffer.h"
+#include "exception_text.h"
 #include "weft/executor.h"
+#include "weft/fatal_signal.h"
 #include "weft/kernel.h"
 #include "weft/registry.h"
 #include "weft/weights.h"
@@ -24,6 +26,9 @@ struct CompiledNode {
     int node = -1;
     std::unique_ptr<Kernel> kernel;
     std::string kernel_name;  // "library:kernel", the kernel that really runs this node
+    // What a fatal signal inside the kernel reports (weft/fatal_signal.h): node, op, kernel and
+    // library, prepared here because the signal handler can only write bytes that exist.
+    std::string crash_note;
     std::vector<TensorView> inputs, outputs, params;
     void* saved = nullptr;  // the kernel's saved_bytes() (training), placed by the executor
 };
@@ -37,16 +42,18 @@ void create_kernel(CompiledNode& compiled, const Graph& graph, const Registry& r
 // The kernel name of node `node` among `compiled` ("" when it was not compiled).
 std::string kernel_name_of(const std::vector<CompiledNode>& compiled, int node);
 
-// Runs `call` (a kernel's forward or backward, `pass` names which) and rethrows any error
-// naming the node, its place in the graph file and the kernel that failed.
+// Runs `call` (a kernel's forward or backward, `pass` names which, a string literal) and rethrows
+// any error naming the node, its place in the graph file and the kernel that failed; a fatal
+// signal during the call names them too.
 template <class Call>
 void run_node(const Graph& graph, const CompiledNode& compiled, const char* pass, Call&& call) {
     try {
+        const RunningKernelMark mark(compiled.crash_note.c_str(), pass);
         call();
-    } catch (const std::exception& e) {
+    } catch (...) {
         const Node& node = graph.nodes[compiled.node];
         throw Error(fmt::format("{}: node '{}' (kernel {}) failed in {}: {}", node.loc.str(), node.name,
-                                compiled.kernel_name, pass, e.what()));
+                                compiled.kernel_name, pass, current_exception_text()));
     }
 }
 

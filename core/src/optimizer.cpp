@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "exception_text.h"
 #include "weft/error.h"
 
 namespace weft {
@@ -21,7 +22,13 @@ Optimizer::Optimizer(TrainingExecutor& executor, const Registry& registry, Optim
     hyperparameters_ = validate_attributes(fmt::format("optimizer '{}'", options_.name), schema->attrs,
                                            options_.hyperparameters);
     state_names_ = schema->state;
-    kernel_ = factory.factory.create(OptimizerConfig{hyperparameters_, device});
+    kernel_library_ = factory.library.string();
+    try {
+        kernel_ = factory.factory.create(OptimizerConfig{hyperparameters_, device});
+    } catch (...) {
+        throw Error(fmt::format("optimizer '{}': its {} kernel ({}) could not be created: {}", options_.name,
+                                device.backend(), kernel_library_, detail::current_exception_text()));
+    }
     if (!kernel_) throw Error(fmt::format("optimizer '{}': its {} kernel returned nothing", options_.name,
                                           device.backend()));
 
@@ -52,7 +59,12 @@ void Optimizer::step(float lr) {
     for (const Slot& slot : slots_) {
         const auto& p = params[slot.parameter];
         const bool decayed = p.spec.counted || options_.decay_uncounted;
-        kernel_->update(ParameterUpdate{p.value, p.grad, slot.state, lr, decayed ? options_.weight_decay : 0.f});
+        try {
+            kernel_->update(ParameterUpdate{p.value, p.grad, slot.state, lr, decayed ? options_.weight_decay : 0.f});
+        } catch (...) {
+            throw Error(fmt::format("optimizer '{}' ({}) failed updating '{}': {}", options_.name, kernel_library_,
+                                    p.name, detail::current_exception_text()));
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "exception_text.h"
 #include "weft/error.h"
 
 namespace weft {
@@ -164,6 +165,19 @@ std::vector<const RegisteredKernel*> Registry::kernels(std::string_view op, std:
     return out;
 }
 
+namespace {
+
+// A kernel's answer to "do you take this node?"; one that throws (anything) declines, saying why.
+std::string ask_declines(const RegisteredKernel& kernel, const KernelConfig& node) {
+    try {
+        return kernel.factory.declines(node);
+    } catch (...) {
+        return fmt::format("its declines() failed: {}", detail::current_exception_text());
+    }
+}
+
+}  // namespace
+
 const RegisteredKernel& Registry::select_kernel(std::string_view op, std::string_view backend,
                                                 const std::map<std::string, std::string>& overrides,
                                                 const KernelConfig* node, std::vector<std::string>* passed_over) const {
@@ -191,7 +205,7 @@ const RegisteredKernel& Registry::select_kernel(std::string_view op, std::string
     std::vector<std::string> reasons;
     const auto takes = [&](const RegisteredKernel* k) {
         std::string why = kernel_unavailable_reason(*k);
-        if (why.empty() && node && k->factory.declines) why = k->factory.declines(*node);
+        if (why.empty() && node && k->factory.declines) why = ask_declines(*k, *node);
         if (why.empty()) return true;
         reasons.push_back(fmt::format("{}: {}", library_stem(k->library), why));
         return false;
@@ -206,7 +220,12 @@ const RegisteredKernel& Registry::select_kernel(std::string_view op, std::string
 }
 
 std::string kernel_unavailable_reason(const RegisteredKernel& kernel) {
-    return kernel.factory.unavailable_reason ? kernel.factory.unavailable_reason() : std::string{};
+    if (!kernel.factory.unavailable_reason) return {};
+    try {
+        return kernel.factory.unavailable_reason();
+    } catch (...) {
+        return fmt::format("its availability check failed: {}", detail::current_exception_text());
+    }
 }
 
 const OptimizerSchema* Registry::find_optimizer(std::string_view name) const {
@@ -277,14 +296,26 @@ void Registry::require_backend(std::string_view backend) const {
         throw Error(fmt::format("device '{}' is not available: no plugin provides that backend (loaded: {})", backend,
                                 names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
     }
-    if (f->unavailable_reason)
-        if (std::string why = f->unavailable_reason(); !why.empty())
-            throw Error(fmt::format("device '{}' is not available: {}", backend, why));
+    // The backend's own checks run plugin code: whatever they throw is an error naming the library.
+    const fs::path& library = impl_->find_backend(backend)->library;
+    std::string why;
+    try {
+        if (f->unavailable_reason) why = f->unavailable_reason();
+    } catch (...) {
+        throw Error(fmt::format("device '{}' ({}): its availability check failed: {}", backend, library.string(),
+                                detail::current_exception_text()));
+    }
+    if (!why.empty()) throw Error(fmt::format("device '{}' is not available: {}", backend, why));
 }
 
 std::unique_ptr<Device> Registry::create_device(std::string_view backend, const DeviceOptions& options) const {
     require_backend(backend);
-    return find_backend(backend)->create(options);
+    try {
+        return find_backend(backend)->create(options);
+    } catch (...) {
+        throw Error(fmt::format("device '{}' ({}) could not be created: {}", backend,
+                                impl_->find_backend(backend)->library.string(), detail::current_exception_text()));
+    }
 }
 
 namespace {
@@ -298,10 +329,8 @@ std::string stage_plugin(const PluginDescriptor& d, StagingRegistrar& staged) {
     if (!d.register_plugin) return "its descriptor has no registration function";
     try {
         d.register_plugin(staged);
-    } catch (const std::exception& e) {
-        return fmt::format("its registration failed: {}", e.what());
     } catch (...) {
-        return "its registration threw a non-standard exception";
+        return fmt::format("its registration failed: {}", detail::current_exception_text());
     }
     return {};
 }
@@ -375,6 +404,8 @@ void Registry::load_library(const fs::path& path) {
     try {
         d = entry();
     } catch (...) {
+        refused_.push_back({path, fmt::format("its weft_plugin_entry failed: {}", detail::current_exception_text())});
+        return;
     }
     if (!d) {
         refused_.push_back({path, "its weft_plugin_entry returned no descriptor"});
@@ -393,6 +424,30 @@ std::string backend_library_name(const fs::path& file) {
 }
 
 namespace {
+
+// The `*.so` files of one plugin directory, sorted. An entry that cannot be examined (a symlink
+// loop, a dangling link, no permission) or is not a regular file is refused on its own, and a
+// directory that cannot be listed is refused as a whole: neither stops the other plugins.
+std::vector<fs::path> plugin_files(const fs::path& dir, std::vector<RefusedLibrary>& refused) {
+    std::vector<fs::path> here;
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec);
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        const fs::path& p = it->path();
+        if (p.extension() != ".so") continue;
+        std::error_code status_error;
+        const bool regular = it->is_regular_file(status_error);
+        if (status_error)
+            refused.push_back({p, fmt::format("cannot be examined: {}", status_error.message())});
+        else if (!regular)
+            refused.push_back({p, "is not a regular file"});
+        else
+            here.push_back(p);
+    }
+    if (ec) refused.push_back({dir, fmt::format("this plugin directory cannot be listed: {}", ec.message())});
+    std::sort(here.begin(), here.end());
+    return here;
+}
 
 // The backend in `known` whose libraries `file` belongs to (its own library, or a library named
 // *_<backend>, which is what kernel libraries of that backend are called) and which is not
@@ -415,12 +470,7 @@ void Registry::load_directories(const std::vector<fs::path>& dirs, const std::ve
     std::vector<fs::path> files;
     for (const fs::path& dir : dirs) {
         searched_.push_back(dir);
-        std::vector<fs::path> here;
-        for (const auto& entry : fs::directory_iterator(dir)) {
-            const auto& p = entry.path();
-            if (entry.is_regular_file() && p.extension() == ".so") here.push_back(p);
-        }
-        std::sort(here.begin(), here.end());
+        const std::vector<fs::path> here = plugin_files(dir, refused_);
         files.insert(files.end(), here.begin(), here.end());
     }
     std::set<std::string> known;

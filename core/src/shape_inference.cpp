@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "exception_text.h"
 #include "weft/graph.h"
 #include "weft/registry.h"
 
@@ -59,9 +60,10 @@ void infer_shapes(Graph& graph, const Registry& registry) {
             infer_node(graph, node, registry);
         } catch (const Error& e) {
             throw Error(fmt::format("{}: node '{}': {}", node.loc.str(), node.name, e.what()));
-        } catch (const std::exception& e) {
-            throw Error(fmt::format("{}: node '{}': op '{}' failed shape inference: {}", node.loc.str(),
-                                    node.name, node.op, e.what()));
+        } catch (...) {
+            throw Error(fmt::format("{}: node '{}': op '{}' ({}) failed shape inference: {}", node.loc.str(),
+                                    node.name, node.op, registry.op_library(node.op).string(),
+                                    detail::current_exception_text()));
         }
     }
 }

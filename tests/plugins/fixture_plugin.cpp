@@ -1,6 +1,8 @@
 // One source, several fixture libraries (chosen by a FIXTURE_* define), for plugin-host tests.
 #include <algorithm>
+#include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "weft/error.h"
@@ -185,6 +187,79 @@ private:
 WEFT_PLUGIN("fixture_scale_gradients", "1.0") {
     registrar.add_kernel(weft::kernel_factory<TrainableScale<true>>("test_scale", "cpu", "right", 1));
     registrar.add_kernel(weft::kernel_factory<TrainableScale<false>>("test_scale", "cpu", "wrong"));
+}
+#elif defined(FIXTURE_THROWS_INT_IN_REGISTRATION)
+// Strangers' code may throw anything: the host must refuse the library, not die of it.
+WEFT_PLUGIN("fixture_throws_int_in_registration", "1.0") {
+    registrar.add_op(scale_schema());
+    throw 42;
+}
+#elif defined(FIXTURE_FAULTY)
+// test_fault: y = weight · x with one learnable weight, failing on request where the attribute
+// `fail_in` says (infer, create, forward, backward) by throwing an int, or dying of the signal
+// `crash_signal` in forward — every way a plugin kernel can go wrong, for the host to report.
+void fail_here(const weft::Attributes& attrs, const char* stage) {
+    if (attrs.get_string("fail_in") == stage) throw 42;
+}
+
+// Not instrumented by UBSan: in the sanitizer build its null-pointer check would report the store
+// and exit instead of letting it fault, and the fault is what the test is about.
+[[noreturn]] __attribute__((no_sanitize("undefined"))) void crash(int signal_number) {
+    if (signal_number == SIGSEGV) {
+        int* volatile nowhere = nullptr;  // volatile: the compiler may not turn the store into a trap
+        *nowhere = 1;                     // a real bad pointer, not a raise(): what a buggy kernel does
+    }
+    std::raise(signal_number);
+    std::abort();
+}
+
+class FaultyKernel final : public weft::Kernel {
+public:
+    explicit FaultyKernel(const weft::KernelConfig& c)
+        : attrs_(c.attrs), crash_signal_(static_cast<int>(c.attrs.get_int("crash_signal"))) {
+        fail_here(attrs_, "create");
+    }
+    void forward(const weft::ForwardArgs& a) override {
+        fail_here(attrs_, "forward");
+        if (crash_signal_ != 0) crash(crash_signal_);
+        const float w = *a.params[0].as<float>();
+        const float* x = a.inputs[0].as<float>();
+        std::transform(x, x + a.inputs[0].numel(), a.outputs[0].as<float>(), [w](float v) { return w * v; });
+    }
+    bool has_backward() const override { return true; }
+    void backward(const weft::BackwardArgs& a) override {
+        fail_here(attrs_, "backward");
+        const float w = *a.params[0].as<float>();
+        const float *x = a.inputs[0].as<float>(), *dy = a.grad_outputs[0].as<float>();
+        float* dx = a.grad_inputs[0].as<float>();
+        float dw = 0.f;
+        for (std::int64_t i = 0; i < a.inputs[0].numel(); ++i) dx[i] = w * dy[i], dw += x[i] * dy[i];
+        *a.grad_params[0].as<float>() = dw;
+    }
+
+private:
+    weft::Attributes attrs_;
+    int crash_signal_;
+};
+
+WEFT_PLUGIN("fixture_faulty", "1.0") {
+    weft::OpSchema s;
+    s.name = "test_fault";
+    s.doc = "y = weight * x, failing where asked";
+    s.attrs = {weft::AttrSpec{"fail_in", weft::AttrType::string, weft::AttrValue{std::string("nowhere")},
+                              "infer | create | forward | backward | nowhere", {}, {}, {}},
+               weft::AttrSpec{"crash_signal", weft::AttrType::integer, weft::AttrValue{std::int64_t{0}},
+                              "die of this signal in forward (0: none)", {}, {}, {}}};
+    s.infer = [](const weft::InferContext& c) {
+        fail_here(c.attrs, "infer");
+        weft::ParamSpec weight;
+        weight.name = "weight";
+        weight.desc = weft::TensorDesc{weft::DType::f32, {1}, weft::Layout::row_major};
+        weight.init = weft::ParamInit::ones;
+        return weft::NodeSignature{{c.inputs[0]}, {weight}, 0};
+    };
+    registrar.add_op(s);
+    registrar.add_kernel(weft::kernel_factory<FaultyKernel>("test_fault", "cpu", "faulty"));
 }
 #elif defined(FIXTURE_NO_ENTRY)
 extern "C" __attribute__((visibility("default"))) int some_other_symbol() { return 42; }

@@ -58,6 +58,7 @@ private:
     Attributes hyperparameters_;
     std::vector<std::string> state_names_;
     std::unique_ptr<OptimizerKernel> kernel_;
+    std::string kernel_library_;  // named when the kernel fails
     void* storage_ = nullptr;
     std::vector<Slot> slots_;  // learnable parameters only
 };
