@@ -1,9 +1,7 @@
 // weft train / eval: SGD on a dataset with checkpoints and curves; accuracy, per-class accuracy
 // and the confusion matrix of trained weights.
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -12,6 +10,7 @@
 #include "options.h"
 #include "weft/datasets/dataset.h"
 #include "weft/error.h"
+#include "weft/input_file.h"
 #include "weft/report/charts.h"
 #include "weft/report/files.h"
 #include "weft/report/picture.h"
@@ -33,14 +32,6 @@ struct TrainOptions {
     bool quiet = false;
     bool json = false;
 };
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(fmt::format("{}: cannot read", path.string()));
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // The run as its directory now holds it, for --json: settings, schedule, every epoch's metrics row
 // (earlier runs' too, when resumed), the best and last epoch and the files.
@@ -74,7 +65,7 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
         const fs::path dir = o.resume;
         if (!fs::exists(dir / "run.json"))
             throw Error(fmt::format("--resume {}: no run.json there (not a weft training run)", o.resume));
-        config = training::TrainConfig::from_json(read_file(dir / "run.json"));
+        config = training::TrainConfig::from_json(read_whole_file(dir / "run.json", 1 << 20, "a run's settings"));
         if (cmd.count("--epochs")) config.epochs = o.config.epochs;
         if (cmd.count("--schedule-epochs")) config.schedule_epochs = o.config.schedule_epochs;
         config.out_dir = dir;

@@ -1,7 +1,6 @@
 // weft viz: pictures of a graph (docs/visualisation.md): DOT, SVG, PNG, JSON or an interactive
 // HTML page, collapsed to blocks or stages or every operator, and the channel view of one IGC
 // block (the paper's Figure 1).
-#include <fstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -9,6 +8,7 @@
 #include "commands.h"
 #include "options.h"
 #include "weft/error.h"
+#include "weft/input_file.h"
 #include "weft/viz/viz.h"
 #include "written_file.h"
 
@@ -30,9 +30,7 @@ struct VizOptions {
 
 // Per-node milliseconds from `weft bench --profile --json` output, matched by node name.
 std::vector<double> read_times(const std::string& path, const Graph& g) {
-    std::ifstream f(path);
-    if (!f) throw Error(fmt::format("--times: cannot read '{}'", path));
-    const nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+    const nlohmann::json j = nlohmann::json::parse(read_whole_file(path, 64 << 20, "a profile"), nullptr, false);
     if (j.is_discarded() || !j.contains("profile") || !j["profile"].is_array())
         throw Error(fmt::format("--times: '{}' is not the output of `weft bench --profile --json`", path));
     std::vector<double> ms(g.nodes.size(), 0.0);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -34,6 +36,26 @@ bool is_device_number(const std::string& s) {
     return !s.empty() && s.size() <= 4 && std::all_of(s.begin(), s.end(), digit);
 }
 
+// More threads than the machine has only adds switching; far more overruns OpenMP's own limits
+// (--threads 100000 crashed inside it), so the count is bounded where it is parsed.
+constexpr int kThreadsPerHardwareThread = 4;
+
+int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+CLI::Validator thread_count() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            const int most = kThreadsPerHardwareThread * hardware_threads();
+            int threads = -1;
+            const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), threads);
+            if (error == std::errc() && end == text.data() + text.size() && threads >= 0 && threads <= most) return {};
+            return fmt::format("'{}' is not a thread count from 0 (all cores) to {} ({} x this machine's {} "
+                               "hardware threads)",
+                               text, most, kThreadsPerHardwareThread, hardware_threads());
+        },
+        "THREADS");
+}
+
 }  // namespace
 
 DeviceSpec parse_device(const std::string& spec) {
@@ -60,7 +82,9 @@ void add_device_option(CLI::App& app, DeviceChoice& choice, const std::string& h
 
 void add_device_options(CLI::App& app, DeviceChoice& choice) {
     add_device_option(app, choice, "backend to run on");
-    app.add_option("--threads", choice.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--threads", choice.threads,
+                   fmt::format("CPU threads (0: all cores; at most {} x the hardware threads)", kThreadsPerHardwareThread))
+        ->check(thread_count());
     app.add_option("--kernel", choice.kernels, "force a kernel, OP=LIBRARY (repeatable)");
     app.add_option("--passes", choice.passes,
                    "graph passes: default, none, or a comma list (NAME to pick, -NAME to drop)")

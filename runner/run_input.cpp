@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -121,22 +122,38 @@ bool is_image_file(const std::string& path) {
 
 RunInput read_npy_input(const std::string& path, const Shape& sample_shape, InputLayout layout,
                         const training::ModelInfo& info) {
-    std::string stored;
-    const Tensor array = load_npy(path, &stored);
-    if (sample_shape.size() != 3) return read_plain_npy(path, array, stored, sample_shape, layout);
-    const Shape& s = array.shape();
-    const std::int64_t C = sample_shape[0], H = sample_shape[1], W = sample_shape[2];
-    const auto refuse = [&] {
+    const bool of_images = sample_shape.size() == 3;
+    const std::int64_t C = of_images ? sample_shape[0] : 0, H = of_images ? sample_shape[1] : 0,
+                       W = of_images ? sample_shape[2] : 0;
+    const auto refuse = [&](const Shape& s) {
+        if (!of_images)
+            return Error(fmt::format("{}: input has shape [{}], the graph expects [N, {}]", path, shape_list(s),
+                                     shape_list(sample_shape)));
         return Error(fmt::format("{}: input has shape [{}], the graph expects [N, {}, {}, {}] (NCHW) or [N, {}, {}, {}] "
                                  "(NHWC), or one image without N",
                                  path, shape_list(s), C, H, W, H, W, C));
     };
-    if (s.size() != 3 && s.size() != 4) throw refuse();
+    // The header's shape is checked against the graph before the data is read: a file claiming
+    // another shape costs nothing, however large it says it is.
+    const auto check_shape = [&](const Shape& s) {
+        const std::size_t rank = sample_shape.size();
+        if (s.size() != rank && s.size() != rank + 1) throw refuse(s);
+        const Shape dims(s.end() - static_cast<std::ptrdiff_t>(rank), s.end());
+        if (!of_images) {
+            if (dims != sample_shape) throw refuse(s);
+            return;
+        }
+        std::string unused;
+        const InputLayout chosen = choose_layout(dims, C, layout, unused);
+        if (dims != (chosen == InputLayout::nhwc ? Shape{H, W, C} : Shape{C, H, W})) throw refuse(s);
+    };
+    std::string stored;
+    const Tensor array = load_npy(path, &stored, check_shape);
+    if (!of_images) return read_plain_npy(path, array, stored, sample_shape, layout);
+    const Shape& s = array.shape();
     const Shape dims(s.end() - 3, s.end());
     std::string why;
     layout = choose_layout(dims, C, layout, why);
-    const Shape want = layout == InputLayout::nhwc ? Shape{H, W, C} : Shape{C, H, W};
-    if (dims != want) throw refuse();
 
     const ImageDims d{s.size() == 4 ? s[0] : 1, C, H, W};
     std::vector<std::string> steps;
@@ -158,7 +175,11 @@ RunInput read_npy_input(const std::string& path, const Shape& sample_shape, Inpu
 }
 
 RunInput read_picture_input(const std::string& path, const Shape& image_shape, const training::ModelInfo& info) {
-    const datasets::Image image = datasets::read_image(path);
+    // The size is checked from the header, before anything is decoded.
+    const std::optional<datasets::ImageSize> size =
+        image_shape.size() == 3 ? std::optional(datasets::ImageSize{image_shape[1], image_shape[2], "the graph's input"})
+                                : std::nullopt;
+    const datasets::Image image = datasets::read_image(path, size);
     if (image_shape != Shape{image.channels, image.height, image.width})
         throw Error(fmt::format("{}: a {}×{}×{} image, but the graph takes {}", path, image.channels, image.height,
                                 image.width, shape_str(image_shape)));

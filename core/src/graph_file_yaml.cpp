@@ -4,21 +4,16 @@
 
 #include <cctype>
 #include <charconv>
-#include <fstream>
-#include <sstream>
+
+#include "weft/input_file.h"
 
 namespace weft::graph_file {
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_text(const fs::path& path, const std::string& display) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(fmt::format("{}: cannot read the file", display));
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+// Graph files are text a person writes: 16 MiB is far beyond any of them, and bounds a hostile one.
+constexpr std::uint64_t kMaxGraphFileBytes = 16 << 20;
 
 bool is_identifier(std::string_view name) {
     static constexpr std::string_view reserved[] = {"and", "or", "not", "if", "else", "true", "false", "True", "False"};
@@ -125,7 +120,7 @@ SourceFilePtr load_source(const fs::path& path, const std::string& display) {
     auto file = std::make_shared<SourceFile>();
     file->path = path;
     file->display = display;
-    file->root = parse_yaml(read_text(path, display), display);
+    file->root = parse_yaml(read_whole_file(path, kMaxGraphFileBytes, "a graph file"), display);
     return file;
 }
 

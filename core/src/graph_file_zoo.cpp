@@ -59,7 +59,10 @@ std::vector<GraphFileInfo> zoo_families() {
 
 Graph resolve_graph(const std::string& spec, const GraphFileOptions& options) {
     std::error_code ec;
-    if (fs::is_regular_file(spec, ec)) return load_graph_file(spec, options);
+    // A file that is there is the graph meant, even when it cannot be read (a FIFO): the loader
+    // says why, rather than a search of the zoo for its name.
+    const fs::file_status status = fs::status(spec, ec);
+    if (fs::exists(status) && !fs::is_directory(status)) return load_graph_file(spec, options);
     const std::vector<GraphFileInfo> families = zoo_families();
     for (const GraphFileInfo& info : families)
         for (const VariantInfo& variant : info.variants) {

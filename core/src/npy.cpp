@@ -7,7 +7,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "weft/checked_arithmetic.h"
 #include "weft/error.h"
+#include "weft/input_file.h"
 
 namespace weft {
 namespace fs = std::filesystem;
@@ -32,27 +34,15 @@ const StoredType* find_stored_type(const std::string& descr) {
     return nullptr;
 }
 
-}  // namespace
+constexpr std::uint32_t kMaxHeaderBytes = 1u << 20;
 
-Tensor load_npy(const fs::path& path, std::string* stored_type) {
-    const std::string where = path.string();
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(fmt::format("{}: cannot open", where));
-    char magic[8] = {};
-    in.read(magic, 8);
-    if (!in || std::string(magic, 6) != "\x93NUMPY")
-        throw Error(fmt::format("{}: not a .npy file (bad magic)", where));
-    const int major = static_cast<unsigned char>(magic[6]);
-    std::uint32_t header_len = 0;
-    unsigned char len_bytes[4] = {};
-    const int len_size = major == 1 ? 2 : 4;
-    in.read(reinterpret_cast<char*>(len_bytes), len_size);
-    for (int i = 0; i < len_size; ++i) header_len |= std::uint32_t(len_bytes[i]) << (8 * i);
-    if (!in || header_len > (1u << 20)) throw Error(fmt::format("{}: corrupt .npy header", where));
-    std::string header(header_len, '\0');
-    in.read(header.data(), header_len);
-    if (!in) throw Error(fmt::format("{}: truncated .npy header", where));
+struct Header {
+    const StoredType* stored;
+    Shape shape;
+};
 
+// The element type and shape the header declares, after its order is found to be C order.
+Header parse_header(const std::string& header, const std::string& where) {
     std::smatch m;
     if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']*)')")))
         throw Error(fmt::format("{}: .npy header has no dtype", where));
@@ -71,21 +61,63 @@ Tensor load_npy(const fs::path& path, std::string* stored_type) {
         if (it->str().size() > 15) throw Error(fmt::format("{}: shape extent too large", where));
         shape.push_back(std::stoll(it->str()));
     }
+    return {stored, shape};
+}
+
+}  // namespace
+
+Tensor load_npy(const fs::path& path, std::string* stored_type, const std::function<void(const Shape&)>& check_shape) {
+    const std::string where = path.string();
+    std::uint64_t file_size = 0;
+    const FilePtr file = open_regular_file(path, &file_size);  // a FIFO is refused, not waited on
+    // Whether all `n` bytes were read: a short read is a truncated file.
+    const auto read = [&](void* to, std::size_t n) { return std::fread(to, 1, n, file.get()) == n; };
+    char magic[8] = {};
+    if (!read(magic, 8) || std::string(magic, 6) != "\x93NUMPY")
+        throw Error(fmt::format("{}: not a .npy file (bad magic)", where));
+    const int major = static_cast<unsigned char>(magic[6]);
+    std::uint32_t header_len = 0;
+    unsigned char len_bytes[4] = {};
+    const int len_size = major == 1 ? 2 : 4;
+    const bool length_read = read(len_bytes, static_cast<std::size_t>(len_size));
+    for (int i = 0; i < len_size; ++i) header_len |= std::uint32_t(len_bytes[i]) << (8 * i);
+    const std::uint64_t data_start = 8 + len_size + std::uint64_t{header_len};
+    if (!length_read || header_len > kMaxHeaderBytes || data_start > file_size)
+        throw Error(fmt::format("{}: corrupt .npy header", where));
+    std::string header(header_len, '\0');
+    if (!read(header.data(), header_len)) throw Error(fmt::format("{}: truncated .npy header", where));
+
+    const auto [stored, shape] = parse_header(header, where);
+    // The file's data size and the caller's check both come before the allocation: what a header
+    // claims costs nothing until the file and the caller agree with it.
+    std::int64_t numel = 0;
+    std::uint64_t needed = 0;
+    try {
+        numel = TensorDesc{stored->dtype, shape, Layout::row_major}.numel();
+        needed = static_cast<std::uint64_t>(checked_mul(numel, static_cast<std::int64_t>(stored->bytes),
+                                                        "the data size"));
+    } catch (const Error& e) {
+        throw Error(fmt::format("{}: {}", where, e.what()));
+    }
+    if (needed != file_size - data_start)
+        throw Error(fmt::format("{}: shape {} needs {} bytes of data, the file holds {} (truncated or corrupt)", where,
+                                shape_str(shape), needed, file_size - data_start));
+    if (check_shape) check_shape(shape);
     Tensor t(TensorDesc{stored->dtype, shape, Layout::row_major});
-    const std::size_t file_bytes = static_cast<std::size_t>(t.numel()) * stored->bytes;
+    bool complete = true;
     if (stored->bytes == dtype_size(stored->dtype)) {
-        in.read(static_cast<char*>(t.data()), static_cast<std::streamsize>(file_bytes));
+        complete = read(t.data(), static_cast<std::size_t>(needed));
     } else {  // float64: narrowed element by element, the file read in pieces
         std::vector<double> chunk(1 << 16);
         float* out = t.as<float>();
-        for (std::int64_t done = 0; done < t.numel() && in;) {
-            const std::int64_t n = std::min<std::int64_t>(t.numel() - done, static_cast<std::int64_t>(chunk.size()));
-            in.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(n * sizeof(double)));
-            for (std::int64_t i = 0; i < n; ++i) out[done + i] = static_cast<float>(chunk[i]);
+        for (std::int64_t done = 0; done < numel && complete;) {
+            const std::int64_t n = std::min<std::int64_t>(numel - done, static_cast<std::int64_t>(chunk.size()));
+            complete = read(chunk.data(), static_cast<std::size_t>(n) * sizeof(double));
+            for (std::int64_t i = 0; complete && i < n; ++i) out[done + i] = static_cast<float>(chunk[i]);
             done += n;
         }
     }
-    if (!in) throw Error(fmt::format("{}: truncated data: shape {} needs {} bytes", where, shape_str(shape), file_bytes));
+    if (!complete) throw Error(fmt::format("{}: truncated data: shape {} needs {} bytes", where, shape_str(shape), needed));
     if (stored_type) *stored_type = stored->name;
     return t;
 }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "weft/error.h"
+#include "weft/input_file.h"
 #include "weft/weights.h"
 
 namespace weft {
@@ -96,20 +97,20 @@ void save_safetensors(const fs::path& path, const WeightMap& weights, const std:
 
 WeightMap load_safetensors(const fs::path& path, std::map<std::string, std::string>* metadata) {
     const std::string where = path.string();
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(fmt::format("{}: cannot open weights file", where));
-    std::error_code ec;
-    const std::uint64_t file_size = fs::file_size(path, ec);
-    if (ec || file_size < 8) throw Error(fmt::format("{}: not a safetensors file (too short)", where));
+    std::uint64_t file_size = 0;
+    const FilePtr file = open_regular_file(path, &file_size);  // a FIFO is refused, not waited on
+    // Whether all `n` bytes were read: a short read is a truncated file.
+    const auto read = [&](void* to, std::size_t n) { return std::fread(to, 1, n, file.get()) == n; };
+    if (file_size < 8) throw Error(fmt::format("{}: not a safetensors file (too short)", where));
     unsigned char len_le[8];
-    in.read(reinterpret_cast<char*>(len_le), 8);
+    if (!read(len_le, 8)) throw Error(fmt::format("{}: not a safetensors file (too short)", where));
     std::uint64_t header_len = 0;
     for (int i = 0; i < 8; ++i) header_len |= std::uint64_t(len_le[i]) << (8 * i);
     if (header_len > kMaxHeaderBytes || header_len > file_size - 8)
         throw Error(fmt::format("{}: corrupt safetensors file: header length {} does not fit a {}-byte file", where,
                                 header_len, file_size));
     std::string text(header_len, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(header_len));
+    if (!read(text.data(), header_len)) throw Error(fmt::format("{}: truncated safetensors header", where));
     json header;
     try {
         header = json::parse(text);
@@ -159,9 +160,8 @@ WeightMap load_safetensors(const fs::path& path, std::map<std::string, std::stri
         if (begin > end || end > data_size) throw bad(fmt::format("data [{}, {}) lies outside the file's {} data bytes (truncated?)", begin, end, data_size));
         if (end - begin != bytes) throw bad(fmt::format("data holds {} bytes, shape {} needs {}", end - begin, shape_str(shape), bytes));
         Tensor t(desc);
-        in.seekg(static_cast<std::streamoff>(data_start + begin));
-        in.read(static_cast<char*>(t.data()), static_cast<std::streamsize>(bytes));
-        if (!in) throw bad("could not read its data (truncated file?)");
+        if (::fseeko(file.get(), static_cast<off_t>(data_start + begin), SEEK_SET) != 0 || !read(t.data(), bytes))
+            throw bad("could not read its data (truncated file?)");
         out.emplace(name, std::move(t));
     }
     return out;

@@ -1,6 +1,9 @@
 #include "byte_stream.h"
 
+#include <unistd.h>
+
 #include <weft/error.h>
+#include <weft/input_file.h>
 
 #include <fmt/format.h>
 #include <lzma.h>
@@ -43,12 +46,8 @@ struct ByteStream::Xz {
 };
 
 ByteStream::ByteStream(const std::filesystem::path& file) : path_(file) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec))
-        throw Error(fmt::format("{}: {}", where(), std::filesystem::exists(file, ec)
-                                                       ? "not a regular file" : "missing"));
-    file_ = std::fopen(file.c_str(), "rb");
-    if (!file_) throw Error(fmt::format("{}: cannot open: {}", where(), std::strerror(errno)));
+    std::uint64_t size = 0;
+    file_ = open_regular_file(file, &size).release();  // a FIFO is refused, not waited on
 
     std::array<std::uint8_t, 6> head{};
     std::size_t got = std::fread(head.data(), 1, head.size(), file_);
@@ -58,17 +57,22 @@ ByteStream::ByteStream(const std::filesystem::path& file) : path_(file) {
         kind_ = Kind::xz;
     }
     if (kind_ == Kind::gzip) {
+        // zlib reads the descriptor already examined, not the name again.
+        std::rewind(file_);
+        const int fd = ::dup(fileno(file_));
         std::fclose(file_);
         file_ = nullptr;
-        gz_ = gzopen(file.c_str(), "rb");
-        if (!gz_) throw Error(fmt::format("{}: cannot open: {}", where(), std::strerror(errno)));
+        if (fd >= 0) gz_ = gzdopen(fd, "rb");
+        if (!gz_) {
+            if (fd >= 0) ::close(fd);
+            throw Error(fmt::format("{}: cannot open: {}", where(), std::strerror(errno)));
+        }
         gzbuffer(static_cast<gzFile>(gz_), 256 << 10);
         return;
     }
     std::rewind(file_);
     if (kind_ == Kind::raw) {
-        raw_size_ = std::filesystem::file_size(file, ec);
-        if (ec) throw Error(fmt::format("{}: cannot read its size: {}", where(), ec.message()));
+        raw_size_ = size;
         return;
     }
     xz_ = std::make_unique<Xz>();
@@ -165,16 +169,12 @@ bool ByteStream::at_end() {
 }
 
 std::vector<std::uint8_t> read_file(const std::filesystem::path& file, std::uint64_t limit) {
-    std::FILE* handle = std::fopen(file.c_str(), "rb");
-    if (!handle) throw Error(fmt::format("{}: cannot open: {}", file.string(), std::strerror(errno)));
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> guard(handle, std::fclose);
-    std::error_code ec;
-    std::uint64_t size = std::filesystem::file_size(file, ec);
-    if (ec) throw Error(fmt::format("{}: cannot read its size: {}", file.string(), ec.message()));
+    std::uint64_t size = 0;
+    const FilePtr handle = open_regular_file(file, &size);  // a FIFO is refused, not waited on
     if (size > limit)
         throw Error(fmt::format("{}: {} bytes, more than the {} allowed", file.string(), size, limit));
     std::vector<std::uint8_t> bytes(size);
-    if (std::fread(bytes.data(), 1, bytes.size(), handle) != bytes.size())
+    if (std::fread(bytes.data(), 1, bytes.size(), handle.get()) != bytes.size())
         throw Error(fmt::format("{}: read error", file.string()));
     return bytes;
 }

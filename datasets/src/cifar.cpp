@@ -4,11 +4,12 @@
 #include "readers.h"
 
 #include <weft/error.h>
+#include <weft/input_file.h>
 
 #include <fmt/format.h>
 
 #include <cstring>
-#include <fstream>
+#include <sstream>
 
 namespace weft::datasets {
 namespace {
@@ -62,13 +63,13 @@ void read_records(const std::filesystem::path& file, const RecordFormat& format,
 }
 
 // One name per non-empty line; absent file: fallback. A file with the wrong count is an error
-// rather than silently mislabelling classes.
+// rather than silently mislabelling classes. 100 names fit in far less than the bound, which keeps
+// a file that is no list of names (/dev/zero behind a symlink, a huge file) from filling memory.
 std::vector<std::string> read_class_names(const std::filesystem::path& file, std::size_t count,
                                           std::vector<std::string> fallback) {
     std::error_code ec;
     if (!std::filesystem::exists(file, ec)) return fallback;
-    std::ifstream in(file);
-    if (!in) throw Error(fmt::format("{}: cannot open", file.string()));
+    std::istringstream in(read_whole_file(file, 1 << 20, "a list of class names"));
     std::vector<std::string> names;
     for (std::string line; std::getline(in, line) && names.size() <= count;) {
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();

@@ -71,14 +71,11 @@ Dataset load_folder(const fs::path& dir, Split split) {
         if (!fs::is_directory(class_dir, ec)) continue;  // a class present in the other split only
         for (const fs::path& file : entries(class_dir)) {
             if (fs::is_directory(file, ec)) continue;
-            Image image = read_image(file);
-            if (images.empty()) {
-                first_file = file;
-            } else if (image.height != images.front().height || image.width != images.front().width) {
-                throw Error(fmt::format("{}: {}x{} image, but {} is {}x{} (all images must have one size)",
-                                        file.string(), image.width, image.height, first_file.string(),
-                                        images.front().width, images.front().height));
-            }
+            // Every image must have the first one's size: checked from the header, before decoding.
+            std::optional<ImageSize> first_size;
+            if (!images.empty()) first_size = ImageSize{images.front().height, images.front().width, first_file.string()};
+            Image image = read_image(file, first_size);
+            if (images.empty()) first_file = file;
             all_gray = all_gray && image.channels == 1;
             images.push_back(std::move(image));
             data.labels.push_back(static_cast<std::int32_t>(label));

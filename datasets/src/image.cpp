@@ -19,7 +19,13 @@ namespace weft::datasets {
 namespace {
 
 constexpr std::uint64_t file_limit = 1ull << 30;
-constexpr std::uint64_t pixel_limit = 1ull << 30;  // bytes of one decoded image
+// Bytes of one decoded image: a 9000×9000 RGB photograph fits, a header's fantasy does not.
+constexpr std::uint64_t pixel_limit = 1ull << 28;
+// Deflate expands at most 1032-fold (a 258-byte match per 2 bits), so a PNG of n bytes holds at
+// most 1032·n bytes of filtered rows, whatever its header says.
+constexpr std::uint64_t deflate_max_ratio = 1032;
+// Huffman-coded JPEG spends at least one bit on each 8×8 block's DC coefficient.
+constexpr std::uint64_t jpeg_blocks_per_byte = 8;
 
 bool is_png(const std::vector<std::uint8_t>& bytes) {
     static const std::uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -41,13 +47,25 @@ std::vector<std::uint8_t> to_planar(const std::vector<std::uint8_t>& interleaved
     return planar;
 }
 
+// The checks of what a header claims, before anything is allocated for it.
 void check_size(const std::filesystem::path& file, std::uint64_t width, std::uint64_t height,
-                std::uint64_t channels) {
+                std::uint64_t channels, const std::optional<ImageSize>& expected) {
     if (width == 0 || height == 0)
         throw Error(fmt::format("{}: empty image ({}x{})", file.string(), width, height));
+    if (expected && (std::int64_t(height) != expected->height || std::int64_t(width) != expected->width))
+        throw Error(fmt::format("{}: {}x{} image, but {} is {}x{}", file.string(), width, height, expected->source,
+                                expected->width, expected->height));
     if (width * height * channels > pixel_limit)
         throw Error(fmt::format("{}: {}x{} image is larger than {} bytes decoded", file.string(), width,
                                 height, pixel_limit));
+}
+
+void check_claim_fits_file(const std::filesystem::path& file, std::uint64_t width, std::uint64_t height,
+                           std::uint64_t needed, std::uint64_t most, const char* unit) {
+    if (needed > most)
+        throw Error(fmt::format("{}: the header claims a {}x{} image, {} {}, more than a file of its size can "
+                                "hold ({} at most): corrupt or hostile",
+                                file.string(), width, height, needed, unit, most));
 }
 
 // ---- PNG ----
@@ -76,6 +94,7 @@ void png_read_memory(png_structp png, png_bytep out, png_size_t n) {
 struct PngInfo {
     png_uint_32 width, height;
     int channels;
+    std::uint64_t raw_row_bytes;  // as stored, before the conversion: what the deflate data holds
 };
 
 // Reads the header and sets up the conversion to 8-bit gray or RGB without alpha.
@@ -84,6 +103,7 @@ bool png_start(png_structp png, png_infop info, PngInfo* out) {
     png_read_info(png, info);
     int color = png_get_color_type(png, info);
     int depth = png_get_bit_depth(png, info);
+    out->raw_row_bytes = (std::uint64_t{png_get_image_width(png, info)} * depth * png_get_channels(png, info) + 7) / 8;
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16) png_set_scale_16(png);
@@ -97,17 +117,23 @@ bool png_start(png_structp png, png_infop info, PngInfo* out) {
     return true;
 }
 
-bool png_rows(png_structp png, png_infop info, std::uint8_t* pixels, std::size_t row_bytes,
+// Rows are appended as they decode, so a truncated file costs what it holds, not what its header
+// claims; interlaced images are read pass after pass into the same rows, all allocated first.
+bool png_rows(png_structp png, png_infop info, std::vector<std::uint8_t>* pixels, std::size_t row_bytes,
               png_uint_32 height, int passes) {
     if (setjmp(png_jmpbuf(png))) return false;
-    // Interlaced images are read pass after pass into the same rows.
+    if (passes > 1) pixels->resize(row_bytes * height);
     for (int pass = 0; pass < passes; ++pass)
-        for (png_uint_32 y = 0; y < height; ++y) png_read_row(png, pixels + y * row_bytes, nullptr);
+        for (png_uint_32 y = 0; y < height; ++y) {
+            if (passes == 1) pixels->resize(row_bytes * (y + 1));
+            png_read_row(png, pixels->data() + y * row_bytes, nullptr);
+        }
     png_read_end(png, info);
     return true;
 }
 
-Image decode_png(const std::filesystem::path& file, const std::vector<std::uint8_t>& bytes) {
+Image decode_png(const std::filesystem::path& file, const std::vector<std::uint8_t>& bytes,
+                 const std::optional<ImageSize>& expected) {
     PngState state{bytes.data(), bytes.size(), 0, {}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, png_fail, png_ignore_warning);
     if (!png) throw Error(fmt::format("{}: cannot create a PNG decoder", file.string()));
@@ -125,13 +151,16 @@ Image decode_png(const std::filesystem::path& file, const std::vector<std::uint8
     if (!png_start(png, info, &header)) throw fail();
     if (header.channels != 1 && header.channels != 3)
         throw Error(fmt::format("{}: PNG decodes to {} channels", file.string(), header.channels));
-    check_size(file, header.width, header.height, header.channels);
+    check_size(file, header.width, header.height, header.channels, expected);
+    // Each row is stored with one filter byte in front.
+    check_claim_fits_file(file, header.width, header.height, (header.raw_row_bytes + 1) * header.height,
+                          deflate_max_ratio * bytes.size(), "bytes of rows");
     const std::size_t row_bytes = std::size_t{header.width} * header.channels;
     if (png_get_rowbytes(png, info) != row_bytes)
         throw Error(fmt::format("{}: unexpected PNG row size", file.string()));
-    std::vector<std::uint8_t> interleaved(row_bytes * header.height);
+    std::vector<std::uint8_t> interleaved;
     int passes = png_get_interlace_type(png, info) == PNG_INTERLACE_NONE ? 1 : 7;
-    if (!png_rows(png, info, interleaved.data(), row_bytes, header.height, passes)) throw fail();
+    if (!png_rows(png, info, &interleaved, row_bytes, header.height, passes)) throw fail();
 
     Image image{header.channels, header.height, header.width, {}};
     image.pixels = to_planar(interleaved, image.channels, image.height * image.width);
@@ -162,6 +191,8 @@ struct JpegInfo {
     JDIMENSION width, height;
     int channels;
     bool cmyk;
+    bool arithmetic;
+    std::uint64_t blocks;  // 8×8 blocks over all components: what the entropy-coded data describes
 };
 
 bool jpeg_start(jpeg_decompress_struct* cinfo, const std::uint8_t* data, std::size_t size,
@@ -171,6 +202,10 @@ bool jpeg_start(jpeg_decompress_struct* cinfo, const std::uint8_t* data, std::si
     jpeg_create_decompress(cinfo);
     jpeg_mem_src(cinfo, data, static_cast<unsigned long>(size));
     jpeg_read_header(cinfo, TRUE);
+    out->arithmetic = cinfo->arith_code;
+    out->blocks = 0;
+    for (int c = 0; c < cinfo->num_components; ++c)
+        out->blocks += std::uint64_t{cinfo->comp_info[c].width_in_blocks} * cinfo->comp_info[c].height_in_blocks;
     out->cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
     if (out->cmyk) return true;
     cinfo->out_color_space = cinfo->num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
@@ -181,19 +216,22 @@ bool jpeg_start(jpeg_decompress_struct* cinfo, const std::uint8_t* data, std::si
     return true;
 }
 
-bool jpeg_rows(jpeg_decompress_struct* cinfo, std::uint8_t* pixels, std::size_t row_bytes) {
+// Scanlines are appended as they decode, so a truncated file costs what it holds.
+bool jpeg_rows(jpeg_decompress_struct* cinfo, std::vector<std::uint8_t>* pixels, std::size_t row_bytes) {
     auto* error = reinterpret_cast<JpegError*>(cinfo->err);
     if (setjmp(error->jump)) return false;
     jpeg_start_decompress(cinfo);
     while (cinfo->output_scanline < cinfo->output_height) {
-        JSAMPROW row = pixels + std::size_t{cinfo->output_scanline} * row_bytes;
+        pixels->resize(row_bytes * (std::size_t{cinfo->output_scanline} + 1));
+        JSAMPROW row = pixels->data() + std::size_t{cinfo->output_scanline} * row_bytes;
         jpeg_read_scanlines(cinfo, &row, 1);
     }
     jpeg_finish_decompress(cinfo);
     return true;
 }
 
-Image decode_jpeg(const std::filesystem::path& file, const std::vector<std::uint8_t>& bytes) {
+Image decode_jpeg(const std::filesystem::path& file, const std::vector<std::uint8_t>& bytes,
+                  const std::optional<ImageSize>& expected) {
     jpeg_decompress_struct cinfo{};
     JpegError error{};
     cinfo.err = jpeg_std_error(&error.manager);
@@ -210,10 +248,17 @@ Image decode_jpeg(const std::filesystem::path& file, const std::vector<std::uint
     if (header.cmyk) throw Error(fmt::format("{}: CMYK JPEG images are not supported", file.string()));
     if (header.channels != 1 && header.channels != 3)
         throw Error(fmt::format("{}: JPEG decodes to {} channels", file.string(), header.channels));
-    check_size(file, header.width, header.height, header.channels);
+    // Arithmetic coding may spend less than a bit per block, so no file size bounds what it claims.
+    if (header.arithmetic)
+        throw Error(fmt::format("{}: arithmetic-coded JPEG is not supported (only Huffman-coded JPEG, whose "
+                                "size bounds its image, is read)", file.string()));
+    check_size(file, header.width, header.height, header.channels, expected);
+    // Progressive JPEG keeps every block's coefficients from the start: checked before that.
+    check_claim_fits_file(file, header.width, header.height, header.blocks, jpeg_blocks_per_byte * bytes.size(),
+                          "8x8 blocks");
     const std::size_t row_bytes = std::size_t{header.width} * header.channels;
-    std::vector<std::uint8_t> interleaved(row_bytes * header.height);
-    if (!jpeg_rows(&cinfo, interleaved.data(), row_bytes)) throw fail();
+    std::vector<std::uint8_t> interleaved;
+    if (!jpeg_rows(&cinfo, &interleaved, row_bytes)) throw fail();
 
     Image image{header.channels, header.height, header.width, {}};
     image.pixels = to_planar(interleaved, image.channels, image.height * image.width);
@@ -222,10 +267,10 @@ Image decode_jpeg(const std::filesystem::path& file, const std::vector<std::uint
 
 }  // namespace
 
-Image read_image(const std::filesystem::path& file) {
+Image read_image(const std::filesystem::path& file, std::optional<ImageSize> expected) {
     std::vector<std::uint8_t> bytes = read_file(file, file_limit);
-    if (is_png(bytes)) return decode_png(file, bytes);
-    if (is_jpeg(bytes)) return decode_jpeg(file, bytes);
+    if (is_png(bytes)) return decode_png(file, bytes, expected);
+    if (is_jpeg(bytes)) return decode_jpeg(file, bytes, expected);
     throw Error(fmt::format("{}: neither a PNG nor a JPEG image", file.string()));
 }
 

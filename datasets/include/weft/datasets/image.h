@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace weft::datasets {
@@ -12,9 +14,17 @@ struct Image {
     std::vector<std::uint8_t> pixels;                  // planar CHW
 };
 
+struct ImageSize {
+    std::int64_t height = 0, width = 0;
+    std::string source;  // what has this size, for the error: "1.png", "the input of graph 'x'"
+};
+
 // PNG or JPEG, told apart by content, not by extension. PNG palette, gray, 16-bit and alpha
 // images become 8-bit gray or RGB (alpha dropped, no gamma applied); corrupt or truncated data is
-// a weft::Error naming the file, never a partial image.
-Image read_image(const std::filesystem::path& file);
+// a weft::Error naming the file, never a partial image. What the header claims is checked before
+// anything is allocated for it: against `expected` when given (the size the graph takes, or the
+// first image of a dataset), against the most a file of this size can encode, and against 256 MiB
+// decoded. Only regular files are read (a FIFO would block).
+Image read_image(const std::filesystem::path& file, std::optional<ImageSize> expected = std::nullopt);
 
 }  // namespace weft::datasets
