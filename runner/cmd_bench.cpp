@@ -278,6 +278,7 @@ void add_bench_command(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("bench", "steady-state throughput (median time per batch, images/s)");
     add_graph_options(*cmd, o->graph);
     add_device_options(*cmd, o->device);
+    add_numerics_option(*cmd, o->device);
     cmd->add_option("--batch", o->batch, "batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
     cmd->add_option("--warmup", o->warmup, "untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
     cmd->add_option("--iterations", o->min_iterations, "at least this many timed runs")->check(CLI::PositiveNumber)->capture_default_str();

@@ -253,6 +253,7 @@ void add_run_command(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("run", "forward pass: print the output, a summary and the time per batch");
     add_graph_options(*cmd, o->graph);
     add_device_options(*cmd, o->device);
+    add_numerics_option(*cmd, o->device);
     cmd->add_option("--input", o->input,
                     "'random', a .npy file (float32, float64 or uint8 pixels; [N,C,H,W], [N,H,W,C] or one image), "
                     "or a PNG/JPEG image (pixels normalised as the weights were trained)")

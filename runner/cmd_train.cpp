@@ -216,28 +216,29 @@ void add_train_command(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("train", "train a graph with SGD on a dataset (checkpoints, metrics, curves)");
     add_graph_options(*cmd, o->graph);
     add_device_options(*cmd, o->device);
+    add_numerics_option(*cmd, o->device);
     auto& c = o->config;
     cmd->add_option("--data", c.data, "dataset: " + kinds_help());
     cmd->add_option("--out", c.out_dir, "run directory (metrics.csv, curves.svg, checkpoints)");
     cmd->add_option("--resume", o->resume, "continue the run in this directory from its last checkpoint");
     cmd->add_option("--epochs", c.epochs, "epochs")->check(CLI::Range(1, 100000))->capture_default_str();
     cmd->add_option("--batch", c.batch, "batch size")->check(CLI::Range(1, 1 << 16))->capture_default_str();
-    cmd->add_option("--lr", c.lr, "base learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--lr", c.lr, "base learning rate")->check(finite_number() & CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--schedule", c.schedule, "constant, cosine, step:E1,E2[@GAMMA] (the paper: ×0.1 at epochs)")
         ->capture_default_str();
     cmd->add_option("--schedule-epochs", c.schedule_epochs,
                     "lay the schedule out over this many epochs (default: --epochs; kept by --resume, which trains on "
                     "at the schedule's end value past it)")
         ->check(CLI::Range(1, 100000));
-    cmd->add_option("--warmup", c.warmup_epochs, "linear learning-rate warm-up, epochs")->check(CLI::NonNegativeNumber)->capture_default_str();
-    cmd->add_option("--momentum", c.sgd.momentum, "SGD momentum")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
-    cmd->add_option("--weight-decay", c.sgd.weight_decay, "L2 weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
+    cmd->add_option("--warmup", c.warmup_epochs, "linear learning-rate warm-up, epochs")->check(finite_number() & CLI::NonNegativeNumber)->capture_default_str();
+    cmd->add_option("--momentum", c.sgd.momentum, "SGD momentum")->check(finite_number() & CLI::Range(0.0, 0.9999))->capture_default_str();
+    cmd->add_option("--weight-decay", c.sgd.weight_decay, "L2 weight decay")->check(finite_number() & CLI::NonNegativeNumber)->capture_default_str();
     cmd->add_option("--decay-bn", o->decay_bn, "apply weight decay to batch-norm scale and shift too (yes/no)")
         ->check(CLI::IsMember({"yes", "no"}))->capture_default_str();
     cmd->add_flag("!--no-nesterov", c.sgd.nesterov, "plain momentum instead of Nesterov's");
     cmd->add_option("--label-smoothing", c.label_smoothing,
                     "move this much of each training target's weight evenly onto all classes (0: none)")
-        ->check(CLI::Range(0.0, 0.999))
+        ->check(finite_number() & CLI::Range(0.0, 0.999))
         ->capture_default_str();
     cmd->add_flag("--no-augment", o->no_augment, "no padding, cropping or flipping");
     cmd->add_option("--pad", c.pad, "zero padding before the random crop")->check(CLI::Range(0, 64))->capture_default_str();
@@ -255,6 +256,7 @@ void add_eval_command(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("eval", "accuracy of trained weights: top-1/top-5, per class, confusion matrix");
     add_graph_options(*cmd, o->graph);
     add_device_options(*cmd, o->device);
+    add_numerics_option(*cmd, o->device);
     cmd->add_option("--weights", o->weights, "trained weights (.safetensors); a weft-trained file names its graph and data")
         ->required();
     cmd->add_option("--data", o->data, "dataset (default: the one the weights were trained on): " + kinds_help());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <thread>
 
 #include <fmt/format.h>
@@ -91,6 +92,25 @@ void add_device_options(CLI::App& app, DeviceChoice& choice) {
         ->capture_default_str();
 }
 
+CLI::Validator finite_number() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            // CLI11's range checks compare, and every comparison with NaN is false: "nan" and
+            // "inf" would pass them and poison every weight at the first step.
+            double value = 0;
+            const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (error == std::errc() && end == text.data() + text.size() && std::isfinite(value)) return {};
+            return fmt::format("'{}' is not a finite number", text);
+        },
+        "FINITE");
+}
+
+void add_numerics_option(CLI::App& app, DeviceChoice& choice) {
+    app.add_flag("--check-numerics", choice.check_numerics,
+                 "after every node, check its outputs for NaN and infinity and stop at the first node producing "
+                 "one, naming it (slow: for finding where numbers go wrong)");
+}
+
 std::unique_ptr<Registry> load_registry(const GraphOptions& options, const std::vector<std::string>& backends,
                                         RefusedLibraries refused) {
     auto registry = std::make_unique<Registry>();
@@ -131,6 +151,7 @@ CompileOptions compile_options(const DeviceChoice& choice) {
     c.backend = device.backend;
     c.device.index = device.index;
     c.device.threads = choice.threads;
+    c.check_numerics = choice.check_numerics;
     for (const std::string& kv : choice.kernels) {
         const auto eq = kv.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())

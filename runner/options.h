@@ -32,6 +32,7 @@ struct DeviceChoice {
     int threads = 0;
     std::vector<std::string> kernels;  // op=library
     std::string passes = "default";    // see select_passes
+    bool check_numerics = false;       // CompileOptions::check_numerics
 };
 
 // What --device names: a backend and which of its devices ("cuda:1" -> cuda, 1).
@@ -48,6 +49,12 @@ void add_plugin_options(CLI::App& app, GraphOptions& options);
 // --threads, --kernel and --passes.
 void add_device_options(CLI::App& app, DeviceChoice& choice);
 void add_device_option(CLI::App& app, DeviceChoice& choice, const std::string& help);
+
+// Accepts a number only when it is finite: combined with a range check (`finite_number() &
+// CLI::PositiveNumber`), since those let NaN through.
+CLI::Validator finite_number();
+// --check-numerics, for the commands that run a graph (run, eval, bench, train).
+void add_numerics_option(CLI::App& app, DeviceChoice& choice);
 
 // Whether load_registry warns on stderr, one line each, about libraries the host refused:
 // every command that runs or checks a graph does; `weft plugins` lists them itself.

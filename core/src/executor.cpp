@@ -3,11 +3,13 @@
 #include "weft/executor.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "graph_boundary.h"
 #include "node_compiler.h"
+#include "numerics_check.h"
 #include "weft/registry.h"
 
 namespace weft {
@@ -28,6 +30,7 @@ struct Executor::Impl {
     std::vector<DeviceBuffer> saved;  // per compiled node; empty for inference kernels
     bool profiling = false;
     std::vector<double> node_seconds;
+    std::optional<detail::NumericsCheck> numerics;  // with CompileOptions::check_numerics
 
     TensorView value_view(int v) const {
         return TensorView{arena.bytes() + plan.values[v].offset, graph.values[v].desc};
@@ -64,6 +67,7 @@ Executor::Executor(const Graph& graph, const Registry& registry, const WeightMap
     }
     s.plan.workspace_bytes = workspace_bytes;
     s.workspace = DeviceBuffer(*s.device, workspace_bytes);
+    if (options.check_numerics) s.numerics.emplace(s.graph);
 }
 
 Executor::~Executor() = default;
@@ -74,7 +78,9 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
     Impl& s = *impl_;
     auto device_view = [&](int v) { return s.value_view(v); };
     copy_graph_inputs(s.graph, *s.device, inputs, outputs.size(), "run", device_view);
-    detail::run_forward(s.graph, s.nodes, *s.device, s.workspace.ptr, s.profiling ? &s.node_seconds : nullptr);
+    if (s.numerics) s.numerics->check_inputs(s.graph, inputs);
+    detail::run_forward(s.graph, s.nodes, *s.device, s.workspace.ptr, s.profiling ? &s.node_seconds : nullptr,
+                        s.numerics ? &*s.numerics : nullptr);
     s.device->synchronize();
     copy_graph_outputs(s.graph, *s.device, outputs, device_view);
 }

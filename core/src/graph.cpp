@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "weft/checked_arithmetic.h"
+
 namespace weft {
 
 int Graph::add_input(std::string name, TensorDesc desc) {
@@ -88,10 +90,12 @@ std::vector<int> Graph::topological_order() const {
 GraphTotals graph_totals(const Graph& graph) {
     GraphTotals t;
     for (const Node& n : graph.nodes) {
-        t.macs += n.macs;
+        // Each node's numbers are in range (shape inference checked them); their sum need not be.
+        const std::string where = fmt::format("{}: node '{}': the graph's total", n.loc.str(), n.name);
+        t.macs = checked_add(t.macs, n.macs, where + " of multiply-adds");
         for (const ParamSpec& p : n.params) {
-            t.all_params += p.desc.numel();
-            if (p.counted) t.params += p.desc.numel();
+            t.all_params = checked_add(t.all_params, p.desc.numel(), where + " of parameters");
+            if (p.counted) t.params = checked_add(t.params, p.desc.numel(), where + " of parameters");
         }
     }
     return t;

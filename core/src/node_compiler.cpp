@@ -5,6 +5,7 @@
 
 #include "arena_allocator.h"
 #include "exception_text.h"
+#include "numerics_check.h"
 
 namespace weft::detail {
 
@@ -33,12 +34,14 @@ void create_kernel(CompiledNode& compiled, const Graph& graph, const Registry& r
 }
 
 void run_forward(const Graph& graph, std::vector<CompiledNode>& nodes, Device& device, void* workspace,
-                 std::vector<double>* seconds) {
-    for (CompiledNode& c : nodes)
+                 std::vector<double>* seconds, NumericsCheck* numerics) {
+    for (CompiledNode& c : nodes) {
         timed(device, seconds, c.node, [&] {
             run_node(graph, c, "forward",
                      [&] { c.kernel->forward(ForwardArgs{c.inputs, c.outputs, c.params, workspace, c.saved}); });
         });
+        if (numerics) numerics->check_outputs(graph, c, device);
+    }
 }
 
 std::string kernel_name_of(const std::vector<CompiledNode>& compiled, int node) {
@@ -50,7 +53,7 @@ std::string kernel_name_of(const std::vector<CompiledNode>& compiled, int node) 
 ParameterStorage allocate_parameters(const Graph& graph, Device& device) {
     std::size_t bytes = 0;
     for (const Node& n : graph.nodes)
-        for (const ParamSpec& p : n.params) bytes += align_up(p.desc.bytes());
+        for (const ParamSpec& p : n.params) bytes = checked_add_bytes(bytes, align_up(p.desc.bytes()), "the parameters");
     ParameterStorage storage;
     storage.buffer = DeviceBuffer(device, bytes);
     std::size_t offset = 0;

@@ -70,9 +70,12 @@ void timed(Device& device, std::vector<double>* seconds, int node, Call&& call) 
     }
 }
 
-// Every node's forward, in compiled order, timed into `seconds` when profiling.
+class NumericsCheck;
+
+// Every node's forward, in compiled order, timed into `seconds` when profiling, and each node's
+// outputs checked for NaN and infinity by `numerics` when given (--check-numerics).
 void run_forward(const Graph& graph, std::vector<CompiledNode>& nodes, Device& device, void* workspace,
-                 std::vector<double>* seconds);
+                 std::vector<double>* seconds, NumericsCheck* numerics = nullptr);
 
 // Every parameter of a graph on the device, in one allocation: node order, 64-byte aligned
 // slots. `views[n][p]` is where parameter p of node n lives.

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "finite_values.h"
 #include "weft/checked_arithmetic.h"
 #include "weft/error.h"
 #include "weft/input_file.h"
@@ -118,6 +119,11 @@ Tensor load_npy(const fs::path& path, std::string* stored_type, const std::funct
         }
     }
     if (!complete) throw Error(fmt::format("{}: truncated data: shape {} needs {} bytes", where, shape_str(shape), needed));
+    // Float data must be finite (float64 beyond float32's range narrows to infinity, and is refused too).
+    if (t.desc().dtype == DType::f32)
+        if (auto i = detail::first_non_finite(t.as<float>(), t.numel()))
+            throw Error(fmt::format("{}: {} (weft takes finite numbers only)", where,
+                                    detail::describe_element(shape, *i, t.as<float>()[*i])));
     if (stored_type) *stored_type = stored->name;
     return t;
 }

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "exception_text.h"
+#include "weft/checked_arithmetic.h"
 #include "weft/error.h"
 
 namespace weft {
@@ -35,7 +36,9 @@ Optimizer::Optimizer(TrainingExecutor& executor, const Registry& registry, Optim
     const auto& params = executor_.parameters();
     std::size_t bytes = 0;
     for (const auto& p : params)
-        if (p.spec.learnable) bytes += state_names_.size() * ((p.spec.desc.bytes() + 63) / 64 * 64);
+        if (p.spec.learnable)
+            for (std::size_t k = 0; k < state_names_.size(); ++k)
+                bytes = checked_add_bytes(bytes, (p.spec.desc.bytes() + 63) / 64 * 64, "the optimizer's state");
     storage_ = bytes ? device.allocate(bytes) : nullptr;
     if (storage_) device.fill_zero(storage_, bytes);
     std::size_t offset = 0;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "finite_values.h"
 #include "weft/error.h"
 #include "weft/input_file.h"
 #include "weft/weights.h"
@@ -162,6 +163,9 @@ WeightMap load_safetensors(const fs::path& path, std::map<std::string, std::stri
         Tensor t(desc);
         if (::fseeko(file.get(), static_cast<off_t>(data_start + begin), SEEK_SET) != 0 || !read(t.data(), bytes))
             throw bad("could not read its data (truncated file?)");
+        // A NaN or infinite weight poisons every output downstream; better refused here, by name.
+        if (auto i = detail::first_non_finite(t.as<float>(), t.numel()))
+            throw bad(fmt::format("{} (weights must be finite numbers)", detail::describe_element(shape, *i, t.as<float>()[*i])));
         out.emplace(name, std::move(t));
     }
     return out;

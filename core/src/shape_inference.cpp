@@ -46,6 +46,10 @@ void infer_node(Graph& graph, Node& node, const Registry& registry) {
         (void)sig.outputs[i].bytes();  // rejects shapes too large to address
         graph.values[node.outputs[i]].desc = sig.outputs[i];
     }
+    for (const ParamSpec& p : sig.params) (void)p.desc.bytes();  // likewise, here where the node is named
+    if (sig.macs < 0)
+        throw Error(fmt::format("op '{}' inferred a negative multiply-add count {} (plugin {})", node.op, sig.macs,
+                                registry.op_library(node.op).string()));
     node.params = std::move(sig.params);
     node.macs = sig.macs;
 }

@@ -3,12 +3,14 @@
 // and per batch runs forward, seeds dL/dL = 1, runs backward in reverse and sums gradients where
 // a value has several readers.
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "arena_allocator.h"
 #include "graph_boundary.h"
 #include "node_compiler.h"
+#include "numerics_check.h"
 #include "weft/registry.h"
 #include "weft/training.h"
 
@@ -44,6 +46,7 @@ struct TrainingExecutor::Impl {
     TensorView loss_grad;
     bool profiling = false;
     std::vector<double> forward_seconds, backward_seconds;
+    std::optional<detail::NumericsCheck> numerics;  // forward outputs, with CompileOptions::check_numerics
 
     TensorView at(const TrainingPlan::Slot& slot, const TensorDesc& desc) const {
         return TensorView{arena.bytes() + slot.offset, desc};
@@ -97,6 +100,7 @@ TrainingExecutor::TrainingExecutor(const Graph& graph, const Registry& registry,
     s.forward_seconds.assign(n_nodes, 0.0);
     s.backward_seconds.assign(n_nodes, 0.0);
     s.loss_grad = s.at(s.plan.grads[loss_value], s.graph.values[loss_value].desc);
+    if (options.check_numerics) s.numerics.emplace(s.graph);
 
     for (int n : s.plan.order) {
         const Node& node = s.graph.nodes[n];
@@ -137,7 +141,9 @@ void TrainingExecutor::step(std::span<const Tensor> inputs, std::span<Tensor> ou
     Impl& s = *impl_;
     auto device_view = [&](int v) { return s.at(s.plan.values[v], s.graph.values[v].desc); };
     copy_graph_inputs(s.graph, *s.device, inputs, outputs.size(), "step", device_view);
-    detail::run_forward(s.graph, s.nodes, *s.device, s.workspace.ptr, s.profiling ? &s.forward_seconds : nullptr);
+    if (s.numerics) s.numerics->check_inputs(s.graph, inputs);
+    detail::run_forward(s.graph, s.nodes, *s.device, s.workspace.ptr, s.profiling ? &s.forward_seconds : nullptr,
+                        s.numerics ? &*s.numerics : nullptr);
     const float one = 1.f;
     s.device->copy_from_host(s.loss_grad.data, &one, sizeof one);
     for (std::size_t k = s.nodes.size(); k-- > 0;) {

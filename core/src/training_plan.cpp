@@ -106,7 +106,7 @@ void add_activation_intervals(const Graph& graph, const Registry& registry, Trai
         for (std::size_t o = 0; o < node.outputs.size(); ++o) {
             const int out = node.outputs[o];
             plan.values[out].bytes = graph.values[out].desc.bytes();
-            plan.activation_bytes += plan.values[out].bytes;
+            plan.activation_bytes = checked_add_bytes(plan.activation_bytes, plan.values[out].bytes, "the activations");
             // In place when the input dies here, forward and backward alike.
             if (o == 0 && schema && schema->inplace_input && *schema->inplace_input < static_cast<int>(node.inputs.size())) {
                 const int in = node.inputs[*schema->inplace_input];
@@ -125,7 +125,7 @@ void add_activation_intervals(const Graph& graph, const Registry& registry, Trai
         }
         if (n < static_cast<int>(saved_bytes.size()) && saved_bytes[n] > 0) {
             plan.saved[n].bytes = saved_bytes[n];
-            plan.saved_bytes += saved_bytes[n];
+            plan.saved_bytes = checked_add_bytes(plan.saved_bytes, saved_bytes[n], "the kernels' saved state");
             add(p, plan.needs_backward[n] ? t.backward(n) : p, saved_bytes[n], &plan.saved[n].offset);
         }
     }
@@ -158,7 +158,7 @@ std::vector<int> route_gradients(const Graph& graph, TrainingPlan& plan, const T
                 grad_start[v] = now;
             }
             plan.grads[v].bytes = graph.values[v].desc.bytes();
-            plan.gradient_bytes += plan.grads[v].bytes;
+            plan.gradient_bytes = checked_add_bytes(plan.gradient_bytes, plan.grads[v].bytes, "the gradients");
             add(grad_start[v], now, plan.grads[v].bytes, &plan.grads[v].offset);
         }
         for (std::size_t i = 0; i < node.inputs.size(); ++i) {
@@ -195,9 +195,9 @@ void count_parameter_bytes(const Graph& graph, TrainingPlan& plan) {
     for (const Node& node : graph.nodes)
         for (const ParamSpec& p : node.params) {
             const std::size_t bytes = align_up(p.desc.bytes());
-            plan.param_bytes += bytes;
-            plan.param_grad_bytes += bytes;
-            if (p.learnable) plan.optimizer_bytes += bytes;
+            plan.param_bytes = checked_add_bytes(plan.param_bytes, bytes, "the parameters");
+            plan.param_grad_bytes = plan.param_bytes;
+            if (p.learnable) plan.optimizer_bytes = checked_add_bytes(plan.optimizer_bytes, bytes, "the parameters");
         }
 }
 

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "finite_values.h"
 #include "weft/error.h"
 
 namespace weft {
@@ -58,6 +59,15 @@ void fill(Tensor& t, const ParamSpec& spec, SplitMix64& rng) {
     }
 }
 
+// A parameter its schema declares non-negative (a running variance): the first negative value.
+void check_non_negative(const std::string& name, const Tensor& tensor) {
+    const float* values = tensor.as<float>();
+    for (std::int64_t i = 0; i < tensor.numel(); ++i)
+        if (values[i] < 0.f)
+            throw Error(fmt::format("weights: tensor '{}': {}, but its operator needs every value >= 0 (a variance)",
+                                    name, detail::describe_element(tensor.shape(), i, values[i])));
+}
+
 }  // namespace
 
 Tensor random_normal(const TensorDesc& desc, std::uint64_t seed) {
@@ -92,6 +102,7 @@ void check_weights(const Graph& graph, const WeightMap& weights) {
             if (it->second.desc().dtype != spec.desc.dtype || it->second.shape() != spec.desc.shape)
                 throw Error(fmt::format("weights: tensor '{}' is {}, the graph needs {}", name, it->second.desc().str(),
                                         spec.desc.str()));
+            if (spec.non_negative) check_non_negative(name, it->second);
         }
     if (weights.size() != expected)
         for (const auto& [name, t] : weights) {

@@ -40,6 +40,9 @@ weft::NodeSignature infer_batch_norm(const weft::InferContext& ctx) {
         channel_param("running_mean", channels, weft::ParamInit::zeros, /*learnable=*/false),
         channel_param("running_var", channels, weft::ParamInit::ones, /*learnable=*/false),
     };
+    // A variance is never negative; 1/sqrt(var + eps) of one would be NaN, in the kernels and in
+    // fold_batch_norm alike, so core refuses such a weights file at load.
+    signature.params.back().non_negative = true;
     return signature;  // MACs 0: the paper's FLOPs count convolutions and FC only
 }
 

@@ -4,6 +4,7 @@
 // naming what overflowed instead. Header-only: part of the plugin SDK.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -25,6 +26,14 @@ inline std::int64_t checked_mul(std::int64_t a, std::int64_t b, std::string_view
     std::int64_t product = 0;
     if (__builtin_mul_overflow(a, b, &product)) throw Error(std::string(what) + " overflows 64-bit arithmetic");
     return product;
+}
+
+// a + b for byte counts (buffers placed one after another in an arena, parameters in one block);
+// throws like checked_add rather than wrapping around to a small, wrong size.
+inline std::size_t checked_add_bytes(std::size_t a, std::size_t b, std::string_view what) {
+    std::size_t sum = 0;
+    if (__builtin_add_overflow(a, b, &sum)) throw Error(std::string(what) + " overflows 64-bit arithmetic");
+    return sum;
 }
 
 // The product of `factors` (multiply-add counts, fan-ins, element counts).

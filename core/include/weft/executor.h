@@ -42,6 +42,9 @@ struct CompileOptions {
     // false: every buffer of the training step gets memory of its own and nothing runs in
     // place — the unoptimised reference the planned step is tested against.
     bool reuse_memory = true;
+    // After every node's forward, copy its outputs to the host and stop at the first NaN or
+    // infinity, naming the node (--check-numerics); the graph inputs are checked too. Slow.
+    bool check_numerics = false;
 };
 
 class Executor {

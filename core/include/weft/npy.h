@@ -13,7 +13,7 @@ namespace weft {
 // float32 as it is, float64 narrowed to float32, uint8 as a u8 tensor. Refuses, naming the file:
 // anything but a regular file; any other element type or a Fortran-ordered array; a header whose
 // shape does not match the data bytes the file holds, or that `check_shape` (given the header's
-// shape) throws for — both before anything is allocated.
+// shape) throws for — both before anything is allocated; and NaN or infinite float values.
 // `stored_type`, when given, receives the file's own element type ("float32", "float64",
 // "uint8") for callers that say what they converted.
 Tensor load_npy(const std::filesystem::path& path, std::string* stored_type = nullptr,

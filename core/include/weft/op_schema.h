@@ -32,6 +32,9 @@ struct ParamSpec {
     bool counted = true;
     // Learnable parameters get gradients; running statistics are state, updated by the kernel.
     bool learnable = true;
+    // Every value must be >= 0 (a variance): a weights file holding a negative one is refused at
+    // load, naming the tensor, before a square root of it turns the output into NaN.
+    bool non_negative = false;
 };
 
 // What shape inference concludes about one node, for a concrete batch size.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "weft/checked_arithmetic.h"
 #include "weft/executor.h"
 #include "weft/graph.h"
 #include "weft/kernel.h"
@@ -45,7 +46,10 @@ struct TrainingPlan {
     std::size_t optimizer_bytes = 0;    // one momentum buffer per learnable parameter
     std::size_t workspace_bytes = 0;    // shared scratch, the largest kernel's
     std::size_t total_bytes() const {
-        return arena_bytes + param_bytes + param_grad_bytes + optimizer_bytes + workspace_bytes;
+        std::size_t total = arena_bytes;
+        for (std::size_t part : {param_bytes, param_grad_bytes, optimizer_bytes, workspace_bytes})
+            total = checked_add_bytes(total, part, "the training step's memory");
+        return total;
     }
 };
 
