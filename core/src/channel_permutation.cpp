@@ -43,7 +43,8 @@ std::optional<std::vector<std::int64_t>> of_node(const Graph& graph, const Regis
     return destination;
 }
 
-Trace trace_back(const Graph& graph, const Registry& registry, int value) {
+Trace trace_back(PassContext& context, int value) {
+    const Graph& graph = context.graph;
     Trace t;
     t.source = value;
     const std::int64_t channels = graph.values[value].desc.shape.at(1);
@@ -52,10 +53,10 @@ Trace trace_back(const Graph& graph, const Registry& registry, int value) {
     for (;;) {
         const int producer = graph.values[t.source].producer;
         if (producer < 0) break;
-        const auto destination = of_node(graph, registry, producer);
+        const auto destination = of_node(graph, context.registry, producer);
         if (!destination) break;
         const int input = graph.nodes[producer].inputs[0];
-        if (uses_of(graph, input) != 1) break;
+        if (uses_of(context, input) != 1) break;
         // Input channel k lands at destination[k] of the permutation's output, and from there
         // wherever the chain so far takes it.
         std::vector<std::int64_t> position(t.position.size());
@@ -67,11 +68,11 @@ Trace trace_back(const Graph& graph, const Registry& registry, int value) {
     return t;
 }
 
-std::optional<ExclusiveProducer> exclusive_producer(const Graph& graph, const Registry& registry, int value) {
-    if (uses_of(graph, value) != 1) return std::nullopt;
-    Trace trace = trace_back(graph, registry, value);
-    const int producer = graph.values[trace.source].producer;
-    if (producer < 0 || uses_of(graph, trace.source) != 1) return std::nullopt;
+std::optional<ExclusiveProducer> exclusive_producer(PassContext& context, int value) {
+    if (uses_of(context, value) != 1) return std::nullopt;
+    Trace trace = trace_back(context, value);
+    const int producer = context.graph.values[trace.source].producer;
+    if (producer < 0 || uses_of(context, trace.source) != 1) return std::nullopt;
     return ExclusiveProducer{producer, std::move(trace)};
 }
 

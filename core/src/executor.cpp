@@ -27,6 +27,7 @@ struct Executor::Impl {
     DeviceBuffer arena, workspace;
     detail::ParameterStorage params;
     std::vector<CompiledNode> nodes;
+    std::vector<std::string> kernel_names;  // by node index
     std::vector<DeviceBuffer> saved;  // per compiled node; empty for inference kernels
     bool profiling = false;
     std::vector<double> node_seconds;
@@ -65,6 +66,7 @@ Executor::Executor(const Graph& graph, const Registry& registry, const WeightMap
         c.saved = s.saved.back().ptr;
         s.nodes.push_back(std::move(c));
     }
+    s.kernel_names = detail::kernel_names_by_node(s.nodes, s.graph.nodes.size());
     s.plan.workspace_bytes = workspace_bytes;
     s.workspace = DeviceBuffer(*s.device, workspace_bytes);
     if (options.check_numerics) s.numerics.emplace(s.graph);
@@ -89,7 +91,7 @@ const BufferPlan& Executor::plan() const { return impl_->plan; }
 const Graph& Executor::graph() const { return impl_->graph; }
 Device& Executor::device() { return *impl_->device; }
 
-std::string Executor::kernel_name(int node) const { return detail::kernel_name_of(impl_->nodes, node); }
+std::string Executor::kernel_name(int node) const { return impl_->kernel_names.at(static_cast<std::size_t>(node)); }
 
 void Executor::set_profiling(bool on) { impl_->profiling = on; }
 const std::vector<double>& Executor::node_seconds() const { return impl_->node_seconds; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <queue>
 
 #include <fmt/format.h>
 
@@ -67,17 +68,18 @@ std::vector<int> Graph::topological_order() const {
                 readers[v].push_back(static_cast<int>(n));
             }
         }
-    std::vector<int> ready, order;
+    // The lowest ready index first, from a heap: n log n, however many nodes are ready at once.
+    std::priority_queue<int, std::vector<int>, std::greater<>> ready;
+    std::vector<int> order;
     for (std::size_t n = 0; n < nodes.size(); ++n)
-        if (pending[n] == 0) ready.push_back(static_cast<int>(n));
+        if (pending[n] == 0) ready.push(static_cast<int>(n));
     while (!ready.empty()) {
-        std::sort(ready.begin(), ready.end(), std::greater<>());
-        const int n = ready.back();
-        ready.pop_back();
+        const int n = ready.top();
+        ready.pop();
         order.push_back(n);
         for (int v : nodes[n].outputs)
             for (int r : readers[v])
-                if (--pending[r] == 0) ready.push_back(r);
+                if (--pending[r] == 0) ready.push(r);
     }
     if (order.size() != nodes.size()) {
         for (std::size_t n = 0; n < nodes.size(); ++n)

@@ -96,19 +96,20 @@ private:
     int block_output(const BlockDef& block, const Context& inner) const;
     std::vector<int> resolve_inputs(const Mapping& item, const Context& context, const std::string& node_name) const;
     int resolve_block_input(const std::string& name, const Context& context, const SourceLocation& where) const;
-    std::string local_name(const Mapping& item, const Context& context, const std::string& fallback) const;
+    std::string local_name(const Mapping& item, const Context& context, const std::string& fallback);
     std::string claim_name(const Context& context, const std::string& local, const SourceLocation& where);
-    std::string auto_name(const Context& context, const std::string& base) const;
+    std::string auto_name(const Context& context, const std::string& base);
 
     Graph& graph_;
     const BlockLibrary& blocks_;
     std::map<std::string, SourceLocation> claimed_;  // full names of nodes, instances, groups and inputs
+    std::map<std::string, int> next_suffix_;  // full base name -> the suffix auto_name tries next
     std::int64_t steps_ = 0;
 };
 
 // An explicit `name:` or, without one, the op's or block's name made unique in this block
 // instance or group (`relu`, `relu_1`, ...).
-std::string Expander::local_name(const Mapping& item, const Context& context, const std::string& fallback) const {
+std::string Expander::local_name(const Mapping& item, const Context& context, const std::string& fallback) {
     const YAML::Node* name = item.get("name");
     if (!name) {
         if (!is_node_name(fallback))
@@ -122,9 +123,13 @@ std::string Expander::local_name(const Mapping& item, const Context& context, co
     return local;
 }
 
-std::string Expander::auto_name(const Context& context, const std::string& base) const {
+// Names are never released, so the suffixes tried before for this base stay taken: the search
+// resumes where the last one ended, and a repeat of 100,000 unnamed relus costs n log n, not n².
+std::string Expander::auto_name(const Context& context, const std::string& base) {
     std::string candidate = base;
-    for (int n = 1; claimed_.count(context.prefix + candidate); ++n) candidate = fmt::format("{}_{}", base, n);
+    int& next = next_suffix_[context.prefix + base];
+    if (next > 0) candidate = fmt::format("{}_{}", base, next);
+    while (claimed_.count(context.prefix + candidate)) candidate = fmt::format("{}_{}", base, ++next);
     return candidate;
 }
 

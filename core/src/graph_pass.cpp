@@ -95,23 +95,20 @@ bool op_has_attribute(const Registry& registry, std::string_view op, std::string
                        [&](const AttrSpec& a) { return a.name == name && a.type == type; });
 }
 
-void replace_uses(Graph& graph, int from, int to) {
-    for (Node& n : graph.nodes)
-        std::replace(n.inputs.begin(), n.inputs.end(), from, to);
-    std::replace(graph.outputs.begin(), graph.outputs.end(), from, to);
+namespace {
+
+ValueReaders& current_readers(PassContext& context) {
+    if (!context.readers.describes(context.graph)) context.reindex();
+    return context.readers;
 }
 
-std::vector<int> readers_of(const Graph& graph, int v) {
-    std::vector<int> out;
-    for (std::size_t n = 0; n < graph.nodes.size(); ++n)
-        if (std::find(graph.nodes[n].inputs.begin(), graph.nodes[n].inputs.end(), v) != graph.nodes[n].inputs.end())
-            out.push_back(static_cast<int>(n));
-    return out;
-}
+}  // namespace
 
-int uses_of(const Graph& graph, int v) {
-    return static_cast<int>(readers_of(graph, v).size() + std::count(graph.outputs.begin(), graph.outputs.end(), v));
-}
+void replace_uses(PassContext& context, int from, int to) { current_readers(context).replace_uses(context.graph, from, to); }
+
+std::vector<int> readers_of(PassContext& context, int v) { return current_readers(context).nodes_reading(v); }
+
+int uses_of(PassContext& context, int v) { return current_readers(context).uses(v); }
 
 GraphPass dead_node_pass() {
     GraphPass pass;

@@ -44,10 +44,10 @@ void run_forward(const Graph& graph, std::vector<CompiledNode>& nodes, Device& d
     }
 }
 
-std::string kernel_name_of(const std::vector<CompiledNode>& compiled, int node) {
-    for (const CompiledNode& c : compiled)
-        if (c.node == node) return c.kernel_name;
-    return {};
+std::vector<std::string> kernel_names_by_node(const std::vector<CompiledNode>& compiled, std::size_t node_count) {
+    std::vector<std::string> names(node_count);
+    for (const CompiledNode& c : compiled) names.at(static_cast<std::size_t>(c.node)) = c.kernel_name;
+    return names;
 }
 
 ParameterStorage allocate_parameters(const Graph& graph, Device& device) {

@@ -39,8 +39,9 @@ struct CompiledNode {
 void create_kernel(CompiledNode& compiled, const Graph& graph, const Registry& registry,
                    const CompileOptions& options, Device& device, bool training, bool in_place);
 
-// The kernel name of node `node` among `compiled` ("" when it was not compiled).
-std::string kernel_name_of(const std::vector<CompiledNode>& compiled, int node);
+// The kernel name of every node of a graph of `node_count` nodes, by node index ("" for a node
+// that was not compiled): built once, so asking for each node's is not a search per node.
+std::vector<std::string> kernel_names_by_node(const std::vector<CompiledNode>& compiled, std::size_t node_count);
 
 // Runs `call` (a kernel's forward or backward, `pass` names which, a string literal) and rethrows
 // any error naming the node, its place in the graph file and the kernel that failed; a fatal

@@ -41,6 +41,7 @@ struct TrainingExecutor::Impl {
     DeviceBuffer arena, workspace;
     detail::ParameterStorage params, grads;  // grads: the same layout as params
     std::vector<CompiledNode> nodes;
+    std::vector<std::string> kernel_names;  // by node index
     std::vector<NodeGradients> gradients;  // per compiled node
     std::vector<Parameter> parameters;
     TensorView loss_grad;
@@ -131,6 +132,7 @@ TrainingExecutor::TrainingExecutor(const Graph& graph, const Registry& registry,
         s.nodes.push_back(std::move(c));
         s.gradients.push_back(std::move(g));
     }
+    s.kernel_names = detail::kernel_names_by_node(s.nodes, s.graph.nodes.size());
 }
 
 TrainingExecutor::~TrainingExecutor() = default;
@@ -190,7 +192,9 @@ const TrainingPlan& TrainingExecutor::plan() const { return impl_->plan; }
 const Graph& TrainingExecutor::graph() const { return impl_->graph; }
 Device& TrainingExecutor::device() { return *impl_->device; }
 
-std::string TrainingExecutor::kernel_name(int node) const { return detail::kernel_name_of(impl_->nodes, node); }
+std::string TrainingExecutor::kernel_name(int node) const {
+    return impl_->kernel_names.at(static_cast<std::size_t>(node));
+}
 
 void TrainingExecutor::set_profiling(bool on) { impl_->profiling = on; }
 const std::vector<double>& TrainingExecutor::forward_seconds() const { return impl_->forward_seconds; }

@@ -26,7 +26,7 @@ bool fold_one(PassContext& c, int bn_index) {
     const Node& bn = g.nodes[bn_index];
     if (bn.attrs.get_bool("fused_relu")) return false;  // the ReLU would be lost
     const int input = bn.inputs.at(0);
-    const auto producer = channel_permutation::exclusive_producer(g, c.registry, input);
+    const auto producer = channel_permutation::exclusive_producer(c, input);
     if (!producer || !can_absorb_affine(g.nodes[producer->node], c.registry)) return false;
     const channel_permutation::Trace& trace = producer->trace;
     Node& conv = g.nodes[producer->node];
@@ -54,7 +54,7 @@ bool fold_one(PassContext& c, int bn_index) {
     }
     c.weights[bias_name] = bias;
     conv.attrs.set("bias", true);
-    replace_uses(g, bn.outputs.at(0), input);  // the batch norm is now dead and will be removed
+    replace_uses(c, bn.outputs.at(0), input);  // the batch norm is now dead and will be removed
     return true;
 }
 

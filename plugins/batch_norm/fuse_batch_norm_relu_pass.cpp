@@ -15,9 +15,9 @@ bool fuse_one(PassContext& c, int relu_index) {
     const int producer = g.values[input].producer;
     if (producer < 0 || g.nodes[producer].op != "batch_norm" || g.nodes[producer].attrs.get_bool("fused_relu"))
         return false;
-    if (uses_of(g, input) != 1) return false;  // a graph output or a second reader needs it as it is
+    if (uses_of(c, input) != 1) return false;  // a graph output or a second reader needs it as it is
     g.nodes[producer].attrs.set("fused_relu", true);
-    replace_uses(g, g.nodes[relu_index].outputs.at(0), input);
+    replace_uses(c, g.nodes[relu_index].outputs.at(0), input);
     return true;
 }
 

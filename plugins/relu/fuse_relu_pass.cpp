@@ -15,11 +15,11 @@ bool fuse_one(PassContext& c, int relu_index) {
     const Node& relu = g.nodes[relu_index];
     const int input = relu.inputs.at(0);
     if (g.values[input].desc.rank() < 2) return false;
-    const auto producer = channel_permutation::exclusive_producer(g, c.registry, input);
+    const auto producer = channel_permutation::exclusive_producer(c, input);
     if (!producer || !op_has_attribute(c.registry, g.nodes[producer->node].op, "fused_relu", AttrType::boolean))
         return false;
     g.nodes[producer->node].attrs.set("fused_relu", true);
-    replace_uses(g, relu.outputs.at(0), input);
+    replace_uses(c, relu.outputs.at(0), input);
     return true;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "weft/graph.h"
+#include "weft/graph_pass.h"
 
 namespace weft {
 
@@ -35,8 +36,9 @@ struct Trace {
 
 // Follows `value` back through permutation nodes as long as each value on the way has exactly
 // one use (one reading node and no graph output), so rewriting the producer at the start
-// changes nothing anyone else sees. Channels are dimension 1.
-Trace trace_back(const Graph& graph, const Registry& registry, int value);
+// changes nothing anyone else sees. Channels are dimension 1. For passes: uses come from the
+// context's index of readers.
+Trace trace_back(PassContext& context, int value);
 
 // The node whose output reaches `value` only through permutations, with `value` and every value
 // on the way used exactly once — so a per-channel operation on `value` can move into that
@@ -45,7 +47,7 @@ struct ExclusiveProducer {
     int node = -1;
     Trace trace;
 };
-std::optional<ExclusiveProducer> exclusive_producer(const Graph& graph, const Registry& registry, int value);
+std::optional<ExclusiveProducer> exclusive_producer(PassContext& context, int value);
 
 }  // namespace channel_permutation
 }  // namespace weft

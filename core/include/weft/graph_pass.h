@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "weft/graph.h"
+#include "weft/value_readers.h"
 #include "weft/weights.h"
 
 namespace weft {
@@ -19,6 +20,11 @@ struct PassContext {
     Graph& graph;         // shape-inferred; passes may edit nodes, attributes and edges
     WeightMap& weights;   // passes that fold parameters rewrite them here
     const Registry& registry;
+    // Who reads each value, built when the pass starts and kept current by replace_uses, so that
+    // asking costs no scan of the graph. Nodes added since are noticed and the index rebuilt; a
+    // pass that rewires Node::inputs or Graph::outputs by hand calls reindex() afterwards.
+    ValueReaders readers{graph};
+    void reindex() { readers = ValueReaders(graph); }
 };
 
 struct GraphPass {
@@ -56,15 +62,15 @@ int rewrite_each(PassContext& context, const std::function<bool(const OpSchema&)
 // supports without naming it.
 bool op_has_attribute(const Registry& registry, std::string_view op, std::string_view name, AttrType type);
 
-// Editing helpers for passes.
+// Editing helpers for passes, answered from context.readers (rebuilt first if nodes were added).
 // Makes every reader of `from` (nodes and graph outputs) read `to` instead.
-void replace_uses(Graph& graph, int from, int to);
-// Indices of the nodes reading value `v` (a node reading it twice is listed once).
-std::vector<int> readers_of(const Graph& graph, int v);
+void replace_uses(PassContext& context, int from, int to);
+// Indices of the nodes reading value `v`, ascending (a node reading it twice is listed once).
+std::vector<int> readers_of(PassContext& context, int v);
 // How many places use value `v`: the nodes reading it (each once) and the graph outputs naming it.
 // A pass may rewrite v's producer only when this is 1 — a graph output is a reader too, and a
 // rewrite would change what the user asked to see.
-int uses_of(const Graph& graph, int v);
+int uses_of(PassContext& context, int v);
 // Removes nodes whose outputs nobody reads (and that are not graph outputs), and the values
 // they produced, along with their weights; renumbers nodes and values. Returns how many.
 int remove_dead_nodes(Graph& graph, WeightMap* weights);
