@@ -1,6 +1,8 @@
 // weft: run, inspect and benchmark interleaved-group-convolution networks.
 // Every user-facing failure is one line on stderr and exit status 2.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -49,6 +51,11 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         fmt::print(stderr, "weft: internal error: {}\n", e.what());
         return 1;
+    }
+    // What a command printed is its result: stdout on a full disk or /dev/full is a failure, not success.
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        fmt::print(stderr, "weft: error: standard output: cannot write: {}\n", std::strerror(errno));
+        return 2;
     }
     return 0;
 }
