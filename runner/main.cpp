@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "stop_signals.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
 
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
+    } catch (const weft::runner::ExitStatus& e) {
+        return e.status;  // the command has said why
     } catch (const CLI::ParseError& e) {
         fmt::print(stderr, "weft: error: {}\n", e.what());
         return 2;
