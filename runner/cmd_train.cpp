@@ -90,12 +90,15 @@ void refuse_changed_settings(const TrainOptions& o, const CLI::App& cmd, const t
                                 "{}/last.safetensors",
                                 o.resume, option, value, o.resume));
     };
-    const auto field = [](const nlohmann::json& j, const char* key) { return j.contains(key) ? j.at(key) : nlohmann::json(); };
+    const auto field = [](const nlohmann::json& j, const char* key) {
+        return j.contains(key) ? j.at(key) : nlohmann::json();
+    };
     for (const auto& [option, key] : settings)
         if (cmd.count(option) && field(was, key) != field(now, key)) refuse(option, field(was, key).dump());
     if (cmd.count("graph") && o.graph.graph != run.model.graph) refuse("the graph", run.model.graph);
     if (cmd.count("--variant") && o.graph.variant != run.model.variant) refuse("--variant", run.model.variant);
-    if (cmd.count("--set") && o.graph.sets != run.model.sets) refuse("--set", fmt::format("{}", fmt::join(run.model.sets, " ")));
+    if (cmd.count("--set") && o.graph.sets != run.model.sets)
+        refuse("--set", fmt::format("{}", fmt::join(run.model.sets, " ")));
     if (cmd.count("--out") && fs::path(o.config.out_dir) != fs::path(o.resume))
         throw Error(fmt::format("--resume {} --out {}: a resume writes into the run's own directory; give one of them",
                                 o.resume, o.config.out_dir.string()));

@@ -9,7 +9,8 @@ namespace weft::runner {
 namespace {
 
 volatile std::sig_atomic_t first_signal = 0;
-struct sigaction previous_int {}, previous_term {};
+struct sigaction previous_int {};
+struct sigaction previous_term {};
 
 void record(int signal) {
     if (first_signal != 0) return;

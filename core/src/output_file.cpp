@@ -123,7 +123,9 @@ void write_file_atomically(const fs::path& target, std::string_view content) {
 void sync_parent_directory(const fs::path& path) {
     const fs::path dir = path.has_parent_path() ? path.parent_path() : ".";
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw Error(fmt::format("{}: cannot open directory to sync it: {}", dir.string(), std::strerror(errno)));
+    if (fd < 0)
+        throw Error(
+            fmt::format("{}: cannot open directory to sync it: {}", dir.string(), std::strerror(errno)));
     const int result = ::fsync(fd);
     const int err = errno;
     ::close(fd);

@@ -21,10 +21,10 @@ void save_checkpoint(const fs::path& path, const TrainingExecutor& exec, const O
     meta["weft.train.best_epoch"] = std::to_string(best_epoch);
     meta["weft.train.metrics"] = nlohmann::json(row).dump();
     if (progress.steps > 0)  // JSON numbers read back to the same doubles
-        meta["weft.train.epoch_progress"] = nlohmann::json{{"steps", progress.steps},     {"correct", progress.correct},
-                                                           {"seen", progress.seen},       {"loss_sum", progress.loss_sum},
-                                                           {"seconds", progress.seconds}, {"lr", progress.lr}}
-                                                .dump();
+        meta["weft.train.epoch_progress"] =
+            nlohmann::json{{"steps", progress.steps},       {"correct", progress.correct}, {"seen", progress.seen},
+                           {"loss_sum", progress.loss_sum}, {"seconds", progress.seconds}, {"lr", progress.lr}}
+                .dump();
     save_safetensors(path, all, meta);  // temporary file, fsync, rename
 }
 

@@ -31,19 +31,22 @@ bool holds_anything(const fs::path& dir) {
 RunDirectory::RunDirectory(fs::path dir, bool was_ours) : dir_(std::move(dir)) {
     const fs::path marker = dir_ / kMarker;
     lock_fd_ = ::open(marker.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
-    if (lock_fd_ < 0) throw Error(fmt::format("{}: cannot create: {}", marker.string(), std::strerror(errno)));
+    if (lock_fd_ < 0)
+        throw Error(fmt::format("{}: cannot create: {}", marker.string(), std::strerror(errno)));
     if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
         const int err = errno;
         ::close(lock_fd_);
         lock_fd_ = -1;
         if (err == EWOULDBLOCK)
-            throw Error(fmt::format("{}: another weft train is writing to this run directory; wait for it to end or "
-                                    "choose another --out",
-                                    dir_.string()));
+            throw Error(
+                fmt::format("{}: another weft train is writing to this run directory; wait for it to end or "
+                            "choose another --out",
+                            dir_.string()));
         throw Error(fmt::format("{}: cannot lock: {}", marker.string(), std::strerror(err)));
     }
     // The marker's text is for a person who wonders what the file is; its existence is what counts.
-    static constexpr std::string_view kText = "a weft training run directory, locked while weft train writes to it\n";
+    static constexpr std::string_view kText =
+        "a weft training run directory, locked while weft train writes to it\n";
     if (::lseek(lock_fd_, 0, SEEK_END) == 0 && !write_all(lock_fd_, kText.data(), kText.size())) {
         const int err = errno;
         ::close(lock_fd_);
@@ -69,21 +72,24 @@ RunDirectory RunDirectory::for_new_run(const fs::path& dir, bool force) {
     if (ec) throw Error(fmt::format("{}: cannot create: {}", dir.string(), ec.message()));
     const bool ours = fs::exists(dir / kMarker);
     if (!ours && holds_anything(dir) && !force)
-        throw Error(fmt::format("{}: not empty and not a weft run directory (no {}); choose another --out, or add "
-                                "--force to train into it anyway (its files of the names weft writes are replaced)",
-                                dir.string(), kMarker));
+        throw Error(
+            fmt::format("{}: not empty and not a weft run directory (no {}); choose another --out, or add "
+                        "--force to train into it anyway (its files of the names weft writes are replaced)",
+                        dir.string(), kMarker));
     RunDirectory run(dir, ours);
     if (fs::exists(dir / kCheckpoint))
-        throw Error(fmt::format("{} already holds a run ({}); resume it with --resume {} or choose another --out",
-                                dir.string(), kCheckpoint, dir.string()));
+        throw Error(
+            fmt::format("{} already holds a run ({}); resume it with --resume {} or choose another --out",
+                        dir.string(), kCheckpoint, dir.string()));
     return run;
 }
 
 RunDirectory RunDirectory::for_resume(const fs::path& dir) {
     if (!fs::exists(dir / kCheckpoint))
-        throw Error(fmt::format("--resume {}: no {} there, so nothing to resume (no epoch of the run finished); start "
-                                "it again with --out {}",
-                                dir.string(), kCheckpoint, dir.string()));
+        throw Error(fmt::format(
+            "--resume {}: no {} there, so nothing to resume (the run stopped before its first checkpoint); "
+            "start it again with --out {}",
+            dir.string(), kCheckpoint, dir.string()));
     return RunDirectory(dir, true);
 }
 

@@ -203,8 +203,8 @@ private:
         last_row_ = c.row;
         resumed_progress_ = c.progress;
         if (c.progress.steps > steps_per_epoch_)
-            throw Error(fmt::format("{}: taken {} steps into an epoch, but an epoch here has {}", checkpoint_path_.string(),
-                                    c.progress.steps, steps_per_epoch_));
+            throw Error(fmt::format("{}: taken {} steps into an epoch, but an epoch here has {}",
+                                    checkpoint_path_.string(), c.progress.steps, steps_per_epoch_));
         // Rows of epochs after the checkpoint were reported by a run that died before saving it.
         report::MetricsCsv::truncate_after_epoch(metrics_path_, start_epoch_);
         // Inside an epoch the weights are no epoch's: the weights files stay those of epoch c.epoch.
@@ -278,8 +278,8 @@ private:
             if (const int signal = stop_signal()) {
                 bar.finish();
                 save_inside_epoch(epoch, {step, correct, seen, loss_sum, elapsed(), lr});
-                throw Interrupted(signal, fmt::format("interrupted by {} at epoch {}, step {} of {}: checkpoint written "
-                                                      "to {}; continue with weft train --resume {}",
+                throw Interrupted(signal, fmt::format("interrupted by {} at epoch {}, step {} of {}: checkpoint "
+                                                      "written to {}; continue with weft train --resume {}",
                                                       signal_name(signal), epoch + 1, step, steps,
                                                       checkpoint_path_.string(), config_.out_dir.string()));
             }
