@@ -12,6 +12,7 @@
 #include "options.h"
 #include "run_input.h"
 #include "weft/error.h"
+#include "weft/output_file.h"
 #include "weft/npy.h"
 #include "weft/training/model.h"
 
@@ -188,6 +189,7 @@ void run(const RunOptions& o) {
     using Clock = std::chrono::steady_clock;
     if (!o.output.empty() && std::filesystem::path(o.output).extension() != ".npy")
         throw Error(fmt::format("--output {}: the output is written as a NumPy array; name a .npy file", o.output));
+    if (!o.output.empty()) check_output_target(o.output);  // a device or FIFO there: refused before running
     // Weights written by `weft train` name their graph, class names and input normalisation.
     std::map<std::string, std::string> meta;
     if (!o.weights.empty()) load_safetensors(o.weights, &meta);
@@ -319,6 +321,7 @@ void add_init_command(CLI::App& app) {
     cmd->add_option("--seed", o->seed, "initialisation seed")->capture_default_str();
     cmd->add_flag("--json", o->json, "machine-readable output");
     cmd->callback([o] {
+        check_output_target(o->out);
         auto registry = load_registry(o->graph);
         Graph graph = load_graph(o->graph, *registry, 1);
         WeightMap w = init_weights(graph, o->seed);

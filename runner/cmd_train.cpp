@@ -4,10 +4,12 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "options.h"
+#include "stop_signals.h"
 #include "weft/datasets/dataset.h"
 #include "weft/error.h"
 #include "weft/input_file.h"
@@ -29,6 +31,7 @@ struct TrainOptions {
     std::string resume;
     std::string decay_bn = "yes";
     bool no_augment = false;
+    bool force = false;
     bool quiet = false;
     bool json = false;
 };
@@ -56,6 +59,42 @@ nlohmann::json train_summary(const training::TrainConfig& config, const std::vec
             {"files", files}};
 }
 
+// A resume continues the run as it was started: the same data order, augmentation and optimiser,
+// so that interrupted and resumed it ends where an uninterrupted run ends. An option that would
+// change that is refused by name (a restated equal value is fine); to train on with other
+// settings, a new run starts from the weights with --init.
+void refuse_changed_settings(const TrainOptions& o, const CLI::App& cmd, const training::TrainConfig& run) {
+    training::TrainConfig asked = o.config;
+    asked.augment = !o.no_augment;
+    asked.sgd.decay_uncounted = o.decay_bn == "yes";
+    const nlohmann::json was = nlohmann::json::parse(run.to_json()), now = nlohmann::json::parse(asked.to_json());
+    const std::pair<const char*, const char*> settings[] = {
+        {"--data", "data"},           {"--batch", "batch"},          {"--lr", "lr"},
+        {"--schedule", "schedule"},   {"--warmup", "warmup_epochs"}, {"--momentum", "momentum"},
+        {"--weight-decay", "weight_decay"}, {"--decay-bn", "decay_uncounted"}, {"--no-nesterov", "nesterov"},
+        {"--label-smoothing", "label_smoothing"}, {"--no-augment", "augment"}, {"--pad", "pad"},
+        {"--seed", "seed"},           {"--limit-train", "limit_train"}, {"--limit-test", "limit_test"},
+        {"--init", "init_weights"}};
+    const auto refuse = [&](const std::string& option, const std::string& value) {
+        throw Error(fmt::format("--resume {}: {} cannot change on a resume (the run has {}); only --epochs and "
+                                "--schedule-epochs can. To train on with other settings, start a new run with --init "
+                                "{}/last.safetensors",
+                                o.resume, option, value, o.resume));
+    };
+    const auto field = [](const nlohmann::json& j, const char* key) {
+        return j.contains(key) ? j.at(key) : nlohmann::json();
+    };
+    for (const auto& [option, key] : settings)
+        if (cmd.count(option) && field(was, key) != field(now, key)) refuse(option, field(was, key).dump());
+    if (cmd.count("graph") && o.graph.graph != run.model.graph) refuse("the graph", run.model.graph);
+    if (cmd.count("--variant") && o.graph.variant != run.model.variant) refuse("--variant", run.model.variant);
+    if (cmd.count("--set") && o.graph.sets != run.model.sets)
+        refuse("--set", fmt::format("{}", fmt::join(run.model.sets, " ")));
+    if (cmd.count("--out") && fs::path(o.config.out_dir) != fs::path(o.resume))
+        throw Error(fmt::format("--resume {} --out {}: a resume writes into the run's own directory; give one of them",
+                                o.resume, o.config.out_dir.string()));
+}
+
 void train_command(TrainOptions& o, const CLI::App& cmd) {
     training::TrainConfig config = o.config;
     training::TrainRuntime runtime;
@@ -66,11 +105,14 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
         if (!fs::exists(dir / "run.json"))
             throw Error(fmt::format("--resume {}: no run.json there (not a weft training run)", o.resume));
         config = training::TrainConfig::from_json(read_whole_file(dir / "run.json", 1 << 20, "a run's settings"));
+        refuse_changed_settings(o, cmd, config);
         if (cmd.count("--epochs")) config.epochs = o.config.epochs;
         if (cmd.count("--schedule-epochs")) config.schedule_epochs = o.config.schedule_epochs;
         config.out_dir = dir;
         runtime.resume = true;
+        runtime.force = o.force;
     } else {
+        runtime.force = o.force;
         if (config.data.empty()) throw Error("--data is required (e.g. --data fashion-mnist or --data cifar10:DIR)");
         if (config.out_dir.empty()) throw Error("--out RUN_DIR is required");
         config.model.graph = o.graph.graph;
@@ -92,7 +134,15 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
     if (!o.quiet)
         fmt::print(stderr, "training {} on {} for {} epochs, batch {}, into {}\n", config.model.graph, config.data,
                    config.epochs, config.batch, config.out_dir.string());
-    const auto results = training::train(config, *registry, runtime);
+    const StopSignals stop_signals;
+    runtime.stop_requested = [] { return StopSignals::received(); };
+    std::vector<training::EpochResult> results;
+    try {
+        results = training::train(config, *registry, runtime);
+    } catch (const training::Interrupted& interrupted) {
+        fmt::print(stderr, "weft: {}\n", interrupted.what());
+        throw ExitStatus{128 + interrupted.signal()};
+    }
     if (o.json) {
         fmt::print("{}\n", train_summary(config, results).dump(2));
         return;
@@ -220,7 +270,12 @@ void add_train_command(CLI::App& app) {
     auto& c = o->config;
     cmd->add_option("--data", c.data, "dataset: " + kinds_help());
     cmd->add_option("--out", c.out_dir, "run directory (metrics.csv, curves.svg, checkpoints)");
-    cmd->add_option("--resume", o->resume, "continue the run in this directory from its last checkpoint");
+    cmd->add_option("--resume", o->resume,
+                    "continue the run in this directory from its last checkpoint (its settings are kept; only --epochs "
+                    "and --schedule-epochs may change)");
+    cmd->add_flag("--force", o->force,
+                  "train into a non-empty --out directory that is no weft run directory (files of the names weft "
+                  "writes are replaced)");
     cmd->add_option("--epochs", c.epochs, "epochs")->check(CLI::Range(1, 100000))->capture_default_str();
     cmd->add_option("--batch", c.batch, "batch size")->check(CLI::Range(1, 1 << 16))->capture_default_str();
     cmd->add_option("--lr", c.lr, "base learning rate")->check(finite_number() & CLI::PositiveNumber)->capture_default_str();

@@ -1,11 +1,14 @@
 // weft: run, inspect and benchmark interleaved-group-convolution networks.
 // Every user-facing failure is one line on stderr and exit status 2.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "stop_signals.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
 #include "weft/fatal_signal.h"
@@ -40,6 +43,8 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
+    } catch (const weft::runner::ExitStatus& e) {
+        return e.status;  // the command has said why
     } catch (const CLI::ParseError& e) {
         fmt::print(stderr, "weft: error: {}\n", e.what());
         return 2;
@@ -55,6 +60,11 @@ int main(int argc, char** argv) {
     } catch (...) {
         fmt::print(stderr, "weft: internal error: an exception that is not a std::exception\n");
         return 1;
+    }
+    // What a command printed is its result: stdout on a full disk or /dev/full is a failure, not success.
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        fmt::print(stderr, "weft: error: standard output: cannot write: {}\n", std::strerror(errno));
+        return 2;
     }
     return 0;
 }

@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <sys/stat.h>
 #include <nlohmann/json.hpp>
 
 #include "cli_harness.h"
@@ -265,6 +267,47 @@ TEST(Cli, RunRefusesAnOutputKindTheGraphCannotGiveAndAnOutputThatIsNoNpy) {
     EXPECT_NE(r.out.find("logits: the graph's output; it ends in no probabilities op"), std::string::npos) << r.out;
     EXPECT_TRUE(one_line_error(weft_cli("run igc-l24m2-d8 --output " + (work_dir() / "out.txt").string()), "name a .npy file"));
     EXPECT_FALSE(fs::exists(work_dir() / "out.txt"));
+}
+
+// Outputs go through weft/output_file.h: a planted link at the old fixed temporary name is never
+// followed, and a device, FIFO or directory at the output is refused before anything runs.
+TEST(Cli, InitNeverWritesThroughALinkPlantedAtTheTemporaryName) {
+    const fs::path dir = work_dir() / "planted";
+    fs::create_directories(dir);
+    const fs::path victim = write_file("planted/victim.txt", "precious");
+    fs::create_symlink(victim, dir / "w.safetensors.tmp");
+    const Result r = weft_cli("init igc-l24m2-d8 -o " + (dir / "w.safetensors").string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(read_text(victim), "precious");
+    EXPECT_TRUE(fs::is_symlink(dir / "w.safetensors.tmp"));
+    EXPECT_GT(fs::file_size(dir / "w.safetensors"), 1000u);
+}
+
+TEST(Cli, RunAndInitRefuseADeviceFifoOrDirectoryAtTheOutput) {
+    const fs::path dir = work_dir() / "special";
+    fs::create_directories(dir / "folder.npy");
+    ASSERT_EQ(::mkfifo((dir / "fifo.npy").c_str(), 0644), 0);
+    fs::create_symlink("/dev/full", dir / "full.npy");
+    fs::create_symlink("/dev/full", dir / "full.safetensors");
+    for (const char* name : {"folder.npy", "fifo.npy", "full.npy"})
+        EXPECT_TRUE(one_line_error(weft_cli("run igc-l24m2-d8 --batch 1 --output " + (dir / name).string()),
+                                   (dir / name).string() + ": exists and is "));
+    EXPECT_TRUE(one_line_error(weft_cli("init igc-l24m2-d8 -o " + (dir / "full.safetensors").string()),
+                               (dir / "full.safetensors").string() + ": exists and is a character device"));
+    EXPECT_TRUE(one_line_error(weft_cli("init igc-l24m2-d8 -o /dev/full"), "/dev/full: exists and is a character device"));
+    std::vector<std::string> left;
+    for (const auto& e : fs::directory_iterator(dir)) left.push_back(e.path().filename().string());
+    std::sort(left.begin(), left.end());
+    EXPECT_EQ(left, (std::vector<std::string>{"fifo.npy", "folder.npy", "full.npy", "full.safetensors"}));
+}
+
+TEST(Cli, AResultThatCannotBeWrittenToStandardOutputIsAFailure) {
+    const fs::path err = work_dir() / "full-stdout.err";
+    const std::string cmd = "timeout 60 " + weft::testing::weft_binary() + " check igc-l24m2-d8 >/dev/full 2>" + err.string();
+    const int status = std::system(cmd.c_str());
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 2) << read_text(err);
+    EXPECT_EQ(read_text(err), "weft: error: standard output: cannot write: No space left on device\n");
 }
 
 // uint8 pixels are normalised with the weights' own statistics, NHWC is transposed and float64

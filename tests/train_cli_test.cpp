@@ -1,7 +1,9 @@
 // `weft train` and `weft eval` as a user meets them, including the worst case: the process killed
 // with SIGKILL at a random moment, then resumed — it must lose at most the epoch in flight and
 // end with exactly the weights of a run that was never interrupted.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -148,7 +151,8 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
     // Kill, resume, kill again... until a run completes; each kill lands at a random moment
     // (loading, mid-epoch, mid-checkpoint).
     for (int attempt = 0; attempt < 12; ++attempt) {
-        const bool fresh = !fs::exists(d / "run.json");
+        // Killed before its first checkpoint: nothing to resume, so it starts again in its directory.
+        const bool fresh = !fs::exists(d / "checkpoint.safetensors");
         const std::string args = fresh ? train_args(d, 4) : "train --resume " + d.string() + " --threads 1 --quiet";
         const pid_t pid = ::fork();
         ASSERT_GE(pid, 0);
@@ -172,7 +176,9 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
         fs::remove_all(d);  // finished before any kill (a fast machine): start over, the test needs one
     }
     // However it went, finishing the run must give the uninterrupted result.
-    const Result finish = weft_cli("train --resume " + d.string() + " --threads 1 --quiet");
+    const Result finish = weft_cli(fs::exists(d / "checkpoint.safetensors")
+                                       ? "train --resume " + d.string() + " --threads 1 --quiet"
+                                       : train_args(d, 4));
     ASSERT_EQ(finish.status, 0) << finish.err;
     EXPECT_GT(kills, 0) << "every run finished before its kill: the test proved nothing";
     EXPECT_TRUE(same_weights(d / "last.safetensors", reference_run() / "last.safetensors"));
@@ -192,6 +198,152 @@ TEST(TrainCli, KilledAtRandomMomentsAndResumedEndsWithTheSameWeights) {
     for (const auto& entry : fs::directory_iterator(d))
         EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos)
             << "a temporary file was left: " << entry.path();
+}
+
+// ---- run directories: weft's own, one writer at a time, resumed only from a checkpoint ------
+
+std::vector<std::string> names_in(const fs::path& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+::testing::AssertionResult refused(const Result& r, const std::string& must_contain) {
+    if (r.status != 2) return ::testing::AssertionFailure() << "exit status " << r.status << ", stderr: " << r.err;
+    if (std::count(r.err.begin(), r.err.end(), '\n') != 1) return ::testing::AssertionFailure() << "not one line: " << r.err;
+    if (r.err.find(must_contain) == std::string::npos)
+        return ::testing::AssertionFailure() << "stderr lacks [" << must_contain << "]: " << r.err;
+    return ::testing::AssertionSuccess();
+}
+
+TEST(TrainCli, AFolderThatIsNoRunDirectoryIsRefusedUnlessForced) {
+    const fs::path d = work_dir() / "users-folder";
+    fs::create_directories(d);
+    std::ofstream(d / "best.safetensors") << "the user's own weights";
+    std::ofstream(d / "curves.svg") << "the user's own picture";
+    EXPECT_TRUE(refused(weft_cli(train_args(d, 1)), d.string() + ": not empty and not a weft run directory"));
+    EXPECT_EQ(read_text(d / "best.safetensors"), "the user's own weights");
+    EXPECT_EQ(names_in(d), (std::vector<std::string>{"best.safetensors", "curves.svg"}));
+    const Result forced = weft_cli(train_args(d, 1) + " --force");
+    ASSERT_EQ(forced.status, 0) << forced.err;
+    EXPECT_TRUE(fs::exists(d / ".weft-run"));
+    EXPECT_GT(fs::file_size(d / "best.safetensors"), 1000u);
+}
+
+TEST(TrainCli, ASecondWriterIsRefusedWhileTheRunIsLocked) {
+    const fs::path d = work_dir() / "locked";
+    fs::create_directories(d);
+    // What a running `weft train` holds for its whole run: an exclusive flock on the marker.
+    const int fd = ::open((d / ".weft-run").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    EXPECT_TRUE(refused(weft_cli(train_args(d, 1)), d.string() + ": another weft train is writing to this run directory"));
+    EXPECT_EQ(names_in(d), std::vector<std::string>{".weft-run"});
+    ::close(fd);
+    const Result after = weft_cli(train_args(d, 1));
+    EXPECT_EQ(after.status, 0) << after.err;
+    EXPECT_EQ(column(d / "metrics.csv", "epoch"), std::vector<double>{1});
+}
+
+TEST(TrainCli, AResumeWithoutACheckpointIsAnError) {
+    const fs::path d = work_dir() / "no-checkpoint";
+    fs::create_directories(d);
+    fs::copy_file(reference_run() / "run.json", d / "run.json");
+    fs::copy_file(reference_run() / ".weft-run", d / ".weft-run");
+    EXPECT_TRUE(refused(weft_cli("train --resume " + d.string() + " --threads 1 --quiet"),
+                        "no checkpoint.safetensors there, so nothing to resume"));
+    EXPECT_FALSE(fs::exists(d / "metrics.csv"));
+}
+
+TEST(TrainCli, AResumeThatWouldChangeASettingIsRefusedNamingTheOption) {
+    const fs::path d = work_dir() / "settings";
+    fs::copy(reference_run(), d, fs::copy_options::recursive);
+    const std::string before = read_text(d / "metrics.csv");
+    for (const std::string option : {"--lr 5", "--weight-decay 0.1", "--momentum 0.5", "--batch 8", "--schedule cosine",
+                                     "--seed 6", "--no-augment", "--data cifar10:/elsewhere"}) {
+        const std::string name = option.substr(0, option.find(' '));
+        EXPECT_TRUE(refused(weft_cli("train --resume " + d.string() + " " + option + " --epochs 5 --quiet"),
+                            name + " cannot change on a resume"))
+            << option;
+    }
+    EXPECT_EQ(read_text(d / "metrics.csv"), before);
+    // Restating the run's own value changes nothing, so it is accepted.
+    const Result same = weft_cli("train --resume " + d.string() + " --lr 0.05 --batch 16 --threads 1 --quiet");
+    EXPECT_EQ(same.status, 0) << same.err;
+}
+
+// ---- signals: SIGINT or SIGTERM finish the step, checkpoint inside the epoch, and say so ----
+
+// Starts `weft ARGS` as a child, waits until its steps.jsonl holds `steps` records, sends `signals`
+// (1 ms apart) and waits for it; every wait is bounded. The child's exit status, -1 if a signal
+// ended it, -2 on a timeout.
+int interrupt_after_steps(const std::string& args, const fs::path& steps_file, std::size_t steps,
+                          const std::vector<int>& signals, const fs::path& log) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const std::string cmd = weft_binary() + " " + args + " >/dev/null 2>" + log.string();
+        ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        std::error_code ec;
+        if (fs::exists(steps_file, ec)) {
+            const std::string text = read_text(steps_file);
+            if (static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) >= steps) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    for (int signal : signals) {
+        ::kill(pid, signal);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -2;
+}
+
+// Interrupted inside epoch 2 and resumed, a run ends with the uninterrupted run's weights, step
+// losses and metrics rows, bit for bit (one thread); SIGTERM the same with 143; a second SIGINT
+// while the checkpoint is written changes nothing.
+TEST(TrainCli, InterruptedInsideAnEpochAndResumedEndsBitForBitAsTheUninterruptedRun) {
+    reference_run();
+    for (const auto& [signals, expected_status] :
+         std::vector<std::pair<std::vector<int>, int>>{{{SIGINT}, 130}, {{SIGTERM}, 143}, {{SIGINT, SIGINT}, 130}}) {
+        const fs::path d = work_dir() / fmt::format("interrupted-{}-{}", signals.front(), signals.size());
+        const fs::path log = work_dir() / fmt::format("interrupted-{}-{}.log", signals.front(), signals.size());
+        const int status = interrupt_after_steps(train_args(d, 4), d / "steps.jsonl", 9, signals, log);
+        ASSERT_EQ(status, expected_status) << read_text(log);
+        const std::string err = read_text(log);
+        EXPECT_NE(err.find(fmt::format("weft: interrupted by {}", signals.front() == SIGINT ? "SIGINT" : "SIGTERM")),
+                  std::string::npos)
+            << err;
+        EXPECT_NE(err.find("continue with weft train --resume " + d.string()), std::string::npos) << err;
+        for (const std::string& name : names_in(d))
+            EXPECT_EQ(name.find(".tmp"), std::string::npos) << "a temporary file was left: " << name;
+        const std::size_t steps_kept = json_lines(d / "steps.jsonl").size();
+        EXPECT_GE(steps_kept, 9u);
+        const Result resumed = weft_cli("train --resume " + d.string() + " --threads 1 --quiet");
+        ASSERT_EQ(resumed.status, 0) << resumed.err;
+        EXPECT_TRUE(same_weights(d / "last.safetensors", reference_run() / "last.safetensors"));
+        EXPECT_TRUE(same_weights(d / "checkpoint.safetensors", reference_run() / "checkpoint.safetensors"));
+        const std::vector<nlohmann::json> steps = json_lines(d / "steps.jsonl"),
+                                          reference_steps = json_lines(reference_run() / "steps.jsonl");
+        ASSERT_EQ(steps.size(), reference_steps.size());
+        for (std::size_t i = 0; i < steps.size(); ++i) {
+            EXPECT_EQ(steps[i].at("step"), reference_steps[i].at("step"));
+            EXPECT_EQ(steps[i].at("loss"), reference_steps[i].at("loss")) << i;
+        }
+        for (const char* name : {"epoch", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy"})
+            EXPECT_EQ(column(d / "metrics.csv", name), column(reference_run() / "metrics.csv", name)) << name;
+    }
 }
 
 // The schedule is laid out once, over --schedule-epochs (default --epochs), and a resume keeps it:

@@ -12,11 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include "op_harness.h"
 #include "tiny_training_run.h"
 #include "weft/graph_file.h"
 #include "weft/graph_pass.h"
 #include "weft/optimizer.h"
+#include "weft/report/files.h"
 #include "weft/training.h"
 #include "weft/training/evaluate.h"
 #include "weft/training/model.h"
@@ -404,6 +407,34 @@ TEST(Training, SmallIgcNetworkMemorisesAFewDozenImages) {
     }
     EXPECT_LT(last, 0.1f * first) << "loss " << first << " -> " << last;
     EXPECT_EQ(correct, n);
+}
+
+// A stop requested inside an epoch (what SIGINT and SIGTERM do in `weft train`) checkpoints after
+// the step in flight; resumed from there, the run ends with the uninterrupted run's weights.
+TEST(Training, StoppedInsideAnEpochAndResumedEndsWithTheSameWeights) {
+    namespace fs = std::filesystem;
+    const auto data = write_tiny_cifar("stop", 16);
+    const auto straight = data / "straight", stopped = data / "stopped";
+    training::train(tiny_run(data, straight, 2), build_registry(), tiny_runtime(false));
+    training::TrainRuntime runtime = tiny_runtime(false);
+    int asked = 0;
+    runtime.stop_requested = [&] { return ++asked == 4 ? SIGINT : 0; };  // before training, then after step 3
+    try {
+        training::train(tiny_run(data, stopped, 2), build_registry(), runtime);
+        FAIL() << "expected training::Interrupted";
+    } catch (const training::Interrupted& e) {
+        EXPECT_EQ(e.signal(), SIGINT);
+        EXPECT_NE(std::string(e.what()).find("interrupted by SIGINT at epoch 1, step 3 of"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(stopped / "last.safetensors")) << "no epoch ended, so there are no epoch weights";
+    const auto resumed = training::train(tiny_run(data, stopped, 2), build_registry(), tiny_runtime(true));
+    ASSERT_EQ(resumed.size(), 2u);
+    const WeightMap a = load_safetensors(straight / "checkpoint.safetensors");
+    const WeightMap b = load_safetensors(stopped / "checkpoint.safetensors");
+    ASSERT_EQ(a.size(), b.size());
+    for (const auto& [name, t] : a) EXPECT_TRUE(all_close(b.at(name), t, 0, 0)) << name;
+    EXPECT_EQ(report::MetricsCsv::read(straight / "metrics.csv").at(0).at("train_loss"),
+              report::MetricsCsv::read(stopped / "metrics.csv").at(0).at("train_loss"));
 }
 
 TEST(Training, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {

@@ -11,6 +11,7 @@
 #include "weft/checked_arithmetic.h"
 #include "weft/error.h"
 #include "weft/input_file.h"
+#include "weft/output_file.h"
 
 namespace weft {
 namespace fs = std::filesystem;
@@ -136,15 +137,14 @@ void save_npy(const fs::path& path, const Tensor& tensor) {
     const std::size_t total = 10 + header.size() + 1;
     header.append((64 - total % 64) % 64, ' ');
     header += '\n';
-    std::ofstream out(path, std::ios::binary);
-    if (!out) throw Error(fmt::format("{}: cannot write", path.string()));
+    OutputFile out(path);  // temporary, checked writes, fsync, rename: never a truncated .npy
     out.write("\x93NUMPY\x01\x00", 8);
     const auto len = static_cast<std::uint16_t>(header.size());
     const char len_bytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
     out.write(len_bytes, 2);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(static_cast<const char*>(tensor.data()), static_cast<std::streamsize>(tensor.bytes()));
-    if (!out) throw Error(fmt::format("{}: write failed", path.string()));
+    out.write(header);
+    out.write(tensor.data(), tensor.bytes());
+    out.commit();
 }
 
 }  // namespace weft

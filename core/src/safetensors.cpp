@@ -1,8 +1,5 @@
 // safetensors reading and writing. Every field of a file is checked before it is trusted: a
 // corrupt or hostile file gives an error naming the file and the problem, never a crash.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -13,6 +10,7 @@
 #include "finite_values.h"
 #include "weft/error.h"
 #include "weft/input_file.h"
+#include "weft/output_file.h"
 #include "weft/weights.h"
 
 namespace weft {
@@ -41,40 +39,17 @@ std::optional<DType> parse_safetensors_dtype(const std::string& s) {
     return std::nullopt;
 }
 
-// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, then rename, so a
-// reader (or a crash) never sees a half-written file.
+// The header and the tensors through an OutputFile: temporary beside `path`, fsync, rename, so a
+// reader (or a crash, or a full disk) never sees a half-written file.
 void write_file_atomically(const fs::path& path, const std::string& header, const std::vector<const Tensor*>& tensors) {
-    const fs::path tmp = path.string() + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) throw Error(fmt::format("{}: cannot write: {}", path.string(), std::strerror(errno)));
-    auto write_all = [&](const void* data, std::size_t n) {
-        const char* p = static_cast<const char*>(data);
-        while (n > 0) {
-            ssize_t w = ::write(fd, p, n);
-            if (w < 0) {
-                if (errno == EINTR) continue;
-                int err = errno;
-                ::close(fd);
-                ::unlink(tmp.c_str());
-                throw Error(fmt::format("{}: write failed: {}", path.string(), std::strerror(err)));
-            }
-            p += w;
-            n -= static_cast<std::size_t>(w);
-        }
-    };
-    std::uint64_t len = header.size();
+    OutputFile out(path);
+    const std::uint64_t len = header.size();
     unsigned char len_le[8];
     for (int i = 0; i < 8; ++i) len_le[i] = static_cast<unsigned char>(len >> (8 * i));
-    write_all(len_le, 8);
-    write_all(header.data(), header.size());
-    for (const Tensor* t : tensors) write_all(t->data(), t->bytes());
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        ::unlink(tmp.c_str());
-        throw Error(fmt::format("{}: cannot flush to disk", path.string()));
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) throw Error(fmt::format("{}: cannot rename temporary file into place: {}", path.string(), ec.message()));
+    out.write(len_le, 8);
+    out.write(header);
+    for (const Tensor* t : tensors) out.write(t->data(), t->bytes());
+    out.commit();
 }
 
 }  // namespace

@@ -22,8 +22,10 @@ namespace {
 }  // namespace
 
 LineAppender::LineAppender(std::filesystem::path path) : path_(std::move(path)) {
+    check_output_target(path_);  // a FIFO or device here would block or swallow the records
     created_ = !std::filesystem::exists(path_);
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    // No link followed: a log is the run directory's own file.
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd_ < 0) fail(path_, "cannot open", errno);
     try {
         existing_ = read_whole_file(path_);

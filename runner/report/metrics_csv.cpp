@@ -7,6 +7,7 @@
 
 #include "posix_file.h"
 #include "weft/error.h"
+#include "weft/output_file.h"
 #include "weft/report/files.h"
 
 namespace weft::report {
@@ -161,7 +162,7 @@ void MetricsCsv::truncate_after_epoch(const std::filesystem::path& path, std::in
                                     line.number));
         if (it->second <= static_cast<double>(epoch)) kept += fmt::format("{}\n", line.text);
     }
-    write_file_atomic(path, kept);
+    write_file_atomically(path, kept);
 }
 
 }  // namespace weft::report

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "weft/error.h"
+#include "weft/output_file.h"
 #include "weft/report/child_process.h"
 #include "weft/report/files.h"
 
@@ -88,7 +89,7 @@ std::string svg_to_png(std::string_view svg) {
 
 std::size_t write_picture(const std::filesystem::path& path, const std::string& svg) {
     const std::string content = picture_format(path) == PictureFormat::png ? svg_to_png(svg) : svg;
-    write_file_atomic(path, content);
+    write_file_atomically(path, content);
     return content.size();
 }
 

@@ -1,17 +1,17 @@
-// The POSIX steps shared by write_file_atomic, MetricsCsv and StepLog, which all promise that what
-// they reported written survives a crash.
+// The POSIX steps shared by MetricsCsv and StepLog (through LineAppender), which promise that what
+// they reported written survives a crash; whole files are written by weft/output_file.h.
 #pragma once
 
 #include <filesystem>
 #include <string>
 #include <string_view>
 
+#include "weft/output_file.h"
+
 namespace weft::report {
 
-// Writes all of `content`, retrying after signals and short writes; false with errno set.
-bool write_all(int fd, std::string_view content);
-// fsyncs the directory holding `path`, so a file created or renamed there stays there.
-void sync_parent_directory(const std::filesystem::path& path);
+using weft::sync_parent_directory;
+inline bool write_all(int fd, std::string_view content) { return weft::write_all(fd, content.data(), content.size()); }
 // The whole file; weft::Error naming it when it cannot be read.
 std::string read_whole_file(const std::filesystem::path& path);
 

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "weft/error.h"
+#include "weft/output_file.h"
 #include "weft/report/charts.h"
 #include "weft/report/files.h"
 #include "weft/report/picture.h"
@@ -634,8 +635,8 @@ using AtomicWrite = ScratchDir;
 
 TEST_F(AtomicWrite, ReplacesTheContentAndLeavesNoTemporaryFile) {
     const fs::path file = dir / "curves.svg";
-    write_file_atomic(file, "first version, longer than the second");
-    write_file_atomic(file, "second");
+    weft::write_file_atomically(file, "first version, longer than the second");
+    weft::write_file_atomically(file, "second");
     EXPECT_EQ(read_file(file), "second");
     std::vector<fs::path> entries(fs::directory_iterator(dir), fs::directory_iterator{});
     EXPECT_EQ(entries, std::vector<fs::path>{file});
@@ -644,16 +645,16 @@ TEST_F(AtomicWrite, ReplacesTheContentAndLeavesNoTemporaryFile) {
 TEST_F(AtomicWrite, FailureNamesThePathAndTheReason) {
     const fs::path file = dir / "missing-dir" / "curves.svg";
     try {
-        write_file_atomic(file, "x");
+        weft::write_file_atomically(file, "x");
         FAIL() << "expected weft::Error";
     } catch (const weft::Error& e) {
         EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
         EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos) << e.what();
     }
-    // A directory where the file should be: the rename fails after the temporary was written.
+    // A directory where the file should be: refused before a temporary is written.
     fs::create_directory(dir / "taken");
     fs::create_directory(dir / "taken" / "inner");
-    EXPECT_THROW(write_file_atomic(dir / "taken", "x"), weft::Error);
+    EXPECT_THROW(weft::write_file_atomically(dir / "taken", "x"), weft::Error);
     std::vector<fs::path> entries(fs::directory_iterator(dir), fs::directory_iterator{});
     EXPECT_EQ(entries, std::vector<fs::path>{dir / "taken"});
 }

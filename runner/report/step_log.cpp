@@ -8,6 +8,7 @@
 
 #include "posix_file.h"
 #include "weft/error.h"
+#include "weft/output_file.h"
 #include "weft/report/files.h"
 
 namespace weft::report {
@@ -76,16 +77,29 @@ std::vector<Row> StepLog::read(const std::filesystem::path& path) {
     return rows;
 }
 
-void StepLog::truncate_after_epoch(const std::filesystem::path& path, std::int64_t epoch) {
+namespace {
+
+// Keeps the records whose `key` is at most `limit`, replacing the file atomically.
+void keep_records_up_to(const std::filesystem::path& path, const std::string& key, double limit) {
     if (!std::filesystem::exists(path)) return;
     const std::string text = read_whole_file(path);
     const std::string_view whole_lines(text.data(), text.ends_with('\n') ? text.size() : text.rfind('\n') + 1);
     std::string kept;
     for (const ParsedLine& line : parse_lines(path, whole_lines)) {
-        const auto it = line.row.find("epoch");
-        if (it != line.row.end() && it->second <= static_cast<double>(epoch)) kept += fmt::format("{}\n", line.text);
+        const auto it = line.row.find(key);
+        if (it != line.row.end() && it->second <= limit) kept += fmt::format("{}\n", line.text);
     }
-    write_file_atomic(path, kept);
+    write_file_atomically(path, kept);
+}
+
+}  // namespace
+
+void StepLog::truncate_after_epoch(const std::filesystem::path& path, std::int64_t epoch) {
+    keep_records_up_to(path, "epoch", static_cast<double>(epoch));
+}
+
+void StepLog::truncate_after_step(const std::filesystem::path& path, std::int64_t step) {
+    keep_records_up_to(path, "step", static_cast<double>(step));
 }
 
 }  // namespace weft::report

@@ -3,6 +3,7 @@
 
 #include "dot.h"
 #include "weft/error.h"
+#include "weft/output_file.h"
 #include "weft/report/files.h"
 #include "weft/viz/viz.h"
 
@@ -92,7 +93,7 @@ std::string export_channels(const Graph& graph, const Registry& registry, const 
 }
 
 void write_file(const std::filesystem::path& path, const std::string& content) {
-    report::write_file_atomic(path, content);
+    write_file_atomically(path, content);
 }
 
 }  // namespace weft::viz

@@ -12,13 +12,19 @@ namespace weft::training {
 namespace fs = std::filesystem;
 
 void save_checkpoint(const fs::path& path, const TrainingExecutor& exec, const Optimizer& optimizer,
-                     const ModelInfo& info, double best_accuracy, int best_epoch, const report::MetricsCsv::Row& row) {
+                     const ModelInfo& info, double best_accuracy, int best_epoch, const report::MetricsCsv::Row& row,
+                     const EpochProgress& progress) {
     WeightMap all = exec.weights();
     for (auto& [name, t] : optimizer.state()) all.emplace(name, t);
     auto meta = info.to_metadata();
     meta["weft.train.best_accuracy"] = fmt::format("{:.6f}", best_accuracy);
     meta["weft.train.best_epoch"] = std::to_string(best_epoch);
     meta["weft.train.metrics"] = nlohmann::json(row).dump();
+    if (progress.steps > 0)  // JSON numbers read back to the same doubles
+        meta["weft.train.epoch_progress"] =
+            nlohmann::json{{"steps", progress.steps},       {"correct", progress.correct}, {"seen", progress.seen},
+                           {"loss_sum", progress.loss_sum}, {"seconds", progress.seconds}, {"lr", progress.lr}}
+                .dump();
     save_safetensors(path, all, meta);  // temporary file, fsync, rename
 }
 
@@ -40,6 +46,12 @@ Checkpoint load_checkpoint(const fs::path& path, const Graph& graph) {
         if (auto it = meta.find("weft.train.best_epoch"); it != meta.end()) c.best_epoch = std::stoi(it->second);
         if (auto it = meta.find("weft.train.metrics"); it != meta.end())
             c.row = nlohmann::json::parse(it->second).get<report::MetricsCsv::Row>();
+        if (auto it = meta.find("weft.train.epoch_progress"); it != meta.end()) {
+            const nlohmann::json p = nlohmann::json::parse(it->second);
+            c.progress = {p.at("steps").get<std::int64_t>(), p.at("correct").get<std::int64_t>(),
+                          p.at("seen").get<std::int64_t>(),  p.at("loss_sum").get<double>(),
+                          p.at("seconds").get<double>(),     p.at("lr").get<double>()};
+        }
     } catch (const std::exception&) {
         throw Error(fmt::format("{}: malformed training metadata", path.string()));
     }

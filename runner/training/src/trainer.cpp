@@ -5,6 +5,7 @@
 #include "weft/training/trainer.h"
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -13,9 +14,11 @@
 #include <fmt/format.h>
 
 #include "checkpoint.h"
+#include "run_directory.h"
 #include "weft/datasets/dataset.h"
 #include "weft/datasets/loader.h"
 #include "weft/error.h"
+#include "weft/output_file.h"
 #include "weft/graph_pass.h"
 #include "weft/report/charts.h"
 #include "weft/report/files.h"
@@ -51,29 +54,18 @@ void check_fits(const datasets::Dataset& data, const Graph& graph, const std::st
                                 data.class_names.size(), graph.name, classes, data.class_names.size()));
 }
 
-// A run killed while writing leaves its temporary file behind (the real file is whole: the old
-// version or the new). Only weft writes these names here, and only one run at a time.
-void prepare_run_directory(const TrainConfig& config, bool resume) {
-    std::error_code ec;
-    fs::create_directories(config.out_dir, ec);
-    if (ec) throw Error(fmt::format("{}: cannot create: {}", config.out_dir.string(), ec.message()));
-    for (const auto& entry : fs::directory_iterator(config.out_dir, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (name.size() > 4 && (name.ends_with(".tmp") || name.find(".tmp-") != std::string::npos))
-            fs::remove(entry.path(), ec);
-    }
-    if (!resume && fs::exists(config.out_dir / "checkpoint.safetensors"))
-        throw Error(fmt::format("{} already holds a run (checkpoint.safetensors); resume it with --resume {} or "
-                                "choose another --out",
-                                config.out_dir.string(), config.out_dir.string()));
-}
-
 const std::vector<std::string> kMetricColumns = {"epoch",     "lr",            "train_loss", "train_accuracy",
                                                  "test_loss", "test_accuracy", "test_top5",  "seconds",
                                                  "images_per_second"};
 
 // steps.jsonl: one record per training step, beside the per-epoch metrics.csv.
 const std::vector<std::string> kStepKeys = {"step", "epoch", "loss", "accuracy", "lr", "images_per_second"};
+
+std::string signal_name(int signal) {
+    if (signal == SIGINT) return "SIGINT";
+    if (signal == SIGTERM) return "SIGTERM";
+    return fmt::format("signal {}", signal);
+}
 
 report::MetricsCsv::Row metrics_row(const EpochResult& r) {
     return {{"epoch", r.epoch},
@@ -99,7 +91,8 @@ public:
           test_set_(first_n(datasets::load_dataset(config.data, datasets::Split::test), config.limit_test)),
           checkpoint_path_(config.out_dir / "checkpoint.safetensors"),
           metrics_path_(config.out_dir / "metrics.csv"),
-          steps_path_(config.out_dir / "steps.jsonl") {
+          steps_path_(config.out_dir / "steps.jsonl"),
+          steps_per_epoch_(train_set_.size() / config.batch) {
         if (train_set_.size() < config.batch)
             throw Error(fmt::format("{}: {} training images, fewer than one batch of {}", config.data,
                                     train_set_.size(), config.batch));
@@ -110,11 +103,11 @@ public:
     // resume may have asked for more epochs or another schedule length), so that resuming again
     // continues to the same end.
     void resume_or_start() {
-        if (runtime_.resume && fs::exists(checkpoint_path_)) resume();
-        report::write_file_atomic(config_.out_dir / "run.json", config_.to_json());
+        if (runtime_.resume) resume();
+        write_file_atomically(config_.out_dir / "run.json", config_.to_json());
         // Steps after the checkpoint were logged by a run that died before saving it (or, with no
         // checkpoint yet, before its first epoch ended); they run again.
-        report::StepLog::truncate_after_epoch(steps_path_, start_epoch_);
+        report::StepLog::truncate_after_step(steps_path_, start_epoch_ * steps_per_epoch_ + resumed_progress_.steps);
         steps_.emplace(steps_path_, kStepKeys);
         csv_.emplace(metrics_path_, kMetricColumns);
         history_ = report::MetricsCsv::read(metrics_path_);
@@ -131,11 +124,18 @@ public:
         if (runtime_.progress) announce_schedule();
         if (start_epoch_ >= config_.epochs && runtime_.progress)
             fmt::print(stderr, "{}: already trained for {} epochs\n", config_.out_dir.string(), start_epoch_);
+        if (const int signal = stop_signal())
+            throw Interrupted(signal, fmt::format("interrupted by {} before the first step; {} is as it was",
+                                                  signal_name(signal), config_.out_dir.string()));
         for (int epoch = start_epoch_; epoch < config_.epochs; ++epoch) {
             EpochResult r = train_epoch(epoch);
             evaluate(r);
             record(r);
             results.push_back(r);
+            if (const int signal = stop_signal(); signal && epoch + 1 < config_.epochs)
+                throw Interrupted(signal, fmt::format("interrupted by {} after epoch {}, whose checkpoint is written; "
+                                                      "continue with weft train --resume {}",
+                                                      signal_name(signal), epoch + 1, config_.out_dir.string()));
         }
         return results;
     }
@@ -151,6 +151,8 @@ private:
             fmt::print(stderr, "note: the learning rate rises from {:.4g} (end of epoch {}) to {:.4g}\n", last->second,
                        start_epoch_, schedule_.at(start_epoch_));
     }
+
+    int stop_signal() const { return runtime_.stop_requested ? runtime_.stop_requested() : 0; }
 
     void set_up_model() {
         graph_ = runtime_.make_graph(config_.batch);
@@ -198,6 +200,15 @@ private:
         best_accuracy_ = c.best_accuracy;
         best_epoch_ = c.best_epoch;
         resumed_row_ = c.row;
+        last_row_ = c.row;
+        resumed_progress_ = c.progress;
+        if (c.progress.steps > steps_per_epoch_)
+            throw Error(fmt::format("{}: taken {} steps into an epoch, but an epoch here has {}",
+                                    checkpoint_path_.string(), c.progress.steps, steps_per_epoch_));
+        // Rows of epochs after the checkpoint were reported by a run that died before saving it.
+        report::MetricsCsv::truncate_after_epoch(metrics_path_, start_epoch_);
+        // Inside an epoch the weights are no epoch's: the weights files stay those of epoch c.epoch.
+        if (c.progress.steps > 0) return;
         // A run killed after its checkpoint but before the weights files of that epoch: write
         // them again from the checkpoint, which holds exactly those weights.
         ModelInfo at_checkpoint = info_;
@@ -206,8 +217,6 @@ private:
         save_safetensors(config_.out_dir / "last.safetensors", c.weights, at_checkpoint.to_metadata());
         if (c.best_epoch == c.epoch && c.epoch > 0)
             save_safetensors(config_.out_dir / "best.safetensors", c.weights, at_checkpoint.to_metadata());
-        // Rows of epochs after the checkpoint were reported by a run that died before saving it.
-        report::MetricsCsv::truncate_after_epoch(metrics_path_, start_epoch_);
     }
 
     // One pass over the shuffled, augmented training set: a step and an update per batch.
@@ -220,6 +229,10 @@ private:
         loader_options.normalization = normalization_;
         loader_options.seed = config_.seed;
         if (config_.augment) loader_options.augment = {config_.pad, true, true};
+        // An epoch interrupted inside continues at its next step with the sums it had.
+        EpochProgress done;
+        if (epoch == start_epoch_) done = resumed_progress_;
+        loader_options.first_batch = done.steps;
         datasets::BatchLoader loader(train_set_, loader_options, static_cast<std::uint64_t>(epoch));
 
         std::vector<Tensor> outputs = exec_->make_outputs();
@@ -228,9 +241,10 @@ private:
         const std::int64_t steps = loader.batches();
         report::ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, config_.epochs), steps * config_.batch, "img",
                                 runtime_.progress ? stderr : nullptr);
-        double loss_sum = 0, lr = 0;
-        std::int64_t correct = 0, seen = 0, step = 0, count = 0;
+        double loss_sum = done.loss_sum, lr = done.lr;
+        std::int64_t correct = done.correct, seen = done.seen, step = done.steps, count = 0;
         const auto start = Clock::now();
+        const auto elapsed = [&] { return done.seconds + std::chrono::duration<double>(Clock::now() - start).count(); };
         auto step_start = start;
         while (loader.next(inputs[0], inputs[1], count)) {
             lr = schedule_.at(epoch + double(step) / double(steps));
@@ -261,6 +275,14 @@ private:
             bar.update(seen, {{"loss", fmt::format("{:.4f}", loss_sum / double(step))},
                               {"acc", fmt::format("{:.2f}%", 100.0 * double(correct) / double(seen))},
                               {"lr", fmt::format("{:.4g}", lr)}});
+            if (const int signal = stop_signal()) {
+                bar.finish();
+                save_inside_epoch(epoch, {step, correct, seen, loss_sum, elapsed(), lr});
+                throw Interrupted(signal, fmt::format("interrupted by {} at epoch {}, step {} of {}: checkpoint "
+                                                      "written to {}; continue with weft train --resume {}",
+                                                      signal_name(signal), epoch + 1, step, steps,
+                                                      checkpoint_path_.string(), config_.out_dir.string()));
+            }
         }
         steps_->sync();  // before the checkpoint, which must never be ahead of the steps on disk
         EpochResult r;
@@ -268,11 +290,21 @@ private:
         r.lr = lr;
         r.train_loss = loss_sum / double(std::max<std::int64_t>(step, 1));
         r.train_accuracy = double(correct) / double(std::max<std::int64_t>(seen, 1));
-        r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        r.seconds = elapsed();
         r.images_per_second = double(seen) / std::max(r.seconds, 1e-9);
         bar.finish({{"loss", fmt::format("{:.4f}", r.train_loss)},
                     {"acc", fmt::format("{:.2f}%", 100.0 * r.train_accuracy)}});
         return r;
+    }
+
+    // The checkpoint of a run stopped inside epoch `epoch` (0-based): its weights and momentum as
+    // they are after the steps done, which the step log on disk must already hold.
+    void save_inside_epoch(int epoch, const EpochProgress& progress) {
+        steps_->sync();
+        ModelInfo at = info_;
+        at.epoch = epoch;
+        if (const auto it = last_row_.find("test_accuracy"); it != last_row_.end()) at.test_accuracy = it->second;
+        save_checkpoint(checkpoint_path_, *exec_, *optimizer_, at, best_accuracy_, best_epoch_, last_row_, progress);
     }
 
     Error diverged(int epoch, std::int64_t step, float loss, double lr) const {
@@ -308,9 +340,10 @@ private:
         save_safetensors(config_.out_dir / "last.safetensors", w, info_.to_metadata());
         if (best) save_safetensors(config_.out_dir / "best.safetensors", w, info_.to_metadata());
 
+        last_row_ = row;
         csv_->append(row);
         history_.push_back(row);
-        report::write_file_atomic(config_.out_dir / "curves.svg",
+        write_file_atomically(config_.out_dir / "curves.svg",
                                   report::training_curves_svg(history_, fmt::format("{} on {}", config_.model.graph,
                                                                                     config_.data)));
         if (runtime_.progress)
@@ -327,6 +360,7 @@ private:
     const LrSchedule schedule_;
     const datasets::Dataset train_set_, test_set_;
     const fs::path checkpoint_path_, metrics_path_, steps_path_;
+    const std::int64_t steps_per_epoch_;  // the loader's batches: whole batches only
     Graph graph_, eval_graph_;
     ModelInfo info_;
     datasets::Normalization normalization_;
@@ -339,6 +373,8 @@ private:
     double best_accuracy_ = -1;
     int best_epoch_ = 0;
     report::MetricsCsv::Row resumed_row_;
+    report::MetricsCsv::Row last_row_;  // of the last completed epoch, carried by every checkpoint
+    EpochProgress resumed_progress_;    // into epoch start_epoch_ + 1, from a checkpoint taken inside it
 };
 
 }  // namespace
@@ -347,7 +383,9 @@ std::vector<EpochResult> train(const TrainConfig& config, const Registry& regist
     if (config.epochs < 1) throw Error("--epochs must be at least 1");
     if (config.out_dir.empty()) throw Error("training needs an output directory (--out)");
     check_schedule_covers_epochs(config);  // bad options first
-    prepare_run_directory(config, runtime.resume);
+    // Held (locked) until training ends, so no second run writes here meanwhile.
+    const RunDirectory directory = runtime.resume ? RunDirectory::for_resume(config.out_dir)
+                                                  : RunDirectory::for_new_run(config.out_dir, runtime.force);
     TrainingRun run(config, registry, runtime);
     run.resume_or_start();
     return run.run_epochs();

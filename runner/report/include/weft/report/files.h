@@ -11,10 +11,7 @@
 
 namespace weft::report {
 
-// Writes `path.tmp-<pid>` beside `path`, fsyncs it, renames it over `path` and fsyncs the
-// directory so the rename itself survives a power cut. On failure the temporary file is removed
-// and weft::Error names the path and the system's reason.
-void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+// Whole files (pictures, run.json) are written with weft::write_file_atomically (weft/output_file.h).
 
 // A file of lines opened for appending (created when missing). A crash in the middle of an append
 // can leave a last line without its newline; opening cuts it off, since it is no record. Each
@@ -98,6 +95,9 @@ public:
     // Keeps the records with epoch <= `epoch`, replacing the file atomically, like
     // MetricsCsv::truncate_after_epoch and for the same reason. No file: nothing to do.
     static void truncate_after_epoch(const std::filesystem::path& path, std::int64_t epoch);
+    // Keeps the records with step <= `step` (counted over the whole run): for a run resuming from
+    // a checkpoint taken inside an epoch.
+    static void truncate_after_step(const std::filesystem::path& path, std::int64_t step);
 
 private:
     LineAppender file_;

@@ -21,7 +21,7 @@ std::string_view picture_format_name(PictureFormat format);
 // librsvg cannot read is a weft::Error with its reason.
 std::string svg_to_png(std::string_view svg);
 
-// `svg` in the format `path` names, written atomically (write_file_atomic); the bytes written.
+// `svg` in the format `path` names, written atomically (weft::write_file_atomically); the bytes written.
 std::size_t write_picture(const std::filesystem::path& path, const std::string& svg);
 
 }  // namespace weft::report

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -80,16 +81,33 @@ struct EpochResult {
 struct TrainRuntime {
     CompileOptions compile;  // device, threads, kernel overrides
     bool progress = true;
-    bool resume = false;     // continue from out_dir/checkpoint.safetensors
+    bool resume = false;     // continue from out_dir/checkpoint.safetensors (which must exist)
+    // Start a run in a non-empty directory that is no weft run directory (no .weft-run marker).
+    bool force = false;
     std::string passes = "default";  // graph passes valid in training (select_passes), e.g. fuse_batch_norm_relu
     // Builds the (plain, inference) graph of config.model at a batch size, shapes inferred.
     std::function<Graph(std::int64_t batch)> make_graph;
+    // The signal that asks training to stop (SIGINT, SIGTERM; 0 while none), asked after every
+    // step: the run then writes a checkpoint where it stands and throws Interrupted.
+    std::function<int()> stop_requested;
+};
+
+// train() stopped on request: the step in flight was finished and a checkpoint written (inside
+// an epoch when need be), from which --resume continues to the uninterrupted run's result.
+// what() says where it stopped and how to continue.
+class Interrupted : public std::runtime_error {
+public:
+    Interrupted(int signal, const std::string& message) : std::runtime_error(message), signal_(signal) {}
+    int signal() const { return signal_; }
+
+private:
+    int signal_;
 };
 
 // Trains; returns one result per epoch run now. Files in config.out_dir: run.json,
 // metrics.csv, curves.svg, checkpoint.safetensors (weights, momentum, position), best.safetensors
 // and last.safetensors (weights with ModelInfo metadata). Stops with weft::Error on a
-// non-finite loss, keeping the last good checkpoint.
+// non-finite loss, keeping the last good checkpoint, and with Interrupted when asked to stop.
 std::vector<EpochResult> train(const TrainConfig& config, const Registry& registry, const TrainRuntime& runtime);
 
 }  // namespace weft::training

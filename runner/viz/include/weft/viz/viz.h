@@ -82,7 +82,7 @@ std::string export_graph(const Graph& graph, const ViewOptions& options, Format 
 // The file content of a channel view (dot, svg, png; html embeds the SVG in a page).
 std::string export_channels(const Graph& graph, const Registry& registry, const std::string& node, Format format);
 
-// Atomically (report::write_file_atomic): a failure leaves no partial file; throws naming the path.
+// Atomically (weft::write_file_atomically): a failure leaves no partial file; throws naming the path.
 void write_file(const std::filesystem::path& path, const std::string& content);
 
 }  // namespace weft::viz

@@ -1,0 +1,25 @@
+// SIGINT and SIGTERM while `weft train` runs: recorded instead of ending the process, so the step
+// in flight finishes and a checkpoint is written before the command ends (with status 128 + the
+// signal, as a shell expects of a process a signal ended). A second signal while that checkpoint
+// is written is recorded too and changes nothing: the write completes (and is atomic regardless).
+#pragma once
+
+namespace weft::runner {
+
+class StopSignals {
+public:
+    StopSignals();   // installs the handlers, says so on stderr when the first signal arrives
+    ~StopSignals();  // restores the handlers that were there before
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+
+    // The first signal received (SIGINT or SIGTERM), 0 while none.
+    static int received();
+};
+
+// Thrown by a command that ends with a status of its own (128 + a signal); main() returns it.
+struct ExitStatus {
+    int status;
+};
+
+}  // namespace weft::runner
