@@ -12,7 +12,8 @@ namespace weft::report {
 
 using weft::sync_parent_directory;
 inline bool write_all(int fd, std::string_view content) { return weft::write_all(fd, content.data(), content.size()); }
-// The whole file; weft::Error naming it when it cannot be read.
+// The whole file (a regular one, at most 256 MiB); weft::Error naming it when it cannot be read
+// or is something else.
 std::string read_whole_file(const std::filesystem::path& path);
 
 }  // namespace weft::report

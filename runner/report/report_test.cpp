@@ -1,6 +1,7 @@
 // weft_report: the progress line, the SVG charts and the files written during training.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -778,6 +779,25 @@ TEST_F(Metrics, TruncateAfterEpochKeepsHeaderAndEarlierRows) {
     EXPECT_EQ(read_file(file), "epoch,train_loss,test_accuracy\n");
     MetricsCsv::truncate_after_epoch(dir / "absent.csv", 3);  // nothing to do
     EXPECT_FALSE(fs::exists(dir / "absent.csv"));
+}
+
+// `weft curves` reads logs a user names: a FIFO (which would wait for a writer for ever) or a
+// device such as /dev/zero (which never ends) is refused by name before any byte is read.
+TEST_F(Metrics, LogsThatAreNoRegularFilesAreRefusedWithoutReading) {
+    const fs::path fifo = dir / "metrics.csv";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const fs::path zero = dir / "steps.jsonl";
+    fs::create_symlink("/dev/zero", zero);
+    for (const fs::path& file : {fifo, zero}) {
+        try {
+            if (file == fifo) MetricsCsv::read(file);
+            else StepLog::read(file);
+            ADD_FAILURE() << file << " was read";
+        } catch (const weft::Error& e) {
+            EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+        }
+    }
 }
 
 TEST_F(Metrics, MalformedFilesNameTheFileAndLine) {
