@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include <mutex>
 #include <ostream>
 #include <tuple>
 
@@ -48,19 +47,6 @@ struct Target {
 void PrintTo(const Target& target, std::ostream* os) { *os << target.backend; }
 const std::vector<Target> kTargets = {{"guarded", 0}, {"cuda", kCudaRelativeToScale}};
 
-const Registry& guarded_registry() {
-    static Registry registry;
-    static std::once_flag once;
-    std::call_once(once, [] {
-        registry.load_directory(WEFT_TEST_PLUGIN_DIR, {"cpu"});
-        testing::register_guarded_backend(registry);
-    });
-    return registry;
-}
-
-const Registry& registry_for(const std::string& backend) {
-    return backend == "guarded" ? guarded_registry() : testing::build_registry();
-}
 
 double max_abs(const Tensor& t) {
     double m = 0;
@@ -127,7 +113,7 @@ TEST_P(CudaNetwork, LogitsMatchTheCpu) {
     const Tensor images = random_normal(g.values[g.inputs.at(0)].desc, 2);
     std::vector<Tensor> logits;
     for (const std::string& backend : {std::string("cpu"), target().backend}) {
-        Executor exec(g, registry_for(backend), weights, on(backend));
+        Executor exec(g, testing::registry_for(backend), weights, on(backend));
         std::vector<Tensor> outputs = exec.make_outputs();
         exec.run(std::span<const Tensor>(&images, 1), outputs);
         logits.push_back(std::move(outputs.at(0)));
@@ -152,8 +138,8 @@ TEST_P(CudaNetwork, OneTrainingStepMatchesTheCpu) {
     };
     std::vector<Step> steps;
     for (const std::string& backend : {std::string("cpu"), target().backend}) {
-        TrainingExecutor exec(g, registry_for(backend), initial, on(backend), head.loss);
-        Optimizer sgd(exec, registry_for(backend), OptimizerOptions{});
+        TrainingExecutor exec(g, testing::registry_for(backend), initial, on(backend), head.loss);
+        Optimizer sgd(exec, testing::registry_for(backend), OptimizerOptions{});
         Step s;
         s.outputs = exec.make_outputs();
         exec.step(inputs, s.outputs);

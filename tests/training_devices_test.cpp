@@ -7,7 +7,6 @@
 // its results must equal the cpu backend's bit for bit. On a GPU the same runs on cuda (skipped
 // elsewhere, with the reason), where results agree to float32 tolerances stated below.
 #include <filesystem>
-#include <mutex>
 
 #include <gtest/gtest.h>
 
@@ -35,26 +34,12 @@ using testing::write_tiny_cifar;
 // wrong gradient or a lost momentum, which move weights by whole percents.
 constexpr double kAcrossDevicesRtol = 2e-3, kAcrossDevicesAtol = 2e-4;
 
-// The cpu plugins and the guarded backend over them.
-const Registry& guarded_registry() {
-    static Registry registry;
-    static std::once_flag once;
-    std::call_once(once, [] {
-        registry.load_directory(WEFT_TEST_PLUGIN_DIR, {"cpu"});
-        testing::register_guarded_backend(registry);
-    });
-    return registry;
-}
-
-const Registry& registry_for(const std::string& backend) {
-    return backend == "guarded" ? guarded_registry() : testing::build_registry();
-}
 
 // Trains the tiny run on `backend` until `epochs` epochs are done, resuming the run in `out`
 // when `resume`.
 std::vector<training::EpochResult> train_on(const std::string& backend, const fs::path& data, const fs::path& out,
                                             int epochs, bool resume) {
-    return training::train(tiny_run(data, out, epochs), registry_for(backend), tiny_runtime(resume, backend));
+    return training::train(tiny_run(data, out, epochs), testing::registry_for(backend), tiny_runtime(resume, backend));
 }
 
 // The trained weights of a run and everything else its checkpoint carries (momentum).
@@ -79,7 +64,7 @@ training::Evaluation evaluate_on(const std::string& backend, const fs::path& dat
     const training::ModelInfo info = training::ModelInfo::from_metadata(meta);
     training::TrainRuntime runtime = tiny_runtime(false, backend);
     const Graph graph = runtime.make_graph(16);
-    Executor exec(graph, registry_for(backend), weights, runtime.compile);
+    Executor exec(graph, testing::registry_for(backend), weights, runtime.compile);
     const datasets::Dataset test = datasets::load_dataset("cifar10:" + data.string(), datasets::Split::test);
     return training::evaluate(exec, test, datasets::Normalization{info.mean, info.std}, true, false, "eval", mirrored);
 }

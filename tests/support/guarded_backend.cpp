@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "op_harness.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
 
@@ -220,6 +221,20 @@ void register_guarded_backend(Registry& registry) {
     registry_being_filled = nullptr;
     if (registry.refused().size() != refused_before)
         throw Error("guarded backend: refused: " + registry.refused().back().reason);
+}
+
+const Registry& guarded_registry() {
+    static Registry registry;
+    static std::once_flag once;
+    std::call_once(once, [] {
+        registry.load_directory(WEFT_TEST_PLUGIN_DIR, {"cpu"});
+        register_guarded_backend(registry);
+    });
+    return registry;
+}
+
+const Registry& registry_for(const std::string& backend) {
+    return backend == "guarded" ? guarded_registry() : build_registry();
 }
 
 }  // namespace weft::testing

@@ -10,6 +10,8 @@
 // with a message naming the guarded memory. Results are the cpu backend's, bit for bit.
 #pragma once
 
+#include <string>
+
 #include "weft/registry.h"
 
 namespace weft::testing {
@@ -18,5 +20,10 @@ namespace weft::testing {
 // a cpu kernel there a "guarded" kernel running that cpu kernel. `registry` must already hold
 // the cpu plugins and outlive everything made from it.
 void register_guarded_backend(Registry& registry);
+
+// The cpu plugins of this build with the guarded backend over them, loaded once per process.
+const Registry& guarded_registry();
+// guarded_registry() for "guarded", the build's whole registry (op_harness.h) for any other.
+const Registry& registry_for(const std::string& backend);
 
 }  // namespace weft::testing
