@@ -1,10 +1,14 @@
-# weft_add_test(<name> SOURCES <src>... [LIBS <lib>...]): a GoogleTest binary registered with ctest.
+# weft_add_test(<name> SOURCES <src>... [LIBS <lib>...] [LABELS <label>...]): a GoogleTest binary registered with ctest.
 function(weft_add_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE weft_test_support weft_core GTest::gtest_main ${ARG_LIBS})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-  gtest_discover_tests(${name} TEST_PREFIX "${name}." DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+  set(properties TIMEOUT 600)
+  if(ARG_LABELS)
+    list(APPEND properties LABELS "${ARG_LABELS}")
+  endif()
+  gtest_discover_tests(${name} TEST_PREFIX "${name}." DISCOVERY_TIMEOUT 60 PROPERTIES ${properties})
   set_property(GLOBAL APPEND PROPERTY WEFT_TEST_TARGETS ${name})
 endfunction()
 
