@@ -93,7 +93,8 @@ TEST(OpsCommand, JsonCarriesTheSameFactsForTools) {
     EXPECT_EQ(relu.at("traits").at("activation"), "relu");
     EXPECT_EQ(op("fc").at("attributes")[0].at("required"), true);
     EXPECT_EQ(op("pool").at("parameters").at("known"), false);
-    for (const auto& k : op("group_conv").at("kernels"))
+    const nlohmann::json group_conv = op("group_conv");  // named: a range-for over a temporary's member dangles
+    for (const auto& k : group_conv.at("kernels"))
         EXPECT_TRUE(k.contains("backend") && k.contains("priority") && k.contains("available")) << k.dump();
     ASSERT_EQ(j.at("optimizers").size(), 1u);
     EXPECT_EQ(j.at("optimizers")[0].at("state"), nlohmann::json::array({"momentum"}));
