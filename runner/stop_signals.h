@@ -8,8 +8,9 @@ namespace weft::runner {
 
 class StopSignals {
 public:
-    StopSignals();   // installs the handlers, says so on stderr when the first signal arrives
-    ~StopSignals();  // restores the handlers that were there before
+    StopSignals();   // blocks the two signals and takes them on a thread of its own; says so on
+                     // stderr when the first arrives. Construct it before any other thread starts.
+    ~StopSignals();  // restores the signal mask that was there before
     StopSignals(const StopSignals&) = delete;
     StopSignals& operator=(const StopSignals&) = delete;
 
