@@ -8,8 +8,6 @@
 // (`images.npy`, a second run `runs/fashion2` to compare with), and, on the one training command
 // that takes an hour as written, `--limit-train`/`--limit-test` so that it takes seconds. Each is
 // printed with the command it changed.
-#include <sys/wait.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -72,15 +70,6 @@ std::vector<std::string> readme_commands(const std::string& readme) {
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-CommandResult run_in(const fs::path& dir, const std::string& args, int timeout_seconds) {
-    const fs::path out = dir / "readme_stdout.txt", err = dir / "readme_stderr.txt";
-    const std::string cmd = "cd " + shell_quote(dir.string()) + " && timeout " + std::to_string(timeout_seconds) + " " +
-                            shell_quote(testing::weft_binary()) + " " + args + " >" + shell_quote(out.string()) +
-                            " 2>" + shell_quote(err.string()) + " </dev/null";
-    const int raw = std::system(cmd.c_str());
-    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_text(out), read_text(err)};
-}
-
 TEST(Readme, ShowsTheTourItsProseDescribes) {
     const std::vector<std::string> commands = readme_commands(read_text(fs::path(WEFT_TEST_SOURCE_DIR) / "README.md"));
     // The README's tour: more than a handful, and the ones its prose relies on.
@@ -111,7 +100,7 @@ TEST(Readme, EveryWeftCommandRunsAsWritten) {
             fs::copy(home / "runs/fashion-smoke", home / "runs/fashion2", fs::copy_options::recursive);
         SCOPED_TRACE("weft " + args + (long_training ? "   (limits added: the README's run takes an hour)" : ""));
         const auto start = std::chrono::steady_clock::now();
-        const CommandResult r = run_in(home, args, 600);
+        const CommandResult r = testing::run_weft(args, home, {.timeout_seconds = 600, .directory = home});
         const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
         std::printf("%7.1f s  weft %s\n", took.count(), args.c_str());  // where the test's time goes
         EXPECT_EQ(r.status, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;

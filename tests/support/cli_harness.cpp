@@ -55,7 +55,8 @@ std::string weft_binary() { return (fs::path(WEFT_TEST_BINARY_DIR) / "bin/weft")
 
 CommandResult run_weft(const std::string& args, const fs::path& scratch, const WeftCommand& how) {
     const fs::path out = scratch / "weft_stdout.txt", err = scratch / "weft_stderr.txt";
-    std::string cmd = how.env + " timeout " + std::to_string(how.timeout_seconds) + " " + weft_binary() + " " + args +
+    const std::string cd = how.directory.empty() ? "" : "cd " + shell_quote(how.directory.string()) + " && ";
+    std::string cmd = cd + how.env + " timeout " + std::to_string(how.timeout_seconds) + " " + weft_binary() + " " + args +
                       " >" + out.string();
     cmd += how.streams == Streams::merged ? " 2>&1" : " 2>" + err.string();
     cmd += " </dev/null";

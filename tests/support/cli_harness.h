@@ -38,6 +38,7 @@ struct WeftCommand {
     std::string env;          // prefix such as "WEFT_GRAPH_PATH=dir" (shell words)
     int timeout_seconds = 120;
     Streams streams = Streams::separate;
+    std::filesystem::path directory;  // the working directory to run in; empty: the test's own
 };
 
 std::string read_text(const std::filesystem::path& path);
