@@ -188,9 +188,11 @@ void jpeg_message(j_common_ptr cinfo, int level) {
 }
 
 struct JpegInfo {
-    JDIMENSION width, height;
-    int channels;
+    JDIMENSION full_width, full_height;  // as stored
+    JDIMENSION width, height;            // as decoded: scaled, and after the colour conversion
+    int channels;                        // decoded: 1, 3, or 4 for CMYK (made RGB after decoding)
     bool cmyk;
+    bool inverted;  // CMYK as Adobe writes it: 255 means no ink
     bool arithmetic;
     std::uint64_t blocks;  // 8×8 blocks over all components: what the entropy-coded data describes
 };
@@ -207,13 +209,37 @@ bool jpeg_start(jpeg_decompress_struct* cinfo, const std::uint8_t* data, std::si
     for (int c = 0; c < cinfo->num_components; ++c)
         out->blocks += std::uint64_t{cinfo->comp_info[c].width_in_blocks} * cinfo->comp_info[c].height_in_blocks;
     out->cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
-    if (out->cmyk) return true;
-    cinfo->out_color_space = cinfo->num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    out->inverted = out->cmyk && cinfo->saw_Adobe_marker;
+    out->full_width = cinfo->image_width;
+    out->full_height = cinfo->image_height;
+    return true;
+}
+
+// The output size for a decode at 1/denominator (libjpeg's scaled DCT) and the colour space asked for.
+bool jpeg_scale(jpeg_decompress_struct* cinfo, unsigned denominator, JpegInfo* out) {
+    auto* error = reinterpret_cast<JpegError*>(cinfo->err);
+    if (setjmp(error->jump)) return false;
+    cinfo->out_color_space = out->cmyk ? JCS_CMYK : cinfo->num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    cinfo->scale_num = 1;
+    cinfo->scale_denom = denominator;
     jpeg_calc_output_dimensions(cinfo);
     out->width = cinfo->output_width;
     out->height = cinfo->output_height;
     out->channels = cinfo->output_components;
     return true;
+}
+
+// Ink to light: r = (1 - c)(1 - k) per channel, as Photoshop and PIL read CMYK.
+std::vector<std::uint8_t> cmyk_to_rgb(const std::vector<std::uint8_t>& cmyk, bool inverted) {
+    std::vector<std::uint8_t> rgb(cmyk.size() / 4 * 3);
+    for (std::size_t i = 0, o = 0; i < cmyk.size(); i += 4, o += 3) {
+        const unsigned k = inverted ? cmyk[i + 3] : 255u - cmyk[i + 3];
+        for (int c = 0; c < 3; ++c) {
+            const unsigned light = inverted ? cmyk[i + c] : 255u - cmyk[i + c];
+            rgb[o + c] = static_cast<std::uint8_t>((light * k + 127) / 255);
+        }
+    }
+    return rgb;
 }
 
 // Scanlines are appended as they decode, so a truncated file costs what it holds.
@@ -231,7 +257,7 @@ bool jpeg_rows(jpeg_decompress_struct* cinfo, std::vector<std::uint8_t>* pixels,
 }
 
 Image decode_jpeg(const std::filesystem::path& file, const std::vector<std::uint8_t>& bytes,
-                  const std::optional<ImageSize>& expected) {
+                  const std::optional<ImageSize>& expected, const DenominatorChoice& choose) {
     jpeg_decompress_struct cinfo{};
     JpegError error{};
     cinfo.err = jpeg_std_error(&error.manager);
@@ -245,22 +271,30 @@ Image decode_jpeg(const std::filesystem::path& file, const std::vector<std::uint
     auto fail = [&] { return Error(fmt::format("{}: corrupt JPEG: {}", file.string(), error.message)); };
     JpegInfo header{};
     if (!jpeg_start(&cinfo, bytes.data(), bytes.size(), &header)) throw fail();
-    if (header.cmyk) throw Error(fmt::format("{}: CMYK JPEG images are not supported", file.string()));
-    if (header.channels != 1 && header.channels != 3)
-        throw Error(fmt::format("{}: JPEG decodes to {} channels", file.string(), header.channels));
     // Arithmetic coding may spend less than a bit per block, so no file size bounds what it claims.
     if (header.arithmetic)
         throw Error(fmt::format("{}: arithmetic-coded JPEG is not supported (only Huffman-coded JPEG, whose "
                                 "size bounds its image, is read)", file.string()));
-    check_size(file, header.width, header.height, header.channels, expected);
+    const int stored_channels = header.cmyk ? 4 : cinfo.num_components == 1 ? 1 : 3;
+    check_size(file, header.full_width, header.full_height, stored_channels, expected);
     // Progressive JPEG keeps every block's coefficients from the start: checked before that.
-    check_claim_fits_file(file, header.width, header.height, header.blocks, jpeg_blocks_per_byte * bytes.size(),
-                          "8x8 blocks");
+    check_claim_fits_file(file, header.full_width, header.full_height, header.blocks,
+                          jpeg_blocks_per_byte * bytes.size(), "8x8 blocks");
+    unsigned denominator = 1;
+    if (choose) {
+        denominator = static_cast<unsigned>(choose(header.full_height, header.full_width));
+        if (denominator != 1 && denominator != 2 && denominator != 4 && denominator != 8)
+            throw Error(fmt::format("{}: JPEG scale 1/{} is not 1/1, 1/2, 1/4 or 1/8", file.string(), denominator));
+    }
+    if (!jpeg_scale(&cinfo, denominator, &header)) throw fail();
+    if (header.channels != 1 && header.channels != 3 && header.channels != 4)
+        throw Error(fmt::format("{}: JPEG decodes to {} channels", file.string(), header.channels));
     const std::size_t row_bytes = std::size_t{header.width} * header.channels;
     std::vector<std::uint8_t> interleaved;
     if (!jpeg_rows(&cinfo, &interleaved, row_bytes)) throw fail();
+    if (header.cmyk) interleaved = cmyk_to_rgb(interleaved, header.inverted);
 
-    Image image{header.channels, header.height, header.width, {}};
+    Image image{header.cmyk ? 3 : header.channels, header.height, header.width, {}};
     image.pixels = to_planar(interleaved, image.channels, image.height * image.width);
     return image;
 }
@@ -270,7 +304,27 @@ Image decode_jpeg(const std::filesystem::path& file, const std::vector<std::uint
 Image read_image(const std::filesystem::path& file, std::optional<ImageSize> expected) {
     std::vector<std::uint8_t> bytes = read_file(file, file_limit);
     if (is_png(bytes)) return decode_png(file, bytes, expected);
-    if (is_jpeg(bytes)) return decode_jpeg(file, bytes, expected);
+    if (is_jpeg(bytes)) return decode_jpeg(file, bytes, expected, nullptr);
+    throw Error(fmt::format("{}: neither a PNG nor a JPEG image", file.string()));
+}
+
+ScaledImage read_image_scaled(const std::filesystem::path& file, const DenominatorChoice& choose) {
+    std::vector<std::uint8_t> bytes = read_file(file, file_limit);
+    ScaledImage scaled;
+    if (is_png(bytes)) {
+        scaled.image = decode_png(file, bytes, std::nullopt);
+        scaled.full_height = scaled.image.height;
+        scaled.full_width = scaled.image.width;
+        return scaled;
+    }
+    if (is_jpeg(bytes)) {
+        scaled.image = decode_jpeg(file, bytes, std::nullopt, [&](std::int64_t height, std::int64_t width) {
+            scaled.full_height = height;
+            scaled.full_width = width;
+            return choose(height, width);
+        });
+        return scaled;
+    }
     throw Error(fmt::format("{}: neither a PNG nor a JPEG image", file.string()));
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,5 +27,19 @@ struct ImageSize {
 // first image of a dataset), against the most a file of this size can encode, and against 256 MiB
 // decoded. Only regular files are read (a FIFO would block).
 Image read_image(const std::filesystem::path& file, std::optional<ImageSize> expected = std::nullopt);
+
+// Given the stored height and width, the denominator (1, 2, 4 or 8) to decode a JPEG at.
+using DenominatorChoice = std::function<int(std::int64_t height, std::int64_t width)>;
+
+struct ScaledImage {
+    Image image;                                 // as decoded
+    std::int64_t full_height = 0, full_width = 0;  // as stored
+};
+
+// read_image for pipelines that shrink what they read: a JPEG is decoded at 1/denominator of its
+// stored size by libjpeg's scaled inverse DCT, far less work than decoding every pixel and
+// shrinking afterwards; `choose` is asked once the header is read. A PNG decodes whole. CMYK JPEG
+// (Adobe's inverted convention when its marker says so) becomes RGB, here and in read_image.
+ScaledImage read_image_scaled(const std::filesystem::path& file, const DenominatorChoice& choose);
 
 }  // namespace weft::datasets
