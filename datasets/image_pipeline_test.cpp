@@ -173,7 +173,8 @@ TEST(ScaledJpeg, DecodingScaledIsCloseToDecodingWholeThenShrinking) {
     const int w = 640, h = 480;
     write_jpeg(dir / "big.jpg", w, h, 3, smooth_rgb(w, h, 0), 95);
     const Image whole = read_image(dir / "big.jpg");
-    const ScaledImage quarter = read_image_scaled(dir / "big.jpg", [](std::int64_t, std::int64_t) { return 4; });
+    const ScaledImage quarter =
+        read_image_scaled(dir / "big.jpg", [](std::int64_t, std::int64_t) { return DecodePlan{4}; });
     EXPECT_EQ(quarter.full_width, w);
     EXPECT_EQ(quarter.full_height, h);
     EXPECT_EQ(quarter.image.width, w / 4);
@@ -194,7 +195,9 @@ TEST(ScaledJpeg, CmykBecomesRgbInAdobesInvertedConvention) {
     for (int i = 0; i < w * h; ++i) cmyk.insert(cmyk.end(), {200, 100, 50, 128});  // stored as Adobe does: 255 = no ink
     write_jpeg(dir / "cmyk.jpg", w, h, 4, cmyk);
     for (const Image& image : {read_image(dir / "cmyk.jpg"),
-                               read_image_scaled(dir / "cmyk.jpg", [](std::int64_t, std::int64_t) { return 2; }).image}) {
+                               read_image_scaled(dir / "cmyk.jpg", [](std::int64_t, std::int64_t) {
+                                   return DecodePlan{2};
+                               }).image}) {
         ASSERT_EQ(image.channels, 3);
         const std::int64_t plane = image.height * image.width;
         EXPECT_NEAR(image.pixels[0], 200 * 128 / 255, 4);
@@ -206,8 +209,49 @@ TEST(ScaledJpeg, CmykBecomesRgbInAdobesInvertedConvention) {
 TEST(ScaledJpeg, AnUnsupportedDenominatorIsAnError) {
     TempDir dir;
     write_jpeg(dir / "a.jpg", 32, 32, 3, smooth_rgb(32, 32, 0));
-    expect_error([&] { read_image_scaled(dir / "a.jpg", [](std::int64_t, std::int64_t) { return 3; }); },
+    expect_error([&] { read_image_scaled(dir / "a.jpg", [](std::int64_t, std::int64_t) { return DecodePlan{3}; }); },
                  {"a.jpg", "1/3"});
+}
+
+TEST(PartialJpeg, APartHasThePixelsOfTheWholeDecodeThereAtEveryScale) {
+    TempDir dir;
+    const int w = 333, h = 250;  // no multiple of a coding block
+    Bytes rgb = smooth_rgb(w, h, 1);
+    for (std::size_t i = 0; i < rgb.size(); i += 7) rgb[i] = static_cast<std::uint8_t>(rgb[i] ^ 0x5a);  // texture
+    write_jpeg(dir / "rgb.jpg", w, h, 3, rgb, 90);
+    Bytes cmyk;
+    for (std::size_t i = 0; i < rgb.size(); i += 3) cmyk.insert(cmyk.end(), {rgb[i], rgb[i + 1], rgb[i + 2], 200});
+    write_jpeg(dir / "cmyk.jpg", w, h, 4, cmyk, 90);
+    Bytes gray(rgb.begin(), rgb.begin() + w * h);
+    write_jpeg(dir / "gray.jpg", w, h, 1, gray, 90);
+    for (const char* name : {"rgb.jpg", "cmyk.jpg", "gray.jpg"})
+        for (int denominator : {1, 2, 4})
+            for (const DecodePlan& part : {DecodePlan{denominator, 37, 101, 90, 120}, DecodePlan{denominator, -5, -9, 40, 30},
+                                           DecodePlan{denominator, 200, 250, 400, 400}}) {
+                const ScaledImage whole =
+                    read_image_scaled(dir / name, [&](std::int64_t, std::int64_t) { return DecodePlan{denominator}; });
+                const ScaledImage cut = read_image_scaled(dir / name, [&](std::int64_t, std::int64_t) { return part; });
+                ASSERT_EQ(cut.scaled_height, whole.image.height);
+                ASSERT_EQ(cut.scaled_width, whole.image.width);
+                // The part covers the plan's, in the scaled image's pixels.
+                const double ry = double(cut.scaled_height) / h, rx = double(cut.scaled_width) / w;
+                ASSERT_LE(cut.top, std::floor(std::max<std::int64_t>(part.top, 0) * ry));
+                ASSERT_GE(cut.top + cut.image.height,
+                          std::min(std::ceil((part.top + part.height) * ry), double(cut.scaled_height)));
+                ASSERT_LE(cut.left, std::floor(std::max<std::int64_t>(part.left, 0) * rx));
+                ASSERT_GE(cut.left + cut.image.width,
+                          std::min(std::ceil((part.left + part.width) * rx), double(cut.scaled_width)));
+                ASSERT_LT(cut.image.height * cut.image.width, whole.image.height * whole.image.width);
+                const Image& a = cut.image;
+                const Image& b = whole.image;
+                for (std::int64_t c = 0; c < a.channels; ++c)
+                    for (std::int64_t y = 0; y < a.height; ++y)
+                        for (std::int64_t x = 0; x < a.width; ++x)
+                            ASSERT_EQ(a.pixels[(c * a.height + y) * a.width + x],
+                                      b.pixels[(c * b.height + y + cut.top) * b.width + x + cut.left])
+                                << name << " 1/" << denominator << " part at " << part.top << "," << part.left
+                                << " pixel " << c << "," << y << "," << x;
+            }
 }
 
 // ---- the image tree and the streamed loader ----
@@ -303,6 +347,30 @@ TEST(StreamedLoader, AnyNumberOfWorkersGivesTheOneWorkerBatchesBitForBit) {
     ASSERT_EQ(resumed.size(), 2u);
     EXPECT_EQ(resumed[0], plain[2]);
     EXPECT_EQ(resumed[1], plain[3]);
+}
+
+TEST(StreamedLoader, DecodingOnlyThePartTheFilterReadsGivesTheSameSamplesBitForBit) {
+    TempDir dir;
+    const Dataset data = streamed(write_tree(dir), Split::train, 24);
+    LoaderOptions options;
+    options.batch = 6;
+    options.shuffle = true;
+    options.augment.random_resized_crop = true;
+    options.augment.horizontal_flip = true;
+    options.workers = 2;
+    for (bool scaled : {false, true}) {
+        options.augment.scaled_decode = scaled;
+        options.augment.partial_decode = false;
+        const auto whole = epoch_images(data, options, 1);
+        options.augment.partial_decode = true;
+        EXPECT_EQ(epoch_images(data, options, 1), whole) << (scaled ? "scaled" : "unscaled");
+        options.augment.random_resized_crop = false;  // and the evaluation view
+        options.augment.partial_decode = false;
+        const auto centre = epoch_images(data, options, 1);
+        options.augment.partial_decode = true;
+        EXPECT_EQ(epoch_images(data, options, 1), centre);
+        options.augment.random_resized_crop = true;
+    }
 }
 
 TEST(StreamedLoader, EvaluationIsTheNormalisedCentreCropOfEachImage) {

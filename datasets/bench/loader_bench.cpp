@@ -110,13 +110,15 @@ int main(int argc, char** argv) {
     Augmentation evaluation;
     for (const auto& [name, augment] : {std::pair{"training sample (random-resized crop, flip)", train},
                                         std::pair{"evaluation sample (resize, centre crop)", evaluation}})
-        for (bool scaled : {false, true})
+        for (int decode = 0; decode < 3; ++decode)
             for (int threads : {1, workers}) {
+                static const char* const decodes[] = {"every pixel decoded", "scaled JPEG decode",
+                                                      "scaled decode of the crop's part"};
                 Augmentation a = augment;
-                a.scaled_decode = scaled;
+                a.scaled_decode = decode >= 1;
+                a.partial_decode = decode == 2;
                 const double rate = loader_rate(data, a, threads);
-                fmt::print("| {}, {} | {} | {:.0f} | {:.0f} |\n", name,
-                           scaled ? "scaled JPEG decode" : "every pixel decoded", threads, rate, rate / threads);
+                fmt::print("| {}, {} | {} | {:.0f} | {:.0f} |\n", name, decodes[decode], threads, rate, rate / threads);
             }
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <weft/datasets/image.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace weft::datasets {
@@ -19,7 +20,9 @@ int jpeg_denominator_for(const CropBox& box, std::int64_t out_height, std::int64
 void make_streamed_sample(const std::filesystem::path& file, std::int64_t height, std::int64_t width,
                           const Augmentation& augment, std::uint64_t& state, const float* scale,
                           const float* shift, float* out) {
-    // The box is chosen from the stored size, before decoding, so the decoder can scale for it.
+    // The box is chosen from the stored size, before decoding, so the decoder can scale for it and
+    // decode only what the resampling filter reads: the box and, around it, the filter's reach
+    // (at most the reduction factor, at least a pixel, at the decoded scale) and a pixel more.
     CropBox box;
     bool chosen = false;
     const auto choose_box = [&](std::int64_t full_height, std::int64_t full_width) {
@@ -29,17 +32,31 @@ void make_streamed_sample(const std::filesystem::path& file, std::int64_t height
     };
     ScaledImage read = read_image_scaled(file, [&](std::int64_t full_height, std::int64_t full_width) {
         choose_box(full_height, full_width);
-        return augment.scaled_decode ? jpeg_denominator_for(box, height, width) : 1;
+        DecodePlan plan;
+        plan.denominator = augment.scaled_decode ? jpeg_denominator_for(box, height, width) : 1;
+        if (augment.partial_decode) {
+            const double d = plan.denominator;
+            const auto margin = [&](double size, std::int64_t out) {
+                return std::ceil(std::max(size / double(out), d)) + 2 * d;
+            };
+            const double my = margin(box.height, height), mx = margin(box.width, width);
+            plan.top = static_cast<std::int64_t>(std::floor(box.top - my));
+            plan.left = static_cast<std::int64_t>(std::floor(box.left - mx));
+            plan.height = static_cast<std::int64_t>(std::ceil(box.top + box.height + my)) - plan.top;
+            plan.width = static_cast<std::int64_t>(std::ceil(box.left + box.width + mx)) - plan.left;
+        }
+        return plan;
     });
     if (!chosen) choose_box(read.full_height, read.full_width);  // a PNG: decoded whole, no question asked
     const bool flip = augment.horizontal_flip && (splitmix64(state) >> 63) != 0;
 
-    // The box in the decoded image's pixels (the same unless the JPEG was decoded scaled down).
+    // The box in the decoded part's pixels.
     const Image& image = read.image;
-    const double sy = double(image.height) / double(read.full_height);
-    const double sx = double(image.width) / double(read.full_width);
-    const CropBox scaled{box.top * sy, box.left * sx, box.height * sy, box.width * sx};
-    resample(image.pixels.data(), image.channels, image.height, image.width, scaled, height, width, flip, out);
+    const double sy = double(read.scaled_height) / double(read.full_height);
+    const double sx = double(read.scaled_width) / double(read.full_width);
+    const CropBox part{box.top * sy - double(read.top), box.left * sx - double(read.left), box.height * sy,
+                       box.width * sx};
+    resample(image.pixels.data(), image.channels, image.height, image.width, part, height, width, flip, out);
 
     const std::int64_t plane = height * width;
     for (std::int64_t c = 2; c > 0 && image.channels == 1; --c)  // gray: one plane made three

@@ -38,8 +38,10 @@ struct Augmentation {
     RandomResizedCrop crop = {};
     double centre_fraction = 0.875;
     // Decode a JPEG at 1/2, 1/4 or 1/8 of its size when the crop still has the output's pixels
-    // there (off: always decode every pixel; for measuring what it saves).
+    // there, and only the rows and columns the crop's filter reads (off: every pixel, for
+    // measuring what each saves; the part alone gives the same sample bit for bit).
     bool scaled_decode = true;
+    bool partial_decode = true;
 };
 
 struct LoaderOptions {
