@@ -1,7 +1,8 @@
 // Throughput of the streamed (ImageNet-style) pipeline on a folder of JPEGs: decoding alone, and
 // whole training and evaluation samples (decode, crop, resize, flip, normalise) with and without
 // the scaled JPEG decode, on one thread and on several. Writes an ImageNet-sized folder first when
-// the one given is empty or missing. Not a test: docs/performance.md has its numbers.
+// the one given is empty or missing (train/ and val/ of seven classes, so it also serves as a tree
+// to try `weft train --data imagenet:DIR` on). Not a test: docs/performance.md has its numbers.
 //
 //   loader_bench DIR [--images N] [--workers W] [--size S]
 #include "image_files.h"
@@ -39,8 +40,10 @@ void write_folder(const fs::path& dir, int images) {
                     const int base = 128 + int(90 * std::sin((x * (c + 1) + y * (3 - c)) * 0.013 + i));
                     rgb[(std::size_t(y) * w + x) * 3 + c] = std::uint8_t(std::clamp(base + noise(random), 0, 255));
                 }
-        weft::datasets::testing::write_jpeg(dir / "train" / fmt::format("class{:02}", i % 10) / fmt::format("{:06}.jpg", i), w, h, 3,
-                            rgb, 90);
+        // Every tenth image goes to val/, so that the folder is a whole tree to train on.
+        const char* split = i % 10 == 9 ? "val" : "train";
+        weft::datasets::testing::write_jpeg(
+            dir / split / fmt::format("class{:02}", i % 7) / fmt::format("{:06}.jpg", i), w, h, 3, rgb, 90);
         if ((i + 1) % 100 == 0) fmt::print(stderr, "\rwriting {} images: {}", images, i + 1);
     }
     fmt::print(stderr, "\n");
