@@ -312,6 +312,18 @@ TEST(ImageTree, ListsEverySplitWithClassesFromBothAndNothingDecoded) {
     EXPECT_TRUE(train.pixels.empty());
 }
 
+TEST(ImageTree, SlicesAndPrefixesKeepFilesAndLabelsTogether) {
+    TempDir dir;
+    const Dataset train = load_dataset("imagenet:" + write_tree(dir).string(), Split::train);
+    const Dataset part = slice(train, 5, 11);
+    ASSERT_EQ(part.size(), 6);
+    EXPECT_EQ(part.files.front(), train.files[5]);
+    EXPECT_EQ(part.labels.back(), train.labels[10]);
+    EXPECT_EQ(part.class_names, train.class_names);
+    EXPECT_EQ(first_n(train, 4).files.size(), 4u);
+    EXPECT_THROW(slice(train, 3, 19), weft::Error);
+}
+
 TEST(ImageTree, ForeignFilesAndEmptyTreesAreRefusedNamingThem) {
     TempDir dir;
     const fs::path root = write_tree(dir);

@@ -77,6 +77,24 @@ Dataset first_n(Dataset data, std::int64_t n) {
     return data;
 }
 
+Dataset slice(const Dataset& data, std::int64_t first, std::int64_t last) {
+    if (first < 0 || last < first || last > data.size())
+        throw Error(fmt::format("dataset '{}': images {}..{} are not within its {}", data.name, first, last,
+                                data.size()));
+    Dataset part;
+    part.name = data.name;
+    part.channels = data.channels, part.height = data.height, part.width = data.width;
+    part.class_names = data.class_names;
+    part.labels.assign(data.labels.begin() + first, data.labels.begin() + last);
+    if (data.streamed()) {
+        part.files.assign(data.files.begin() + first, data.files.begin() + last);
+    } else {
+        const std::int64_t bytes = data.image_bytes();
+        part.pixels.assign(data.pixels.begin() + first * bytes, data.pixels.begin() + last * bytes);
+    }
+    return part;
+}
+
 void take_input_size(Dataset& data, std::int64_t height, std::int64_t width) {
     if (!data.streamed()) return;
     if (height <= 0 || width <= 0)

@@ -31,6 +31,8 @@ struct Dataset {
 
 // The first n images (all when n <= 0 or n >= size).
 Dataset first_n(Dataset data, std::int64_t n);
+// Images first .. last-1, in memory or streamed (a rank's share of a test set).
+Dataset slice(const Dataset& data, std::int64_t first, std::int64_t last);
 
 // A streamed set takes the network's input size as the size of its batches; an in-memory set has
 // its own and is left as it is (the caller compares).
