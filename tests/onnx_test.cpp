@@ -80,7 +80,10 @@ fs::path write_bytes(const std::string& name, const std::string& bytes) {
 
 // The ONNX checker with its full check (shape inference included) over `files`; "" when it passes.
 std::string onnx_checker_failures(const std::vector<fs::path>& files) {
-    std::string script = "import onnx, sys\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(p, full_check=True)\n";
+    // The model, not its path: ONNX 1.12's check_model(path, full_check=True) writes the inferred
+    // shapes back into the file.
+    std::string script =
+        "import onnx, sys\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(p), full_check=True)\n";
     std::ofstream(scratch() / "check.py") << script;
     std::string cmd = shell_quote(*onnx_python()) + " " + shell_quote((scratch() / "check.py").string());
     for (const fs::path& f : files) cmd += " " + shell_quote(f.string());

@@ -228,6 +228,11 @@ std::string export_onnx(const Graph& graph, const WeightMap& weights, const Expo
         e.set_key("weft.graph_meta." + key);
         e.set_value(value);
     }
+    // Every node's op must have an ONNX form before anything else is looked at.
+    for (const Node& node : graph.nodes)
+        if (!exporters().count(node.op))
+            throw Error(fmt::format("node '{}': op '{}' has no ONNX form that weft knows; it cannot be exported",
+                                    node.name, node.op));
     onnx::GraphProto& proto = *model.mutable_graph();
     proto.set_name(graph.name.empty() ? "weft" : graph.name);
     for (int v : graph.inputs) set_value_info(*proto.add_input(), graph.values[v]);
@@ -235,12 +240,8 @@ std::string export_onnx(const Graph& graph, const WeightMap& weights, const Expo
     ModelWriter writer(graph, weights, proto);
     for (int n : graph.topological_order()) {
         const Node& node = graph.nodes[n];
-        const auto it = exporters().find(node.op);
-        if (it == exporters().end())
-            throw Error(fmt::format("node '{}': op '{}' has no ONNX form that weft knows; it cannot be exported",
-                                    node.name, node.op));
         writer.set_node(node);
-        it->second(writer);
+        exporters().at(node.op)(writer);
     }
     std::string bytes;
     if (!model.SerializeToString(&bytes)) throw Error("the ONNX model could not be serialised (over 2 GiB?)");

@@ -4,7 +4,9 @@
 //
 // The file is untrusted: nodes must come in topological order (as ONNX requires), so an input
 // that names nothing defined before it — a dangling name or a cycle — is refused at that node.
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <map>
@@ -57,11 +59,13 @@ public:
         if (a->type() != onnx::AttributeProto::INT) refuse(fmt::format("attribute '{}' is not an integer", name));
         return a->i();
     }
+    // ONNX stores float32: read back as the shortest decimal that is that float, so eps 2e-5
+    // written by weft reads back as 2e-5 and not as 2.0000000000000002e-05.
     double float_attr(const std::string& name, double otherwise) const {
         const onnx::AttributeProto* a = attribute(name);
         if (!a) return otherwise;
         if (a->type() != onnx::AttributeProto::FLOAT) refuse(fmt::format("attribute '{}' is not a float", name));
-        return a->f();
+        return std::strtod(fmt::format("{}", a->f()).c_str(), nullptr);
     }
     std::vector<std::int64_t> ints_attr(const std::string& name) const {
         const onnx::AttributeProto* a = attribute(name);
@@ -175,6 +179,13 @@ private:
 
 using NodeImporter = std::function<void(GraphReader&)>;
 
+// [k, k] as k, the way graph files write a square kernel, stride or padding.
+std::vector<std::int64_t> compact(std::vector<std::int64_t> values) {
+    if (values.size() > 1 && std::all_of(values.begin(), values.end(), [&](std::int64_t v) { return v == values[0]; }))
+        values.resize(1);
+    return values;
+}
+
 Tensor transposed(const Tensor& m) {
     const std::int64_t rows = m.shape()[0], cols = m.shape()[1];
     Tensor t(TensorDesc{DType::f32, {cols, rows}});
@@ -213,14 +224,14 @@ void import_conv(GraphReader& r) {
     Attributes a;
     a.set("out_channels", w.shape()[0]);
     a.set("groups", group);
-    a.set("stride", strides);
+    a.set("stride", compact(strides));
     a.set("bias", r.has_input(2));
     const bool pointwise = kh == 1 && kw == 1 && pads[0] == 0 && pads[1] == 0 && dilations[0] == 1 &&
                            dilations[1] == 1 && r.node().doc_string() != "weft op: group_conv";
     if (!pointwise) {
-        a.set("kernel", std::vector<std::int64_t>{kh, kw});
-        a.set("padding", std::vector<std::int64_t>{pads[0], pads[1]});
-        a.set("dilation", dilations);
+        a.set("kernel", compact({kh, kw}));
+        a.set("padding", compact({pads[0], pads[1]}));
+        a.set("dilation", compact(dilations));
     }
     Tensor bias;
     if (r.has_input(2)) bias = r.weight(2);
@@ -268,9 +279,9 @@ void import_pool(GraphReader& r, const std::string& mode) {
     if (strides.empty()) strides.assign(kernel.size(), 1);  // ONNX's default; weft's is the kernel
     Attributes a;
     a.set("mode", mode);
-    a.set("kernel", kernel);
-    a.set("stride", strides);
-    a.set("padding", std::vector<std::int64_t>(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(kernel.size())));
+    a.set("kernel", compact(kernel));
+    a.set("stride", compact(strides));
+    a.set("padding", compact({pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(kernel.size())}));
     r.emit("pool", {r.activation(0)}, std::move(a));
 }
 

@@ -58,7 +58,8 @@ const std::optional<std::string>& torch_python() {
 }
 
 const std::optional<std::string>& onnx_python() {
-    static const std::optional<std::string> found = python_importing("onnx");
+    // onnx.checker, not onnx: in the build tree a directory named onnx/ imports as a package.
+    static const std::optional<std::string> found = python_importing("onnx.checker");
     return found;
 }
 
