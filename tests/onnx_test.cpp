@@ -339,5 +339,36 @@ TEST(OnnxCommands, ExportThenRunMatchesTheGraphAndBadFilesAreOneLine) {
     EXPECT_NE(r.err.find("truncated.onnx: not a valid ONNX model"), std::string::npos) << r.err;
 }
 
+// `weft train model.onnx` fine-tunes the model's own weights: with a learning rate too small to
+// move a float, the trained weights are the ONNX file's initialisers, not a seed's.
+TEST(OnnxCommands, TrainStartsFromTheModelsInitialisers) {
+    std::ofstream(scratch() / "tiny28.yaml") << "family: tiny28\n"
+                                                "inputs:\n  - {name: data, shape: [1, 28, 28]}\n"
+                                                "graph:\n"
+                                                "  - {op: group_conv, name: conv, out_channels: 4, kernel: 4, stride: 4}\n"
+                                                "  - {op: relu, name: relu}\n"
+                                                "  - {op: pool, name: pool, mode: global_avg}\n"
+                                                "  - {op: fc, name: fc, out_features: 10}\n";
+    const fs::path model = scratch() / "tiny28.onnx", run = scratch() / "tiny28_run";
+    auto r = run_weft(fmt::format("export {} --seed 5 -o {}", shell_quote((scratch() / "tiny28.yaml").string()),
+                                  shell_quote(model.string())),
+                      scratch().path());
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = run_weft(fmt::format("train {} --data fashion-mnist --epochs 1 --limit-train 64 --limit-test 64 --batch 32 "
+                             "--lr 1e-30 --quiet --out {}",
+                             shell_quote(model.string()), shell_quote(run.string())),
+                 scratch().path());
+    if (r.err.find("fashion-mnist") != std::string::npos && r.status != 0) GTEST_SKIP() << r.err;
+    ASSERT_EQ(r.status, 0) << r.err;
+    const WeightMap onnx_weights = onnx_format::read_onnx(model, build_registry()).weights;
+    const WeightMap trained = load_safetensors(run / "last.safetensors");
+    ASSERT_EQ(trained.size(), onnx_weights.size());
+    for (const auto& [name, t] : onnx_weights) {
+        const Tensor& u = trained.at(name);
+        ASSERT_EQ(u.shape(), t.shape()) << name;
+        for (std::int64_t i = 0; i < t.numel(); ++i) ASSERT_NEAR(u.as<float>()[i], t.as<float>()[i], 1e-20f) << name;
+    }
+}
+
 }  // namespace
 }  // namespace weft

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -87,6 +88,9 @@ struct TrainRuntime {
     std::string passes = "default";  // graph passes valid in training (select_passes), e.g. fuse_batch_norm_relu
     // Builds the (plain, inference) graph of config.model at a batch size, shapes inferred.
     std::function<Graph(std::int64_t batch)> make_graph;
+    // The weights the graph itself carries (an ONNX model's initialisers): where training starts
+    // when config.init_weights names no file, instead of the seed.
+    std::optional<WeightMap> graph_weights;
     // The signal that asks training to stop (SIGINT, SIGTERM; 0 while none), asked after every
     // step: the run then writes a checkpoint where it stands and throws Interrupted.
     std::function<int()> stop_requested;
