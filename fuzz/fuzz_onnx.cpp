@@ -16,8 +16,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     try {
-        weft::onnx_format::parse_onnx(std::string_view(reinterpret_cast<const char*>(data), size), "fuzzed.onnx",
-                                      weft::fuzz::plugin_registry());
+        weft::onnx_format::parse_onnx(std::string_view(reinterpret_cast<const char*>(data), size),
+                                      "fuzzed.onnx", weft::fuzz::plugin_registry());
     } catch (const weft::Error&) {
     }
     return 0;

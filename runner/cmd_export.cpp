@@ -35,8 +35,10 @@ void export_command(const ExportOptions& o) {
     // metadata_props, so `weft run model.onnx` treats images as `weft run --weights` would.
     onnx_format::ExportOptions options;
     options.opset = o.opset;
-    if (!o.weights.empty()) load_safetensors(o.weights, &options.metadata);
-    else if (const onnx_format::OnnxModel* model = imported_onnx(graph)) options.metadata = model->metadata;
+    if (!o.weights.empty())
+        load_safetensors(o.weights, &options.metadata);
+    else if (const onnx_format::OnnxModel* model = imported_onnx(graph))
+        options.metadata = model->metadata;
     WeightMap weights = load_or_init_weights(graph, o.weights, o.seed);
     const std::string passes = apply_passes(graph, weights, *registry, o.device);
     const std::string bytes = onnx_format::export_onnx(graph, weights, options);
@@ -53,18 +55,21 @@ void export_command(const ExportOptions& o) {
         fmt::print("{}\n", j.dump(2));
         return;
     }
-    fmt::print("{}: graph {}, {} nodes, passes: {}\n", written.line(), graph.name, graph.nodes.size(), passes);
+    fmt::print("{}: graph {}, {} nodes, passes: {}\n", written.line(), graph.name, graph.nodes.size(),
+               passes);
 }
 
 }  // namespace
 
 void add_export_command(CLI::App& app) {
     auto o = std::make_shared<ExportOptions>();
-    CLI::App* cmd = app.add_subcommand("export", "write a graph and its weights as an ONNX model (docs/onnx.md)");
+    CLI::App* cmd =
+        app.add_subcommand("export", "write a graph and its weights as an ONNX model (docs/onnx.md)");
     add_graph_options(*cmd, o->graph);
     cmd->add_option("-o,--output", o->output, "the .onnx file to write")->required();
     cmd->add_option("--weights", o->weights, "weights (.safetensors); default: initialised from --seed");
-    cmd->add_option("--seed", o->seed, "initialisation seed when no weights are given")->capture_default_str();
+    cmd->add_option("--seed", o->seed, "initialisation seed when no weights are given")
+        ->capture_default_str();
     cmd->add_option("--opset", o->opset, "ONNX opset version written")
         ->check(CLI::Range(onnx_format::kMinOpset, onnx_format::kMaxOpset))
         ->capture_default_str();

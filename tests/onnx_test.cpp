@@ -39,7 +39,8 @@ const ScratchDirectory& scratch() {
     return dir;
 }
 
-std::vector<Tensor> run_graph(const Graph& graph, const WeightMap& weights, const std::vector<Tensor>& inputs) {
+std::vector<Tensor> run_graph(const Graph& graph, const WeightMap& weights,
+                              const std::vector<Tensor>& inputs) {
     CompileOptions options;
     options.device.threads = 1;
     Executor exec(graph, build_registry(), weights, options);
@@ -83,7 +84,8 @@ std::string onnx_checker_failures(const std::vector<fs::path>& files) {
     // The model, not its path: ONNX 1.12's check_model(path, full_check=True) writes the inferred
     // shapes back into the file.
     std::string script =
-        "import onnx, sys\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(p), full_check=True)\n";
+        "import onnx, sys\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(p), "
+        "full_check=True)\n";
     std::ofstream(scratch() / "check.py") << script;
     std::string cmd = shell_quote(*onnx_python()) + " " + shell_quote((scratch() / "check.py").string());
     for (const fs::path& f : files) cmd += " " + shell_quote(f.string());
@@ -111,7 +113,9 @@ std::vector<ZooCase> zoo_cases() {
     return cases;
 }
 
-Tensor random_input(const Graph& g) { return random_normal(g.values[g.inputs[0]].desc, 11); }
+Tensor random_input(const Graph& g) {
+    return random_normal(g.values[g.inputs[0]].desc, 11);
+}
 
 TEST(OnnxRoundTrip, EveryZooFamilyReadsBackAsTheSameGraphWithBitIdenticalOutputs) {
     const Registry& registry = build_registry();
@@ -141,12 +145,15 @@ TEST(OnnxRoundTrip, EveryZooFamilyReadsBackAsTheSameGraphWithBitIdenticalOutputs
         const std::string passed_bytes = export_onnx(passed, passed_weights, {});
         files.push_back(write_bytes(c.variant + "_passes.onnx", passed_bytes));
         onnx_format::OnnxModel passed_back = parse_onnx(passed_bytes, c.variant + "_passes.onnx", registry);
-        run_passes(passed_back.graph, passed_back.weights, registry, select_passes(registry, "default", false));
+        run_passes(passed_back.graph, passed_back.weights, registry,
+                   select_passes(registry, "default", false));
         const auto passed_got = run_graph(passed_back.graph, passed_back.weights, x);
         const auto passed_want = run_graph(passed, passed_weights, x);
-        EXPECT_TRUE(same_bytes(passed_want[0], passed_got[0])) << c.variant << ": outputs after passes differ";
+        EXPECT_TRUE(same_bytes(passed_want[0], passed_got[0]))
+            << c.variant << ": outputs after passes differ";
     }
-    if (!onnx_python()) GTEST_SKIP() << "no Python with the onnx module (python3-onnx): the checker was not run";
+    if (!onnx_python())
+        GTEST_SKIP() << "no Python with the onnx module (python3-onnx): the checker was not run";
     EXPECT_EQ(onnx_checker_failures(files), "");
 }
 
@@ -174,7 +181,9 @@ std::string refusal(const std::string& bytes) {
     return "(accepted)";
 }
 
-std::string refusal(const onnx::ModelProto& m) { return refusal(m.SerializeAsString()); }
+std::string refusal(const onnx::ModelProto& m) {
+    return refusal(m.SerializeAsString());
+}
 
 onnx::TensorProto* first_float_initializer(onnx::ModelProto& m) {
     for (onnx::TensorProto& t : *m.mutable_graph()->mutable_initializer())
@@ -210,7 +219,13 @@ TEST(OnnxRefusals, HugeDimensionsAreRefusedBeforeAllocating) {
     first_float_initializer(m)->set_dims(0, std::int64_t{1} << 40);
     EXPECT_NE(refusal(m).find("is outside [1,"), std::string::npos) << refusal(m);
     onnx::ModelProto input = small_proto();
-    input.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(-3);
+    input.mutable_graph()
+        ->mutable_input(0)
+        ->mutable_type()
+        ->mutable_tensor_type()
+        ->mutable_shape()
+        ->mutable_dim(1)
+        ->set_dim_value(-3);
     EXPECT_NE(refusal(input).find("graph input"), std::string::npos) << refusal(input);
 }
 
@@ -237,7 +252,8 @@ TEST(OnnxRefusals, AnUnmappedOpNamesTheNodeAndTheOp) {
     onnx::NodeProto& n = *m.mutable_graph()->mutable_node(0);
     n.set_op_type("LpNormalization");
     n.set_name("odd");
-    EXPECT_NE(refusal(m).find("node 'odd' (LpNormalization): no weft operator maps this ONNX op"), std::string::npos)
+    EXPECT_NE(refusal(m).find("node 'odd' (LpNormalization): no weft operator maps this ONNX op"),
+              std::string::npos)
         << refusal(m);
 }
 
@@ -263,7 +279,8 @@ TEST(OnnxExport, AnOpWithoutAnOnnxFormIsRefusedNamingNodeAndOp) {
 TEST(OnnxExport, MetadataTravelsInMetadataProps) {
     ZooCase c = std::move(zoo_cases().front());
     onnx_format::ExportOptions options;
-    options.metadata = {{"weft.class_names", "[\"a\",\"b\"]"}, {"weft.mean", "[0.5]"}, {"weft.std", "[0.25]"}};
+    options.metadata = {
+        {"weft.class_names", "[\"a\",\"b\"]"}, {"weft.mean", "[0.5]"}, {"weft.std", "[0.25]"}};
     const auto back = parse_onnx(export_onnx(c.graph, c.weights, options), "m.onnx", build_registry());
     EXPECT_EQ(back.metadata, options.metadata);
 }
@@ -275,12 +292,14 @@ TEST(OnnxFromPyTorch, TorchExportedNetworksGivePyTorchsLogits) {
     if (!python) GTEST_SKIP() << "no Python interpreter with numpy and torch (set WEFT_TORCH_PYTHON)";
     const fs::path dir = scratch() / "torch";
     fs::create_directories(dir);
-    const std::string cmd = shell_quote(*python) + " " + shell_quote(std::string(WEFT_TEST_SOURCE_DIR) +
-                                                                     "/tests/onnx_torch_models.py") +
-                            " " + shell_quote(dir.string()) + " >" + shell_quote((dir / "log.txt").string()) + " 2>&1";
+    const std::string cmd = shell_quote(*python) + " " +
+                            shell_quote(std::string(WEFT_TEST_SOURCE_DIR) + "/tests/onnx_torch_models.py") +
+                            " " + shell_quote(dir.string()) + " >" + shell_quote((dir / "log.txt").string()) +
+                            " 2>&1";
     if (std::system(cmd.c_str()) != 0) {
         const std::string log = testing::read_text(dir / "log.txt");
-        if (log.find("No module named 'onnx'") != std::string::npos) GTEST_SKIP() << "torch.onnx needs the onnx module";
+        if (log.find("No module named 'onnx'") != std::string::npos)
+            GTEST_SKIP() << "torch.onnx needs the onnx module";
         FAIL() << log;
     }
     for (const std::string name : {"igc", "resnet"}) {
@@ -295,7 +314,9 @@ TEST(OnnxFromPyTorch, TorchExportedNetworksGivePyTorchsLogits) {
         const Tensor got = run_graph(model.graph, model.weights, {x})[0];
         ASSERT_EQ(got.shape(), want.shape());
         for (std::int64_t i = 0; i < got.numel(); ++i)
-            EXPECT_NEAR(got.as<float>()[i], want.as<float>()[i], 1e-4f + 1e-4f * std::fabs(want.as<float>()[i])) << i;
+            EXPECT_NEAR(got.as<float>()[i], want.as<float>()[i],
+                        1e-4f + 1e-4f * std::fabs(want.as<float>()[i]))
+                << i;
     }
     // And through the command line, as a user runs it.
     const auto r = run_weft("run " + shell_quote((dir / "igc.onnx").string()) + " --input " +
@@ -313,19 +334,22 @@ TEST(OnnxFromPyTorch, TorchExportedNetworksGivePyTorchsLogits) {
 TEST(OnnxCommands, ExportThenRunMatchesTheGraphAndBadFilesAreOneLine) {
     const fs::path out = scratch() / "cli.onnx";
     const std::string graph = "igc-l24m2-d8";
-    auto r = run_weft(fmt::format("init {} -o {}", graph, shell_quote((scratch() / "w.safetensors").string())),
-                      scratch().path());
+    auto r =
+        run_weft(fmt::format("init {} -o {}", graph, shell_quote((scratch() / "w.safetensors").string())),
+                 scratch().path());
     ASSERT_EQ(r.status, 0) << r.err;
-    r = run_weft(fmt::format("export {} --weights {} -o {}", graph, shell_quote((scratch() / "w.safetensors").string()),
-                             shell_quote(out.string())),
+    r = run_weft(fmt::format("export {} --weights {} -o {}", graph,
+                             shell_quote((scratch() / "w.safetensors").string()), shell_quote(out.string())),
                  scratch().path());
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("wrote"), std::string::npos) << r.out;
-    r = run_weft(fmt::format("run {} --weights {} --output {}", graph, shell_quote((scratch() / "w.safetensors").string()),
+    r = run_weft(fmt::format("run {} --weights {} --output {}", graph,
+                             shell_quote((scratch() / "w.safetensors").string()),
                              shell_quote((scratch() / "a.npy").string())),
                  scratch().path());
     ASSERT_EQ(r.status, 0) << r.err;
-    r = run_weft(fmt::format("run {} --output {}", shell_quote(out.string()), shell_quote((scratch() / "b.npy").string())),
+    r = run_weft(fmt::format("run {} --output {}", shell_quote(out.string()),
+                             shell_quote((scratch() / "b.npy").string())),
                  scratch().path());
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_TRUE(same_bytes(load_npy(scratch() / "a.npy"), load_npy(scratch() / "b.npy")));
@@ -342,22 +366,25 @@ TEST(OnnxCommands, ExportThenRunMatchesTheGraphAndBadFilesAreOneLine) {
 // `weft train model.onnx` fine-tunes the model's own weights: with a learning rate too small to
 // move a float, the trained weights are the ONNX file's initialisers, not a seed's.
 TEST(OnnxCommands, TrainStartsFromTheModelsInitialisers) {
-    std::ofstream(scratch() / "tiny28.yaml") << "family: tiny28\n"
-                                                "inputs:\n  - {name: data, shape: [1, 28, 28]}\n"
-                                                "graph:\n"
-                                                "  - {op: group_conv, name: conv, out_channels: 4, kernel: 4, stride: 4}\n"
-                                                "  - {op: relu, name: relu}\n"
-                                                "  - {op: pool, name: pool, mode: global_avg}\n"
-                                                "  - {op: fc, name: fc, out_features: 10}\n";
+    std::ofstream(scratch() / "tiny28.yaml")
+        << "family: tiny28\n"
+           "inputs:\n  - {name: data, shape: [1, 28, 28]}\n"
+           "graph:\n"
+           "  - {op: group_conv, name: conv, out_channels: 4, kernel: 4, stride: 4}\n"
+           "  - {op: relu, name: relu}\n"
+           "  - {op: pool, name: pool, mode: global_avg}\n"
+           "  - {op: fc, name: fc, out_features: 10}\n";
     const fs::path model = scratch() / "tiny28.onnx", run = scratch() / "tiny28_run";
-    auto r = run_weft(fmt::format("export {} --seed 5 -o {}", shell_quote((scratch() / "tiny28.yaml").string()),
-                                  shell_quote(model.string())),
-                      scratch().path());
-    ASSERT_EQ(r.status, 0) << r.err;
-    r = run_weft(fmt::format("train {} --data fashion-mnist --epochs 1 --limit-train 64 --limit-test 64 --batch 32 "
-                             "--lr 1e-30 --quiet --out {}",
-                             shell_quote(model.string()), shell_quote(run.string())),
+    auto r =
+        run_weft(fmt::format("export {} --seed 5 -o {}", shell_quote((scratch() / "tiny28.yaml").string()),
+                             shell_quote(model.string())),
                  scratch().path());
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = run_weft(
+        fmt::format("train {} --data fashion-mnist --epochs 1 --limit-train 64 --limit-test 64 --batch 32 "
+                    "--lr 1e-30 --quiet --out {}",
+                    shell_quote(model.string()), shell_quote(run.string())),
+        scratch().path());
     if (r.err.find("fashion-mnist") != std::string::npos && r.status != 0) GTEST_SKIP() << r.err;
     ASSERT_EQ(r.status, 0) << r.err;
     const WeightMap onnx_weights = onnx_format::read_onnx(model, build_registry()).weights;
@@ -366,7 +393,8 @@ TEST(OnnxCommands, TrainStartsFromTheModelsInitialisers) {
     for (const auto& [name, t] : onnx_weights) {
         const Tensor& u = trained.at(name);
         ASSERT_EQ(u.shape(), t.shape()) << name;
-        for (std::int64_t i = 0; i < t.numel(); ++i) ASSERT_NEAR(u.as<float>()[i], t.as<float>()[i], 1e-20f) << name;
+        for (std::int64_t i = 0; i < t.numel(); ++i)
+            ASSERT_NEAR(u.as<float>()[i], t.as<float>()[i], 1e-20f) << name;
     }
 }
 

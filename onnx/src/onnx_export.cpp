@@ -27,7 +27,9 @@ public:
     void set_node(const Node& node) { node_ = &node; }
     std::string input(int i) const { return graph_.values[node_->inputs[static_cast<std::size_t>(i)]].name; }
     std::string output() const { return graph_.values[node_->outputs[0]].name; }
-    const TensorDesc& input_desc(int i) const { return graph_.values[node_->inputs[static_cast<std::size_t>(i)]].desc; }
+    const TensorDesc& input_desc(int i) const {
+        return graph_.values[node_->inputs[static_cast<std::size_t>(i)]].desc;
+    }
 
     // A node of the ONNX graph; its name is the weft node's plus `suffix` when one weft node
     // becomes several. The weft op is in doc_string, so an import restores it exactly.
@@ -45,7 +47,8 @@ public:
     std::string weight(const std::string& param) {
         const std::string name = node_->name + "." + param;
         const auto it = weights_.find(name);
-        if (it == weights_.end()) throw Error(fmt::format("node '{}': no weight '{}' to export", node_->name, name));
+        if (it == weights_.end())
+            throw Error(fmt::format("node '{}': no weight '{}' to export", node_->name, name));
         fill_float_proto(*proto_.add_initializer(), name, it->second);
         return name;
     }
@@ -103,10 +106,10 @@ void export_convolution(ModelWriter& w) {
 void export_batch_norm(ModelWriter& w) {
     const Attributes& a = w.node().attrs;
     const bool fused_relu = a.get_bool("fused_relu");
-    onnx::NodeProto& bn = w.add("BatchNormalization",
-                                {w.input(0), w.weight("weight"), w.weight("bias"), w.weight("running_mean"),
-                                 w.weight("running_var")},
-                                w.output_before_relu(fused_relu));
+    onnx::NodeProto& bn = w.add(
+        "BatchNormalization",
+        {w.input(0), w.weight("weight"), w.weight("bias"), w.weight("running_mean"), w.weight("running_var")},
+        w.output_before_relu(fused_relu));
     set_float(bn, "epsilon", a.get_real("eps"));
     set_float(bn, "momentum", a.get_real("momentum"));
     w.relu_after(fused_relu);
@@ -186,7 +189,9 @@ const std::map<std::string, NodeExporter>& exporters() {
         {"pool", export_pool},
         {"fc", export_fc},
         {"softmax",
-         [](ModelWriter& w) { set_int(w.add("Softmax", {w.input(0)}, w.output()), "axis", w.node().attrs.get_int("axis")); }},
+         [](ModelWriter& w) {
+             set_int(w.add("Softmax", {w.input(0)}, w.output()), "axis", w.node().attrs.get_int("axis"));
+         }},
         {"channel_permute", export_channel_permute},
     };
     return table;
@@ -196,12 +201,15 @@ void set_value_info(onnx::ValueInfoProto& info, const Value& value) {
     info.set_name(value.name);
     onnx::TypeProto::Tensor& t = *info.mutable_type()->mutable_tensor_type();
     if (value.desc.dtype != DType::f32)
-        throw Error(fmt::format("value '{}': {} is not float32, the only type weft exports", value.name, value.desc.str()));
+        throw Error(fmt::format("value '{}': {} is not float32, the only type weft exports", value.name,
+                                value.desc.str()));
     t.set_elem_type(onnx::TensorProto::FLOAT);
     for (std::size_t d = 0; d < value.desc.shape.size(); ++d) {
         onnx::TensorShapeProto::Dimension& dim = *t.mutable_shape()->add_dim();
-        if (d == 0) dim.set_dim_param(kBatchSymbol);
-        else dim.set_dim_value(value.desc.shape[d]);
+        if (d == 0)
+            dim.set_dim_param(kBatchSymbol);
+        else
+            dim.set_dim_value(value.desc.shape[d]);
     }
 }
 
@@ -209,7 +217,8 @@ void set_value_info(onnx::ValueInfoProto& info, const Value& value) {
 
 std::string export_onnx(const Graph& graph, const WeightMap& weights, const ExportOptions& options) {
     if (options.opset < kMinOpset || options.opset > kMaxOpset)
-        throw Error(fmt::format("--opset {}: weft writes opsets {} to {}", options.opset, kMinOpset, kMaxOpset));
+        throw Error(
+            fmt::format("--opset {}: weft writes opsets {} to {}", options.opset, kMinOpset, kMaxOpset));
     onnx::ModelProto model;
     model.set_ir_version(8);  // ONNX 1.12's: what its checker and ONNX Runtime read
     model.set_producer_name("weft");
@@ -231,8 +240,9 @@ std::string export_onnx(const Graph& graph, const WeightMap& weights, const Expo
     // Every node's op must have an ONNX form before anything else is looked at.
     for (const Node& node : graph.nodes)
         if (!exporters().count(node.op))
-            throw Error(fmt::format("node '{}': op '{}' has no ONNX form that weft knows; it cannot be exported",
-                                    node.name, node.op));
+            throw Error(
+                fmt::format("node '{}': op '{}' has no ONNX form that weft knows; it cannot be exported",
+                            node.name, node.op));
     onnx::GraphProto& proto = *model.mutable_graph();
     proto.set_name(graph.name.empty() ? "weft" : graph.name);
     for (int v : graph.inputs) set_value_info(*proto.add_input(), graph.values[v]);

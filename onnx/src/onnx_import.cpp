@@ -56,7 +56,8 @@ public:
     std::int64_t int_attr(const std::string& name, std::int64_t otherwise) const {
         const onnx::AttributeProto* a = attribute(name);
         if (!a) return otherwise;
-        if (a->type() != onnx::AttributeProto::INT) refuse(fmt::format("attribute '{}' is not an integer", name));
+        if (a->type() != onnx::AttributeProto::INT)
+            refuse(fmt::format("attribute '{}' is not an integer", name));
         return a->i();
     }
     // ONNX stores float32: read back as the shortest decimal that is that float, so eps 2e-5
@@ -64,49 +65,56 @@ public:
     double float_attr(const std::string& name, double otherwise) const {
         const onnx::AttributeProto* a = attribute(name);
         if (!a) return otherwise;
-        if (a->type() != onnx::AttributeProto::FLOAT) refuse(fmt::format("attribute '{}' is not a float", name));
+        if (a->type() != onnx::AttributeProto::FLOAT)
+            refuse(fmt::format("attribute '{}' is not a float", name));
         return std::strtod(fmt::format("{}", a->f()).c_str(), nullptr);
     }
     std::vector<std::int64_t> ints_attr(const std::string& name) const {
         const onnx::AttributeProto* a = attribute(name);
         if (!a) return {};
-        if (a->type() != onnx::AttributeProto::INTS) refuse(fmt::format("attribute '{}' is not a list of integers", name));
+        if (a->type() != onnx::AttributeProto::INTS)
+            refuse(fmt::format("attribute '{}' is not a list of integers", name));
         if (a->ints_size() > 16) refuse(fmt::format("attribute '{}' has {} values", name, a->ints_size()));
         return {a->ints().begin(), a->ints().end()};
     }
     std::string string_attr(const std::string& name, const std::string& otherwise) const {
         const onnx::AttributeProto* a = attribute(name);
         if (!a) return otherwise;
-        if (a->type() != onnx::AttributeProto::STRING) refuse(fmt::format("attribute '{}' is not a string", name));
+        if (a->type() != onnx::AttributeProto::STRING)
+            refuse(fmt::format("attribute '{}' is not a string", name));
         return a->s();
     }
     // Refuses attributes the mapping does not read: each changes the op's meaning.
     void only_attributes(const std::set<std::string>& known) const {
         for (const onnx::AttributeProto& a : node_->attribute())
-            if (!known.count(a.name())) refuse(fmt::format("attribute '{}' has no weft equivalent", a.name()));
+            if (!known.count(a.name()))
+                refuse(fmt::format("attribute '{}' has no weft equivalent", a.name()));
     }
     void expect_arity(int min_inputs, int max_inputs) const {
         if (node_->input_size() < min_inputs || node_->input_size() > max_inputs || node_->output_size() != 1)
-            refuse(fmt::format("expected {} to {} inputs and one output, got {} and {}", min_inputs, max_inputs,
-                               node_->input_size(), node_->output_size()));
+            refuse(fmt::format("expected {} to {} inputs and one output, got {} and {}", min_inputs,
+                               max_inputs, node_->input_size(), node_->output_size()));
     }
 
     // An input that is an activation (a graph input or an earlier node's output).
     int activation(int i) {
         const std::string& name = node_->input(i);
         if (const auto p = flattened_.find(name); p != flattened_.end())
-            throw Error(fmt::format("{}: node '{}' ({}): its output is read by node '{}' ({}); weft maps a {} only "
-                                    "when a Gemm reads it",
-                                    where_, p->second.node, p->second.op, node_->name(), node_->op_type(),
-                                    p->second.op));
+            throw Error(fmt::format(
+                "{}: node '{}' ({}): its output is read by node '{}' ({}); weft maps a {} only "
+                "when a Gemm reads it",
+                where_, p->second.node, p->second.op, node_->name(), node_->op_type(), p->second.op));
         if (const auto p = shuffles_.find(name); p != shuffles_.end())
-            throw Error(fmt::format("{}: node '{}' ({}): not part of a channel shuffle (Reshape [N, g, C/g, ...], "
-                                    "Transpose of dimensions 1 and 2, Reshape back), the only {} weft maps",
-                                    where_, p->second.node, p->second.op, p->second.op));
+            throw Error(
+                fmt::format("{}: node '{}' ({}): not part of a channel shuffle (Reshape [N, g, C/g, ...], "
+                            "Transpose of dimensions 1 and 2, Reshape back), the only {} weft maps",
+                            where_, p->second.node, p->second.op, p->second.op));
         const auto it = values_.find(name);
         if (it == values_.end()) {
-            if (constants_.count(name)) refuse(fmt::format("input '{}' is a constant where weft expects an activation", name));
-            refuse(fmt::format("input '{}' is not defined before this node (a dangling name or a cycle)", name));
+            if (constants_.count(name))
+                refuse(fmt::format("input '{}' is a constant where weft expects an activation", name));
+            refuse(
+                fmt::format("input '{}' is not defined before this node (a dangling name or a cycle)", name));
         }
         return it->second;
     }
@@ -114,7 +122,9 @@ public:
         const std::string& name = node_->input(i);
         const auto it = constants_.find(name);
         if (it == constants_.end())
-            refuse(fmt::format("input '{}' must be an initializer or a Constant (weft imports fixed weights and shapes)", name));
+            refuse(fmt::format(
+                "input '{}' must be an initializer or a Constant (weft imports fixed weights and shapes)",
+                name));
         return *it->second;
     }
     // Input i as a float weight of the node being built, stored under "<node>.<param>".
@@ -125,7 +135,8 @@ public:
     }
     std::vector<std::int64_t> shape_constant(int i) {
         const onnx::TensorProto& t = constant(i);
-        return int64_values(t, fmt::format("{}: node '{}' ({}): '{}'", where_, node_->name(), node_->op_type(), t.name()));
+        return int64_values(
+            t, fmt::format("{}: node '{}' ({}): '{}'", where_, node_->name(), node_->op_type(), t.name()));
     }
     bool has_input(int i) const { return node_->input_size() > i && !node_->input(i).empty(); }
 
@@ -141,7 +152,9 @@ public:
         values_[node_->output(0)] = model_.graph.nodes[static_cast<std::size_t>(id)].outputs[0];
         return model_.graph.nodes[static_cast<std::size_t>(id)];
     }
-    void set_weight(const Node& n, const std::string& param, Tensor t) { model_.weights[n.name + "." + param] = std::move(t); }
+    void set_weight(const Node& n, const std::string& param, Tensor t) {
+        model_.weights[n.name + "." + param] = std::move(t);
+    }
     void alias(int input) { values_[node_->output(0)] = input; }
     std::map<std::string, PendingFlatten>& flattened() { return flattened_; }
     std::map<std::string, PendingShuffle>& shuffles() { return shuffles_; }
@@ -181,8 +194,9 @@ using NodeImporter = std::function<void(GraphReader&)>;
 
 // [k, k] as k, the way graph files write a square kernel, stride or padding.
 std::vector<std::int64_t> compact(std::vector<std::int64_t> values) {
-    if (values.size() > 1 && std::all_of(values.begin(), values.end(), [&](std::int64_t v) { return v == values[0]; }))
-        values.resize(1);
+    if (values.size() > 1 &&
+        std::all_of(values.begin(), values.end(), [&](std::int64_t v) { return v == values[0]; }))
+        return {values[0]};
     return values;
 }
 
@@ -201,10 +215,12 @@ void import_conv(GraphReader& r) {
     r.expect_arity(2, 3);
     r.only_attributes({"kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"});
     const std::string auto_pad = r.string_attr("auto_pad", "NOTSET");
-    if (auto_pad != "NOTSET" && auto_pad != "VALID") r.refuse(fmt::format("auto_pad {} is not supported", auto_pad));
+    if (auto_pad != "NOTSET" && auto_pad != "VALID")
+        r.refuse(fmt::format("auto_pad {} is not supported", auto_pad));
     const int x = r.activation(0);
     Tensor w = r.weight(1);
-    if (w.shape().size() != 4) r.refuse(fmt::format("weight {} is not 4-D: weft imports 2-D convolutions", w.desc().str()));
+    if (w.shape().size() != 4)
+        r.refuse(fmt::format("weight {} is not 4-D: weft imports 2-D convolutions", w.desc().str()));
     const std::int64_t kh = w.shape()[2], kw = w.shape()[3];
     auto two = [&](const char* name, std::int64_t otherwise) {
         std::vector<std::int64_t> v = r.ints_attr(name);
@@ -214,7 +230,8 @@ void import_conv(GraphReader& r) {
     };
     const auto kernel = two("kernel_shape", 0);
     if (kernel[0] != 0 && (kernel[0] != kh || kernel[1] != kw))
-        r.refuse(fmt::format("kernel_shape [{}, {}] disagrees with the weight {}", kernel[0], kernel[1], w.desc().str()));
+        r.refuse(fmt::format("kernel_shape [{}, {}] disagrees with the weight {}", kernel[0], kernel[1],
+                             w.desc().str()));
     const auto strides = two("strides", 1), dilations = two("dilations", 1);
     std::vector<std::int64_t> pads = r.ints_attr("pads");
     if (pads.empty()) pads = {0, 0, 0, 0};
@@ -260,11 +277,15 @@ void import_batch_norm(GraphReader& r) {
 
 void import_pool(GraphReader& r, const std::string& mode) {
     r.expect_arity(1, 1);
-    if (mode == "avg") r.only_attributes({"kernel_shape", "strides", "pads", "count_include_pad", "ceil_mode", "auto_pad"});
-    else r.only_attributes({"kernel_shape", "strides", "pads", "ceil_mode", "auto_pad", "dilations", "storage_order"});
+    if (mode == "avg")
+        r.only_attributes({"kernel_shape", "strides", "pads", "count_include_pad", "ceil_mode", "auto_pad"});
+    else
+        r.only_attributes(
+            {"kernel_shape", "strides", "pads", "ceil_mode", "auto_pad", "dilations", "storage_order"});
     if (r.int_attr("ceil_mode", 0) != 0) r.refuse("ceil_mode = 1 is not supported");
     if (r.string_attr("auto_pad", "NOTSET") != "NOTSET") r.refuse("auto_pad is not supported");
-    if (r.int_attr("count_include_pad", 0) != 0) r.refuse("count_include_pad = 1: weft averages over real elements only");
+    if (r.int_attr("count_include_pad", 0) != 0)
+        r.refuse("count_include_pad = 1: weft averages over real elements only");
     if (r.int_attr("storage_order", 0) != 0) r.refuse("storage_order = 1 is not supported");
     for (std::int64_t d : r.ints_attr("dilations"))
         if (d != 1) r.refuse("dilated pooling is not supported");
@@ -274,7 +295,8 @@ void import_pool(GraphReader& r, const std::string& mode) {
     if (pads.empty()) pads.assign(kernel.size() * 2, 0);
     if (pads.size() != kernel.size() * 2) r.refuse("pads must have two values per dimension");
     for (std::size_t d = 0; d < kernel.size(); ++d)
-        if (pads[d] != pads[d + kernel.size()]) r.refuse("pads must be the same at the start and end of each dimension");
+        if (pads[d] != pads[d + kernel.size()])
+            r.refuse("pads must be the same at the start and end of each dimension");
     std::vector<std::int64_t> strides = r.ints_attr("strides");
     if (strides.empty()) strides.assign(kernel.size(), 1);  // ONNX's default; weft's is the kernel
     Attributes a;
@@ -291,8 +313,10 @@ void import_add(GraphReader& r) {
     r.only_attributes({});
     std::vector<int> inputs;
     for (int i = 0; i < r.node().input_size(); ++i) inputs.push_back(r.activation(i));
-    if (inputs.size() == 1) r.alias(inputs[0]);  // a Sum of one
-    else r.emit("add", std::move(inputs), {});
+    if (inputs.size() == 1)
+        r.alias(inputs[0]);  // a Sum of one
+    else
+        r.emit("add", std::move(inputs), {});
 }
 
 // Gemm reading a flattened value (or a matrix) with a constant B: fc, x W^T + b.
@@ -313,7 +337,8 @@ void import_gemm(GraphReader& r) {
     Tensor bias;
     if (r.has_input(2)) {
         const Tensor c = r.weight(2);
-        if (c.numel() != w.shape()[0]) r.refuse(fmt::format("C {} is not one value per output", c.desc().str()));
+        if (c.numel() != w.shape()[0])
+            r.refuse(fmt::format("C {} is not one value per output", c.desc().str()));
         bias = Tensor(TensorDesc{DType::f32, {w.shape()[0]}});
         std::copy(c.as<float>(), c.as<float>() + c.numel(), bias.as<float>());
     }
@@ -357,8 +382,8 @@ void import_reshape(GraphReader& r) {
         return;
     }
     if (shape.size() >= 3 && shape[1] >= 1 && shape[2] >= 1) {
-        r.shuffles()[r.node().output(0)] = {x, shape[1], shape[2], shape.size(), false, r.node().name(),
-                                            r.node().op_type()};
+        r.shuffles()[r.node().output(0)] = {x,     shape[1],        shape[2],          shape.size(),
+                                            false, r.node().name(), r.node().op_type()};
         return;
     }
     r.refuse(fmt::format("a reshape to [{}] is neither a flatten nor part of a channel shuffle",
@@ -373,7 +398,8 @@ void import_transpose(GraphReader& r) {
         r.refuse("weft maps a Transpose only inside a channel shuffle (Reshape [N, g, C/g, ...] before it)");
     std::vector<std::int64_t> swap{0, 2, 1};
     for (std::size_t d = 3; d < s->second.rank; ++d) swap.push_back(static_cast<std::int64_t>(d));
-    if (r.ints_attr("perm") != swap) r.refuse("a channel shuffle swaps dimensions 1 and 2 and keeps the others");
+    if (r.ints_attr("perm") != swap)
+        r.refuse("a channel shuffle swaps dimensions 1 and 2 and keeps the others");
     PendingShuffle p = s->second;
     p.swapped = true;
     r.shuffles()[r.node().output(0)] = p;
@@ -418,7 +444,11 @@ const std::map<std::string, NodeImporter>& importers() {
         {"Transpose", import_transpose},
         {"Softmax", import_softmax},
         // Inference no-ops.
-        {"Identity", [](GraphReader& r) { r.expect_arity(1, 1); r.alias(r.activation(0)); }},
+        {"Identity",
+         [](GraphReader& r) {
+             r.expect_arity(1, 1);
+             r.alias(r.activation(0));
+         }},
         {"Dropout",
          [](GraphReader& r) {
              if (r.node().input_size() < 1) r.refuse("expected an input");
@@ -433,7 +463,8 @@ const std::map<std::string, NodeImporter>& importers() {
 std::string GraphReader::unique_node_name(const std::string& raw) {
     // Weight names are "<node>.<param>": keep names readable and free of anything odd.
     std::string name;
-    for (char c : raw) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-') ? c : '_';
+    for (char c : raw)
+        name += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-') ? c : '_';
     while (!name.empty() && (name.front() == '_' || name.front() == '.')) name.erase(name.begin());
     if (name.empty()) name = "node";
     std::string unique = name;
@@ -446,7 +477,8 @@ std::string GraphReader::unique_node_name(const std::string& raw) {
 void GraphReader::define(const std::string& name) {
     if (name.empty()) return;
     if (!defined_.insert(name).second)
-        throw Error(fmt::format("{}: '{}' is defined twice (ONNX graphs assign each name once)", where_, name));
+        throw Error(
+            fmt::format("{}: '{}' is defined twice (ONNX graphs assign each name once)", where_, name));
 }
 
 void GraphReader::expect_channels(int value, std::int64_t channels, const std::string& shuffle_node) {
@@ -458,7 +490,8 @@ void GraphReader::read_inputs() {
         define(t.name());
         constants_[t.name()] = &t;
     }
-    if (proto_.sparse_initializer_size() > 0) throw Error(fmt::format("{}: sparse initializers are not supported", where_));
+    if (proto_.sparse_initializer_size() > 0)
+        throw Error(fmt::format("{}: sparse initializers are not supported", where_));
     for (const onnx::ValueInfoProto& in : proto_.input()) {
         if (constants_.count(in.name())) continue;  // an initializer listed as an input (IR < 4)
         define(in.name());
@@ -467,7 +500,8 @@ void GraphReader::read_inputs() {
             throw Error(fmt::format("{}: weft takes float32 tensor inputs", what));
         const onnx::TensorShapeProto& shape = in.type().tensor_type().shape();
         if (shape.dim_size() < 2 || shape.dim_size() > 8)
-            throw Error(fmt::format("{}: rank {}, expected [N, C, ...] of rank 2 to 8", what, shape.dim_size()));
+            throw Error(
+                fmt::format("{}: rank {}, expected [N, C, ...] of rank 2 to 8", what, shape.dim_size()));
         Shape dims{1};  // the batch: set by the command (symbolic in files weft writes)
         for (int d = 1; d < shape.dim_size(); ++d) {
             const auto& dim = shape.dim(d);
@@ -509,11 +543,11 @@ OnnxModel GraphReader::read() {
     }
     for (const onnx::ValueInfoProto& out : proto_.output()) {
         if (const auto f = flattened_.find(out.name()); f != flattened_.end())
-            throw Error(fmt::format("{}: node '{}' ({}): a graph output; weft maps it only before a Gemm", where_,
-                                    f->second.node, f->second.op));
+            throw Error(fmt::format("{}: node '{}' ({}): a graph output; weft maps it only before a Gemm",
+                                    where_, f->second.node, f->second.op));
         if (const auto s = shuffles_.find(out.name()); s != shuffles_.end())
-            throw Error(fmt::format("{}: node '{}' ({}): a graph output in the middle of a channel shuffle", where_,
-                                    s->second.node, s->second.op));
+            throw Error(fmt::format("{}: node '{}' ({}): a graph output in the middle of a channel shuffle",
+                                    where_, s->second.node, s->second.op));
         const auto it = values_.find(out.name());
         if (it == values_.end())
             throw Error(fmt::format("{}: graph output '{}' is not produced by any node", where_, out.name()));
@@ -525,14 +559,15 @@ OnnxModel GraphReader::read() {
 
 OnnxModel parse_onnx(std::string_view bytes, const std::string& where, const Registry& registry) {
     if (bytes.size() > kMaxOnnxFileBytes)
-        throw Error(fmt::format("{}: {} bytes, more than the {} weft reads from an ONNX model", where, bytes.size(),
-                                kMaxOnnxFileBytes));
+        throw Error(fmt::format("{}: {} bytes, more than the {} weft reads from an ONNX model", where,
+                                bytes.size(), kMaxOnnxFileBytes));
     onnx::ModelProto model;
     google::protobuf::io::CodedInputStream stream(reinterpret_cast<const std::uint8_t*>(bytes.data()),
                                                   static_cast<int>(bytes.size()));
     stream.SetRecursionLimit(64);
     if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage())
-        throw Error(fmt::format("{}: not a valid ONNX model (the protobuf does not parse: truncated or corrupt)", where));
+        throw Error(fmt::format(
+            "{}: not a valid ONNX model (the protobuf does not parse: truncated or corrupt)", where));
     if (!model.has_graph()) throw Error(fmt::format("{}: an ONNX model without a graph", where));
     int opset = 0;
     for (const onnx::OperatorSetIdProto& o : model.opset_import())
@@ -547,8 +582,9 @@ OnnxModel parse_onnx(std::string_view bytes, const std::string& where, const Reg
     for (const GraphReader::ChannelExpectation& e : reader.channel_expectations()) {
         const TensorDesc& x = result.graph.values[static_cast<std::size_t>(e.value)].desc;
         if (x.rank() < 2 || x.shape[1] != e.channels)
-            throw Error(fmt::format("{}: node '{}' (Reshape): splits {} channels into groups, but its input is {}",
-                                    where, e.node, e.channels, x.str()));
+            throw Error(
+                fmt::format("{}: node '{}' (Reshape): splits {} channels into groups, but its input is {}",
+                            where, e.node, e.channels, x.str()));
     }
     try {
         check_weights(result.graph, result.weights);
@@ -557,8 +593,10 @@ OnnxModel parse_onnx(std::string_view bytes, const std::string& where, const Reg
     }
     const std::string prefix = "weft.graph_meta.";
     for (const onnx::StringStringEntryProto& e : model.metadata_props()) {
-        if (e.key().rfind(prefix, 0) == 0) result.graph.meta[e.key().substr(prefix.size())] = e.value();
-        else result.metadata[e.key()] = e.value();
+        if (e.key().rfind(prefix, 0) == 0)
+            result.graph.meta[e.key().substr(prefix.size())] = e.value();
+        else
+            result.metadata[e.key()] = e.value();
     }
     result.graph.meta["file"] = where;
     result.graph.meta["format"] = "onnx";

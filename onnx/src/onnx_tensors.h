@@ -28,6 +28,7 @@ Tensor float_tensor(const onnx::TensorProto& proto, const std::string& where);
 std::vector<std::int64_t> int64_values(const onnx::TensorProto& proto, const std::string& where);
 
 void fill_float_proto(onnx::TensorProto& proto, const std::string& name, const Tensor& tensor);
-void fill_int64_proto(onnx::TensorProto& proto, const std::string& name, const std::vector<std::int64_t>& values);
+void fill_int64_proto(onnx::TensorProto& proto, const std::string& name,
+                      const std::vector<std::int64_t>& values);
 
 }  // namespace weft::onnx_format

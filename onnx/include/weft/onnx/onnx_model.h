@@ -26,7 +26,7 @@ inline constexpr int kMaxOpset = 17;
 bool is_onnx_path(std::string_view spec);
 
 struct OnnxModel {
-    Graph graph;  // shape-inferred at batch 1 (the batch is symbolic in files weft writes)
+    Graph graph;        // shape-inferred at batch 1 (the batch is symbolic in files weft writes)
     WeightMap weights;  // "<node>.<param>", as a safetensors file holds them
     // metadata_props: weft's weight metadata (weft.mean, weft.std, weft.class_names, ...).
     std::map<std::string, std::string> metadata;
