@@ -476,9 +476,9 @@ std::string GraphReader::unique_node_name(const std::string& raw) {
 
 void GraphReader::define(const std::string& name) {
     if (name.empty()) return;
-    if (!defined_.insert(name).second)
-        throw Error(
-            fmt::format("{}: '{}' is defined twice (ONNX graphs assign each name once)", where_, name));
+    if (defined_.insert(name).second) return;
+    if (node_) refuse(fmt::format("output '{}' is defined twice (ONNX graphs assign each name once)", name));
+    throw Error(fmt::format("{}: '{}' is defined twice (ONNX graphs assign each name once)", where_, name));
 }
 
 void GraphReader::expect_channels(int value, std::int64_t channels, const std::string& shuffle_node) {
