@@ -302,7 +302,7 @@ TEST(OnnxFromPyTorch, TorchExportedNetworksGivePyTorchsLogits) {
             GTEST_SKIP() << "torch.onnx needs the onnx module";
         FAIL() << log;
     }
-    for (const std::string name : {"igc", "resnet"}) {
+    for (const std::string name : {"igc", "resnet", "pools"}) {
         SCOPED_TRACE(name);
         onnx_format::OnnxModel model = onnx_format::read_onnx(dir / (name + ".onnx"), build_registry());
         const Tensor x = load_npy(dir / (name + "_input.npy")), want = load_npy(dir / (name + "_logits.npy"));

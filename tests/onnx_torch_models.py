@@ -4,8 +4,8 @@ For each network: NAME.onnx (torch.onnx.export, opset 13, eval mode), NAME_input
 NAME_logits.npy (PyTorch's own output for that input). weft imports the ONNX file, runs it on the
 input and compares its logits with PyTorch's. The networks hold what the issue asks weft to
 import: grouped and pointwise convolutions, a channel shuffle written the usual way (view,
-transpose, view), batch norm with non-trivial statistics, residual additions, max and global
-average pooling and a linear classifier.
+transpose, view), batch norm with non-trivial statistics, residual additions, max, padded average
+and global average pooling and a linear classifier.
 
 usage: onnx_torch_models.py OUT_DIR
 """
@@ -84,6 +84,20 @@ class ResNetLike(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class Pools(nn.Module):
+    """Padded average pooling that divides by the real elements (weft's rule), max pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, groups=3, bias=True)
+        self.avg = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+        self.max = nn.MaxPool2d(2)
+        self.fc = nn.Linear(6 * 3 * 3, 5)  # 16 -> 14 (conv) -> 7 (avg) -> 3 (max)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.max(torch.relu(self.avg(self.conv(x)))), 1))
+
+
 def randomise_batch_norm(model, generator):
     # Fresh statistics are 0 and 1, which would hide a swapped mean and variance.
     for m in model.modules():
@@ -98,7 +112,7 @@ def randomise_batch_norm(model, generator):
 def main(out_dir):
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)
-    for name, model in (("igc", IgcNet()), ("resnet", ResNetLike())):
+    for name, model in (("igc", IgcNet()), ("resnet", ResNetLike()), ("pools", Pools())):
         randomise_batch_norm(model, generator)
         model.eval()
         x = torch.randn(2, 3, 16, 16, generator=generator)
