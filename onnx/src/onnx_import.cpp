@@ -142,6 +142,7 @@ public:
 
     // Adds the weft node for the current ONNX node, reading `inputs`, producing its one output.
     Node& emit(const std::string& op, std::vector<int> inputs, Attributes attrs) {
+        expect_output();
         Node n;
         n.name = unique_node_name(node_->name().empty() ? node_->op_type() : node_->name());
         n.op = op;
@@ -155,7 +156,14 @@ public:
     void set_weight(const Node& n, const std::string& param, Tensor t) {
         model_.weights[n.name + "." + param] = std::move(t);
     }
-    void alias(int input) { values_[node_->output(0)] = input; }
+    void alias(int input) {
+        expect_output();
+        values_[node_->output(0)] = input;
+    }
+    // Every mapped node produces its first output: a file may declare none.
+    void expect_output() const {
+        if (node_->output_size() < 1 || node_->output(0).empty()) refuse("the node has no output");
+    }
     std::map<std::string, PendingFlatten>& flattened() { return flattened_; }
     std::map<std::string, PendingShuffle>& shuffles() { return shuffles_; }
     // After shape inference: the shuffle's input must hold g·(C/g) channels.
@@ -381,7 +389,9 @@ void import_reshape(GraphReader& r) {
         r.flattened()[r.node().output(0)] = {x, r.node().name(), r.node().op_type()};
         return;
     }
-    if (shape.size() >= 3 && shape[1] >= 1 && shape[2] >= 1) {
+    // g and C/g bounded like any dimension, so that g · C/g cannot overflow.
+    const auto dimension = [](std::int64_t d) { return d >= 1 && d <= kMaxDimension; };
+    if (shape.size() >= 3 && dimension(shape[1]) && dimension(shape[2])) {
         r.shuffles()[r.node().output(0)] = {x,     shape[1],        shape[2],          shape.size(),
                                             false, r.node().name(), r.node().op_type()};
         return;
