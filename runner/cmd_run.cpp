@@ -193,7 +193,7 @@ void run(const RunOptions& o) {
     // Weights written by `weft train` name their graph, class names and input normalisation.
     std::map<std::string, std::string> meta;
     if (!o.weights.empty()) load_safetensors(o.weights, &meta);
-    const training::ModelInfo info = training::ModelInfo::from_metadata(meta);
+    training::ModelInfo info = training::ModelInfo::from_metadata(meta);
     RunOptions options = o;
     if (!o.graph_given && !info.graph.empty()) {
         options.graph.graph = info.graph;
@@ -202,6 +202,9 @@ void run(const RunOptions& o) {
     }
     auto registry = load_device_registry(options.graph, o.device);
     Graph graph = load_graph(options.graph, *registry, o.batch);
+    // An ONNX GRAPH carries its weights and their metadata, unless --weights replaces them.
+    const onnx_format::OnnxModel* onnx_model = o.weights.empty() ? imported_onnx(graph) : nullptr;
+    if (onnx_model) info = training::ModelInfo::from_metadata(onnx_model->metadata);
     // Random input is made after compiling, so a batch too large for memory is refused by the
     // buffer plan at once rather than after generating gigabytes of input.
     const bool random = options.input == "random";
@@ -229,8 +232,8 @@ void run(const RunOptions& o) {
     r.graph = graph.name;
     r.device = exec.device().description();
     r.nodes_run = graph.nodes.size();
-    r.weights = o.weights.empty()
-                    ? fmt::format("initialised from seed {} (untrained: the classes below mean nothing yet)", o.seed)
+    r.weights = onnx_model      ? fmt::format("{} (its initialisers)", options.graph.graph)
+                : o.weights.empty() ? fmt::format("initialised from seed {} (untrained: the classes below mean nothing yet)", o.seed)
                     : o.weights;
     r.input = random ? "random" : o.input;
     r.conversions = input.conversions;

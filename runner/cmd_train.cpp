@@ -141,6 +141,10 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
     runtime.progress = !o.quiet;
     runtime.loader_threads = o.loader_threads;
     runtime.make_graph = [&](std::int64_t batch) { return load_graph(graph_options, *registry, batch); };
+    // An ONNX GRAPH is fine-tuned from its own weights unless --init names others.
+    if (onnx_format::is_onnx_path(graph_options.graph))
+        if (const onnx_format::OnnxModel* model = imported_onnx(load_graph(graph_options, *registry, 1)))
+            runtime.graph_weights = model->weights;
     training::check_schedule_covers_epochs(config);  // refused before anything is printed or loaded
     if (!o.quiet)
         fmt::print(stderr, "training {} on {} for {} epochs, batch {}, into {}\n", config.model.graph, config.data,

@@ -18,5 +18,6 @@ void add_design_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_curves_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 
 }  // namespace weft::runner

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     weft::runner::add_eval_command(app);
     weft::runner::add_curves_command(app);
     weft::runner::add_viz_command(app);
+    weft::runner::add_export_command(app);
     weft::runner::add_zoo_command(app);
     weft::runner::add_design_command(app);
     try {

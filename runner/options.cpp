@@ -130,7 +130,40 @@ std::unique_ptr<Registry> load_device_registry(const GraphOptions& options, cons
     return registry;
 }
 
+namespace {
+
+// ONNX GRAPHs read in this process, by path: a command asks for the graph, then its weights.
+std::map<std::string, onnx_format::OnnxModel>& onnx_models() {
+    static std::map<std::string, onnx_format::OnnxModel> models;
+    return models;
+}
+
+Graph load_onnx_graph(const GraphOptions& options, const Registry& registry) {
+    if (!options.variant.empty() || !options.sets.empty())
+        throw Error(fmt::format("{}: an ONNX model has no variants or parameters (--variant, --set)", options.graph));
+    auto& models = onnx_models();
+    auto it = models.find(options.graph);
+    if (it == models.end()) it = models.emplace(options.graph, onnx_format::read_onnx(options.graph, registry)).first;
+    return it->second.graph;
+}
+
+}  // namespace
+
+const onnx_format::OnnxModel* imported_onnx(const Graph& graph) {
+    const auto format = graph.meta.find("format");
+    const auto file = graph.meta.find("file");
+    if (format == graph.meta.end() || format->second != "onnx" || file == graph.meta.end()) return nullptr;
+    const auto it = onnx_models().find(file->second);
+    return it == onnx_models().end() ? nullptr : &it->second;
+}
+
 Graph load_graph(const GraphOptions& options, const Registry& registry, std::int64_t batch) {
+    if (onnx_format::is_onnx_path(options.graph)) {
+        Graph graph = load_onnx_graph(options, registry);
+        graph.set_batch(batch);
+        infer_shapes(graph, registry);
+        return graph;
+    }
     GraphFileOptions file_options;
     file_options.variant = options.variant;
     for (const std::string& kv : options.sets) {
@@ -169,7 +202,10 @@ std::string apply_passes(Graph& graph, WeightMap& weights, const Registry& regis
 }
 
 WeightMap load_or_init_weights(const Graph& graph, const std::string& path, std::uint64_t seed) {
-    if (path.empty()) return init_weights(graph, seed);
+    if (path.empty()) {
+        if (const onnx_format::OnnxModel* model = imported_onnx(graph)) return model->weights;
+        return init_weights(graph, seed);
+    }
     WeightMap weights = load_safetensors(path);
     try {
         check_weights(graph, weights);

@@ -13,6 +13,7 @@
 #include "weft/executor.h"
 #include "weft/graph_pass.h"
 #include "weft/graph.h"
+#include "weft/onnx/onnx_model.h"
 #include "weft/registry.h"
 
 namespace weft::runner {
@@ -68,15 +69,20 @@ std::unique_ptr<Registry> load_registry(const GraphOptions& options,
 // The registry for a command that runs on `device`: cpu and the device's backend, failing at
 // once, with the reason, when that backend cannot run here (before data or graphs are loaded).
 std::unique_ptr<Registry> load_device_registry(const GraphOptions& options, const DeviceChoice& device);
-// Resolves, expands and shape-infers the graph at the given batch size.
+// Resolves, expands and shape-infers the graph at the given batch size. A GRAPH naming a .onnx
+// file is imported (docs/onnx.md); its weights and metadata are then imported_onnx's.
 Graph load_graph(const GraphOptions& options, const Registry& registry, std::int64_t batch);
+// The ONNX model a graph was imported from by load_graph (read once per process), or nullptr for
+// a graph from a graph file: the weights and metadata an ONNX GRAPH carries.
+const onnx_format::OnnxModel* imported_onnx(const Graph& graph);
 CompileOptions compile_options(const DeviceChoice& choice);
 
 // Runs the selected graph passes (inference) on the graph and its weights; returns a one-line
 // summary such as "fold_batch_norm ×19, fuse_relu ×19" ("none" when nothing ran).
 std::string apply_passes(Graph& graph, WeightMap& weights, const Registry& registry, const DeviceChoice& choice);
 
-// Weights from a safetensors file, or initialised from the seed when `path` is empty.
+// Weights from a safetensors file; when `path` is empty, the weights of an ONNX GRAPH, or
+// initialised from the seed.
 WeightMap load_or_init_weights(const Graph& graph, const std::string& path, std::uint64_t seed);
 
 std::string human_bytes(double bytes);

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
-harnesses=(fuzz_graph_file fuzz_safetensors fuzz_dataset_readers)
+harnesses=(fuzz_graph_file fuzz_safetensors fuzz_dataset_readers fuzz_onnx)
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)

@@ -7,7 +7,8 @@
 #                                       (binaries, plugins, the Debian libraries they need,
 #                                       Fashion-MNIST), which travels with the repository
 #   bash scripts/gpu-check.sh run       there, from the repository root: unpacks, finds CUDA's
-#                                       libraries through Python, then GPU tests, benchmark,
+#                                       libraries through Python, then GPU tests, ONNX Runtime
+#                                       against weft (docs/onnx.md), benchmark,
 #                                       Fashion-MNIST training on the GPU, its evaluation on the
 #                                       CPU; one table at the end, logs and JSON in $OUT
 #   bash scripts/gpu-check.sh local     here: the same as run on a copy in a temporary directory,
@@ -416,6 +417,55 @@ PY
     fi
 }
 
+# IGC-L24M2-D20 exported by `weft export` with seeded weights, run by ONNX Runtime (CPU) on the
+# input weft runs on $device: the logits (the Gemm's output, made a graph output here) must match
+# weft's --output-kind logits (docs/onnx.md). Skipped where Python has no onnxruntime.
+run_onnxruntime() {
+    local t0=$SECONDS net=igc-l24m2-d20 limit status=0 result
+    if ! python3 -c 'import numpy, onnx, onnxruntime' 2>/dev/null; then
+        row onnx "skipped: python3 has no onnxruntime (or onnx, numpy)" 0
+        return 0
+    fi
+    limit=$(budget 60)
+    {
+        weft_env timeout "$limit" "$tree/bin/weft" init "$net" --seed 3 -o "$out/onnx-weights.safetensors" &&
+            weft_env timeout "$limit" "$tree/bin/weft" export "$net" --weights "$out/onnx-weights.safetensors" \
+                -o "$out/$net.onnx" &&
+            python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(5).standard_normal((8, 3, 32, 32), dtype=np.float32))' \
+                "$out/onnx-input.npy" &&
+            weft_env timeout "$limit" "$tree/bin/weft" run "$net" --weights "$out/onnx-weights.safetensors" \
+                --input "$out/onnx-input.npy" --output-kind logits --output "$out/onnx-weft-logits.npy" --device "$device"
+    } >"$out/onnx.log" 2>&1 || status=$?
+    if ((status != 0)); then
+        row onnx "failed (status $status; onnx.log)" $((SECONDS - t0))
+        problems=$((problems + 1))
+        return 0
+    fi
+    if result=$(python3 - "$out/$net.onnx" "$out/onnx-input.npy" "$out/onnx-weft-logits.npy" 2>>"$out/onnx.log" <<'PY'
+import sys
+import numpy as np, onnx, onnxruntime as ort
+model = onnx.load(sys.argv[1])
+logits = [n for n in model.graph.node if n.op_type == "Gemm"][-1].output[0]
+model.graph.output.append(onnx.helper.make_tensor_value_info(logits, onnx.TensorProto.FLOAT, ["batch", None]))
+session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+x = np.load(sys.argv[2])
+theirs = session.run([logits], {session.get_inputs()[0].name: x})[0]
+ours = np.load(sys.argv[3])
+diff = float(np.max(np.abs(theirs - ours)))
+scale = float(np.max(np.abs(ours)))
+ok = theirs.shape == ours.shape and np.allclose(theirs, ours, rtol=1e-4, atol=1e-4 * max(scale, 1.0))
+print("%s: onnxruntime %s, logits %s, max |diff| %.2e of max |logit| %.2f" % (
+    "match" if ok else "MISMATCH", ort.__version__, list(ours.shape), diff, scale))
+sys.exit(0 if ok else 1)
+PY
+    ); then
+        row onnx "$result" $((SECONDS - t0))
+    else
+        row onnx "${result:-failed (onnx.log)}" $((SECONDS - t0))
+        problems=$((problems + 1))
+    fi
+}
+
 # The benchmark's lines as one table: ms per batch of weft and of each PyTorch variant.
 bench_table() {
     [[ -s $out/bench.log ]] || return 0
@@ -478,6 +528,7 @@ run() {
     find_libraries
     probe_device
     run_gpu_tests
+    run_onnxruntime
     run_bench
     run_training
     summary

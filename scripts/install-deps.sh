@@ -18,6 +18,9 @@ packages=(
   clang libclang-rt-14-dev libomp-14-dev
   # scripts/clean-machine-check.sh (the last stage of scripts/test.sh): a minimal Debian root.
   debootstrap
+  # weft export / .onnx graphs: the ONNX protobuf schema (generated onnx.pb.h) and its library;
+  # tests/onnx_test.cpp checks exported files with the ONNX checker (python3-onnx).
+  libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx
 )
 # Optional extras used by cross-check tests when present (python3-torch is large): set
 # WEFT_WITH_TORCH=1 to install it as well.

@@ -106,7 +106,7 @@ TEST(Readme, EveryWeftCommandRunsAsWritten) {
         EXPECT_EQ(r.status, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
         if (r.status != 0) continue;
         // What the command says it made is there.
-        for (const char* written : {"-o igc.html", "-o block.svg", "-o compare.svg", "-o w.safetensors",
+        for (const char* written : {"-o igc.html", "-o block.svg", "-o compare.svg", "-o w.safetensors", "-o igc.onnx",
                                     "--output logits.npy", "--confusion confusion.png"}) {
             if (!contains(args, written)) continue;
             const std::string file = std::string(written).substr(std::string(written).find(' ') + 1);

@@ -37,17 +37,29 @@ std::string shell_quote(const std::string& s) {
     return quoted + "'";
 }
 
+namespace {
+
+std::optional<std::string> python_importing(const std::string& modules) {
+    std::vector<std::string> candidates;
+    if (const char* chosen = std::getenv("WEFT_TORCH_PYTHON")) candidates.emplace_back(chosen);
+    candidates.insert(candidates.end(), {"python3", "/usr/bin/python3"});
+    for (const std::string& python : candidates) {
+        const std::string probe = shell_quote(python) + " -c 'import " + modules + "' >/dev/null 2>&1";
+        if (std::system(probe.c_str()) == 0) return python;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 const std::optional<std::string>& torch_python() {
-    static const std::optional<std::string> found = []() -> std::optional<std::string> {
-        std::vector<std::string> candidates;
-        if (const char* chosen = std::getenv("WEFT_TORCH_PYTHON")) candidates.emplace_back(chosen);
-        candidates.insert(candidates.end(), {"python3", "/usr/bin/python3"});
-        for (const std::string& python : candidates) {
-            const std::string probe = shell_quote(python) + " -c 'import numpy, torch' >/dev/null 2>&1";
-            if (std::system(probe.c_str()) == 0) return python;
-        }
-        return std::nullopt;
-    }();
+    static const std::optional<std::string> found = python_importing("numpy, torch");
+    return found;
+}
+
+const std::optional<std::string>& onnx_python() {
+    // onnx.checker, not onnx: in the build tree a directory named onnx/ imports as a package.
+    static const std::optional<std::string> found = python_importing("onnx.checker");
     return found;
 }
 

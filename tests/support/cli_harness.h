@@ -56,5 +56,7 @@ std::string shell_quote(const std::string& s);
 // PyTorch: WEFT_TORCH_PYTHON if set, then `python3` on PATH (which may be a virtual environment
 // without torch), then the distribution's /usr/bin/python3. Empty where none does.
 const std::optional<std::string>& torch_python();
+// The same for the ONNX checker: the first of those interpreters that imports onnx.
+const std::optional<std::string>& onnx_python();
 
 }  // namespace weft::testing

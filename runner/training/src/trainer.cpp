@@ -188,12 +188,13 @@ private:
     }
 
     WeightMap initial_weights() const {
-        if (config_.init_weights.empty()) return init_weights(graph_, config_.seed);
-        WeightMap weights = load_safetensors(config_.init_weights);
+        if (config_.init_weights.empty() && !runtime_.graph_weights) return init_weights(graph_, config_.seed);
+        const bool from_file = !config_.init_weights.empty();
+        WeightMap weights = from_file ? load_safetensors(config_.init_weights) : *runtime_.graph_weights;
         try {
             check_weights(graph_, weights);
         } catch (const Error& e) {
-            throw Error(fmt::format("{}: {}", config_.init_weights, e.what()));
+            throw Error(fmt::format("{}: {}", from_file ? config_.init_weights : config_.model.graph, e.what()));
         }
         return weights;
     }

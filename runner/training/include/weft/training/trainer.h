@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -91,6 +92,9 @@ struct TrainRuntime {
     int loader_threads = 0;  // threads making batches (training::loader_workers; 0: by the kind of set)
     // Builds the (plain, inference) graph of config.model at a batch size, shapes inferred.
     std::function<Graph(std::int64_t batch)> make_graph;
+    // The weights the graph itself carries (an ONNX model's initialisers): where training starts
+    // when config.init_weights names no file, instead of the seed.
+    std::optional<WeightMap> graph_weights;
     // The signal that asks training to stop (SIGINT, SIGTERM; 0 while none), asked after every
     // step: the run then writes a checkpoint where it stands and throws Interrupted.
     std::function<int()> stop_requested;
