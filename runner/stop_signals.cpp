@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <cstdio>
+#include <ctime>
 #include <thread>
 
 namespace weft::runner {
@@ -16,6 +20,28 @@ std::atomic<bool> closing{false};
 sigset_t stop_set;
 sigset_t previous_mask;
 std::thread watcher;
+std::atomic<int> grace_seconds{0};
+char grace_text[256];  // composed by end_unagreed_stop_after, written by the watcher
+
+// After the first signal of a rank whose stop may never be agreed: waits out the grace (further
+// signals change nothing), then ends the process. Returns only when closing.
+void end_after_grace(int signal) {
+    timespec deadline{};
+    ::clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += grace_seconds.load();
+    for (;;) {
+        timespec now{};
+        ::clock_gettime(CLOCK_MONOTONIC, &now);
+        timespec left{deadline.tv_sec - now.tv_sec, deadline.tv_nsec - now.tv_nsec};
+        if (left.tv_nsec < 0) left.tv_sec -= 1, left.tv_nsec += 1000000000L;
+        if (left.tv_sec < 0) break;
+        const int got = ::sigtimedwait(&stop_set, nullptr, &left);
+        if (closing.load()) return;
+        if (got < 0 && errno == EAGAIN) break;
+    }
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, grace_text, std::strlen(grace_text));
+    ::_exit(128 + signal);
+}
 
 // SIGINT and SIGTERM are blocked in every thread weft starts (threads inherit the mask of the one
 // that creates them) and taken here, synchronously, by sigwait: no handler ever interrupts a
@@ -31,6 +57,10 @@ void watch() {
         if (first_signal.compare_exchange_strong(expected, signal)) {
             static constexpr char kText[] = "\nweft: stopping after the current step, writing a checkpoint\n";
             [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, kText, sizeof kText - 1);
+            if (grace_seconds.load() > 0) {
+                end_after_grace(signal);
+                return;
+            }
         }
     }
 }
@@ -57,5 +87,13 @@ StopSignals::~StopSignals() {
 }
 
 int StopSignals::received() { return first_signal.load(); }
+
+void StopSignals::end_unagreed_stop_after(int seconds, int rank) {
+    std::snprintf(grace_text, sizeof grace_text,
+                  "weft: rank %d: the ranks did not agree to stop within %d s (another rank has ended?); ending "
+                  "without a checkpoint: weft train --resume continues from the last one\n",
+                  rank, seconds);
+    grace_seconds = seconds;
+}
 
 }  // namespace weft::runner

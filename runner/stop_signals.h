@@ -16,6 +16,12 @@ public:
 
     // The first signal received (SIGINT or SIGTERM), 0 while none.
     static int received();
+
+    // For one rank of a data-parallel job: a stop needs every rank to agree on the step to stop
+    // after, and a rank that died (the usual reason mpirun signals the others) never does. When the
+    // process has not ended `seconds` after the first signal, it says so, naming `rank`, and ends
+    // at once with 128 + the signal, without a checkpoint; --resume continues from the last one.
+    static void end_unagreed_stop_after(int seconds, int rank);
 };
 
 // Thrown by a command that ends with a status of its own (128 + a signal); main() returns it.

@@ -18,6 +18,8 @@ packages=(
   clang libclang-rt-14-dev libomp-14-dev
   # scripts/clean-machine-check.sh (the last stage of scripts/test.sh): a minimal Debian root.
   debootstrap
+  # Data-parallel training (weft train --distributed, mpirun) and its tests: OpenMPI.
+  libopenmpi-dev openmpi-bin
 )
 # Optional extras used by cross-check tests when present (python3-torch is large): set
 # WEFT_WITH_TORCH=1 to install it as well.

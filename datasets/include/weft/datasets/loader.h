@@ -38,6 +38,11 @@ struct LoaderOptions {
     std::uint64_t seed = 0;
     int prefetch = 3;               // batches prepared ahead of next()
     std::int64_t first_batch = 0;   // resume an epoch part-way: batches before it are skipped
+    // Data-parallel training: each batch of `batch` positions is cut into `shard_count` equal
+    // parts and this loader hands out part `shard_index` only (batch / shard_count rows, with
+    // drop_last). Order and augmentation stay those of the positions, so the shards of all ranks
+    // together are exactly the batches one loader would give.
+    std::int64_t shard_index = 0, shard_count = 1;
 };
 
 // One epoch of batches. Order and augmentation depend only on (seed, epoch, position in the
@@ -51,6 +56,7 @@ public:
     BatchLoader& operator=(const BatchLoader&) = delete;
 
     std::int64_t batches() const { return batches_; }
+    std::int64_t rows() const { return rows_; }  // per batch handed out: batch / shard_count
 
     // Fills `images` (f32 [batch, C, H, W], normalised) and `labels` (i32 [batch]), allocating
     // them only when empty or of another shape; returns false after the last batch. A final
@@ -77,6 +83,7 @@ private:
     LoaderOptions options_;
     std::uint64_t epoch_;
     std::int64_t batches_ = 0;
+    std::int64_t rows_ = 0;
     std::vector<std::int64_t> order_;
     std::vector<float> lut_;  // per channel, the normalised value of each byte
 
