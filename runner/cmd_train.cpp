@@ -139,8 +139,8 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
     runtime.make_graph = [&](std::int64_t batch) { return load_graph(graph_options, *registry, batch); };
     training::check_schedule_covers_epochs(config);  // refused before anything is printed or loaded
     if (o.sync_bn)
-        throw Error("--sync-bn: batch-norm statistics over the global batch are not implemented yet; without it "
-                    "each rank normalises with its own shard's statistics (docs/distributed.md)");
+        throw Error("--sync-bn: batch-norm statistics over the global batch are not implemented yet; "
+                    "without it each rank normalises with its own shard's statistics (docs/distributed.md)");
     // Before MPI starts its threads, so that they too leave SIGINT and SIGTERM to the watcher.
     const StopSignals stop_signals;
     const std::unique_ptr<training::Communicator> communicator = open_communicator(o.distributed);
@@ -150,8 +150,8 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
         StopSignals::end_unagreed_stop_after(kRankStopGraceSeconds, communicator->rank());
     }
     if (!o.quiet && rank0)
-        fmt::print(stderr, "training {} on {} for {} epochs, batch {}{}, into {}\n", config.model.graph, config.data,
-                   config.epochs, config.batch,
+        fmt::print(stderr, "training {} on {} for {} epochs, batch {}{}, into {}\n", config.model.graph,
+                   config.data, config.epochs, config.batch,
                    communicator ? fmt::format(" over {} ({} per rank)", communicator->description(),
                                               config.batch / communicator->size())
                                 : std::string(),
@@ -166,7 +166,8 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
     } catch (const std::exception& e) {
         // The other ranks may wait in a collective for this one: end the whole job, saying why.
         if (!communicator || communicator->size() == 1) throw;
-        fmt::print(stderr, "weft: error: rank {} of {}: {}\n", communicator->rank(), communicator->size(), e.what());
+        fmt::print(stderr, "weft: error: rank {} of {}: {}\n", communicator->rank(), communicator->size(),
+                   e.what());
         communicator->abort(dynamic_cast<const Error*>(&e) ? 2 : 1);
     }
     if (!rank0) return;
@@ -331,9 +332,10 @@ void add_train_command(CLI::App& app) {
     cmd->add_flag("--quiet", o->quiet, "no progress bars or per-epoch lines");
     cmd->add_flag("--json", o->json, "a JSON summary of the run on stdout at the end (progress stays on stderr)");
     cmd->add_flag("--distributed", o->distributed,
-                  "train data-parallel as one rank of an MPI job (implied under mpirun -np N, N > 1): --batch is the "
-                  "global batch, cut evenly among the ranks; rank 0 writes the run directory");
-    cmd->add_flag("--sync-bn", o->sync_bn, "batch-norm statistics over the global batch (not implemented yet)");
+                  "train data-parallel as one rank of an MPI job (implied under mpirun -np N, N > 1): --batch "
+                  "is the global batch, cut evenly among the ranks; rank 0 writes the run directory");
+    cmd->add_flag("--sync-bn", o->sync_bn,
+                  "batch-norm statistics over the global batch (not implemented yet: refused)");
     cmd->callback([o, cmd] { train_command(*o, *cmd); });
 }
 

@@ -21,7 +21,8 @@ sigset_t stop_set;
 sigset_t previous_mask;
 std::thread watcher;
 std::atomic<int> grace_seconds{0};
-char grace_text[256];  // composed by end_unagreed_stop_after, written by the watcher
+// Composed by end_unagreed_stop_after, written by the watcher.
+char rank_stop_text[320], grace_text[256];
 
 // After the first signal of a rank whose stop may never be agreed: waits out the grace (further
 // signals change nothing), then ends the process. Returns only when closing.
@@ -56,8 +57,10 @@ void watch() {
         int expected = 0;
         if (first_signal.compare_exchange_strong(expected, signal)) {
             static constexpr char kText[] = "\nweft: stopping after the current step, writing a checkpoint\n";
-            [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, kText, sizeof kText - 1);
-            if (grace_seconds.load() > 0) {
+            const bool rank = grace_seconds.load() > 0;
+            const char* text = rank ? rank_stop_text : kText;
+            [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, text, std::strlen(text));
+            if (rank) {
                 end_after_grace(signal);
                 return;
             }
@@ -90,8 +93,13 @@ int StopSignals::received() { return first_signal.load(); }
 
 void StopSignals::end_unagreed_stop_after(int seconds, int rank) {
     std::snprintf(grace_text, sizeof grace_text,
-                  "weft: rank %d: the ranks did not agree to stop within %d s (another rank has ended?); ending "
-                  "without a checkpoint: weft train --resume continues from the last one\n",
+                  "weft: rank %d: the ranks did not agree to stop within %d s (another rank has ended?); "
+                  "ending without a checkpoint: weft train --resume continues from the last one\n",
+                  rank, seconds);
+    std::snprintf(rank_stop_text, sizeof rank_stop_text,
+                  "\nweft: rank %d: stopping once every rank has finished the current step, then writing a "
+                  "checkpoint (should another rank have died, the launcher ends this one, or it ends itself "
+                  "within %d s)\n",
                   rank, seconds);
     grace_seconds = seconds;
 }

@@ -45,8 +45,8 @@ void validate(const Dataset& data, const LoaderOptions& options) {
     if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count)
         throw fail(fmt::format("shard {} of {} does not exist", options.shard_index, options.shard_count));
     if (options.shard_count > 1 && (options.batch % options.shard_count != 0 || !options.drop_last))
-        throw fail(fmt::format("batch {} is not cut into {} equal whole shards (sharding needs a divisible batch "
-                               "and drop_last)",
+        throw fail(fmt::format("batch {} is not cut into {} equal whole shards (sharding needs a divisible "
+                               "batch and drop_last)",
                                options.batch, options.shard_count));
     if (data.size() == 0) return;
     if (data.channels <= 0 || data.height <= 0 || data.width <= 0)

@@ -45,7 +45,8 @@ GradientAverager::GradientAverager(TrainingExecutor& executor, Communicator& com
     if (!bucket.parameters.empty()) buckets_.push_back(std::move(bucket));
     for (Bucket& b : buckets_) {
         std::size_t floats = 0;
-        for (std::size_t i : b.parameters) floats += static_cast<std::size_t>(parameters[i].grad.desc.numel());
+        for (std::size_t i : b.parameters)
+            floats += static_cast<std::size_t>(parameters[i].grad.desc.numel());
         b.sums.resize(floats);
         b.waiting = b.parameters.size();
     }

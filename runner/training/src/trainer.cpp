@@ -75,7 +75,8 @@ datasets::Dataset test_shard(const datasets::Dataset& d, int rank, int ranks) {
     const std::int64_t first = d.size() * rank / ranks, last = d.size() * (rank + 1) / ranks;
     datasets::Dataset shard = d;
     shard.labels.assign(d.labels.begin() + first, d.labels.begin() + last);
-    shard.pixels.assign(d.pixels.begin() + first * d.image_bytes(), d.pixels.begin() + last * d.image_bytes());
+    const std::int64_t bytes = d.image_bytes();
+    shard.pixels.assign(d.pixels.begin() + first * bytes, d.pixels.begin() + last * bytes);
     return shard;
 }
 
@@ -111,8 +112,8 @@ public:
           steps_path_(config.out_dir / "steps.jsonl"),
           steps_per_epoch_(train_set_.size() / config.batch) {
         if (config.batch % ranks_ != 0)
-            throw Error(fmt::format("--batch {} cannot be cut into {} equal shards, one per rank; give a multiple "
-                                    "of {}",
+            throw Error(fmt::format("--batch {} cannot be cut into {} equal shards, one per rank; give a "
+                                    "multiple of {}",
                                     config.batch, ranks_, ranks_));
         if (train_set_.size() < config.batch)
             throw Error(fmt::format("{}: {} training images, fewer than one batch of {}", config.data,
