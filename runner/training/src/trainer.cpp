@@ -209,7 +209,12 @@ private:
         run_passes(graph_, weights, registry_, select_passes(registry_, runtime_.passes, /*training=*/true));
         exec_.emplace(graph_, registry_, weights, runtime_.compile, head.loss);
         optimizer_.emplace(*exec_, registry_, config_.sgd.optimizer_options());
-        if (communicator_) averager_.emplace(*exec_, *communicator_, runtime_.bucket_bytes);
+        if (!communicator_) return;
+        averager_.emplace(*exec_, *communicator_, runtime_.bucket_bytes);
+        if (progress())
+            fmt::print(stderr, "{} ranks of batch {}; every step averages {:.2f} MB of gradients in {} allreduce{}\n",
+                       ranks_, config_.batch / ranks_, double(averager_->gradient_bytes()) / 1e6,
+                       averager_->buckets(), averager_->buckets() == 1 ? "" : "s");
     }
 
     WeightMap initial_weights() const {

@@ -100,7 +100,7 @@ struct TrainRuntime {
     // Data-parallel training over these ranks (every rank calls train() alike); null: this process
     // alone. Rank 0 alone writes the run directory; evaluation is shared out and its counts summed.
     Communicator* communicator = nullptr;
-    std::size_t bucket_bytes = 1 << 20;  // gradients per allreduce started during backward
+    std::size_t bucket_bytes = 256 << 10;  // gradients per allreduce started during backward
 };
 
 // train() stopped on request: the step in flight was finished and a checkpoint written (inside
