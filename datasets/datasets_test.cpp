@@ -775,8 +775,8 @@ TEST(BatchLoader, ShardsOfABatchTogetherAreTheWholeBatch) {
         const std::size_t pixels = part.images[0].size();
         for (std::size_t b = 0; b < part.labels.size(); ++b) {
             EXPECT_EQ(part.counts[b], 4);
-            EXPECT_TRUE(
-                std::equal(part.labels[b].begin(), part.labels[b].end(), whole.labels[b].begin() + 4 * shard));
+            const auto first_label = whole.labels[b].begin() + 4 * shard;
+            EXPECT_TRUE(std::equal(part.labels[b].begin(), part.labels[b].end(), first_label));
             EXPECT_TRUE(std::equal(part.images[b].begin(), part.images[b].end(),
                                    whole.images[b].begin() + static_cast<std::ptrdiff_t>(pixels * shard)));
         }

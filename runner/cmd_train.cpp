@@ -26,7 +26,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // A stop asked of one rank of a job waits until every rank agrees to stop after the same step; a
-// rank that died never will, and the survivors would wait in the gradient exchange for ever.
+// rank that died never will, and the survivors would wait in the gradient exchange for ever. The
+// least time a rank waits for that agreement (longer when its steps are long).
 constexpr int kRankStopGraceSeconds = 20;
 
 struct TrainOptions {

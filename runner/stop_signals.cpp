@@ -4,8 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <cstdio>
 #include <ctime>
@@ -20,28 +21,46 @@ std::atomic<bool> closing{false};
 sigset_t stop_set;
 sigset_t previous_mask;
 std::thread watcher;
-std::atomic<int> grace_seconds{0};
-// Composed by end_unagreed_stop_after, written by the watcher.
-char rank_stop_text[320], grace_text[256];
+// One rank of a data-parallel job (end_unagreed_stop_after): its rank and least grace, and when
+// training last asked for the signal (received(), once per step) and the longest gap between two
+// asks, which bound how long an agreed stop can take.
+std::atomic<int> job_rank{-1};
+std::atomic<int> least_grace_seconds{0};
+std::atomic<std::int64_t> last_ask_ns{0}, longest_gap_ns{0};
+char rank_stop_text[320];  // composed by end_unagreed_stop_after, written by the watcher
 
-// After the first signal of a rank whose stop may never be agreed: waits out the grace (further
-// signals change nothing), then ends the process. Returns only when closing.
+std::int64_t monotonic_ns() {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    return std::int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+}
+
+// After the first signal of a rank whose stop may never be agreed: training asks for the signal
+// after every step, and once it has, the ranks agree and write their checkpoint at once. So when
+// neither has happened within the grace — the least grace, or three times the longest gap between
+// two asks so far, whichever is longer — after the signal or the last ask, training is stuck
+// waiting for a rank that is gone: say so and end. Returns only when closing.
 void end_after_grace(int signal) {
-    timespec deadline{};
-    ::clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += grace_seconds.load();
+    const std::int64_t signalled = monotonic_ns();
     for (;;) {
-        timespec now{};
-        ::clock_gettime(CLOCK_MONOTONIC, &now);
-        timespec left{deadline.tv_sec - now.tv_sec, deadline.tv_nsec - now.tv_nsec};
-        if (left.tv_nsec < 0) left.tv_sec -= 1, left.tv_nsec += 1000000000L;
-        if (left.tv_sec < 0) break;
-        const int got = ::sigtimedwait(&stop_set, nullptr, &left);
+        const std::int64_t grace =
+            std::max(std::int64_t{least_grace_seconds.load()} * 1000000000, 3 * longest_gap_ns.load());
+        const std::int64_t deadline = std::max(signalled, last_ask_ns.load()) + grace;
+        const std::int64_t left = deadline - monotonic_ns();
+        if (left <= 0) {
+            char text[256];
+            std::snprintf(text, sizeof text,
+                          "weft: rank %d: the ranks did not agree to stop within %.0f s (another rank has "
+                          "ended?); ending without a checkpoint: weft train --resume continues from the last "
+                          "one\n",
+                          job_rank.load(), double(grace) / 1e9);
+            [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, text, std::strlen(text));
+            ::_exit(128 + signal);
+        }
+        const timespec wait{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+        ::sigtimedwait(&stop_set, nullptr, &wait);  // further signals change nothing
         if (closing.load()) return;
-        if (got < 0 && errno == EAGAIN) break;
     }
-    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, grace_text, std::strlen(grace_text));
-    ::_exit(128 + signal);
 }
 
 // SIGINT and SIGTERM are blocked in every thread weft starts (threads inherit the mask of the one
@@ -57,7 +76,7 @@ void watch() {
         int expected = 0;
         if (first_signal.compare_exchange_strong(expected, signal)) {
             static constexpr char kText[] = "\nweft: stopping after the current step, writing a checkpoint\n";
-            const bool rank = grace_seconds.load() > 0;
+            const bool rank = job_rank.load() >= 0;
             const char* text = rank ? rank_stop_text : kText;
             [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, text, std::strlen(text));
             if (rank) {
@@ -89,19 +108,20 @@ StopSignals::~StopSignals() {
     ::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
 }
 
-int StopSignals::received() { return first_signal.load(); }
+int StopSignals::received() {
+    const std::int64_t now = monotonic_ns(), last = last_ask_ns.exchange(now);
+    if (last > 0 && now - last > longest_gap_ns.load()) longest_gap_ns = now - last;  // one asking thread
+    return first_signal.load();
+}
 
-void StopSignals::end_unagreed_stop_after(int seconds, int rank) {
-    std::snprintf(grace_text, sizeof grace_text,
-                  "weft: rank %d: the ranks did not agree to stop within %d s (another rank has ended?); "
-                  "ending without a checkpoint: weft train --resume continues from the last one\n",
-                  rank, seconds);
+void StopSignals::end_unagreed_stop_after(int least_seconds, int rank) {
     std::snprintf(rank_stop_text, sizeof rank_stop_text,
                   "\nweft: rank %d: stopping once every rank has finished the current step, then writing a "
                   "checkpoint (should another rank have died, the launcher ends this one, or it ends itself "
-                  "within %d s)\n",
-                  rank, seconds);
-    grace_seconds = seconds;
+                  "after at least %d s)\n",
+                  rank, least_seconds);
+    least_grace_seconds = least_seconds;
+    job_rank = rank;
 }
 
 }  // namespace weft::runner

@@ -92,7 +92,6 @@ public:
     void broadcast(std::span<std::byte> bytes, int root) override {
         check(MPI_Bcast(bytes.data(), count_of(bytes.size()), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
     }
-    void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
 
     [[noreturn]] void abort(int status) override {
         MPI_Abort(MPI_COMM_WORLD, status);

@@ -109,6 +109,18 @@ std::size_t GradientAverager::gradient_bytes() const {
     return bytes;
 }
 
+void broadcast_parameters(TrainingExecutor& executor, Communicator& communicator) {
+    Device& device = executor.device();
+    std::vector<std::byte> bytes;
+    for (const auto& p : executor.parameters()) {
+        bytes.resize(p.value.desc.bytes());
+        device.copy_to_host(bytes.data(), p.value.data, bytes.size());
+        communicator.broadcast(bytes, 0);
+        device.copy_from_host(p.value.data, bytes.data(), bytes.size());
+    }
+    device.synchronize();
+}
+
 void average_statistics(TrainingExecutor& executor, Communicator& communicator) {
     Device& device = executor.device();
     std::vector<float> values;

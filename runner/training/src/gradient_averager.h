@@ -52,6 +52,10 @@ private:
     Seconds seconds_;
 };
 
+// Every parameter (and so the model) as rank 0 has it, on every rank: the ranks start from one
+// model whatever each read or drew.
+void broadcast_parameters(TrainingExecutor& executor, Communicator& communicator);
+
 // Replaces every parameter that is not learnable (batch-norm running statistics) by its mean
 // over the ranks, so that every rank evaluates and checkpoints the same model.
 void average_statistics(TrainingExecutor& executor, Communicator& communicator);

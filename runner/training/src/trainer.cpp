@@ -126,6 +126,7 @@ public:
     // continues to the same end.
     void resume_or_start() {
         if (runtime_.resume) resume();
+        if (communicator_) broadcast_parameters(*exec_, *communicator_);
         if (!writes_) return;
         write_file_atomically(config_.out_dir / "run.json", config_.to_json());
         // Steps after the checkpoint were logged by a run that died before saving it (or, with no
@@ -212,8 +213,8 @@ private:
         if (!communicator_) return;
         averager_.emplace(*exec_, *communicator_, runtime_.bucket_bytes);
         if (progress())
-            fmt::print(stderr, "{} ranks of batch {}; every step averages {:.2f} MB of gradients in {} allreduce{}\n",
-                       ranks_, config_.batch / ranks_, double(averager_->gradient_bytes()) / 1e6,
+            fmt::print(stderr,
+                       "{} ranks of batch {}; every step averages {:.2f} MB of gradients in {} allreduce{}\n", ranks_, config_.batch / ranks_, double(averager_->gradient_bytes()) / 1e6,
                        averager_->buckets(), averager_->buckets() == 1 ? "" : "s");
     }
 
@@ -306,13 +307,15 @@ private:
             if (!std::isfinite(loss)) throw diverged(epoch, step, loss, lr);
             optimizer_->step(static_cast<float>(lr));
             const auto step_end = Clock::now();
-            if (writes_) steps_->append({{"step", double(epoch * steps + step + 1)},
-                            {"epoch", epoch + 1},
-                            {"loss", loss},
-                            {"accuracy", double(step_correct) / double(config_.batch)},
-                            {"lr", lr},
-                            {"images_per_second",
-                             double(config_.batch) / std::chrono::duration<double>(step_end - step_start).count()}});
+            if (writes_) {
+                const double seconds = std::chrono::duration<double>(step_end - step_start).count();
+                steps_->append({{"step", double(epoch * steps + step + 1)},
+                                {"epoch", epoch + 1},
+                                {"loss", loss},
+                                {"accuracy", double(step_correct) / double(config_.batch)},
+                                {"lr", lr},
+                                {"images_per_second", double(config_.batch) / seconds}});
+            }
             step_start = step_end;
             correct += step_correct;
             loss_sum += loss;
@@ -331,7 +334,8 @@ private:
                                                       checkpoint_path_.string(), config_.out_dir.string()));
             }
         }
-        if (writes_) steps_->sync();  // before the checkpoint, which must never be ahead of the steps on disk
+        // Before the checkpoint, which must never be ahead of the steps on disk.
+        if (writes_) steps_->sync();
         EpochResult r;
         if (averager_) {
             const GradientAverager::Seconds exchange = averager_->take_seconds();
@@ -387,9 +391,15 @@ private:
         Executor eval(eval_graph_, registry_, exec_->weights(), runtime_.compile);
         const Evaluation e =
             training::evaluate(eval, test_shard_, normalization_, /*probabilities=*/true, progress(), "test");
+        if (!communicator_) {
+            r.test_loss = e.loss;
+            r.test_accuracy = e.top1;
+            r.test_top5 = e.top5;
+            return;
+        }
         double sums[4] = {double(e.count), e.loss * double(e.count), std::round(e.top1 * double(e.count)),
                           std::round(e.top5 * double(e.count))};
-        if (communicator_) communicator_->allreduce_sum(sums);
+        communicator_->allreduce_sum(sums);
         const double count = std::max(sums[0], 1.0);
         r.test_loss = sums[1] / count;
         r.test_accuracy = sums[2] / count;

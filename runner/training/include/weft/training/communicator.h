@@ -31,7 +31,6 @@ public:
 
     // Rank `root`'s bytes on every rank.
     virtual void broadcast(std::span<std::byte> bytes, int root) = 0;
-    virtual void barrier() = 0;
 
     // Ends every rank of the job now with `status` (after an error on this rank, where waiting
     // for the others in a collective would hang).
