@@ -194,6 +194,17 @@ TEST(DistributedTrain, PerRankBatchNormStatisticsTrainAnotherModelAndSyncBnIsRef
     EXPECT_FALSE(fs::exists(work_dir() / "bn-sync" / "run.json"));
 }
 
+// Every rank refuses a global batch it cannot cut into equal shards, before anything is written,
+// and the job ends with the usual status for bad input.
+TEST(DistributedTrain, AGlobalBatchThatDoesNotDivideAmongTheRanksIsRefused) {
+    SKIP_WITHOUT_MPIRUN();
+    const fs::path d = work_dir() / "uneven";
+    const Result r = run(3, plain_args(d, 1));  // 64 images in 3 shards
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("--batch 64 cannot be cut into 3 equal shards"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(d)) << r.output;
+}
+
 // The checkpoint is the model, not the job: 2 ranks, then 1 process, then 2 ranks again, end where
 // one uninterrupted process ends.
 TEST(DistributedTrain, ResumesWithAnotherNumberOfRanks) {

@@ -111,10 +111,6 @@ public:
           metrics_path_(config.out_dir / "metrics.csv"),
           steps_path_(config.out_dir / "steps.jsonl"),
           steps_per_epoch_(train_set_.size() / config.batch) {
-        if (config.batch % ranks_ != 0)
-            throw Error(fmt::format("--batch {} cannot be cut into {} equal shards, one per rank; give a "
-                                    "multiple of {}",
-                                    config.batch, ranks_, ranks_));
         if (train_set_.size() < config.batch)
             throw Error(fmt::format("{}: {} training images, fewer than one batch of {}", config.data,
                                     train_set_.size(), config.batch));
@@ -472,6 +468,10 @@ std::vector<EpochResult> train(const TrainConfig& config, const Registry& regist
     if (config.epochs < 1) throw Error("--epochs must be at least 1");
     if (config.out_dir.empty()) throw Error("training needs an output directory (--out)");
     check_schedule_covers_epochs(config);  // bad options first
+    if (const int ranks = runtime.communicator ? runtime.communicator->size() : 1; config.batch % ranks != 0)
+        throw Error(fmt::format("--batch {} cannot be cut into {} equal shards, one per rank; give a multiple "
+                                "of {}",
+                                config.batch, ranks, ranks));
     // Held (locked) until training ends, so no second run writes here meanwhile; by rank 0, the
     // only one that writes (the others read the checkpoint when resuming).
     std::optional<RunDirectory> directory;
