@@ -4,6 +4,9 @@
 //   3 IDX images + labels, gzip-compressed by the harness (the decoder sees well-formed gzip of
 //     hostile content, which mutation of a gzip seed rarely produces)
 //   4 one image (PNG or JPEG, told apart by content)
+//   5 one streamed sample of an image: the next byte's bits choose the random-resized crop, the
+//     scaled and the partial JPEG decode and the flip, the one after it the seed; the image is
+//     made 24x24 (crop boxes, decode plans and resampling on hostile sizes)
 // IDX takes two files: bytes 1-2 (little-endian) are the length of the images file, the rest is
 // the labels file. weft::Error is the only accepted failure.
 #include <zlib.h>
@@ -15,6 +18,7 @@
 
 #include "fuzz_support.h"
 #include "readers.h"
+#include "streamed_sample.h"
 #include "weft/datasets/image.h"
 #include "weft/error.h"
 
@@ -22,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using weft::datasets::Split;
 
-enum Format : std::uint8_t { cifar10, cifar100, idx, idx_gzip, image, format_count };
+enum Format : std::uint8_t { cifar10, cifar100, idx, idx_gzip, image, streamed_sample, format_count };
 
 // One subdirectory per format, holding only the files its reader looks for.
 fs::path format_directory(Format format) {
@@ -70,6 +74,20 @@ void fuzz_one(Format format, const std::uint8_t* data, std::size_t size) {
             weft::fuzz::write_bytes(dir / "image", data, size);
             weft::datasets::read_image(dir / "image");
             return;
+        case streamed_sample: {
+            if (size < 2) return;
+            weft::datasets::Augmentation augment;
+            augment.random_resized_crop = data[0] & 1;
+            augment.scaled_decode = data[0] & 2;
+            augment.partial_decode = data[0] & 4;
+            augment.horizontal_flip = data[0] & 8;
+            std::uint64_t state = data[1];
+            weft::fuzz::write_bytes(dir / "image", data + 2, size - 2);
+            const float scale[3] = {1, 1, 1}, shift[3] = {0, 0, 0};
+            std::vector<float> out(3 * 24 * 24);
+            weft::datasets::make_streamed_sample(dir / "image", 24, 24, augment, state, scale, shift, out.data());
+            return;
+        }
         case format_count:
             return;
     }

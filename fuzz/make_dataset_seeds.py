@@ -12,7 +12,7 @@ import struct
 import subprocess
 import tempfile
 
-CIFAR10, CIFAR100, IDX, IDX_GZIP, IMAGE = range(5)
+CIFAR10, CIFAR100, IDX, IDX_GZIP, IMAGE, STREAMED_SAMPLE = range(6)
 out = pathlib.Path("fuzz/corpus/fuzz_dataset_readers")
 out.mkdir(parents=True, exist_ok=True)
 
@@ -58,6 +58,7 @@ def png(width, height, color_type, depth, rows, interlace=0, palette=None):
 w, h = 5, 4
 seed("png_rgb", IMAGE, png(w, h, 2, 8, [bytes(
     v for x in range(w) for v in (x * 50, y * 60, 7)) for y in range(h)]))
+seed("streamed_png_rgb", STREAMED_SAMPLE, bytes([0x0F, 7]) + (out / "png_rgb").read_bytes()[1:])
 seed("png_gray16", IMAGE, png(w, h, 0, 16, [bytes(v for x in range(w) for v in (x * 40, y)) for y in range(h)]))
 seed("png_palette_2bit", IMAGE, png(w, h, 3, 2, [bytes([0b00011011, 0b01000000]) for _ in range(h)],
                                     palette=bytes([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])))
@@ -93,3 +94,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for name, args in [("jpeg_rgb", ["3"]), ("jpeg_gray", ["1"]), ("jpeg_rgb_progressive", ["3", "p"])]:
         subprocess.run([str(tmp / "w"), str(tmp / "out.jpg"), *args], check=True)
         seed(name, IMAGE, (tmp / "out.jpg").read_bytes())
+        # The same image as a streamed sample: random-resized crop, scaled and partial decode, flip.
+        seed("streamed_" + name, STREAMED_SAMPLE, bytes([0x0F, 7]) + (tmp / "out.jpg").read_bytes())
+        if name == "jpeg_rgb":  # and evaluation's centre crop, scaled decode only
+            seed("streamed_jpeg_rgb_centre", STREAMED_SAMPLE, bytes([0x02, 3]) + (tmp / "out.jpg").read_bytes())

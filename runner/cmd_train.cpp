@@ -36,6 +36,8 @@ struct TrainOptions {
     training::TrainConfig config;
     std::string resume;
     std::string decay_bn = "yes";
+    std::vector<double> crop_scale, crop_ratio;
+    int loader_threads = 0;
     bool no_augment = false;
     bool force = false;
     bool quiet = false;
@@ -67,6 +69,11 @@ nlohmann::json train_summary(const training::TrainConfig& config, const std::vec
             {"files", files}};
 }
 
+void apply_crop_ranges(const TrainOptions& o, training::TrainConfig& config) {
+    if (!o.crop_scale.empty()) config.crop.min_scale = o.crop_scale[0], config.crop.max_scale = o.crop_scale[1];
+    if (!o.crop_ratio.empty()) config.crop.min_ratio = o.crop_ratio[0], config.crop.max_ratio = o.crop_ratio[1];
+}
+
 // A resume continues the run as it was started: the same data order, augmentation and optimiser,
 // so that interrupted and resumed it ends where an uninterrupted run ends. An option that would
 // change that is refused by name (a restated equal value is fine); to train on with other
@@ -75,6 +82,7 @@ void refuse_changed_settings(const TrainOptions& o, const CLI::App& cmd, const t
     training::TrainConfig asked = o.config;
     asked.augment = !o.no_augment;
     asked.sgd.decay_uncounted = o.decay_bn == "yes";
+    apply_crop_ranges(o, asked);
     const nlohmann::json was = nlohmann::json::parse(run.to_json()), now = nlohmann::json::parse(asked.to_json());
     const std::pair<const char*, const char*> settings[] = {
         {"--data", "data"},           {"--batch", "batch"},          {"--lr", "lr"},
@@ -82,7 +90,8 @@ void refuse_changed_settings(const TrainOptions& o, const CLI::App& cmd, const t
         {"--weight-decay", "weight_decay"}, {"--decay-bn", "decay_uncounted"}, {"--no-nesterov", "nesterov"},
         {"--label-smoothing", "label_smoothing"}, {"--no-augment", "augment"}, {"--pad", "pad"},
         {"--seed", "seed"},           {"--limit-train", "limit_train"}, {"--limit-test", "limit_test"},
-        {"--init", "init_weights"}};
+        {"--init", "init_weights"},   {"--crop-scale", "crop_scale"}, {"--crop-ratio", "crop_ratio"},
+        {"--centre-crop", "centre_crop"}};
     const auto refuse = [&](const std::string& option, const std::string& value) {
         throw Error(fmt::format("--resume {}: {} cannot change on a resume (the run has {}); only --epochs and "
                                 "--schedule-epochs can. To train on with other settings, start a new run with --init "
@@ -128,6 +137,7 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
         config.model.sets = o.graph.sets;
         config.augment = !o.no_augment;
         config.sgd.decay_uncounted = o.decay_bn == "yes";
+        apply_crop_ranges(o, config);
     }
     GraphOptions graph_options = o.graph;
     graph_options.graph = config.model.graph;
@@ -137,6 +147,7 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
     runtime.compile = compile_options(o.device);
     runtime.passes = o.device.passes;
     runtime.progress = !o.quiet;
+    runtime.loader_threads = o.loader_threads;
     runtime.make_graph = [&](std::int64_t batch) { return load_graph(graph_options, *registry, batch); };
     training::check_schedule_covers_epochs(config);  // refused before anything is printed or loaded
     if (o.sync_bn)
@@ -194,6 +205,8 @@ struct EvalOptions {
     std::int64_t limit = 0;
     std::string confusion;  // picture
     bool mirror = false;    // average each image's prediction with its mirror image's
+    double centre_fraction = 0.875;
+    int loader_threads = 0;
     bool json = false;
     bool quiet = false;
 };
@@ -219,12 +232,10 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
     } catch (const Error& e) {
         throw Error(fmt::format("{}: {}", o.weights, e.what()));
     }
-    datasets::Dataset data = datasets::load_dataset(data_spec, o.split == "train" ? datasets::Split::train : datasets::Split::test);
-    if (o.limit > 0 && o.limit < data.size()) {
-        data.labels.resize(o.limit);
-        data.pixels.resize(o.limit * data.image_bytes());
-    }
+    datasets::Dataset data = datasets::first_n(
+        datasets::load_dataset(data_spec, o.split == "train" ? datasets::Split::train : datasets::Split::test), o.limit);
     const Shape& in = graph.values[graph.inputs.at(0)].desc.shape;
+    if (in.size() == 4) datasets::take_input_size(data, in[2], in[3]);  // a streamed set: the graph's size
     if (in.size() != 4 || in[1] != data.channels || in[2] != data.height || in[3] != data.width)
         throw Error(fmt::format("{}: images are {}×{}×{}, graph '{}' takes {}", data_spec, data.channels, data.height,
                                 data.width, graph.name, shape_str(Shape(in.begin() + 1, in.end()))));
@@ -233,11 +244,15 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
         normalization.mean = info.mean;
         normalization.std = info.std;
     } else {
-        normalization = datasets::channel_statistics(datasets::load_dataset(data_spec, datasets::Split::train));
+        datasets::Dataset train = datasets::load_dataset(data_spec, datasets::Split::train);
+        if (in.size() == 4) datasets::take_input_size(train, in[2], in[3]);
+        normalization = datasets::channel_statistics(train);
     }
     const std::string passes = apply_passes(graph, weights, *registry, o.device);
     Executor exec(graph, *registry, weights, compile_options(o.device));
-    const training::Evaluation e = training::evaluate(exec, data, normalization, true, !o.quiet && !o.json, "eval", o.mirror);
+    const training::Evaluation e =
+        training::evaluate(exec, data, normalization, true, !o.quiet && !o.json, "eval", o.mirror,
+                           {training::loader_workers(data, o.loader_threads), o.centre_fraction});
     std::vector<std::string> names = data.class_names;
     if (names.empty()) names = info.class_names;
     const auto per_class = e.class_accuracy();
@@ -326,6 +341,19 @@ void add_train_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_flag("--no-augment", o->no_augment, "no padding, cropping or flipping");
     cmd->add_option("--pad", c.pad, "zero padding before the random crop")->check(CLI::Range(0, 64))->capture_default_str();
+    cmd->add_option("--crop-scale", o->crop_scale,
+                    "streamed sets (imagenet:DIR): the random-resized crop's area range, as fractions of the image "
+                    "(default 0.08,1)")
+        ->delimiter(',')->expected(2)->check(finite_number());
+    cmd->add_option("--crop-ratio", o->crop_ratio,
+                    "streamed sets: the crop's aspect-ratio range, width/height (default 0.75,1.3333)")
+        ->delimiter(',')->expected(2)->check(finite_number());
+    cmd->add_option("--centre-crop", c.centre_fraction,
+                    "streamed sets: evaluation resizes the shorter side to size/F and takes the centre")
+        ->check(finite_number() & CLI::Range(0.01, 1.0))->capture_default_str();
+    cmd->add_option("--loader-threads", o->loader_threads,
+                    "threads making batches (default: every hardware thread for a streamed set, 1 otherwise)")
+        ->check(CLI::Range(1, 1024));
     cmd->add_option("--seed", c.seed, "seed for weights, data order and augmentation")->capture_default_str();
     cmd->add_option("--limit-train", c.limit_train, "use only the first N training images")->check(CLI::NonNegativeNumber);
     cmd->add_option("--limit-test", c.limit_test, "use only the first N test images")->check(CLI::NonNegativeNumber);
@@ -355,6 +383,12 @@ void add_eval_command(CLI::App& app) {
     cmd->add_option("--confusion", o->confusion, "write the confusion matrix as a picture (.svg or .png)");
     cmd->add_flag("--mirror", o->mirror,
                   "test-time augmentation: average each image's probabilities with its left-right mirror's (2x compute)");
+    cmd->add_option("--centre-crop", o->centre_fraction,
+                    "streamed sets (imagenet:DIR): resize the shorter side to size/F and take the centre")
+        ->check(finite_number() & CLI::Range(0.01, 1.0))->capture_default_str();
+    cmd->add_option("--loader-threads", o->loader_threads,
+                    "threads making batches (default: every hardware thread for a streamed set, 1 otherwise)")
+        ->check(CLI::Range(1, 1024));
     cmd->add_flag("--json", o->json, "machine-readable output");
     cmd->add_flag("--quiet", o->quiet, "no progress bar");
     cmd->callback([o, cmd] { eval_command(*o, *cmd); });

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of fuzz/ with clang (ASan + UBSan) into ./build-fuzz and runs each
-# for SECONDS (default 60) on a copy of its seed corpus. Exits non-zero when any harness finds
+# for SECONDS (default 30) on a copy of its seed corpus. Exits non-zero when any harness finds
 # something (crash, sanitizer report, leak, uncaught non-weft::Error exception, >10 s on one
 # input, >2 GB); libFuzzer leaves the reproducer as build-fuzz/findings/<harness>/crash-* etc.
 # A reproducer belongs in fuzz/regressions/<harness>/ once fixed: ctest replays it from there.
 # Extra libFuzzer flags: WEFT_FUZZ_FLAGS="-jobs=2 -workers=2" bash scripts/fuzz.sh 600
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-60}
+seconds=${1:-30}
 harnesses=(fuzz_graph_file fuzz_safetensors fuzz_dataset_readers)
 
 generator=()

@@ -11,6 +11,8 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include <algorithm>
+#include <cmath>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -188,9 +190,11 @@ void jpeg_message(j_common_ptr cinfo, int level) {
 }
 
 struct JpegInfo {
-    JDIMENSION width, height;
-    int channels;
+    JDIMENSION full_width, full_height;  // as stored
+    JDIMENSION width, height;            // as decoded: scaled, and after the colour conversion
+    int channels;                        // decoded: 1, 3, or 4 for CMYK (made RGB after decoding)
     bool cmyk;
+    bool inverted;  // CMYK as Adobe writes it: 255 means no ink
     bool arithmetic;
     std::uint64_t blocks;  // 8×8 blocks over all components: what the entropy-coded data describes
 };
@@ -207,13 +211,37 @@ bool jpeg_start(jpeg_decompress_struct* cinfo, const std::uint8_t* data, std::si
     for (int c = 0; c < cinfo->num_components; ++c)
         out->blocks += std::uint64_t{cinfo->comp_info[c].width_in_blocks} * cinfo->comp_info[c].height_in_blocks;
     out->cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
-    if (out->cmyk) return true;
-    cinfo->out_color_space = cinfo->num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    out->inverted = out->cmyk && cinfo->saw_Adobe_marker;
+    out->full_width = cinfo->image_width;
+    out->full_height = cinfo->image_height;
+    return true;
+}
+
+// The output size for a decode at 1/denominator (libjpeg's scaled DCT) and the colour space asked for.
+bool jpeg_scale(jpeg_decompress_struct* cinfo, unsigned denominator, JpegInfo* out) {
+    auto* error = reinterpret_cast<JpegError*>(cinfo->err);
+    if (setjmp(error->jump)) return false;
+    cinfo->out_color_space = out->cmyk ? JCS_CMYK : cinfo->num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    cinfo->scale_num = 1;
+    cinfo->scale_denom = denominator;
     jpeg_calc_output_dimensions(cinfo);
     out->width = cinfo->output_width;
     out->height = cinfo->output_height;
     out->channels = cinfo->output_components;
     return true;
+}
+
+// Ink to light: r = (1 - c)(1 - k) per channel, as Photoshop and PIL read CMYK.
+std::vector<std::uint8_t> cmyk_to_rgb(const std::vector<std::uint8_t>& cmyk, bool inverted) {
+    std::vector<std::uint8_t> rgb(cmyk.size() / 4 * 3);
+    for (std::size_t i = 0, o = 0; i < cmyk.size(); i += 4, o += 3) {
+        const unsigned k = inverted ? cmyk[i + 3] : 255u - cmyk[i + 3];
+        for (int c = 0; c < 3; ++c) {
+            const unsigned light = inverted ? cmyk[i + c] : 255u - cmyk[i + c];
+            rgb[o + c] = static_cast<std::uint8_t>((light * k + 127) / 255);
+        }
+    }
+    return rgb;
 }
 
 // Scanlines are appended as they decode, so a truncated file costs what it holds.
@@ -230,8 +258,49 @@ bool jpeg_rows(jpeg_decompress_struct* cinfo, std::vector<std::uint8_t>* pixels,
     return true;
 }
 
+// Rows first_row..end_row-1 of the (scaled) output, columns first_column..+columns. Rows
+// before are skipped (libjpeg-turbo decodes skipped rows' context exactly) and the decode stops
+// after the last one. Columns are cropped (jpeg_crop_scanline, which widens to whole iMCUs), but
+// chroma upsampling treats the crop's edges as the image's, so the crop asked of libjpeg reaches an
+// iMCU further on each side and those columns are dropped: what is returned is what a decode of
+// the whole image has there.
+bool jpeg_part(jpeg_decompress_struct* cinfo, std::vector<std::uint8_t>* pixels, std::vector<std::uint8_t>* row,
+               JDIMENSION first_row, JDIMENSION end_row, JDIMENSION first_column, JDIMENSION columns) {
+    auto* error = reinterpret_cast<JpegError*>(cinfo->err);
+    if (setjmp(error->jump)) return false;
+    jpeg_start_decompress(cinfo);
+    const JDIMENSION imcu = JDIMENSION(cinfo->max_h_samp_factor) * JDIMENSION(cinfo->min_DCT_scaled_size);
+    JDIMENSION crop_first = first_column > imcu ? first_column - imcu : 0;
+    JDIMENSION crop_columns = std::min(first_column + columns + imcu, cinfo->output_width) - crop_first;
+    if (crop_columns < cinfo->output_width) jpeg_crop_scanline(cinfo, &crop_first, &crop_columns);
+    const std::size_t channels = cinfo->output_components;
+    row->resize(std::size_t{cinfo->output_width} * channels);
+    const std::size_t skip = std::size_t{first_column - crop_first} * channels, kept = std::size_t{columns} * channels;
+    if (first_row > 0) jpeg_skip_scanlines(cinfo, first_row);
+    while (cinfo->output_scanline < end_row) {
+        const std::size_t at = std::size_t{cinfo->output_scanline} - first_row;
+        JSAMPROW target = row->data();
+        jpeg_read_scanlines(cinfo, &target, 1);
+        pixels->resize(kept * (at + 1));
+        std::memcpy(pixels->data() + at * kept, row->data() + skip, kept);
+    }
+    jpeg_abort_decompress(cinfo);
+    return true;
+}
+
+// The part of the scaled output that covers [start, start + size) stored pixels, in whole pixels.
+std::pair<JDIMENSION, JDIMENSION> scaled_span(std::int64_t start, std::int64_t size, JDIMENSION stored,
+                                              JDIMENSION scaled) {
+    const double ratio = double(scaled) / double(stored);
+    const auto first = static_cast<std::int64_t>(std::floor(double(std::max<std::int64_t>(start, 0)) * ratio));
+    const auto end = static_cast<std::int64_t>(std::ceil(double(start + size) * ratio));
+    const auto clamp = [&](std::int64_t v) { return static_cast<JDIMENSION>(std::clamp<std::int64_t>(v, 0, scaled)); };
+    return {clamp(first), std::max(clamp(end), clamp(first) + 1)};
+}
+
 Image decode_jpeg(const std::filesystem::path& file, const std::vector<std::uint8_t>& bytes,
-                  const std::optional<ImageSize>& expected) {
+                  const std::optional<ImageSize>& expected, const DecodePlanner& planner,
+                  ScaledImage* scaled = nullptr) {
     jpeg_decompress_struct cinfo{};
     JpegError error{};
     cinfo.err = jpeg_std_error(&error.manager);
@@ -245,22 +314,46 @@ Image decode_jpeg(const std::filesystem::path& file, const std::vector<std::uint
     auto fail = [&] { return Error(fmt::format("{}: corrupt JPEG: {}", file.string(), error.message)); };
     JpegInfo header{};
     if (!jpeg_start(&cinfo, bytes.data(), bytes.size(), &header)) throw fail();
-    if (header.cmyk) throw Error(fmt::format("{}: CMYK JPEG images are not supported", file.string()));
-    if (header.channels != 1 && header.channels != 3)
-        throw Error(fmt::format("{}: JPEG decodes to {} channels", file.string(), header.channels));
     // Arithmetic coding may spend less than a bit per block, so no file size bounds what it claims.
     if (header.arithmetic)
         throw Error(fmt::format("{}: arithmetic-coded JPEG is not supported (only Huffman-coded JPEG, whose "
                                 "size bounds its image, is read)", file.string()));
-    check_size(file, header.width, header.height, header.channels, expected);
+    const int stored_channels = header.cmyk ? 4 : cinfo.num_components == 1 ? 1 : 3;
+    check_size(file, header.full_width, header.full_height, stored_channels, expected);
     // Progressive JPEG keeps every block's coefficients from the start: checked before that.
-    check_claim_fits_file(file, header.width, header.height, header.blocks, jpeg_blocks_per_byte * bytes.size(),
-                          "8x8 blocks");
-    const std::size_t row_bytes = std::size_t{header.width} * header.channels;
+    check_claim_fits_file(file, header.full_width, header.full_height, header.blocks,
+                          jpeg_blocks_per_byte * bytes.size(), "8x8 blocks");
+    DecodePlan plan;
+    if (planner) {
+        plan = planner(header.full_height, header.full_width);
+        if (plan.denominator != 1 && plan.denominator != 2 && plan.denominator != 4 && plan.denominator != 8)
+            throw Error(fmt::format("{}: JPEG scale 1/{} is not 1/1, 1/2, 1/4 or 1/8", file.string(), plan.denominator));
+    }
+    if (!jpeg_scale(&cinfo, static_cast<unsigned>(plan.denominator), &header)) throw fail();
+    if (header.channels != 1 && header.channels != 3 && header.channels != 4)
+        throw Error(fmt::format("{}: JPEG decodes to {} channels", file.string(), header.channels));
     std::vector<std::uint8_t> interleaved;
-    if (!jpeg_rows(&cinfo, &interleaved, row_bytes)) throw fail();
+    JDIMENSION first_row = 0, first_column = 0, rows = header.height, columns = header.width;
+    if (plan.height > 0 && plan.width > 0) {
+        const auto [top, bottom] = scaled_span(plan.top, plan.height, header.full_height, header.height);
+        const auto [left, right] = scaled_span(plan.left, plan.width, header.full_width, header.width);
+        first_row = top, rows = bottom - top, first_column = left, columns = right - left;
+        std::vector<std::uint8_t> row;
+        if (!jpeg_part(&cinfo, &interleaved, &row, top, bottom, left, columns)) throw fail();
+    } else {
+        if (!jpeg_rows(&cinfo, &interleaved, std::size_t{header.width} * header.channels)) throw fail();
+    }
+    if (header.cmyk) interleaved = cmyk_to_rgb(interleaved, header.inverted);
+    if (scaled) {
+        scaled->full_height = header.full_height;
+        scaled->full_width = header.full_width;
+        scaled->scaled_height = header.height;
+        scaled->scaled_width = header.width;
+        scaled->top = first_row;
+        scaled->left = first_column;
+    }
 
-    Image image{header.channels, header.height, header.width, {}};
+    Image image{header.cmyk ? 3 : header.channels, rows, columns, {}};
     image.pixels = to_planar(interleaved, image.channels, image.height * image.width);
     return image;
 }
@@ -270,7 +363,23 @@ Image decode_jpeg(const std::filesystem::path& file, const std::vector<std::uint
 Image read_image(const std::filesystem::path& file, std::optional<ImageSize> expected) {
     std::vector<std::uint8_t> bytes = read_file(file, file_limit);
     if (is_png(bytes)) return decode_png(file, bytes, expected);
-    if (is_jpeg(bytes)) return decode_jpeg(file, bytes, expected);
+    if (is_jpeg(bytes)) return decode_jpeg(file, bytes, expected, nullptr);
+    throw Error(fmt::format("{}: neither a PNG nor a JPEG image", file.string()));
+}
+
+ScaledImage read_image_scaled(const std::filesystem::path& file, const DecodePlanner& plan) {
+    std::vector<std::uint8_t> bytes = read_file(file, file_limit);
+    ScaledImage scaled;
+    if (is_png(bytes)) {
+        scaled.image = decode_png(file, bytes, std::nullopt);
+        scaled.full_height = scaled.scaled_height = scaled.image.height;
+        scaled.full_width = scaled.scaled_width = scaled.image.width;
+        return scaled;
+    }
+    if (is_jpeg(bytes)) {
+        scaled.image = decode_jpeg(file, bytes, std::nullopt, plan, &scaled);
+        return scaled;
+    }
     throw Error(fmt::format("{}: neither a PNG nor a JPEG image", file.string()));
 }
 

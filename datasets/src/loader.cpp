@@ -1,3 +1,6 @@
+#include "random_stream.h"
+#include "streamed_sample.h"
+
 #include <weft/datasets/loader.h>
 #include <weft/error.h>
 
@@ -10,36 +13,24 @@
 namespace weft::datasets {
 namespace {
 
-// splitmix64: fast, fully specified, identical on every platform (std:: distributions are not).
-std::uint64_t splitmix64(std::uint64_t& state) {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-// Every sample position gets its own stream, so a batch can be produced (or an epoch resumed)
-// without replaying the draws of the samples before it.
-std::uint64_t stream_state(std::uint64_t seed, std::uint64_t epoch, std::uint64_t position) {
-    std::uint64_t state = seed;
-    state = splitmix64(state) ^ epoch;
-    state = splitmix64(state) ^ position;
-    return splitmix64(state);
-}
-
-constexpr std::uint64_t shuffle_stream = ~std::uint64_t{0};
-
-// A uniform integer in [0, n) by multiply-shift (Lemire), without modulo bias worth noticing.
-std::uint64_t below(std::uint64_t random, std::uint64_t n) {
-    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(random) * n) >> 64);
-}
-
 void validate(const Dataset& data, const LoaderOptions& options) {
     auto fail = [&](const std::string& what) {
         return Error(fmt::format("dataset '{}': {}", data.name, what));
     };
     if (options.batch <= 0) throw fail(fmt::format("batch size {} is not positive", options.batch));
     if (options.prefetch <= 0) throw fail(fmt::format("prefetch {} is not positive", options.prefetch));
+    if (options.workers <= 0 || options.workers > 1024)
+        throw fail(fmt::format("{} loader threads, outside 1..1024", options.workers));
+    if (data.streamed()) {
+        validate(options.augment.crop);
+        if (!(options.augment.centre_fraction > 0 && options.augment.centre_fraction <= 1))
+            throw fail(fmt::format("centre crop fraction {} outside (0, 1]", options.augment.centre_fraction));
+        if (data.files.size() != data.labels.size())
+            throw fail(fmt::format("{} files for {} labels", data.files.size(), data.labels.size()));
+        if (data.channels != 3 || data.height <= 0 || data.width <= 0)
+            throw fail(fmt::format("streamed images of {}x{}x{}: the input size was never set", data.channels,
+                                   data.height, data.width));
+    }
     if (options.augment.pad < 0 || options.augment.pad > 4096)
         throw fail(fmt::format("padding {} outside 0..4096", options.augment.pad));
     if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count)
@@ -51,7 +42,7 @@ void validate(const Dataset& data, const LoaderOptions& options) {
     if (data.size() == 0) return;
     if (data.channels <= 0 || data.height <= 0 || data.width <= 0)
         throw fail(fmt::format("image shape {}x{}x{} is empty", data.channels, data.height, data.width));
-    if (static_cast<std::int64_t>(data.pixels.size()) != data.size() * data.image_bytes())
+    if (!data.streamed() && static_cast<std::int64_t>(data.pixels.size()) != data.size() * data.image_bytes())
         throw fail(fmt::format("{} pixel bytes for {} images of {} bytes", data.pixels.size(), data.size(),
                                data.image_bytes()));
     const Normalization& norm = options.normalization;
@@ -84,22 +75,26 @@ BatchLoader::BatchLoader(const Dataset& data, LoaderOptions options, std::uint64
             std::swap(order_[i], order_[below(splitmix64(state), i + 1)]);
     }
 
-    // (x / 255 - mean[c]) / std[c] for every byte x: one table lookup per pixel on the hot path.
+    // (x / 255 - mean[c]) / std[c] for every byte x: one table lookup per pixel on the hot path;
+    // resampled (fractional) values of a streamed set take the same map as x * scale + shift.
     lut_.resize(data_.channels * 256);
     for (std::int64_t c = 0; c < data_.channels; ++c) {
         const bool plain = options_.normalization.mean.empty();
         const float mean = plain ? 0.0f : options_.normalization.mean[c];
         const float deviation = plain ? 1.0f : options_.normalization.std[c];
         for (int x = 0; x < 256; ++x) lut_[c * 256 + x] = (x / 255.0f - mean) / deviation;
+        scale_.push_back(1.0f / (255.0f * deviation));
+        shift_.push_back(-mean / deviation);
     }
 
     if (next_batch_ >= batches_) return;
+    task_batch_ = next_batch_;
     slots_.resize(options_.prefetch);
     for (Slot& slot : slots_) {
         slot.images.resize(rows_ * data_.image_bytes());
         slot.labels.resize(rows_);
     }
-    thread_ = std::thread([this] { produce(); });
+    for (int w = 0; w < options_.workers; ++w) workers_.emplace_back([this] { work(); });
 }
 
 BatchLoader::~BatchLoader() {
@@ -108,29 +103,53 @@ BatchLoader::~BatchLoader() {
         stop_ = true;
     }
     changed_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    for (std::thread& worker : workers_) worker.join();
 }
 
-void BatchLoader::produce() {
+// Each turn takes the next sample in epoch order. The first row of a batch claims a free slot,
+// so workers run at most `prefetch` batches ahead of next(); the worker that finishes a batch's
+// last row pads it and marks it ready.
+void BatchLoader::work() {
     try {
-        for (std::int64_t b = next_batch_; b < batches_; ++b) {
-            Slot& slot = slots_[b % slots_.size()];
+        for (;;) {
+            std::int64_t batch = 0, row = 0;
+            Slot* slot = nullptr;
             {
                 std::unique_lock lock(mutex_);
-                changed_.wait(lock, [&] { return stop_ || !slot.ready; });
-                if (stop_) return;
+                changed_.wait(lock, [&] {
+                    return stop_ || error_ || task_batch_ >= batches_ || task_row_ > 0 ||
+                           slots_[task_batch_ % slots_.size()].state == Slot::State::free;
+                });
+                if (stop_ || error_ || task_batch_ >= batches_) return;
+                batch = task_batch_;
+                row = task_row_;
+                slot = &slots_[batch % slots_.size()];
+                if (row == 0) {
+                    slot->state = Slot::State::filling;
+                    slot->batch = batch;
+                    slot->rows_done = 0;
+                    slot->count = std::min(rows_, data_.size() - batch * options_.batch);
+                }
+                if (++task_row_ == slot->count) ++task_batch_, task_row_ = 0;
             }
-            fill(b, slot);  // the consumer does not touch a slot that is not ready
+            fill_row(batch, row, *slot);
+            bool last = false;
             {
                 std::lock_guard lock(mutex_);
-                slot.ready = true;
+                last = ++slot->rows_done == slot->count;
+            }
+            if (!last) continue;
+            pad_batch(*slot);  // every row is done: no other worker touches this slot now
+            {
+                std::lock_guard lock(mutex_);
+                slot->state = Slot::State::ready;
             }
             changed_.notify_all();
         }
     } catch (...) {
         {
             std::lock_guard lock(mutex_);
-            error_ = std::current_exception();
+            if (!error_) error_ = std::current_exception();
         }
         changed_.notify_all();
     }
@@ -141,8 +160,9 @@ bool BatchLoader::next(weft::Tensor& images, weft::Tensor& labels, std::int64_t&
     Slot& slot = slots_[next_batch_ % slots_.size()];
     {
         std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] { return slot.ready || error_; });
-        if (!slot.ready) std::rethrow_exception(error_);
+        const auto ready = [&] { return slot.state == Slot::State::ready && slot.batch == next_batch_; };
+        changed_.wait(lock, [&] { return ready() || error_; });
+        if (!ready()) std::rethrow_exception(error_);
     }
     const std::int64_t rows = rows_;
     TensorDesc image_desc{DType::f32, {rows, data_.channels, data_.height, data_.width}};
@@ -154,34 +174,37 @@ bool BatchLoader::next(weft::Tensor& images, weft::Tensor& labels, std::int64_t&
     count = slot.count;
     {
         std::lock_guard lock(mutex_);
-        slot.ready = false;
+        slot.state = Slot::State::free;
         ++next_batch_;
     }
     changed_.notify_all();
     return true;
 }
 
-void BatchLoader::fill(std::int64_t batch, Slot& slot) const {
-    const std::int64_t first = batch * options_.batch + options_.shard_index * rows_;
-    const std::int64_t count = std::min(rows_, data_.size() - first);
-    const std::int64_t image_bytes = data_.image_bytes();
+void BatchLoader::fill_row(std::int64_t batch, std::int64_t row, Slot& slot) const {
+    const std::int64_t position = batch * options_.batch + options_.shard_index * rows_ + row;
+    const std::int64_t sample = order_[position];
+    const std::int32_t label = data_.labels[sample];
     const auto classes = static_cast<std::int64_t>(data_.class_names.size());
-    for (std::int64_t row = 0; row < count; ++row) {
-        const std::int64_t sample = order_[first + row];
-        const std::int32_t label = data_.labels[sample];
-        if (label < 0 || (classes > 0 && label >= classes))
-            throw Error(fmt::format("dataset '{}': sample {} has label {} outside 0..{}", data_.name,
-                                    sample, label, classes - 1));
-        slot.labels[row] = label;
-        augment_sample(first + row, data_.image(sample), slot.images.data() + row * image_bytes);
-    }
-    // A partial batch keeps the graph's batch size; the padding rows repeat the last sample.
+    if (label < 0 || (classes > 0 && label >= classes))
+        throw Error(fmt::format("dataset '{}': sample {} has label {} outside 0..{}", data_.name, sample, label,
+                                classes - 1));
+    slot.labels[row] = label;
+    float* out = slot.images.data() + row * data_.image_bytes();
+    if (!data_.streamed()) return augment_sample(position, data_.image(sample), out);
+    std::uint64_t state = stream_state(options_.seed, epoch_, static_cast<std::uint64_t>(position));
+    make_streamed_sample(data_.files[sample], data_.height, data_.width, options_.augment, state, scale_.data(),
+                         shift_.data(), out);
+}
+
+// A partial batch keeps the graph's batch size; the padding rows repeat the last sample.
+void BatchLoader::pad_batch(Slot& slot) const {
+    const std::int64_t image_bytes = data_.image_bytes(), count = slot.count;
     for (std::int64_t row = count; row < rows_; ++row) {
         slot.labels[row] = slot.labels[count - 1];
         std::memcpy(slot.images.data() + row * image_bytes, slot.images.data() + (count - 1) * image_bytes,
                     image_bytes * sizeof(float));
     }
-    slot.count = count;
 }
 
 // Zero padding, crop and flip as one gather: output (y, x) reads padded (y + dy, x' + dx) with

@@ -15,6 +15,8 @@ Dataset load_cifar100(const std::filesystem::path& dir, Split split);
 Dataset load_idx(const std::filesystem::path& dir, Split split, std::string name,
                  std::vector<std::string> class_names);
 Dataset load_folder(const std::filesystem::path& dir, Split split);
+// Lists the files only: nothing is decoded until the loader needs it.
+Dataset load_image_tree(const std::filesystem::path& dir, Split split);
 
 // The file `stem` in dir, or stem + ".xz" / ".gz" (whichever of `suffixes` exists); an error
 // naming what was expected when none does.

@@ -1,6 +1,7 @@
 #include "weft/training/evaluate.h"
 
 #include <algorithm>
+#include <thread>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -44,8 +45,14 @@ void to_probabilities(float* s, std::int64_t classes, bool already) {
 
 }  // namespace
 
+int loader_workers(const datasets::Dataset& data, int requested) {
+    if (requested > 0) return requested;
+    return data.streamed() ? static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 64u)) : 1;
+}
+
 Evaluation evaluate(Executor& executor, const datasets::Dataset& data, const datasets::Normalization& normalization,
-                    bool outputs_are_probabilities, bool progress, const char* label, bool average_mirrored) {
+                    bool outputs_are_probabilities, bool progress, const char* label, bool average_mirrored,
+                    const EvaluationView& view) {
     const Graph& graph = executor.graph();
     const TensorDesc& in = graph.values[graph.inputs.at(0)].desc;
     const std::int64_t batch = in.shape.at(0);
@@ -58,6 +65,8 @@ Evaluation evaluate(Executor& executor, const datasets::Dataset& data, const dat
     datasets::LoaderOptions options;
     options.batch = batch;
     options.normalization = normalization;
+    options.workers = view.workers;
+    options.augment.centre_fraction = view.centre_fraction;
     datasets::BatchLoader loader(data, options, 0);
     Evaluation e;
     e.confusion.assign(classes, std::vector<std::int64_t>(classes, 0));

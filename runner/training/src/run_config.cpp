@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <tuple>
+
 #include "weft/error.h"
 #include "weft/training/trainer.h"
 
@@ -36,6 +38,9 @@ std::string TrainConfig::to_json() const {
     j["decay_uncounted"] = sgd.decay_uncounted;
     j["augment"] = augment;
     j["pad"] = pad;
+    j["crop_scale"] = {crop.min_scale, crop.max_scale};
+    j["crop_ratio"] = {crop.min_ratio, crop.max_ratio};
+    j["centre_crop"] = centre_fraction;
     j["seed"] = seed;
     j["limit_train"] = limit_train;
     j["limit_test"] = limit_test;
@@ -66,6 +71,15 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
         c.sgd.decay_uncounted = j.value("decay_uncounted", true);
         c.augment = j.value("augment", true);
         c.pad = j.value("pad", 4);
+        // Runs from before streamed sets have the defaults, which they could not have used.
+        const auto range = [&](const char* key, double low, double high) {
+            const auto pair = j.value(key, std::vector<double>{low, high});
+            if (pair.size() != 2) throw Error(fmt::format("run.json: {} is not a pair", key));
+            return std::pair{pair[0], pair[1]};
+        };
+        std::tie(c.crop.min_scale, c.crop.max_scale) = range("crop_scale", c.crop.min_scale, c.crop.max_scale);
+        std::tie(c.crop.min_ratio, c.crop.max_ratio) = range("crop_ratio", c.crop.min_ratio, c.crop.max_ratio);
+        c.centre_fraction = j.value("centre_crop", c.centre_fraction);
         c.seed = j.value("seed", std::uint64_t{0});
         c.limit_train = j.value("limit_train", std::int64_t{0});
         c.limit_test = j.value("limit_test", std::int64_t{0});

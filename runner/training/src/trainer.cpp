@@ -33,16 +33,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-datasets::Dataset first_n(datasets::Dataset d, std::int64_t n) {
-    if (n <= 0 || n >= d.size()) return d;
-    d.labels.resize(n);
-    d.pixels.resize(n * d.image_bytes());
-    return d;
-}
-
-// Fails early, with the fix, when the data does not fit the graph.
-void check_fits(const datasets::Dataset& data, const Graph& graph, const std::string& spec) {
+// Fails early, with the fix, when the data does not fit the graph. A streamed set (images of any
+// size) takes the graph's input size here.
+void fit_to_graph(datasets::Dataset& data, const Graph& graph, const std::string& spec) {
     const Shape& in = graph.values[graph.inputs.at(0)].desc.shape;
+    if (data.streamed() && in.size() == 4) {
+        if (in[1] != 3)
+            throw Error(fmt::format("{}: images are made RGB, but graph '{}' takes {} channels (drop --set "
+                                    "in_channels)", spec, graph.name, in[1]));
+        datasets::take_input_size(data, in[2], in[3]);
+    }
     if (in.size() != 4 || in[1] != data.channels || in[2] != data.height || in[3] != data.width)
         throw Error(fmt::format(
             "{}: images are {}×{}×{}, but graph '{}' takes {} (for the zoo's CIFAR families try --set in_channels={} "
@@ -69,17 +69,6 @@ std::string signal_name(int signal) {
     return fmt::format("signal {}", signal);
 }
 
-// Rank `rank` of `ranks`' contiguous share of the test set.
-datasets::Dataset test_shard(const datasets::Dataset& d, int rank, int ranks) {
-    if (ranks == 1) return d;
-    const std::int64_t first = d.size() * rank / ranks, last = d.size() * (rank + 1) / ranks;
-    datasets::Dataset shard = d;
-    shard.labels.assign(d.labels.begin() + first, d.labels.begin() + last);
-    const std::int64_t bytes = d.image_bytes();
-    shard.pixels.assign(d.pixels.begin() + first * bytes, d.pixels.begin() + last * bytes);
-    return shard;
-}
-
 report::MetricsCsv::Row metrics_row(const EpochResult& r) {
     return {{"epoch", r.epoch},
             {"lr", r.lr},
@@ -104,9 +93,10 @@ public:
           ranks_(communicator_ ? communicator_->size() : 1),
           writes_(rank_ == 0),
           schedule_(run_schedule(config)),
-          train_set_(first_n(datasets::load_dataset(config.data, datasets::Split::train), config.limit_train)),
-          test_set_(first_n(datasets::load_dataset(config.data, datasets::Split::test), config.limit_test)),
-          test_shard_(test_shard(test_set_, rank_, ranks_)),
+          train_set_(datasets::first_n(datasets::load_dataset(config.data, datasets::Split::train),
+                                       config.limit_train)),
+          test_set_(datasets::first_n(datasets::load_dataset(config.data, datasets::Split::test),
+                                      config.limit_test)),
           checkpoint_path_(config.out_dir / "checkpoint.safetensors"),
           metrics_path_(config.out_dir / "metrics.csv"),
           steps_path_(config.out_dir / "steps.jsonl"),
@@ -185,9 +175,18 @@ private:
         return static_cast<int>(signal);
     }
 
+    EvaluationView evaluation_view() const {
+        return {loader_workers(test_set_, runtime_.loader_threads), config_.centre_fraction};
+    }
+
     void set_up_model() {
         graph_ = runtime_.make_graph(config_.batch / ranks_);  // this rank's shard of the batch
-        check_fits(train_set_, graph_, config_.data);
+        fit_to_graph(train_set_, graph_, config_.data);
+        fit_to_graph(test_set_, graph_, config_.data);
+        // Rank r of N evaluates the contiguous share [r/N, (r+1)/N) of the test set.
+        if (ranks_ > 1)
+            test_shard_ = datasets::slice(test_set_, test_set_.size() * rank_ / ranks_,
+                                          test_set_.size() * (rank_ + 1) / ranks_);
         eval_graph_ = graph_;  // the plain classifier, for the test set
         Attributes loss_attrs;
         if (config_.label_smoothing > 0) loss_attrs.set("label_smoothing", config_.label_smoothing);
@@ -196,6 +195,9 @@ private:
         info_ = config_.model;
         info_.data = config_.data;
         info_.class_names = train_set_.class_names;
+        if (runtime_.progress && train_set_.streamed())
+            fmt::print(stderr, "{}: {} training images, channel statistics from a sample of them\n", config_.data,
+                       train_set_.size());
         normalization_ = datasets::channel_statistics(train_set_);
         info_.mean = normalization_.mean;
         info_.std = normalization_.std;
@@ -210,8 +212,9 @@ private:
         averager_.emplace(*exec_, *communicator_, runtime_.bucket_bytes);
         if (progress())
             fmt::print(stderr,
-                       "{} ranks of batch {}; every step averages {:.2f} MB of gradients in {} allreduce{}\n", ranks_, config_.batch / ranks_, double(averager_->gradient_bytes()) / 1e6,
-                       averager_->buckets(), averager_->buckets() == 1 ? "" : "s");
+                       "{} ranks of batch {}; every step averages {:.2f} MB of gradients in {} allreduce{}\n",
+                       ranks_, config_.batch / ranks_, double(averager_->gradient_bytes()) / 1e6, averager_->buckets(),
+                       averager_->buckets() == 1 ? "" : "s");
     }
 
     WeightMap initial_weights() const {
@@ -266,7 +269,15 @@ private:
         loader_options.drop_last = true;  // batch statistics of a padded batch would be skewed
         loader_options.normalization = normalization_;
         loader_options.seed = config_.seed;
-        if (config_.augment) loader_options.augment = {config_.pad, true, true};
+        loader_options.workers = loader_workers(train_set_, runtime_.loader_threads);
+        if (config_.augment) {
+            loader_options.augment.pad = config_.pad;
+            loader_options.augment.random_crop = true;
+            loader_options.augment.random_resized_crop = true;  // streamed sets
+            loader_options.augment.horizontal_flip = true;
+        }
+        loader_options.augment.crop = config_.crop;
+        loader_options.augment.centre_fraction = config_.centre_fraction;
         // An epoch interrupted inside continues at its next step with the sums it had.
         EpochProgress done;
         if (epoch == start_epoch_) done = resumed_progress_;
@@ -385,8 +396,9 @@ private:
     void evaluate(EpochResult& r) {
         if (communicator_) average_statistics(*exec_, *communicator_);
         Executor eval(eval_graph_, registry_, exec_->weights(), runtime_.compile);
-        const Evaluation e =
-            training::evaluate(eval, test_shard_, normalization_, /*probabilities=*/true, progress(), "test");
+        const Evaluation e = training::evaluate(eval, test_shard_ ? *test_shard_ : test_set_, normalization_,
+                                                /*probabilities=*/true, progress(), "test",
+                                                /*average_mirrored=*/false, evaluation_view());
         if (!communicator_) {
             r.test_loss = e.loss;
             r.test_accuracy = e.top1;
@@ -442,7 +454,8 @@ private:
     const int rank_, ranks_;
     const bool writes_;  // rank 0 (or the only process) writes the run directory
     const LrSchedule schedule_;
-    const datasets::Dataset train_set_, test_set_, test_shard_;
+    datasets::Dataset train_set_, test_set_;  // a streamed set's size is set from the graph
+    std::optional<datasets::Dataset> test_shard_;  // this rank's share of test_set_ when there are ranks
     const fs::path checkpoint_path_, metrics_path_, steps_path_;
     const std::int64_t steps_per_epoch_;  // the loader's batches: whole batches only
     Graph graph_, eval_graph_;
@@ -466,11 +479,14 @@ private:
 
 std::vector<EpochResult> train(const TrainConfig& config, const Registry& registry, const TrainRuntime& runtime) {
     if (config.epochs < 1) throw Error("--epochs must be at least 1");
+    datasets::validate(config.crop);
+    if (!(config.centre_fraction > 0 && config.centre_fraction <= 1))
+        throw Error(fmt::format("--centre-crop {} is outside (0, 1]", config.centre_fraction));
     if (config.out_dir.empty()) throw Error("training needs an output directory (--out)");
     check_schedule_covers_epochs(config);  // bad options first
     if (const int ranks = runtime.communicator ? runtime.communicator->size() : 1; config.batch % ranks != 0)
-        throw Error(fmt::format("--batch {} cannot be cut into {} equal shards, one per rank; give a multiple "
-                                "of {}",
+        throw Error(fmt::format("--batch {} cannot be cut into {} equal shards, one per rank; give a "
+                                "multiple of {}",
                                 config.batch, ranks, ranks));
     // Held (locked) until training ends, so no second run writes here meanwhile; by rank 0, the
     // only one that writes (the others read the checkpoint when resuming).

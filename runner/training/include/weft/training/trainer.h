@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "weft/datasets/transforms.h"
 #include "weft/executor.h"
 #include "weft/graph.h"
 #include "weft/optimizer.h"
@@ -43,8 +44,10 @@ struct TrainConfig {
     // Fixed when a run starts and kept by --resume, so a longer resume does not stretch it.
     int schedule_epochs = 0;
     SgdSettings sgd;
-    bool augment = true;      // zero-pad `pad`, random crop, horizontal flip
+    bool augment = true;      // zero-pad `pad`, random crop, horizontal flip (streamed sets: `crop`, flip)
     int pad = 4;
+    datasets::RandomResizedCrop crop;  // streamed sets: the training crop's area and ratio ranges
+    double centre_fraction = 0.875;    // streamed sets: evaluation's centre crop of the resized image
     std::uint64_t seed = 0;   // weights, data order and augmentation
     std::int64_t limit_train = 0, limit_test = 0;  // only the first N images (0: all)
     std::string loss_op = "softmax_cross_entropy";
@@ -92,6 +95,7 @@ struct TrainRuntime {
     // Start a run in a non-empty directory that is no weft run directory (no .weft-run marker).
     bool force = false;
     std::string passes = "default";  // graph passes valid in training (select_passes), e.g. fuse_batch_norm_relu
+    int loader_threads = 0;  // threads making batches (training::loader_workers; 0: by the kind of set)
     // Builds the (plain, inference) graph of config.model at a batch size, shapes inferred.
     std::function<Graph(std::int64_t batch)> make_graph;
     // The signal that asks training to stop (SIGINT, SIGTERM; 0 while none), asked after every
