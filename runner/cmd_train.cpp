@@ -361,8 +361,8 @@ void add_train_command(CLI::App& app) {
     cmd->add_flag("--quiet", o->quiet, "no progress bars or per-epoch lines");
     cmd->add_flag("--json", o->json, "a JSON summary of the run on stdout at the end (progress stays on stderr)");
     cmd->add_flag("--distributed", o->distributed,
-                  "train data-parallel as one rank of an MPI job (implied under mpirun -np N, N > 1): --batch "
-                  "is the global batch, cut evenly among the ranks; rank 0 writes the run directory");
+                  "train data-parallel as one rank of an MPI job (implied under mpirun -np N, N > 1): "
+                  "--batch is the global batch, cut evenly among the ranks; rank 0 writes the run directory");
     cmd->add_flag("--sync-bn", o->sync_bn,
                   "batch-norm statistics over the global batch (not implemented yet: refused)");
     cmd->callback([o, cmd] { train_command(*o, *cmd); });

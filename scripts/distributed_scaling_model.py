@@ -52,8 +52,8 @@ def exchange_table():
         t = [allreduce_seconds(64, grad, bw, lat) * 1000 for _, bw, lat in NETWORKS]
         # exposed = T_ar - h*T <= T/9  <=>  T >= T_ar / (h + 1/9)
         shortest = [[ar / (h + 1 / 9) for h in (0.0, OVERLAP)] for ar in t]
-        rows.append(f"| {net} ({batch}) | {grad / 1e6:.1f} | {step:.0f} | {t[0]:.1f} / {t[1]:.1f} | "
-                    f"{shortest[0][0]:.0f} / {shortest[0][1]:.0f} | {shortest[1][0]:.0f} / {shortest[1][1]:.0f} |")
+        slow, fast = (" / ".join(f"{x:.0f}" for x in pair) for pair in shortest)
+        rows.append(f"| {net} ({batch}) | {grad / 1e6:.1f} | {step:.0f} | {t[0]:.1f} / {t[1]:.1f} | {slow} | {fast} |")
     return "\n".join(rows)
 
 

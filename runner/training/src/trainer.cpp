@@ -213,8 +213,8 @@ private:
         if (progress())
             fmt::print(stderr,
                        "{} ranks of batch {}; every step averages {:.2f} MB of gradients in {} allreduce{}\n",
-                       ranks_, config_.batch / ranks_, double(averager_->gradient_bytes()) / 1e6, averager_->buckets(),
-                       averager_->buckets() == 1 ? "" : "s");
+                       ranks_, config_.batch / ranks_, double(averager_->gradient_bytes()) / 1e6,
+                       averager_->buckets(), averager_->buckets() == 1 ? "" : "s");
     }
 
     WeightMap initial_weights() const {
