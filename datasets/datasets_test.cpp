@@ -638,6 +638,39 @@ TEST(BatchLoader, ResumingPartWayReproducesTheRestOfTheEpoch) {
     }
 }
 
+// Data-parallel training: the shards of every rank, side by side, are the whole batch, augmentation
+// included, also when an epoch is resumed part-way; a batch that does not cut evenly is refused.
+TEST(BatchLoader, ShardsOfABatchTogetherAreTheWholeBatch) {
+    Dataset data = indexed_dataset(50, 3, 6, 6);
+    LoaderOptions options;
+    options.batch = 12;
+    options.shuffle = true;
+    options.drop_last = true;
+    options.augment = {2, true, true};
+    options.first_batch = 1;
+    const Epoch whole = run_epoch(data, options, 2);
+    options.shard_count = 3;
+    for (std::int64_t shard = 0; shard < 3; ++shard) {
+        options.shard_index = shard;
+        const Epoch part = run_epoch(data, options, 2);
+        ASSERT_EQ(part.labels.size(), whole.labels.size());
+        const std::size_t pixels = part.images[0].size();
+        for (std::size_t b = 0; b < part.labels.size(); ++b) {
+            EXPECT_EQ(part.counts[b], 4);
+            const auto first_label = whole.labels[b].begin() + 4 * shard;
+            EXPECT_TRUE(std::equal(part.labels[b].begin(), part.labels[b].end(), first_label));
+            EXPECT_TRUE(std::equal(part.images[b].begin(), part.images[b].end(),
+                                   whole.images[b].begin() + static_cast<std::ptrdiff_t>(pixels * shard)));
+        }
+    }
+    options.shard_count = 5;  // 12 rows in 5 shards
+    options.shard_index = 0;
+    EXPECT_THROW(BatchLoader(data, options, 0), weft::Error);
+    options.shard_count = 3;
+    options.drop_last = false;  // a last partial batch could leave a shard empty
+    EXPECT_THROW(BatchLoader(data, options, 0), weft::Error);
+}
+
 // Every output image must equal the reference "zero-pad, crop at (dy, dx), maybe mirror" for
 // exactly one (dy, dx, flip); pixels 1..192 are distinct and non-zero, so the match is unique.
 TEST(BatchLoader, AugmentationIsPadCropFlipPixelForPixel) {

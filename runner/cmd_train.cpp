@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "distributed.h"
 #include "options.h"
 #include "stop_signals.h"
 #include "weft/datasets/dataset.h"
@@ -24,6 +25,11 @@ namespace weft::runner {
 namespace {
 namespace fs = std::filesystem;
 
+// A stop asked of one rank of a job waits until every rank agrees to stop after the same step; a
+// rank that died never will, and the survivors would wait in the gradient exchange for ever. The
+// least time a rank waits for that agreement (longer when its steps are long).
+constexpr int kRankStopGraceSeconds = 20;
+
 struct TrainOptions {
     GraphOptions graph;
     DeviceChoice device;
@@ -36,6 +42,8 @@ struct TrainOptions {
     bool force = false;
     bool quiet = false;
     bool json = false;
+    bool distributed = false;  // one rank of an MPI job (implied when an MPI launcher started several)
+    bool sync_bn = false;
 };
 
 // The run as its directory now holds it, for --json: settings, schedule, every epoch's metrics row
@@ -146,18 +154,39 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
         if (const onnx_format::OnnxModel* model = imported_onnx(load_graph(graph_options, *registry, 1)))
             runtime.graph_weights = model->weights;
     training::check_schedule_covers_epochs(config);  // refused before anything is printed or loaded
-    if (!o.quiet)
-        fmt::print(stderr, "training {} on {} for {} epochs, batch {}, into {}\n", config.model.graph, config.data,
-                   config.epochs, config.batch, config.out_dir.string());
+    if (o.sync_bn)
+        throw Error("--sync-bn: batch-norm statistics over the global batch are not implemented yet; "
+                    "without it each rank normalises with its own shard's statistics (docs/distributed.md)");
+    // Before MPI starts its threads, so that they too leave SIGINT and SIGTERM to the watcher.
     const StopSignals stop_signals;
+    const std::unique_ptr<training::Communicator> communicator = open_communicator(o.distributed);
+    const bool rank0 = !communicator || communicator->rank() == 0;
+    if (communicator) {
+        runtime.communicator = communicator.get();
+        StopSignals::end_unagreed_stop_after(kRankStopGraceSeconds, communicator->rank());
+    }
+    if (!o.quiet && rank0)
+        fmt::print(stderr, "training {} on {} for {} epochs, batch {}{}, into {}\n", config.model.graph,
+                   config.data, config.epochs, config.batch,
+                   communicator ? fmt::format(" over {} ({} per rank)", communicator->description(),
+                                              config.batch / communicator->size())
+                                : std::string(),
+                   config.out_dir.string());
     runtime.stop_requested = [] { return StopSignals::received(); };
     std::vector<training::EpochResult> results;
     try {
         results = training::train(config, *registry, runtime);
     } catch (const training::Interrupted& interrupted) {
-        fmt::print(stderr, "weft: {}\n", interrupted.what());
+        if (rank0) fmt::print(stderr, "weft: {}\n", interrupted.what());
         throw ExitStatus{128 + interrupted.signal()};
+    } catch (const std::exception& e) {
+        // The other ranks may wait in a collective for this one: end the whole job, saying why.
+        if (!communicator || communicator->size() == 1) throw;
+        fmt::print(stderr, "weft: error: rank {} of {}: {}\n", communicator->rank(), communicator->size(),
+                   e.what());
+        communicator->abort(dynamic_cast<const Error*>(&e) ? 2 : 1);
     }
+    if (!rank0) return;
     if (o.json) {
         fmt::print("{}\n", train_summary(config, results).dump(2));
         return;
@@ -335,6 +364,11 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--init", c.init_weights, "start from these weights (.safetensors) instead of the seed");
     cmd->add_flag("--quiet", o->quiet, "no progress bars or per-epoch lines");
     cmd->add_flag("--json", o->json, "a JSON summary of the run on stdout at the end (progress stays on stderr)");
+    cmd->add_flag("--distributed", o->distributed,
+                  "train data-parallel as one rank of an MPI job (implied under mpirun -np N, N > 1): "
+                  "--batch is the global batch, cut evenly among the ranks; rank 0 writes the run directory");
+    cmd->add_flag("--sync-bn", o->sync_bn,
+                  "batch-norm statistics over the global batch (not implemented yet: refused)");
     cmd->callback([o, cmd] { train_command(*o, *cmd); });
 }
 

@@ -21,6 +21,8 @@ packages=(
   # weft export / .onnx graphs: the ONNX protobuf schema (generated onnx.pb.h) and its library;
   # tests/onnx_test.cpp checks exported files with the ONNX checker (python3-onnx).
   libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx
+  # Data-parallel training (weft train --distributed, mpirun) and its tests: OpenMPI.
+  libopenmpi-dev openmpi-bin
 )
 # Optional extras used by cross-check tests when present (python3-torch is large): set
 # WEFT_WITH_TORCH=1 to install it as well.

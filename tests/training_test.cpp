@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <span>
+#include <cstdlib>
 
 #include <unistd.h>
 
@@ -462,6 +464,54 @@ TEST(Training, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
     EXPECT_EQ(lines, 3);
     EXPECT_TRUE(std::filesystem::exists(split / "curves.svg"));
     EXPECT_TRUE(std::filesystem::exists(split / "best.safetensors"));
+    std::filesystem::remove_all(data);
+}
+
+// A job of one rank, through every step data-parallel training adds (the gradient exchange in
+// buckets during backward, the parameters broadcast, the running statistics averaged, the stop
+// agreed, evaluation's counts summed), trains bit for bit what one process trains: the exchange
+// itself, not only its maths, is in place. The communicator counts what it was asked to do.
+class OneRankCommunicator final : public training::Communicator {
+public:
+    int rank() const override { return 0; }
+    int size() const override { return 1; }
+    std::string description() const override { return "one rank"; }
+    void allreduce_sum(std::span<float>) override { ++blocking; }
+    void allreduce_sum(std::span<double>) override { ++blocking; }
+    void allreduce_max(std::span<double>) override { ++blocking; }
+    void start_allreduce_sum(std::span<float> values) override {
+        ++started;
+        floats += values.size();
+    }
+    void progress() override {}
+    void wait_all() override { ++waits; }
+    void broadcast(std::span<std::byte>, int) override { ++broadcasts; }
+    [[noreturn]] void abort(int status) override { std::_Exit(status); }
+
+    int blocking = 0, started = 0, waits = 0, broadcasts = 0;
+    std::size_t floats = 0;
+};
+
+TEST(Training, OneRankThroughTheCommunicatorTrainsBitForBitAsOneProcess) {
+    const auto data = write_tiny_cifar("one-rank", 16);  // 80 images: 5 steps of 16 per epoch
+    training::train(tiny_run(data, data / "alone", 2), build_registry(), tiny_runtime(false));
+    OneRankCommunicator communicator;
+    training::TrainRuntime runtime = tiny_runtime(false);
+    runtime.communicator = &communicator;
+    runtime.bucket_bytes = 4096;  // several buckets even for this small network
+    training::train(tiny_run(data, data / "ranked", 2), build_registry(), runtime);
+    const WeightMap a = load_safetensors(data / "alone" / "checkpoint.safetensors");
+    const WeightMap b = load_safetensors(data / "ranked" / "checkpoint.safetensors");
+    ASSERT_EQ(a.size(), b.size());
+    for (const auto& [name, t] : a) EXPECT_TRUE(all_close(b.at(name), t, 0, 0)) << name;
+    // Every step waited once for buckets that together hold every learnable parameter.
+    EXPECT_EQ(communicator.waits, 10);
+    EXPECT_GT(communicator.started, 10 * 2);
+    std::size_t learnable = 0;
+    for (const auto& [name, t] : b)
+        if (name.rfind("momentum/", 0) == 0) learnable += static_cast<std::size_t>(t.numel());
+    EXPECT_EQ(communicator.floats, 10 * learnable);
+    EXPECT_GT(communicator.broadcasts, 0);
     std::filesystem::remove_all(data);
 }
 

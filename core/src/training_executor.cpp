@@ -47,6 +47,8 @@ struct TrainingExecutor::Impl {
     TensorView loss_grad;
     bool profiling = false;
     std::vector<double> forward_seconds, backward_seconds;
+    std::vector<std::pair<std::size_t, std::size_t>> node_parameters;  // per compiled node: first, count
+    GradientsReady gradients_ready;
     std::optional<detail::NumericsCheck> numerics;  // forward outputs, with CompileOptions::check_numerics
 
     TensorView at(const TrainingPlan::Slot& slot, const TensorDesc& desc) const {
@@ -112,6 +114,7 @@ TrainingExecutor::TrainingExecutor(const Graph& graph, const Registry& registry,
         if (s.plan.saved[n].bytes > 0) c.saved = s.arena.bytes() + s.plan.saved[n].offset;
         NodeGradients g;
         g.grad_params = s.grads.views[n];
+        s.node_parameters.emplace_back(s.parameters.size(), node.params.size());
         for (std::size_t p = 0; p < node.params.size(); ++p)
             s.parameters.push_back(
                 Parameter{node.name + "." + node.params[p].name, node.params[p], c.params[p], g.grad_params[p]});
@@ -161,12 +164,18 @@ void TrainingExecutor::step(std::span<const Tensor> inputs, std::span<Tensor> ou
             for (const auto& [grad, scratch] : g.accumulate)
                 s.device->accumulate(grad.as<float>(), scratch.as<const float>(), grad.numel());
         });
+        if (const auto [first, count] = s.node_parameters[k]; s.gradients_ready && count > 0) {
+            s.device->synchronize();
+            s.gradients_ready(first, count);
+        }
     }
     s.device->synchronize();
     copy_graph_outputs(s.graph, *s.device, outputs, device_view);
 }
 
 const std::vector<TrainingExecutor::Parameter>& TrainingExecutor::parameters() const { return impl_->parameters; }
+
+void TrainingExecutor::set_gradients_ready(GradientsReady hook) { impl_->gradients_ready = std::move(hook); }
 
 WeightMap TrainingExecutor::weights() const {
     WeightMap out;

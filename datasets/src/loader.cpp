@@ -33,6 +33,12 @@ void validate(const Dataset& data, const LoaderOptions& options) {
     }
     if (options.augment.pad < 0 || options.augment.pad > 4096)
         throw fail(fmt::format("padding {} outside 0..4096", options.augment.pad));
+    if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count)
+        throw fail(fmt::format("shard {} of {} does not exist", options.shard_index, options.shard_count));
+    if (options.shard_count > 1 && (options.batch % options.shard_count != 0 || !options.drop_last))
+        throw fail(fmt::format("batch {} is not cut into {} equal whole shards (sharding needs a divisible "
+                               "batch and drop_last)",
+                               options.batch, options.shard_count));
     if (data.size() == 0) return;
     if (data.channels <= 0 || data.height <= 0 || data.width <= 0)
         throw fail(fmt::format("image shape {}x{}x{} is empty", data.channels, data.height, data.width));
@@ -54,6 +60,7 @@ BatchLoader::BatchLoader(const Dataset& data, LoaderOptions options, std::uint64
     : data_(data), options_(std::move(options)), epoch_(epoch) {
     validate(data_, options_);
     const std::int64_t n = data_.size(), batch = options_.batch;
+    rows_ = batch / options_.shard_count;
     batches_ = options_.drop_last ? n / batch : (n + batch - 1) / batch;
     if (options_.first_batch < 0 || options_.first_batch > batches_)
         throw Error(fmt::format("dataset '{}': first batch {} outside 0..{}", data_.name,
@@ -84,8 +91,8 @@ BatchLoader::BatchLoader(const Dataset& data, LoaderOptions options, std::uint64
     task_batch_ = next_batch_;
     slots_.resize(options_.prefetch);
     for (Slot& slot : slots_) {
-        slot.images.resize(batch * data_.image_bytes());
-        slot.labels.resize(batch);
+        slot.images.resize(rows_ * data_.image_bytes());
+        slot.labels.resize(rows_);
     }
     for (int w = 0; w < options_.workers; ++w) workers_.emplace_back([this] { work(); });
 }
@@ -121,7 +128,7 @@ void BatchLoader::work() {
                     slot->state = Slot::State::filling;
                     slot->batch = batch;
                     slot->rows_done = 0;
-                    slot->count = std::min(options_.batch, data_.size() - batch * options_.batch);
+                    slot->count = std::min(rows_, data_.size() - batch * options_.batch);
                 }
                 if (++task_row_ == slot->count) ++task_batch_, task_row_ = 0;
             }
@@ -157,9 +164,9 @@ bool BatchLoader::next(weft::Tensor& images, weft::Tensor& labels, std::int64_t&
         changed_.wait(lock, [&] { return ready() || error_; });
         if (!ready()) std::rethrow_exception(error_);
     }
-    const std::int64_t batch = options_.batch;
-    TensorDesc image_desc{DType::f32, {batch, data_.channels, data_.height, data_.width}};
-    TensorDesc label_desc{DType::i32, {batch}};
+    const std::int64_t rows = rows_;
+    TensorDesc image_desc{DType::f32, {rows, data_.channels, data_.height, data_.width}};
+    TensorDesc label_desc{DType::i32, {rows}};
     if (images.empty() || images.desc() != image_desc) images = Tensor(image_desc);
     if (labels.empty() || labels.desc() != label_desc) labels = Tensor(label_desc);
     std::memcpy(images.data(), slot.images.data(), slot.images.size() * sizeof(float));
@@ -175,7 +182,7 @@ bool BatchLoader::next(weft::Tensor& images, weft::Tensor& labels, std::int64_t&
 }
 
 void BatchLoader::fill_row(std::int64_t batch, std::int64_t row, Slot& slot) const {
-    const std::int64_t position = batch * options_.batch + row;
+    const std::int64_t position = batch * options_.batch + options_.shard_index * rows_ + row;
     const std::int64_t sample = order_[position];
     const std::int32_t label = data_.labels[sample];
     const auto classes = static_cast<std::int64_t>(data_.class_names.size());
@@ -193,7 +200,7 @@ void BatchLoader::fill_row(std::int64_t batch, std::int64_t row, Slot& slot) con
 // A partial batch keeps the graph's batch size; the padding rows repeat the last sample.
 void BatchLoader::pad_batch(Slot& slot) const {
     const std::int64_t image_bytes = data_.image_bytes(), count = slot.count;
-    for (std::int64_t row = count; row < options_.batch; ++row) {
+    for (std::int64_t row = count; row < rows_; ++row) {
         slot.labels[row] = slot.labels[count - 1];
         std::memcpy(slot.images.data() + row * image_bytes, slot.images.data() + (count - 1) * image_bytes,
                     image_bytes * sizeof(float));

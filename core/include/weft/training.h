@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -84,6 +85,13 @@ public:
         TensorView grad;   // device memory, written by step()
     };
     const std::vector<Parameter>& parameters() const;
+
+    // Called inside step() right after the backward of each node that has parameters, with the
+    // range [first, first + count) of parameters() whose gradients that backward wrote. They are
+    // final then (a parameter belongs to one node) and the device has finished writing them, so a
+    // caller can start sending them (data-parallel training) while backward goes on. Empty: none.
+    using GradientsReady = std::function<void(std::size_t first, std::size_t count)>;
+    void set_gradients_ready(GradientsReady hook);
 
     WeightMap weights() const;               // host copies of every parameter
     void set_weights(const WeightMap& weights);  // must match the graph (check_weights)

@@ -47,6 +47,7 @@ std::string TrainConfig::to_json() const {
     j["loss_op"] = loss_op;
     j["label_smoothing"] = label_smoothing;
     j["init_weights"] = init_weights;
+    j["world_size"] = world_size;
     return j.dump(2) + "\n";
 }
 
@@ -85,6 +86,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
         c.loss_op = j.value("loss_op", std::string("softmax_cross_entropy"));
         c.label_smoothing = j.value("label_smoothing", 0.0);
         c.init_weights = j.value("init_weights", std::string());
+        c.world_size = j.value("world_size", 1);
     } catch (const std::exception& e) {
         throw Error(fmt::format("run.json is malformed: {}", e.what()));
     }

@@ -10,10 +10,12 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <span>
 
 #include <fmt/format.h>
 
 #include "checkpoint.h"
+#include "gradient_averager.h"
 #include "run_directory.h"
 #include "weft/datasets/dataset.h"
 #include "weft/datasets/loader.h"
@@ -86,6 +88,10 @@ public:
         : config_(config),
           registry_(registry),
           runtime_(runtime),
+          communicator_(runtime.communicator),
+          rank_(communicator_ ? communicator_->rank() : 0),
+          ranks_(communicator_ ? communicator_->size() : 1),
+          writes_(rank_ == 0),
           schedule_(run_schedule(config)),
           train_set_(datasets::first_n(datasets::load_dataset(config.data, datasets::Split::train),
                                        config.limit_train)),
@@ -106,6 +112,8 @@ public:
     // continues to the same end.
     void resume_or_start() {
         if (runtime_.resume) resume();
+        if (communicator_) broadcast_parameters(*exec_, *communicator_);
+        if (!writes_) return;
         write_file_atomically(config_.out_dir / "run.json", config_.to_json());
         // Steps after the checkpoint were logged by a run that died before saving it (or, with no
         // checkpoint yet, before its first epoch ended); they run again.
@@ -123,8 +131,8 @@ public:
 
     std::vector<EpochResult> run_epochs() {
         std::vector<EpochResult> results;
-        if (runtime_.progress) announce_schedule();
-        if (start_epoch_ >= config_.epochs && runtime_.progress)
+        if (progress()) announce_schedule();
+        if (start_epoch_ >= config_.epochs && progress())
             fmt::print(stderr, "{}: already trained for {} epochs\n", config_.out_dir.string(), start_epoch_);
         if (const int signal = stop_signal())
             throw Interrupted(signal, fmt::format("interrupted by {} before the first step; {} is as it was",
@@ -154,16 +162,31 @@ private:
                        start_epoch_, schedule_.at(start_epoch_));
     }
 
-    int stop_signal() const { return runtime_.stop_requested ? runtime_.stop_requested() : 0; }
+    // Progress bars and lines are rank 0's.
+    bool progress() const { return runtime_.progress && writes_; }
+
+    // The signal that stops the run, agreed by every rank (each calls this at the same points), so
+    // that all stop after the same step: the largest any rank has received, 0 while none has.
+    int stop_signal() const {
+        const int own = runtime_.stop_requested ? runtime_.stop_requested() : 0;
+        if (!communicator_) return own;
+        double signal = own;
+        communicator_->allreduce_max(std::span<double>(&signal, 1));
+        return static_cast<int>(signal);
+    }
 
     EvaluationView evaluation_view() const {
         return {loader_workers(test_set_, runtime_.loader_threads), config_.centre_fraction};
     }
 
     void set_up_model() {
-        graph_ = runtime_.make_graph(config_.batch);
+        graph_ = runtime_.make_graph(config_.batch / ranks_);  // this rank's shard of the batch
         fit_to_graph(train_set_, graph_, config_.data);
         fit_to_graph(test_set_, graph_, config_.data);
+        // Rank r of N evaluates the contiguous share [r/N, (r+1)/N) of the test set.
+        if (ranks_ > 1)
+            test_shard_ = datasets::slice(test_set_, test_set_.size() * rank_ / ranks_,
+                                          test_set_.size() * (rank_ + 1) / ranks_);
         eval_graph_ = graph_;  // the plain classifier, for the test set
         Attributes loss_attrs;
         if (config_.label_smoothing > 0) loss_attrs.set("label_smoothing", config_.label_smoothing);
@@ -185,6 +208,13 @@ private:
         run_passes(graph_, weights, registry_, select_passes(registry_, runtime_.passes, /*training=*/true));
         exec_.emplace(graph_, registry_, weights, runtime_.compile, head.loss);
         optimizer_.emplace(*exec_, registry_, config_.sgd.optimizer_options());
+        if (!communicator_) return;
+        averager_.emplace(*exec_, *communicator_, runtime_.bucket_bytes);
+        if (progress())
+            fmt::print(stderr,
+                       "{} ranks of batch {}; every step averages {:.2f} MB of gradients in {} allreduce{}\n",
+                       ranks_, config_.batch / ranks_, double(averager_->gradient_bytes()) / 1e6,
+                       averager_->buckets(), averager_->buckets() == 1 ? "" : "s");
     }
 
     WeightMap initial_weights() const {
@@ -216,6 +246,7 @@ private:
         if (c.progress.steps > steps_per_epoch_)
             throw Error(fmt::format("{}: taken {} steps into an epoch, but an epoch here has {}",
                                     checkpoint_path_.string(), c.progress.steps, steps_per_epoch_));
+        if (!writes_) return;
         // Rows of epochs after the checkpoint were reported by a run that died before saving it.
         report::MetricsCsv::truncate_after_epoch(metrics_path_, start_epoch_);
         // Inside an epoch the weights are no epoch's: the weights files stay those of epoch c.epoch.
@@ -252,14 +283,18 @@ private:
         EpochProgress done;
         if (epoch == start_epoch_) done = resumed_progress_;
         loader_options.first_batch = done.steps;
+        loader_options.shard_index = rank_;  // the global batch's positions, cut among the ranks
+        loader_options.shard_count = ranks_;
         datasets::BatchLoader loader(train_set_, loader_options, static_cast<std::uint64_t>(epoch));
 
         std::vector<Tensor> outputs = exec_->make_outputs();
         std::vector<Tensor> inputs(2);
-        const std::int64_t classes = outputs[1].numel() / config_.batch;
+        const std::int64_t rows = loader.rows();
+        const std::int64_t classes = outputs[1].numel() / rows;
         const std::int64_t steps = loader.batches();
         report::ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, config_.epochs), steps * config_.batch, "img",
-                                runtime_.progress ? stderr : nullptr);
+                                progress() ? stderr : nullptr);
+        if (averager_) averager_->take_seconds();
         double loss_sum = done.loss_sum, lr = done.lr;
         std::int64_t correct = done.correct, seen = done.seen, step = done.steps, count = 0;
         const auto start = Clock::now();
@@ -268,24 +303,27 @@ private:
         while (loader.next(inputs[0], inputs[1], count)) {
             lr = schedule_.at(epoch + double(step) / double(steps));
             exec_->step(inputs, outputs);
-            const float loss = outputs[0].as<float>()[0];
-            if (!std::isfinite(loss)) throw diverged(epoch, step, loss, lr);
-            optimizer_->step(static_cast<float>(lr));
+            if (averager_) averager_->finish();  // every rank now holds the mean gradient
             const float* logits = outputs[1].as<float>();
             const std::int32_t* y = inputs[1].as<std::int32_t>();
             std::int64_t step_correct = 0;
-            for (std::int64_t i = 0; i < config_.batch; ++i) {
+            for (std::int64_t i = 0; i < rows; ++i) {
                 const float* s = logits + i * classes;
                 step_correct += (std::max_element(s, s + classes) - s) == y[i];
             }
+            const float loss = global_loss(outputs[0].as<float>()[0], step_correct);
+            if (!std::isfinite(loss)) throw diverged(epoch, step, loss, lr);
+            optimizer_->step(static_cast<float>(lr));
             const auto step_end = Clock::now();
-            steps_->append({{"step", double(epoch * steps + step + 1)},
-                            {"epoch", epoch + 1},
-                            {"loss", loss},
-                            {"accuracy", double(step_correct) / double(config_.batch)},
-                            {"lr", lr},
-                            {"images_per_second",
-                             double(config_.batch) / std::chrono::duration<double>(step_end - step_start).count()}});
+            if (writes_) {
+                const double seconds = std::chrono::duration<double>(step_end - step_start).count();
+                steps_->append({{"step", double(epoch * steps + step + 1)},
+                                {"epoch", epoch + 1},
+                                {"loss", loss},
+                                {"accuracy", double(step_correct) / double(config_.batch)},
+                                {"lr", lr},
+                                {"images_per_second", double(config_.batch) / seconds}});
+            }
             step_start = step_end;
             correct += step_correct;
             loss_sum += loss;
@@ -296,6 +334,7 @@ private:
                               {"lr", fmt::format("{:.4g}", lr)}});
             if (const int signal = stop_signal()) {
                 bar.finish();
+                if (averager_) average_statistics(*exec_, *communicator_);
                 save_inside_epoch(epoch, {step, correct, seen, loss_sum, elapsed(), lr});
                 throw Interrupted(signal, fmt::format("interrupted by {} at epoch {}, step {} of {}: checkpoint "
                                                       "written to {}; continue with weft train --resume {}",
@@ -303,8 +342,14 @@ private:
                                                       checkpoint_path_.string(), config_.out_dir.string()));
             }
         }
-        steps_->sync();  // before the checkpoint, which must never be ahead of the steps on disk
+        // Before the checkpoint, which must never be ahead of the steps on disk.
+        if (writes_) steps_->sync();
         EpochResult r;
+        if (averager_) {
+            const GradientAverager::Seconds exchange = averager_->take_seconds();
+            r.exchange_seconds = exchange.exposed;
+            r.exchange_in_backward_seconds = exchange.during_backward;
+        }
         r.epoch = epoch + 1;
         r.lr = lr;
         r.train_loss = loss_sum / double(std::max<std::int64_t>(step, 1));
@@ -319,6 +364,7 @@ private:
     // The checkpoint of a run stopped inside epoch `epoch` (0-based): its weights and momentum as
     // they are after the steps done, which the step log on disk must already hold.
     void save_inside_epoch(int epoch, const EpochProgress& progress) {
+        if (!writes_) return;
         steps_->sync();
         ModelInfo at = info_;
         at.epoch = epoch;
@@ -335,15 +381,38 @@ private:
                                                           config_.out_dir.string())));
     }
 
-    // The test set through the plain classifier with the weights as they are now.
-    void evaluate(EpochResult& r) const {
+    // This step's loss over the global batch (each rank's is the mean over its equal shard), and
+    // the step's correct predictions summed over the ranks into `correct`.
+    float global_loss(float loss, std::int64_t& correct) const {
+        if (!communicator_) return loss;
+        double sums[2] = {loss, double(correct)};
+        communicator_->allreduce_sum(sums);
+        correct = static_cast<std::int64_t>(std::llround(sums[1]));
+        return static_cast<float>(sums[0] / ranks_);
+    }
+
+    // The test set through the plain classifier with the weights as they are now; each rank takes
+    // a contiguous share and the counts are summed. Ranks first agree on the running statistics
+    // (each rank's batch norm saw only its shard), so that all evaluate and save the same model.
+    void evaluate(EpochResult& r) {
+        if (communicator_) average_statistics(*exec_, *communicator_);
         Executor eval(eval_graph_, registry_, exec_->weights(), runtime_.compile);
-        const Evaluation e = training::evaluate(eval, test_set_, normalization_, /*probabilities=*/true,
-                                                runtime_.progress, "test",
+        const Evaluation e = training::evaluate(eval, test_shard_ ? *test_shard_ : test_set_, normalization_,
+                                                /*probabilities=*/true, progress(), "test",
                                                 /*average_mirrored=*/false, evaluation_view());
-        r.test_loss = e.loss;
-        r.test_accuracy = e.top1;
-        r.test_top5 = e.top5;
+        if (!communicator_) {
+            r.test_loss = e.loss;
+            r.test_accuracy = e.top1;
+            r.test_top5 = e.top5;
+            return;
+        }
+        double sums[4] = {double(e.count), e.loss * double(e.count), std::round(e.top1 * double(e.count)),
+                          std::round(e.top5 * double(e.count))};
+        communicator_->allreduce_sum(sums);
+        const double count = std::max(sums[0], 1.0);
+        r.test_loss = sums[1] / count;
+        r.test_accuracy = sums[2] / count;
+        r.test_top5 = sums[3] / count;
     }
 
     // Checkpoint first, then the files that describe it: a crash in between leaves a checkpoint
@@ -355,30 +424,39 @@ private:
         info_.test_accuracy = r.test_accuracy;
         const bool best = r.test_accuracy > best_accuracy_;
         if (best) best_accuracy_ = r.test_accuracy, best_epoch_ = r.epoch;
+        last_row_ = row;
+        if (!writes_) return;
         save_checkpoint(checkpoint_path_, *exec_, *optimizer_, info_, best_accuracy_, best_epoch_, row);
         const WeightMap w = exec_->weights();
         save_safetensors(config_.out_dir / "last.safetensors", w, info_.to_metadata());
         if (best) save_safetensors(config_.out_dir / "best.safetensors", w, info_.to_metadata());
 
-        last_row_ = row;
         csv_->append(row);
         history_.push_back(row);
         write_file_atomically(config_.out_dir / "curves.svg",
                                   report::training_curves_svg(history_, fmt::format("{} on {}", config_.model.graph,
                                                                                     config_.data)));
-        if (runtime_.progress)
+        if (progress())
             fmt::print(stderr,
                        "epoch {}/{}: train loss {:.4f} acc {:.2f}% | test loss {:.4f} acc {:.2f}% top-5 {:.2f}%{} | "
-                       "{:.0f} img/s\n",
+                       "{:.0f} img/s{}\n",
                        r.epoch, config_.epochs, r.train_loss, 100 * r.train_accuracy, r.test_loss,
-                       100 * r.test_accuracy, 100 * r.test_top5, best ? " (best)" : "", r.images_per_second);
+                       100 * r.test_accuracy, 100 * r.test_top5, best ? " (best)" : "", r.images_per_second,
+                       communicator_ ? fmt::format(" | {} ranks, allreduce {:.2f} s after backward, {:.2f} s "
+                                                   "during it",
+                                                   ranks_, r.exchange_seconds, r.exchange_in_backward_seconds)
+                                     : std::string());
     }
 
     const TrainConfig& config_;
     const Registry& registry_;
     const TrainRuntime& runtime_;
+    Communicator* const communicator_;  // null: this process alone
+    const int rank_, ranks_;
+    const bool writes_;  // rank 0 (or the only process) writes the run directory
     const LrSchedule schedule_;
     datasets::Dataset train_set_, test_set_;  // a streamed set's size is set from the graph
+    std::optional<datasets::Dataset> test_shard_;  // this rank's share of test_set_ when there are ranks
     const fs::path checkpoint_path_, metrics_path_, steps_path_;
     const std::int64_t steps_per_epoch_;  // the loader's batches: whole batches only
     Graph graph_, eval_graph_;
@@ -386,6 +464,7 @@ private:
     datasets::Normalization normalization_;
     std::optional<TrainingExecutor> exec_;
     std::optional<Optimizer> optimizer_;
+    std::optional<GradientAverager> averager_;  // data-parallel runs
     std::optional<report::MetricsCsv> csv_;
     std::optional<report::StepLog> steps_;
     std::vector<report::MetricsCsv::Row> history_;
@@ -406,10 +485,20 @@ std::vector<EpochResult> train(const TrainConfig& config, const Registry& regist
         throw Error(fmt::format("--centre-crop {} is outside (0, 1]", config.centre_fraction));
     if (config.out_dir.empty()) throw Error("training needs an output directory (--out)");
     check_schedule_covers_epochs(config);  // bad options first
-    // Held (locked) until training ends, so no second run writes here meanwhile.
-    const RunDirectory directory = runtime.resume ? RunDirectory::for_resume(config.out_dir)
-                                                  : RunDirectory::for_new_run(config.out_dir, runtime.force);
-    TrainingRun run(config, registry, runtime);
+    if (const int ranks = runtime.communicator ? runtime.communicator->size() : 1; config.batch % ranks != 0)
+        throw Error(fmt::format("--batch {} cannot be cut into {} equal shards, one per rank; give a "
+                                "multiple of {}",
+                                config.batch, ranks, ranks));
+    // Held (locked) until training ends, so no second run writes here meanwhile; by rank 0, the
+    // only one that writes (the others read the checkpoint when resuming).
+    std::optional<RunDirectory> directory;
+    const bool writes = !runtime.communicator || runtime.communicator->rank() == 0;
+    if (writes)
+        directory.emplace(runtime.resume ? RunDirectory::for_resume(config.out_dir)
+                                         : RunDirectory::for_new_run(config.out_dir, runtime.force));
+    TrainConfig recorded = config;
+    recorded.world_size = runtime.communicator ? runtime.communicator->size() : 1;
+    TrainingRun run(recorded, registry, runtime);
     run.resume_or_start();
     return run.run_epochs();
 }

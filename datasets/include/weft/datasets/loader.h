@@ -56,6 +56,11 @@ struct LoaderOptions {
     // Threads that make samples (decode a streamed set's files); batches are the same whatever
     // the number, since every sample draws from its own stream.
     int workers = 1;
+    // Data-parallel training: each batch of `batch` positions is cut into `shard_count` equal
+    // parts and this loader hands out part `shard_index` only (batch / shard_count rows, with
+    // drop_last). Order and augmentation stay those of the positions, so the shards of all ranks
+    // together are exactly the batches one loader would give.
+    std::int64_t shard_index = 0, shard_count = 1;
 };
 
 // One epoch of batches. Order and augmentation depend only on (seed, epoch, position in the
@@ -70,6 +75,7 @@ public:
     BatchLoader& operator=(const BatchLoader&) = delete;
 
     std::int64_t batches() const { return batches_; }
+    std::int64_t rows() const { return rows_; }  // per batch handed out: batch / shard_count
 
     // Fills `images` (f32 [batch, C, H, W], normalised) and `labels` (i32 [batch]), allocating
     // them only when empty or of another shape; returns false after the last batch. A final
@@ -100,6 +106,7 @@ private:
     LoaderOptions options_;
     std::uint64_t epoch_;
     std::int64_t batches_ = 0;
+    std::int64_t rows_ = 0;
     std::vector<std::int64_t> order_;
     std::vector<float> lut_;           // in memory: per channel, the normalised value of each byte
     std::vector<float> scale_, shift_;  // streamed: normalised = resampled * scale[c] + shift[c]

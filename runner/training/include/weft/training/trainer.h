@@ -16,6 +16,7 @@
 #include "weft/graph.h"
 #include "weft/optimizer.h"
 #include "weft/registry.h"
+#include "weft/training/communicator.h"
 #include "weft/training/model.h"
 
 namespace weft::training {
@@ -56,6 +57,9 @@ struct TrainConfig {
     double label_smoothing = 0;
     std::string init_weights;  // start from these weights instead of a seeded initialisation
     std::filesystem::path out_dir;
+    // The ranks that train (data-parallel; `batch` is the global batch, cut into equal shards).
+    // Recorded in run.json; not a setting a resume must keep: the checkpoint is the model.
+    int world_size = 1;
 
     int schedule_length() const { return schedule_epochs > 0 ? schedule_epochs : epochs; }
 
@@ -80,6 +84,9 @@ struct EpochResult {
     int epoch = 0;  // 1-based
     double lr = 0, train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0, test_top5 = 0;
     double seconds = 0, images_per_second = 0;
+    // Data-parallel runs: rank 0's seconds in the gradient exchange that backward did not hide
+    // (waiting for the sums, writing them back), and those spent on it during backward.
+    double exchange_seconds = 0, exchange_in_backward_seconds = 0;
 };
 
 struct TrainRuntime {
@@ -98,6 +105,10 @@ struct TrainRuntime {
     // The signal that asks training to stop (SIGINT, SIGTERM; 0 while none), asked after every
     // step: the run then writes a checkpoint where it stands and throws Interrupted.
     std::function<int()> stop_requested;
+    // Data-parallel training over these ranks (every rank calls train() alike); null: this process
+    // alone. Rank 0 alone writes the run directory; evaluation is shared out and its counts summed.
+    Communicator* communicator = nullptr;
+    std::size_t bucket_bytes = 256 << 10;  // gradients per allreduce started during backward
 };
 
 // train() stopped on request: the step in flight was finished and a checkpoint written (inside
