@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_harness.h"
+#include "tiny_cifar.h"
 #include "weft/weights.h"
 
 namespace fs = std::filesystem;
@@ -72,22 +73,7 @@ Result run(int ranks, const std::string& args, int timeout_seconds = 120) {
 // CIFAR-10's binary layout, 64 images per file (320 training images: 5 steps of 64), with
 // class-dependent brightness to learn from.
 fs::path tiny_cifar() {
-    static const fs::path dir = [] {
-        const fs::path d = work_dir() / "cifar";
-        fs::create_directories(d);
-        std::mt19937 rng(7);
-        auto write = [&](const std::string& name) {
-            std::ofstream out(d / name, std::ios::binary);
-            for (int i = 0; i < 64; ++i) {
-                const int label = static_cast<int>(rng() % 10);
-                out.put(static_cast<char>(label));
-                for (int k = 0; k < 3072; ++k) out.put(static_cast<char>((label * 20 + rng() % 50) & 0xff));
-            }
-        };
-        for (int b = 1; b <= 5; ++b) write("data_batch_" + std::to_string(b) + ".bin");
-        write("test_batch.bin");
-        return d;
-    }();
+    static const fs::path dir = weft::testing::write_tiny_cifar10(work_dir() / "cifar", {64, 7, 20, 50});
     return dir;
 }
 

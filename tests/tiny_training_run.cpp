@@ -1,5 +1,7 @@
 #include "tiny_training_run.h"
 
+#include "tiny_cifar.h"
+
 #include <unistd.h>
 
 #include <fstream>
@@ -16,18 +18,8 @@ std::filesystem::path write_tiny_cifar(const std::string& name, int per_file) {
     const auto dir = std::filesystem::temp_directory_path() / fmt::format("weft-training-test-{}-{}", name, ::getpid());
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    std::mt19937 rng(17);
-    auto write = [&](const std::string& file) {
-        std::ofstream out(dir / file, std::ios::binary);
-        for (int i = 0; i < per_file; ++i) {
-            const unsigned char label = static_cast<unsigned char>(rng() % 10);
-            out.put(static_cast<char>(label));
-            // Class-dependent brightness, so there is something to learn.
-            for (int k = 0; k < 3072; ++k) out.put(static_cast<char>((label * 23 + rng() % 64) & 0xff));
-        }
-    };
-    for (int b = 1; b <= 5; ++b) write(fmt::format("data_batch_{}.bin", b));
-    write("test_batch.bin");
+    // Class-dependent brightness, so there is something to learn.
+    write_tiny_cifar10(dir, {per_file, 17, 23, 64});
     return dir;
 }
 

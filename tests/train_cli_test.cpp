@@ -22,6 +22,7 @@
 
 #include "cli_harness.h"
 #include "op_harness.h"
+#include "tiny_cifar.h"
 #include "weft/weights.h"
 
 namespace fs = std::filesystem;
@@ -42,22 +43,7 @@ Result weft_cli(const std::string& args) { return weft::testing::run_weft(args, 
 
 // CIFAR-10's binary layout, 24 images per file, class-dependent brightness to learn from.
 fs::path tiny_cifar() {
-    static const fs::path dir = [] {
-        const fs::path d = work_dir() / "cifar";
-        fs::create_directories(d);
-        std::mt19937 rng(3);
-        auto write = [&](const std::string& name) {
-            std::ofstream out(d / name, std::ios::binary);
-            for (int i = 0; i < 24; ++i) {
-                const int label = static_cast<int>(rng() % 10);
-                out.put(static_cast<char>(label));
-                for (int k = 0; k < 3072; ++k) out.put(static_cast<char>((label * 20 + rng() % 50) & 0xff));
-            }
-        };
-        for (int b = 1; b <= 5; ++b) write("data_batch_" + std::to_string(b) + ".bin");
-        write("test_batch.bin");
-        return d;
-    }();
+    static const fs::path dir = weft::testing::write_tiny_cifar10(work_dir() / "cifar", {24, 3, 20, 50});
     return dir;
 }
 
