@@ -217,9 +217,15 @@ struct EvalOptions {
 
 void eval_command(EvalOptions& o, const CLI::App& cmd) {
     if (!o.confusion.empty()) report::picture_format(o.confusion);  // a bad name fails before the evaluation
+    // An ONNX GRAPH carries its weights and their metadata; anything else needs --weights.
+    const bool onnx_weights = o.weights.empty() && cmd.count("graph") && onnx_format::is_onnx_path(o.graph.graph);
+    if (o.weights.empty() && !onnx_weights)
+        throw Error("--weights is required (trained weights, .safetensors), unless GRAPH is an .onnx model, which "
+                    "carries its own");
     std::map<std::string, std::string> meta;
-    WeightMap weights = load_safetensors(o.weights, &meta);
-    const training::ModelInfo info = training::ModelInfo::from_metadata(meta);
+    WeightMap weights;
+    if (!onnx_weights) weights = load_safetensors(o.weights, &meta);
+    training::ModelInfo info = training::ModelInfo::from_metadata(meta);
     GraphOptions graph_options = o.graph;
     // A weft-trained file knows its graph and data; explicit arguments still win.
     if (!cmd.count("graph") && !info.graph.empty()) {
@@ -227,10 +233,17 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
         graph_options.variant = info.variant;
         graph_options.sets = info.sets;
     }
-    const std::string data_spec = !o.data.empty() ? o.data : info.data;
-    if (data_spec.empty()) throw Error(fmt::format("{} does not say what it was trained on: give --data", o.weights));
     auto registry = load_device_registry(graph_options, o.device);
     Graph graph = load_graph(graph_options, *registry, o.batch);
+    if (onnx_weights) {
+        const onnx_format::OnnxModel* model = imported_onnx(graph);
+        if (!model) throw Error(fmt::format("{}: not read as an ONNX model", o.graph.graph));
+        weights = model->weights;
+        info = training::ModelInfo::from_metadata(model->metadata);
+        o.weights = fmt::format("{} (its initialisers)", o.graph.graph);
+    }
+    const std::string data_spec = !o.data.empty() ? o.data : info.data;
+    if (data_spec.empty()) throw Error(fmt::format("{} does not say what it was trained on: give --data", o.weights));
     try {
         check_weights(graph, weights);
     } catch (const Error& e) {
@@ -378,8 +391,9 @@ void add_eval_command(CLI::App& app) {
     add_graph_options(*cmd, o->graph);
     add_device_options(*cmd, o->device);
     add_numerics_option(*cmd, o->device);
-    cmd->add_option("--weights", o->weights, "trained weights (.safetensors); a weft-trained file names its graph and data")
-        ->required();
+    cmd->add_option("--weights", o->weights,
+                    "trained weights (.safetensors; a weft-trained file names its graph and data); an .onnx GRAPH "
+                    "carries its own");
     cmd->add_option("--data", o->data, "dataset (default: the one the weights were trained on): " + kinds_help());
     cmd->add_option("--split", o->split, "test or train")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
     cmd->add_option("--batch", o->batch, "batch size")->check(CLI::Range(1, 1 << 16))->capture_default_str();

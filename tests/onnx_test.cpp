@@ -12,6 +12,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "cli_harness.h"
 #include "op_harness.h"
@@ -396,6 +397,33 @@ TEST(OnnxCommands, TrainStartsFromTheModelsInitialisers) {
         for (std::int64_t i = 0; i < t.numel(); ++i)
             ASSERT_NEAR(u.as<float>()[i], t.as<float>()[i], 1e-20f) << name;
     }
+}
+
+// weft eval takes an .onnx GRAPH's own initialisers when --weights is not given, and gives what
+// the same weights give from a .safetensors file; anything else still needs --weights.
+TEST(OnnxCommands, EvalOfAnOnnxModelUsesItsOwnWeights) {
+    const std::string graph = "igc-l24m2-d8 --set L=2 --set M=2 --set in_channels=1 --set size=28";
+    const fs::path weights = scratch() / "eval_w.safetensors", model = scratch() / "eval.onnx";
+    auto r = run_weft(fmt::format("init {} --seed 3 -o {}", graph, shell_quote(weights.string())), scratch().path());
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = run_weft(fmt::format("export {} --weights {} -o {}", graph, shell_quote(weights.string()),
+                             shell_quote(model.string())),
+                 scratch().path());
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string eval = "--data fashion-mnist --limit 200 --batch 50 --json --quiet";
+    r = run_weft(fmt::format("eval {} {}", shell_quote(model.string()), eval), scratch().path());
+    if (r.err.find("fashion-mnist") != std::string::npos && r.status != 0) GTEST_SKIP() << r.err;
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto from_onnx = nlohmann::json::parse(r.out);
+    r = run_weft(fmt::format("eval {} --weights {} {}", graph, shell_quote(weights.string()), eval), scratch().path());
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto from_safetensors = nlohmann::json::parse(r.out);
+    EXPECT_EQ(from_onnx["images"], 200);
+    EXPECT_EQ(from_onnx["confusion"], from_safetensors["confusion"]);
+    EXPECT_NEAR(from_onnx["loss"].get<double>(), from_safetensors["loss"].get<double>(), 1e-6);
+    r = run_weft(fmt::format("eval {} {}", graph, eval), scratch().path());
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("--weights is required"), std::string::npos) << r.err;
 }
 
 }  // namespace
