@@ -270,6 +270,19 @@ TEST(Idx, RawAndGzipFilesRoundTrip) {
     EXPECT_EQ(fashion.class_names.back(), "Ankle boot");
 }
 
+TEST(Idx, XzCompressedFilesReadLikeGzipOnes) {
+    TempDir dir;
+    fs::path root = dir / "mnist";
+    write_file(root / "t10k-images-idx3-ubyte.xz", xz_compress(idx_images(4, 5, 6)));
+    write_file(root / "t10k-labels-idx1-ubyte.xz", xz_compress(idx_labels(4)));
+    Dataset data = load_dataset("mnist:" + root.string(), Split::test);
+    ASSERT_EQ(data.size(), 4);
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(data.labels[i], (i * 3) % 10);
+        for (int k = 0; k < 30; ++k) ASSERT_EQ(data.image(i)[k], synthetic_pixel(i, k));
+    }
+}
+
 TEST(Idx, CorruptHeadersAndSizesAreErrorsNamingTheFile) {
     TempDir dir;
     fs::path root = dir / "mnist";

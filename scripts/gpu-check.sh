@@ -79,8 +79,14 @@ prepare() {
     say "compressing the tree (xz)"
     tar -C "$stage" -cf - "$build_name" | xz -T"$(nproc)" -6 >"$bundle/weft-gpu.tar.xz"
     rm -rf "$stage"
-    cp /usr/share/datasets/fashion-mnist/*.gz "$bundle/fashion-mnist/" ||
-        die "Fashion-MNIST is missing (Debian's dataset-fashion-mnist package)"
+    # Recompressed with xz (the IDX reader takes either): 22.6 MB instead of gzip's 26.4 MB for
+    # the training images, room the 64 MiB a device call carries needs.
+    say "recompressing Fashion-MNIST (xz)"
+    local idx
+    for idx in /usr/share/datasets/fashion-mnist/*-ubyte.gz; do
+        [[ -f $idx ]] || die "Fashion-MNIST is missing (Debian's dataset-fashion-mnist package)"
+        zcat "$idx" | xz -9 -T"$(nproc)" >"$bundle/fashion-mnist/$(basename "$idx" .gz).xz"
+    done
     local changes=
     git diff --quiet HEAD || changes=" with uncommitted changes"
     cat >"$bundle/manifest" <<EOF
