@@ -225,6 +225,7 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
     std::map<std::string, std::string> meta;
     WeightMap weights;
     if (!onnx_weights) weights = load_safetensors(o.weights, &meta);
+    std::string weights_source = o.weights;  // what the results name as the weights
     training::ModelInfo info = training::ModelInfo::from_metadata(meta);
     GraphOptions graph_options = o.graph;
     // A weft-trained file knows its graph and data; explicit arguments still win.
@@ -240,14 +241,15 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
         if (!model) throw Error(fmt::format("{}: not read as an ONNX model", o.graph.graph));
         weights = model->weights;
         info = training::ModelInfo::from_metadata(model->metadata);
-        o.weights = fmt::format("{} (its initialisers)", o.graph.graph);
+        weights_source = fmt::format("{} (its initialisers)", o.graph.graph);
     }
     const std::string data_spec = !o.data.empty() ? o.data : info.data;
-    if (data_spec.empty()) throw Error(fmt::format("{} does not say what it was trained on: give --data", o.weights));
+    if (data_spec.empty())
+        throw Error(fmt::format("{} does not say what it was trained on: give --data", weights_source));
     try {
         check_weights(graph, weights);
     } catch (const Error& e) {
-        throw Error(fmt::format("{}: {}", o.weights, e.what()));
+        throw Error(fmt::format("{}: {}", weights_source, e.what()));
     }
     datasets::Dataset data = datasets::first_n(
         datasets::load_dataset(data_spec, o.split == "train" ? datasets::Split::train : datasets::Split::test), o.limit);
@@ -283,7 +285,7 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
                               bytes};
     }
     if (o.json) {
-        nlohmann::json j = {{"weights", o.weights}, {"data", data_spec},   {"split", o.split},
+        nlohmann::json j = {{"weights", weights_source}, {"data", data_spec},   {"split", o.split},
                             {"images", e.count},    {"top1", e.top1},      {"top5", e.top5},
                             {"loss", e.loss},       {"mirror_averaged", o.mirror}, {"seconds", e.seconds}, {"images_per_second", double(e.count) / e.seconds},
                             {"confusion", e.confusion}, {"class_names", names}, {"class_accuracy", per_class}};
@@ -291,7 +293,7 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
         fmt::print("{}\n", j.dump(2));
     } else {
         fmt::print("{} on {} ({} split, {} images) with {} on {}; passes: {}\n", graph.name, data_spec, o.split,
-                   e.count, o.weights, exec.device().description(), passes);
+                   e.count, weights_source, exec.device().description(), passes);
         fmt::print("top-1 accuracy {:.2f}%  top-5 {:.2f}%  loss {:.4f}{}  ({:.2f} s, {:.0f} images/s)\n", 100 * e.top1,
                    100 * e.top5, e.loss, o.mirror ? "  (each image averaged with its mirror image)" : "", e.seconds,
                    double(e.count) / e.seconds);

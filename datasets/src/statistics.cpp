@@ -1,3 +1,4 @@
+#include <weft/datasets/dataset.h>
 #include <weft/datasets/loader.h>
 #include <weft/error.h>
 
@@ -16,10 +17,8 @@ namespace {
 Normalization streamed_statistics(const Dataset& data, std::int64_t sample) {
     if (data.size() == 0 || data.height <= 0 || data.width <= 0)
         throw Error(fmt::format("dataset '{}': no images to take statistics of", data.name));
-    Dataset chosen = data;
+    Dataset chosen = slice(data, 0, 0);  // the set's shape and classes, not its whole file list
     const std::int64_t n = std::clamp<std::int64_t>(sample, 1, data.size());
-    chosen.files.clear();
-    chosen.labels.clear();
     for (std::int64_t i = 0; i < n; ++i) {
         const std::int64_t index = i * data.size() / n;
         chosen.files.push_back(data.files[index]);
