@@ -40,7 +40,10 @@ void export_command(const ExportOptions& o) {
     else if (const onnx_format::OnnxModel* model = imported_onnx(graph))
         options.metadata = model->metadata;
     WeightMap weights = load_or_init_weights(graph, o.weights, o.seed);
-    const std::string passes = apply_passes(graph, weights, *registry, o.device);
+    // The inference passes, less the kernel fusions ONNX has no op for (export_pass_selection).
+    DeviceChoice choice = o.device;
+    choice.passes = onnx_format::export_pass_selection(choice.passes, *registry);
+    const std::string passes = apply_passes(graph, weights, *registry, choice);
     const std::string bytes = onnx_format::export_onnx(graph, weights, options);
     OutputFile file(o.output);
     file.write(bytes);

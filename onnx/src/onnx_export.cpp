@@ -1,5 +1,6 @@
 // weft graph -> ONNX. Each weft operator's ONNX form is one entry of the table below; a node
 // whose op has no entry (a plugin weft does not know) is refused, naming the node and the op.
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <numeric>
@@ -11,6 +12,7 @@
 #include "weft/error.h"
 #include "weft/onnx/onnx_model.h"
 #include "weft/output_file.h"
+#include "weft/registry.h"
 
 namespace weft::onnx_format {
 namespace {
@@ -264,6 +266,21 @@ void write_onnx(const std::filesystem::path& path, const Graph& graph, const Wei
     OutputFile file(path);
     file.write(bytes);
     file.commit();
+}
+
+std::string export_pass_selection(const std::string& selection, const Registry& registry) {
+    // Passes whose rewrites exist only for weft's kernels: their ops have no ONNX form.
+    static const char* const kKernelFusions[] = {"fuse_igc_block"};
+    if (selection == "none") return selection;
+    const bool everything = selection.empty() || selection == "default" || selection == "all";
+    std::string kept = everything ? std::string() : selection;
+    for (const char* fusion : kKernelFusions) {
+        const auto passes = registry.passes();
+        if (std::none_of(passes.begin(), passes.end(), [&](const GraphPass* p) { return p->name == fusion; }))
+            continue;  // its plugin is not loaded
+        kept += fmt::format("{}-{}", kept.empty() ? "" : ",", fusion);
+    }
+    return kept.empty() ? selection : kept;
 }
 
 }  // namespace weft::onnx_format

@@ -23,6 +23,13 @@ struct Geometry {
     // `width` zeros: the row a tile reads where the kernel hangs over the top or bottom edge,
     // so that border rows run the same code as interior ones.
     const float* zero_row = nullptr;
+    // Floats between output channel planes; 0 means a whole plane (out_height * out_width). The
+    // fused IGC block writes a band of rows at a time into a scratch buffer of its own.
+    std::int64_t out_channel_stride = 0;
+    // The input is a copy with its zero padding written out (padding 0) and room after each row
+    // for a whole vector past the last tile: the tile then loads without edge masks, which cost
+    // more than the arithmetic at IGC's small groups (and are microcoded on AMD's cores).
+    bool padded_input = false;
 };
 
 // A tile: `rows` output rows x one vector of output columns x a block of output channels of
@@ -34,6 +41,9 @@ struct Tile {
     float* output;        // the block's first output channel plane
     std::int64_t out_y;   // first output row of the tile
     std::int64_t out_x;   // first output column of the tile
+    // The output row that `output` holds first: 0 for a whole plane, the band's first row when
+    // the output is a band of rows (Geometry::out_channel_stride).
+    std::int64_t out_row0 = 0;
 };
 
 using TileFunction = void (*)(const Geometry& geometry, const Tile& tile);

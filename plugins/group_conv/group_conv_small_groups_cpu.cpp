@@ -27,6 +27,8 @@
 #include <omp.h>
 
 #include "group_conv_small_groups.h"
+#include "small_groups_host.h"
+#include "small_groups_isa_choice.h"
 #include "weft/cpu/onednn_convolution.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
@@ -42,52 +44,10 @@ using weft::small_groups::WeightGradTile;
 // Channels per group up to which this kernel computes the node itself.
 constexpr std::int64_t kMaxChannelsPerGroup = 16;
 
-enum class Isa { avx512, avx2, portable };
-
-std::string_view isa_name(Isa isa) {
-    switch (isa) {
-        case Isa::avx512: return "avx512";
-        case Isa::avx2: return "avx2";
-        case Isa::portable: return "portable";
-    }
-    return "?";
-}
-
-bool cpu_supports(Isa isa) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    switch (isa) {
-        case Isa::avx512:
-            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
-        case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        case Isa::portable: return true;
-    }
-    return false;
-#else
-    return isa == Isa::portable;
-#endif
-}
-
-// The best path this CPU runs, unless WEFT_SMALL_GROUPS_ISA names one.
-Isa chosen_isa() {
-    const char* forced = std::getenv("WEFT_SMALL_GROUPS_ISA");
-    if (forced == nullptr || *forced == '\0') {
-        for (Isa isa : {Isa::avx512, Isa::avx2}) {
-            if (cpu_supports(isa)) return isa;
-        }
-        return Isa::portable;
-    }
-    for (Isa isa : {Isa::avx512, Isa::avx2, Isa::portable}) {
-        if (forced != isa_name(isa)) continue;
-        if (!cpu_supports(isa)) {
-            throw weft::Error(fmt::format(
-                "WEFT_SMALL_GROUPS_ISA={}: this CPU does not support that instruction set", forced));
-        }
-        return isa;
-    }
-    throw weft::Error(fmt::format(
-        "WEFT_SMALL_GROUPS_ISA={}: expected avx512, avx2 or portable", forced));
-}
+using weft::small_groups::chosen_isa;
+using weft::small_groups::convolve_group_portable;
+using weft::small_groups::small_groups_geometry;
+using weft::small_groups::Isa;
 
 // Empty when this kernel computes the node; otherwise why not (KernelFactory::declines).
 std::string declines(const weft::KernelConfig& config) {
@@ -98,60 +58,6 @@ std::string declines(const weft::KernelConfig& config) {
     if (config.training && conv.fused_relu)
         return "fused_relu is an inference-only rewrite (backward would need the ReLU's mask)";
     return {};
-}
-
-Geometry small_groups_geometry(const weft::ConvolutionGeometry& conv) {
-    Geometry g;
-    g.in_channels = conv.in_channels, g.height = conv.in_height, g.width = conv.in_width;
-    g.out_channels = conv.out_channels;
-    g.out_height = conv.out_height(), g.out_width = conv.out_width();
-    g.groups = conv.groups;
-    g.in_per_group = conv.in_channels / conv.groups;
-    g.out_per_group = conv.out_channels / conv.groups;
-    g.kernel_h = conv.kernel_h, g.kernel_w = conv.kernel_w;
-    g.stride_h = conv.stride_h, g.stride_w = conv.stride_w;
-    g.padding_h = conv.padding_h, g.padding_w = conv.padding_w;
-    g.dilation_h = conv.dilation_h, g.dilation_w = conv.dilation_w;
-    g.relu = conv.fused_relu;
-    return g;
-}
-
-// Eq. 1 for one image and one group, scalar: each tap adds a scaled input row segment to an
-// output row, over the columns where the tap lands inside the input. Any stride and dilation.
-void convolve_group_portable(const Geometry& g, const float* input, const float* weight,
-                             const float* bias, float* output) {
-    const std::int64_t out_plane = g.out_height * g.out_width;
-    for (std::int64_t o = 0; o < g.out_per_group; ++o) {
-        float* y = output + o * out_plane;
-        std::fill(y, y + out_plane, bias ? bias[o] : 0.f);
-        for (std::int64_t c = 0; c < g.in_per_group; ++c) {
-            const float* x = input + c * g.height * g.width;
-            for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
-                for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
-                    const float w = weight[((o * g.in_per_group + c) * g.kernel_h + ky) *
-                                               g.kernel_w + kx];
-                    const std::int64_t shift = kx * g.dilation_w - g.padding_w;
-                    // Output columns whose input column ox * stride + shift is in [0, width).
-                    const std::int64_t first =
-                        std::max<std::int64_t>(0, (-shift + g.stride_w - 1) / g.stride_w);
-                    const std::int64_t last = std::min<std::int64_t>(
-                        g.out_width, shift >= g.width ? 0 : (g.width - 1 - shift) / g.stride_w + 1);
-                    for (std::int64_t oy = 0; oy < g.out_height; ++oy) {
-                        const std::int64_t iy = oy * g.stride_h + ky * g.dilation_h - g.padding_h;
-                        if (iy < 0 || iy >= g.height) continue;
-                        const float* x_row = x + iy * g.width + shift;
-                        float* y_row = y + oy * g.out_width;
-                        for (std::int64_t ox = first; ox < last; ++ox) {
-                            y_row[ox] += w * x_row[ox * g.stride_w];
-                        }
-                    }
-                }
-            }
-        }
-        if (g.relu) {
-            for (std::int64_t i = 0; i < out_plane; ++i) y[i] = std::max(y[i], 0.f);
-        }
-    }
 }
 
 // Sec. 3.1's backward through dx: dL/dx is the forward convolution of dL/dy with each group's
@@ -349,7 +255,7 @@ private:
         std::int64_t first = 0;  // the block's first output channel within the group
         for (const TileKernel& block : blocks) {
             Tile tile{x, w + first * weights_per_out, b ? b + first : nullptr,
-                      y + first * out_plane, 0, 0};
+                      y + first * out_plane, 0, 0, 0};
             for (std::int64_t row = 0; row < g.out_height; row += block.rows) {
                 // A last partial tile overlaps the one before it rather than running short.
                 tile.out_y = std::min(row, g.out_height - block.rows);

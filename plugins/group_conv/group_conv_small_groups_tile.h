@@ -21,7 +21,9 @@ namespace {
 
 // Rows x Block accumulators stay in registers; the (C/groups x kh x kw) taps stream through
 // them. Each input vector feeds Block multiply-adds, each broadcast weight Rows of them.
-template <class Vec, int Block, int Rows, int StrideW>
+// Padded: the input needs no edge checks (Geometry::padded_input), so rows and columns load
+// whole, with no mask computed.
+template <class Vec, int Block, int Rows, int StrideW, bool Padded>
 void run_tile(const Geometry& g, const Tile& t) {
     using V = typename Vec::V;
     using Mask = typename Vec::Mask;
@@ -45,15 +47,16 @@ void run_tile(const Geometry& g, const Tile& t) {
 #pragma GCC unroll 8
         for (int r = 0; r < Rows; ++r) {
             const std::int64_t y = (t.out_y + r) * g.stride_h + ky * g.dilation_h - g.padding_h;
-            const bool inside = y >= 0 && y < g.height;
+            const bool inside = Padded || (y >= 0 && y < g.height);
             row[r] = inside ? t.input + y * g.width : g.zero_row;
             channel_step[r] = inside ? plane : 0;
         }
         for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
             // Input column of lane 0; lanes whose column falls outside the row read zero padding.
             const std::int64_t x0 = t.out_x * StrideW + kx * g.dilation_w - g.padding_w;
-            const Mask low = Vec::lanes_between(-x0, g.width - x0);
-            const Mask high = Vec::lanes_between(-x0 - lanes, g.width - x0 - lanes);
+            const Mask low = Padded ? Vec::lanes_between(0, lanes) : Vec::lanes_between(-x0, g.width - x0);
+            const Mask high =
+                Padded ? Vec::lanes_between(0, lanes) : Vec::lanes_between(-x0 - lanes, g.width - x0 - lanes);
             const float* w = t.weight + ky * g.kernel_w + kx;
             for (std::int64_t c = 0; c < g.in_per_group; ++c) {
                 V weight[Block];
@@ -71,10 +74,11 @@ void run_tile(const Geometry& g, const Tile& t) {
     }
 
     const Mask columns = Vec::lanes_between(0, g.out_width - t.out_x);
-    const std::int64_t out_plane = g.out_height * g.out_width;
+    const std::int64_t out_plane =
+        g.out_channel_stride != 0 ? g.out_channel_stride : g.out_height * g.out_width;
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
-        float* y = t.output + (t.out_y + r) * g.out_width + t.out_x;
+        float* y = t.output + (t.out_y + r - t.out_row0) * g.out_width + t.out_x;
 #pragma GCC unroll 8
         for (int b = 0; b < Block; ++b) {
             const V v = g.relu ? Vec::max(acc[r][b], Vec::zero()) : acc[r][b];
@@ -83,24 +87,24 @@ void run_tile(const Geometry& g, const Tile& t) {
     }
 }
 
-template <class Vec, int Block, int StrideW>
+template <class Vec, int Block, int StrideW, bool Padded>
 TileFunction tile_with_rows(int rows) {
     switch (rows) {
-        case 1: return &run_tile<Vec, Block, 1, StrideW>;
-        case 2: return &run_tile<Vec, Block, 2, StrideW>;
-        case 4: if constexpr (Block <= 4) return &run_tile<Vec, Block, 4, StrideW>; break;
-        case 8: if constexpr (Block <= 2) return &run_tile<Vec, Block, 8, StrideW>; break;
+        case 1: return &run_tile<Vec, Block, 1, StrideW, Padded>;
+        case 2: return &run_tile<Vec, Block, 2, StrideW, Padded>;
+        case 4: if constexpr (Block <= 4) return &run_tile<Vec, Block, 4, StrideW, Padded>; break;
+        case 8: if constexpr (Block <= 2) return &run_tile<Vec, Block, 8, StrideW, Padded>; break;
     }
     return nullptr;
 }
 
-template <class Vec, int StrideW>
+template <class Vec, int StrideW, bool Padded>
 TileFunction tile_with_block(int block, int rows) {
     switch (block) {
-        case 1: return tile_with_rows<Vec, 1, StrideW>(rows);
-        case 2: return tile_with_rows<Vec, 2, StrideW>(rows);
-        case 4: return tile_with_rows<Vec, 4, StrideW>(rows);
-        case 8: return tile_with_rows<Vec, 8, StrideW>(rows);
+        case 1: return tile_with_rows<Vec, 1, StrideW, Padded>(rows);
+        case 2: return tile_with_rows<Vec, 2, StrideW, Padded>(rows);
+        case 4: return tile_with_rows<Vec, 4, StrideW, Padded>(rows);
+        case 8: return tile_with_rows<Vec, 8, StrideW, Padded>(rows);
     }
     return nullptr;
 }
@@ -112,8 +116,10 @@ TileKernel select_tile(const Geometry& g, int block, int accumulators) {
     int rows = 1;
     while (rows < 8 && 2 * rows * block <= accumulators && 2 * rows <= g.out_height) rows *= 2;
     TileFunction run = nullptr;
-    if (g.stride_w == 1) run = tile_with_block<Vec, 1>(block, rows);
-    if (g.stride_w == 2) run = tile_with_block<Vec, 2>(block, rows);
+    if (g.stride_w == 1) run = g.padded_input ? tile_with_block<Vec, 1, true>(block, rows)
+                                              : tile_with_block<Vec, 1, false>(block, rows);
+    if (g.stride_w == 2) run = g.padded_input ? tile_with_block<Vec, 2, true>(block, rows)
+                                              : tile_with_block<Vec, 2, false>(block, rows);
     // Aggregate initialisation: no constructor of a shared type is emitted in this file.
     return TileKernel{block, rows, Vec::lanes, run};
 }

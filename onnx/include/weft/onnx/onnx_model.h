@@ -45,6 +45,11 @@ struct ExportOptions {
     std::map<std::string, std::string> metadata;
 };
 
+// The --passes selection an export applies for the user's `selection`: the same passes, less
+// those that fuse nodes into ops with no ONNX form, which only pay inside weft's own kernels
+// (fuse_igc_block). A model for another runtime keeps the paper's operators; "none" stays none.
+std::string export_pass_selection(const std::string& selection, const Registry& registry);
+
 // Serialises a shape-inferred graph with its weights: the model's bytes. Throws naming the node
 // and op of the first node that has no ONNX form.
 std::string export_onnx(const Graph& graph, const WeightMap& weights, const ExportOptions& options);

@@ -1,0 +1,68 @@
+// Host-side pieces of the small-group convolution shared by the group_conv kernel and the fused
+// IGC block: the geometry read from a convolution node, and the portable loop that runs where no
+// vector path does. Include from host files only (not from the ISA translation units).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "group_conv_small_groups.h"
+#include "weft/convolution.h"
+
+namespace weft::small_groups {
+
+inline Geometry small_groups_geometry(const weft::ConvolutionGeometry& conv) {
+    Geometry g;
+    g.in_channels = conv.in_channels, g.height = conv.in_height, g.width = conv.in_width;
+    g.out_channels = conv.out_channels;
+    g.out_height = conv.out_height(), g.out_width = conv.out_width();
+    g.groups = conv.groups;
+    g.in_per_group = conv.in_channels / conv.groups;
+    g.out_per_group = conv.out_channels / conv.groups;
+    g.kernel_h = conv.kernel_h, g.kernel_w = conv.kernel_w;
+    g.stride_h = conv.stride_h, g.stride_w = conv.stride_w;
+    g.padding_h = conv.padding_h, g.padding_w = conv.padding_w;
+    g.dilation_h = conv.dilation_h, g.dilation_w = conv.dilation_w;
+    g.relu = conv.fused_relu;
+    return g;
+}
+
+// Eq. 1 for one image and one group, scalar: each tap adds a scaled input row segment to an
+// output row, over the columns where the tap lands inside the input. Any stride and dilation.
+inline void convolve_group_portable(const Geometry& g, const float* input, const float* weight,
+                             const float* bias, float* output) {
+    const std::int64_t out_plane = g.out_height * g.out_width;
+    for (std::int64_t o = 0; o < g.out_per_group; ++o) {
+        float* y = output + o * out_plane;
+        std::fill(y, y + out_plane, bias ? bias[o] : 0.f);
+        for (std::int64_t c = 0; c < g.in_per_group; ++c) {
+            const float* x = input + c * g.height * g.width;
+            for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
+                for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
+                    const float w = weight[((o * g.in_per_group + c) * g.kernel_h + ky) *
+                                               g.kernel_w + kx];
+                    const std::int64_t shift = kx * g.dilation_w - g.padding_w;
+                    // Output columns whose input column ox * stride + shift is in [0, width).
+                    const std::int64_t first =
+                        std::max<std::int64_t>(0, (-shift + g.stride_w - 1) / g.stride_w);
+                    const std::int64_t last = std::min<std::int64_t>(
+                        g.out_width, shift >= g.width ? 0 : (g.width - 1 - shift) / g.stride_w + 1);
+                    for (std::int64_t oy = 0; oy < g.out_height; ++oy) {
+                        const std::int64_t iy = oy * g.stride_h + ky * g.dilation_h - g.padding_h;
+                        if (iy < 0 || iy >= g.height) continue;
+                        const float* x_row = x + iy * g.width + shift;
+                        float* y_row = y + oy * g.out_width;
+                        for (std::int64_t ox = first; ox < last; ++ox) {
+                            y_row[ox] += w * x_row[ox * g.stride_w];
+                        }
+                    }
+                }
+            }
+        }
+        if (g.relu) {
+            for (std::int64_t i = 0; i < out_plane; ++i) y[i] = std::max(y[i], 0.f);
+        }
+    }
+}
+
+}  // namespace weft::small_groups

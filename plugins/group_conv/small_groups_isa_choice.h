@@ -1,0 +1,63 @@
+// Which vector code the small-group kernels run: AVX-512, else AVX2, else a portable loop, unless
+// WEFT_SMALL_GROUPS_ISA=avx512|avx2|portable forces one (tests run each in turn). Shared by the
+// group_conv kernel and the fused IGC block, which computes its primary with the same tiles.
+// Include from host files only (not from the ISA translation units).
+#pragma once
+
+#include <cstdlib>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "weft/error.h"
+
+namespace weft::small_groups {
+
+enum class Isa { avx512, avx2, portable };
+
+inline std::string_view isa_name(Isa isa) {
+    switch (isa) {
+        case Isa::avx512: return "avx512";
+        case Isa::avx2: return "avx2";
+        case Isa::portable: return "portable";
+    }
+    return "?";
+}
+
+inline bool cpu_supports(Isa isa) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    switch (isa) {
+        case Isa::avx512:
+            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+        case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        case Isa::portable: return true;
+    }
+    return false;
+#else
+    return isa == Isa::portable;
+#endif
+}
+
+// The best path this CPU runs, unless WEFT_SMALL_GROUPS_ISA names one.
+inline Isa chosen_isa() {
+    const char* forced = std::getenv("WEFT_SMALL_GROUPS_ISA");
+    if (forced == nullptr || *forced == '\0') {
+        for (Isa isa : {Isa::avx512, Isa::avx2}) {
+            if (cpu_supports(isa)) return isa;
+        }
+        return Isa::portable;
+    }
+    for (Isa isa : {Isa::avx512, Isa::avx2, Isa::portable}) {
+        if (forced != isa_name(isa)) continue;
+        if (!cpu_supports(isa)) {
+            throw weft::Error(fmt::format(
+                "WEFT_SMALL_GROUPS_ISA={}: this CPU does not support that instruction set", forced));
+        }
+        return isa;
+    }
+    throw weft::Error(fmt::format(
+        "WEFT_SMALL_GROUPS_ISA={}: expected avx512, avx2 or portable", forced));
+}
+
+}  // namespace weft::small_groups

@@ -1,0 +1,283 @@
+// igc_block on the CPU: an IGC block computed one band of output rows at a time, so the primary's
+// output (L·M channels) lives in a cache-sized scratch and never travels through memory, and no
+// channel is ever copied to permute it. For each (image, band):
+//   1. the primary group convolution writes the band's channels into the scratch, with the
+//      small-group kernel's own register tiles (group_conv_small_groups_tile.h);
+//   2. the secondary 1x1 group convolution reads its input channels from the scratch through the
+//      gather map and writes each output channel straight to its place in the block's output
+//      (the scatter map), with the bias and ReLU applied in registers.
+// Bands are handed out one at a time (a dynamic schedule): a thread that the machine preempts
+// holds up only the band it has, not a static half of the batch. One parallel region per block.
+//
+// Vector code as the small-group kernel chooses it (WEFT_SMALL_GROUPS_ISA forces a path); the
+// portable path computes a whole image per band with the portable group loop.
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "group_conv_small_groups.h"
+#include "igc_block_vector.h"
+#include "small_groups_host.h"
+#include "small_groups_isa_choice.h"
+#include "weft/convolution.h"
+#include "weft/cpu/onednn_convolution.h"
+#include "weft/error.h"
+#include "weft/plugin.h"
+
+#include <omp.h>
+
+namespace {
+
+using weft::igc_block::PadFunction;
+using weft::igc_block::PaddedRows;
+using weft::igc_block::SecondaryBand;
+using weft::igc_block::SecondaryFunction;
+using weft::small_groups::Geometry;
+using weft::small_groups::Isa;
+using weft::small_groups::Tile;
+using weft::small_groups::TileKernel;
+
+// Output pixels a band aims for: the scratch then holds L·M channels of about this many floats
+// (48 x 128 x 4 bytes = 24 KiB for IGC-L24M2's first stage), within the first-level cache.
+constexpr std::int64_t kBandPixels = 128;
+
+std::string declines(const weft::KernelConfig& config) {
+    if (config.training) return "igc_block is an inference-only fusion (training runs the block's own nodes)";
+    return {};
+}
+
+// Portable secondary over one band: the same sums as the vector paths, in the same order per
+// output (input channels ascending), one pixel at a time.
+void secondary_portable(const SecondaryBand& b) {
+    for (std::int64_t group = 0; group < b.groups; ++group) {
+        for (std::int64_t o = 0; o < b.out_per_group; ++o) {
+            const std::int64_t q = group * b.out_per_group + o;
+            const float* w = b.weight + q * b.in_per_group;
+            float* y = b.output + b.destination[q] * b.out_plane;
+            for (std::int64_t p = 0; p < b.pixels; ++p) {
+                float sum = b.bias ? b.bias[q] : 0.f;
+                for (std::int64_t j = 0; j < b.in_per_group; ++j)
+                    sum += w[j] * b.band[b.source_offset[group * b.in_per_group + j] + p];
+                y[p] = b.relu ? std::max(sum, 0.f) : sum;
+            }
+        }
+    }
+}
+
+class IgcBlockCpu final : public weft::Kernel {
+public:
+    explicit IgcBlockCpu(const weft::KernelConfig& config)
+        : threads_(weft::cpu::cpu_device(config.device).threads()) {
+        if (const std::string why = declines(config); !why.empty()) throw weft::Error(why);
+        weft::ConvolutionGeometry conv = weft::convolution_geometry(config.attrs, config.inputs.at(0));
+        conv.fused_relu = false;  // the block's ReLU, applied after the secondary
+        batch_ = conv.batch;
+        primary_ = weft::small_groups::small_groups_geometry(conv);
+        primary_bias_ = conv.bias;
+        secondary_bias_ = config.attrs.get_bool("secondary_bias");
+        out_channels_ = config.attrs.get_int("secondary_out_channels");
+        groups_ = config.attrs.get_int("secondary_groups");
+        relu_ = config.attrs.get_bool("fused_relu");
+        output_channel_ = config.attrs.get_ints("output_channel");
+        const std::vector<std::int64_t> secondary_input = config.attrs.get_ints("secondary_input");
+
+        plan(weft::small_groups::chosen_isa());
+        band_stride_ = band_rows_ * primary_.out_width;
+        primary_.out_channel_stride = band_stride_;
+        band_floats_ = (primary_.out_channels * band_stride_ + 15) / 16 * 16;  // 64-byte steps
+        if (!blocks_.empty()) plan_padded_input(weft::small_groups::chosen_isa());
+        scratch_floats_ = band_floats_ + (padded_.in_per_group * padded_rows_ * padded_.width + 15) / 16 * 16;
+        for (const std::int64_t c : secondary_input) source_offset_.push_back(c * band_stride_);
+        zero_row_.assign(static_cast<std::size_t>(primary_.width), 0.f);
+        primary_.zero_row = zero_row_.data();
+    }
+
+    std::size_t workspace_bytes() const override {
+        return static_cast<std::size_t>(threads_ * scratch_floats_) * sizeof(float);
+    }
+
+    void forward(const weft::ForwardArgs& args) override {
+        const float* input = args.inputs[0].as<const float>();
+        const float* primary_weight = args.params[0].as<const float>();
+        std::size_t next = 1;
+        const float* primary_bias = primary_bias_ ? args.params[next++].as<const float>() : nullptr;
+        const float* secondary_weight = args.params[next++].as<const float>();
+        const float* secondary_bias = secondary_bias_ ? args.params[next++].as<const float>() : nullptr;
+        float* output = args.outputs[0].as<float>();
+        float* scratch = static_cast<float*>(args.workspace);
+
+        const std::int64_t items = batch_ * bands_;
+        const int threads = threads_;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
+        for (std::int64_t item = 0; item < items; ++item) {
+            float* band = scratch + omp_get_thread_num() * scratch_floats_;
+            float* padded = band + band_floats_;
+            const std::int64_t n = item / bands_, first_row = item % bands_ * band_rows_;
+            const std::int64_t rows = std::min(band_rows_, primary_.out_height - first_row);
+            const float* x = input + n * primary_.in_channels * primary_.height * primary_.width;
+            primary(x, primary_weight, primary_bias, band, padded, first_row, rows);
+            const std::int64_t out_plane = primary_.out_height * primary_.out_width;
+            const SecondaryBand b{band,
+                                  source_offset_.data(),
+                                  secondary_weight,
+                                  secondary_bias,
+                                  output_channel_.data(),
+                                  output + (n * out_channels_ * out_plane) + first_row * primary_.out_width,
+                                  out_plane,
+                                  rows * primary_.out_width,
+                                  groups_,
+                                  primary_.out_channels / groups_,
+                                  out_channels_ / groups_,
+                                  relu_};
+            secondary_(b);
+        }
+    }
+
+private:
+    // The vector tiles and the band height, or the portable loops over whole images.
+    void plan(Isa isa) {
+        if (isa != Isa::portable) {
+            blocks_ = tiles(primary_, isa);
+            Geometry one_row = primary_;
+            one_row.out_height = 1;
+            single_rows_ = tiles(one_row, isa);
+            secondary_ = isa == Isa::avx512 ? weft::igc_block::avx512_secondary() : weft::igc_block::avx2_secondary();
+            pad_ = isa == Isa::avx512 ? weft::igc_block::avx512_pad() : weft::igc_block::avx2_pad();
+        }
+        if (blocks_.empty() || single_rows_.empty() || secondary_ == nullptr || pad_ == nullptr) {
+            blocks_.clear(), single_rows_.clear();
+            secondary_ = &secondary_portable;
+            band_rows_ = primary_.out_height;  // convolve_group_portable computes whole planes
+            bands_ = 1;
+            return;
+        }
+        // Whole tiles per band, as many as reach kBandPixels, within the image.
+        int tile_rows = 1;
+        for (const TileKernel& block : blocks_) tile_rows = std::max(tile_rows, block.rows);
+        const std::int64_t per_tile = tile_rows * primary_.out_width;
+        band_rows_ = tile_rows * std::max<std::int64_t>(1, (kBandPixels + per_tile - 1) / per_tile);
+        band_rows_ = std::min(band_rows_, std::max<std::int64_t>(tile_rows, primary_.out_height / tile_rows * tile_rows));
+        bands_ = (primary_.out_height + band_rows_ - 1) / band_rows_;
+        // A small batch still gives every thread several bands to take (batch 1 has one image):
+        // thinner bands, down to one tile's rows, until there are four per thread.
+        while (batch_ * bands_ < 4 * threads_ && band_rows_ > tile_rows) {
+            band_rows_ -= tile_rows;
+            bands_ = (primary_.out_height + band_rows_ - 1) / band_rows_;
+        }
+    }
+
+    // A group's output channels in blocks of 8, 4, 2, 1 with their tiles; empty if the ISA has
+    // none for the geometry (e.g. a horizontal stride above 2).
+    static std::vector<TileKernel> tiles(const Geometry& g, Isa isa) {
+        std::vector<TileKernel> blocks;
+        for (std::int64_t done = 0; done < g.out_per_group;) {
+            int block = 8;
+            while (block > g.out_per_group - done) block /= 2;
+            const TileKernel tile = isa == Isa::avx512 ? weft::small_groups::avx512_tile_kernel(g, block)
+                                                       : weft::small_groups::avx2_tile_kernel(g, block);
+            if (tile.run == nullptr) return {};
+            blocks.push_back(tile);
+            done += block;
+        }
+        return blocks;
+    }
+
+    // The tiles read a copy of each group's input rows with the zero padding written out, wide
+    // enough that no vector load leaves it: every load is then a plain one. (Masked loads at the
+    // image's edges, vmaskmovps, are microcoded on AMD's cores and cost more than the copy.)
+    void plan_padded_input(Isa isa) {
+        const Geometry& g = primary_;
+        int lanes = 1;
+        for (const TileKernel& block : blocks_) lanes = std::max(lanes, block.lanes);
+        const std::int64_t last_vector = (g.out_width - 1) / lanes * lanes;  // the last tile's first column
+        padded_ = g;
+        padded_.padding_h = padded_.padding_w = 0;
+        padded_.width = last_vector * g.stride_w + (g.kernel_w - 1) * g.dilation_w + lanes * g.stride_w;
+        padded_.width = std::max(padded_.width, g.width + g.padding_w);
+        padded_.width = (padded_.width + lanes - 1) / lanes * lanes;  // whole vectors, for the copy
+        padded_rows_ = (band_rows_ - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1;
+        padded_.height = padded_rows_;
+        padded_.padded_input = true;
+        blocks_ = tiles(padded_, isa);
+        Geometry one_row = padded_;
+        one_row.out_height = 1;
+        single_rows_ = tiles(one_row, isa);
+    }
+
+    // The primary's output rows [first_row, first_row + rows) of one image into `band`.
+    void primary(const float* x, const float* weight, const float* bias, float* band, float* padded,
+                 std::int64_t first_row, std::int64_t rows) const {
+        const Geometry& g = primary_;
+        const std::int64_t weights_per_out = g.in_per_group * g.kernel_h * g.kernel_w;
+        for (std::int64_t group = 0; group < g.groups; ++group) {
+            const float* xg = x + group * g.in_per_group * g.height * g.width;
+            const std::int64_t first_out = group * g.out_per_group;
+            if (blocks_.empty()) {
+                Geometry whole = g;
+                whole.out_channel_stride = 0;
+                weft::small_groups::convolve_group_portable(whole, xg, weight + first_out * weights_per_out,
+                                                            bias ? bias + first_out : nullptr,
+                                                            band + first_out * band_stride_);
+                continue;
+            }
+            const PaddedRows copy{xg,
+                                  padded,
+                                  g.in_per_group,
+                                  g.height,
+                                  g.width,
+                                  first_row * g.stride_h - g.padding_h,
+                                  (rows - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1,
+                                  g.padding_w,
+                                  padded_.width,
+                                  padded_rows_ * padded_.width,
+                                  band_rows_ * g.stride_h};
+            pad_(copy);
+            // Rows of the tiles count from the band's first; padded row 0 is its first input row.
+            std::int64_t first = first_out;  // the block's first output channel
+            for (std::size_t i = 0; i < blocks_.size(); ++i) {
+                const TileKernel& block = blocks_[i];
+                Tile tile{padded, weight + first * weights_per_out, bias ? bias + first : nullptr,
+                          band + first * band_stride_, 0, 0, 0};
+                std::int64_t row = 0;
+                for (; row + block.rows <= rows; row += block.rows) {
+                    tile.out_y = row;
+                    for (tile.out_x = 0; tile.out_x < g.out_width; tile.out_x += block.lanes)
+                        block.run(padded_, tile);
+                }
+                // The image's last rows, when they do not fill a tile: one row at a time.
+                const TileKernel& single = single_rows_[i];
+                for (; row < rows; ++row) {
+                    tile.out_y = row;
+                    for (tile.out_x = 0; tile.out_x < g.out_width; tile.out_x += single.lanes)
+                        single.run(padded_, tile);
+                }
+                first += block.block;
+            }
+        }
+    }
+
+    int threads_;
+    std::int64_t batch_ = 0;
+    Geometry primary_;  // its out_channel_stride is the band's, for the tiles
+    bool primary_bias_ = false, secondary_bias_ = false, relu_ = false;
+    std::int64_t out_channels_ = 0, groups_ = 1;
+    std::vector<std::int64_t> output_channel_;  // secondary output q -> block output channel
+    std::vector<std::int64_t> source_offset_;   // secondary input i -> its plane's offset in a band
+    std::vector<TileKernel> blocks_, single_rows_;  // empty: the portable loops
+    SecondaryFunction secondary_ = nullptr;
+    PadFunction pad_ = nullptr;
+    std::int64_t band_rows_ = 1, bands_ = 1, band_stride_ = 0;
+    std::int64_t band_floats_ = 0, scratch_floats_ = 0;  // per thread: the band, then the padded input
+    Geometry padded_;              // the primary over a padded copy of a band's input rows
+    std::int64_t padded_rows_ = 0;
+    std::vector<float> zero_row_;
+};
+
+}  // namespace
+
+WEFT_PLUGIN("igc_block_cpu", "0.1.0") {
+    registrar.add_kernel(weft::kernel_factory<IgcBlockCpu>("igc_block", "cpu", "fused", /*priority=*/0, declines));
+}
