@@ -67,11 +67,102 @@ void accumulate_weight_grad(const Geometry& g, const WeightGradTile& t) {
     }
 }
 
+// The same sums for 3x3 kernels, with the loops turned around: per vector of output columns and
+// input channel the nine taps' sums stay in registers while the output rows stream through, so
+// each dy vector is loaded once for nine multiply-adds (accumulate_weight_grad loads it once per
+// tap: two loads per multiply-add). Each tap still has one sum, added in row order: the result
+// does not depend on threads. Edges: bit kx set where tap column kx's loads cross an edge of the
+// image and need a mask, bit 3 where the output columns end inside the vector; the other loads
+// are whole, their masks folded away at compile time.
+template <class Vec, int StrideW, int Edges>
+void weight_grad_3x3_columns(const Geometry& g, const WeightGradTile& t, std::int64_t ox) {
+    using V = typename Vec::V;
+    using Mask = typename Vec::Mask;
+    constexpr int lanes = Vec::lanes;
+    const Mask all = Vec::lanes_between(0, lanes);
+    const std::int64_t plane = g.height * g.width;
+    const Mask columns = (Edges & 8) ? Vec::lanes_between(0, g.out_width - ox) : all;
+    const float* dy = t.grad_output + ox;
+    std::int64_t x0[3];
+    Mask low[3], high[3];
+#pragma GCC unroll 3
+    for (int kx = 0; kx < 3; ++kx) {
+        x0[kx] = ox * StrideW + kx * g.dilation_w - g.padding_w;
+        const bool edge = (Edges >> kx) & 1;
+        low[kx] = edge ? Vec::lanes_between(-x0[kx], g.width - x0[kx]) : all;
+        high[kx] = edge ? Vec::lanes_between(-x0[kx] - lanes, g.width - x0[kx] - lanes) : all;
+    }
+    for (std::int64_t c = 0; c < g.in_per_group; ++c) {
+        const float* x = t.input + c * plane;
+        V acc[3][3];
+#pragma GCC unroll 3
+        for (int ky = 0; ky < 3; ++ky)
+#pragma GCC unroll 3
+            for (int kx = 0; kx < 3; ++kx) acc[ky][kx] = Vec::zero();
+        for (std::int64_t oy = 0; oy < g.out_height; ++oy) {
+            const V d = Vec::load(dy + oy * g.out_width, columns);
+#pragma GCC unroll 3
+            for (int ky = 0; ky < 3; ++ky) {
+                const std::int64_t iy = oy * g.stride_h + ky * g.dilation_h - g.padding_h;
+                if (iy < 0 || iy >= g.height) continue;  // the zero padding adds nothing
+                const float* row = x + iy * g.width;
+#pragma GCC unroll 3
+                for (int kx = 0; kx < 3; ++kx) {
+                    const float* p = row + x0[kx];
+                    const V in = StrideW == 1 ? Vec::load(p, low[kx]) : Vec::load_even(p, low[kx], high[kx]);
+                    acc[ky][kx] = Vec::fma(d, in, acc[ky][kx]);
+                }
+            }
+        }
+#pragma GCC unroll 3
+        for (int ky = 0; ky < 3; ++ky)
+#pragma GCC unroll 3
+            for (int kx = 0; kx < 3; ++kx) {
+                float* sum = t.taps + ((c * 3 + ky) * 3 + kx) * lanes;
+                Vec::store(sum, Vec::add(Vec::load(sum, all), acc[ky][kx]), all);
+            }
+    }
+}
+
+// weight_grad_3x3_columns for the edges found at run time (0 to 15).
+template <class Vec, int StrideW, int E = 0>
+auto weight_grad_3x3_edges(int edges) -> void (*)(const Geometry&, const WeightGradTile&, std::int64_t) {
+    if constexpr (E < 16) {
+        return edges == E ? &weight_grad_3x3_columns<Vec, StrideW, E> : weight_grad_3x3_edges<Vec, StrideW, E + 1>(edges);
+    } else {
+        return nullptr;
+    }
+}
+
+template <class Vec, int StrideW>
+void accumulate_weight_grad_3x3(const Geometry& g, const WeightGradTile& t) {
+    using V = typename Vec::V;
+    constexpr int lanes = Vec::lanes;
+    const typename Vec::Mask all = Vec::lanes_between(0, lanes);
+    for (std::int64_t ox = 0; ox < g.out_width; ox += lanes) {
+        if (t.bias != nullptr) {
+            const typename Vec::Mask columns = Vec::lanes_between(0, g.out_width - ox);
+            V sum = Vec::load(t.bias, all);
+            for (std::int64_t oy = 0; oy < g.out_height; ++oy) {
+                sum = Vec::add(sum, Vec::load(t.grad_output + ox + oy * g.out_width, columns));
+            }
+            Vec::store(t.bias, sum, all);
+        }
+        int edges = ox + lanes <= g.out_width ? 0 : 8;
+        for (int kx = 0; kx < 3; ++kx) {
+            const std::int64_t x0 = ox * StrideW + kx * g.dilation_w - g.padding_w;
+            if (x0 < 0 || x0 + lanes * StrideW > g.width) edges |= 1 << kx;
+        }
+        weight_grad_3x3_edges<Vec, StrideW>(edges)(g, t, ox);
+    }
+}
+
 template <class Vec>
 WeightGradKernel select_weight_grad(const Geometry& g) {
     WeightGradFunction run = nullptr;
-    if (g.stride_w == 1) run = &accumulate_weight_grad<Vec, 1>;
-    if (g.stride_w == 2) run = &accumulate_weight_grad<Vec, 2>;
+    const bool three_by_three = g.kernel_h == 3 && g.kernel_w == 3;
+    if (g.stride_w == 1) run = three_by_three ? &accumulate_weight_grad_3x3<Vec, 1> : &accumulate_weight_grad<Vec, 1>;
+    if (g.stride_w == 2) run = three_by_three ? &accumulate_weight_grad_3x3<Vec, 2> : &accumulate_weight_grad<Vec, 2>;
     return WeightGradKernel{Vec::lanes, run};
 }
 
