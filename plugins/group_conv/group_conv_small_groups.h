@@ -76,6 +76,25 @@ struct WeightGradKernel {
     WeightGradFunction run = nullptr;
 };
 
+// The input rows a tile band reads, of one group, copied with the zero padding written out (rows
+// above and below the image, `left` columns before each row, zeros after it up to
+// `padded_width`, a whole number of vectors): the input of tiles on a Geometry::padded_input.
+struct PaddedRows {
+    const float* input;           // the group's first input channel plane
+    float* padded;                // [channels][rows][padded_width]
+    std::int64_t channels, height, width;
+    std::int64_t top;             // the input row of padded row 0 (negative above the image)
+    std::int64_t rows;            // padded rows to fill
+    std::int64_t left;            // zero columns before each row
+    std::int64_t padded_width;
+    std::int64_t channel_stride;  // floats between the copy's channels
+    // Input rows between this band's first and the next band's: each row copied asks the cache
+    // for the row as far below, which the next band (on this thread, as a rule) will copy. 0: none.
+    std::int64_t prefetch_rows;
+};
+
+using PadFunction = void (*)(const PaddedRows& rows);
+
 // The tile for `block` output channels (1, 2, 4 or 8) and horizontal stride 1 or 2 of the
 // geometry, with as many rows as keep its accumulators in registers (at most out_height).
 // Callers check the CPU first (__builtin_cpu_supports): these contain AVX-512 / AVX2 code.
@@ -84,5 +103,8 @@ TileKernel avx2_tile_kernel(const Geometry& geometry, int block);
 // The weight gradient for horizontal stride 1 or 2 (any vertical stride and dilation).
 WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry);
 WeightGradKernel avx2_weight_grad_kernel(const Geometry& geometry);
+// The padded copy (PaddedRows).
+PadFunction avx512_pad();
+PadFunction avx2_pad();
 
 }  // namespace weft::small_groups

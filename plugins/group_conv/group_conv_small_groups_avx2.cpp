@@ -29,6 +29,8 @@ TileKernel avx2_tile_kernel(const Geometry& geometry, int block) {
     return select_tile<Ymm>(geometry, block, 8);
 }
 
+PadFunction avx2_pad() { return &pad<Ymm>; }
+
 WeightGradKernel avx2_weight_grad_kernel(const Geometry& geometry) {
     return select_weight_grad<Ymm>(geometry);
 }
@@ -44,6 +46,7 @@ WeightGradKernel avx2_weight_grad_kernel(const Geometry& geometry) {
 namespace weft::small_groups {
 TileKernel avx2_tile_kernel(const Geometry&, int) { return {}; }
 WeightGradKernel avx2_weight_grad_kernel(const Geometry&) { return {}; }
+PadFunction avx2_pad() { return nullptr; }
 }  // namespace weft::small_groups
 
 #endif

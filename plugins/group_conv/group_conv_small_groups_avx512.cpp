@@ -34,6 +34,8 @@ TileKernel avx512_tile_kernel(const Geometry& geometry, int block) {
     return select_tile<Zmm>(geometry, block, 16);
 }
 
+PadFunction avx512_pad() { return &pad<Zmm>; }
+
 WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry) {
     if (geometry.out_width <= 8) return select_weight_grad<Ymm>(geometry);
     return select_weight_grad<Zmm>(geometry);
@@ -50,6 +52,7 @@ WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry) {
 namespace weft::small_groups {
 TileKernel avx512_tile_kernel(const Geometry&, int) { return {}; }
 WeightGradKernel avx512_weight_grad_kernel(const Geometry&) { return {}; }
+PadFunction avx512_pad() { return nullptr; }
 }  // namespace weft::small_groups
 
 #endif

@@ -1,6 +1,6 @@
 // Host-side pieces of the small-group convolution shared by the group_conv kernel and the fused
-// IGC block: the geometry read from a convolution node, and the portable loop that runs where no
-// vector path does. Include from host files only (not from the ISA translation units).
+// IGC block: the geometry read from a convolution node, the geometry and copy of a padded input
+// (Geometry::padded_input), and the portable loop that runs where no vector path does. Include from host files only (not from the ISA translation units).
 #pragma once
 
 #include <algorithm>
@@ -63,6 +63,39 @@ inline void convolve_group_portable(const Geometry& g, const float* input, const
             for (std::int64_t i = 0; i < out_plane; ++i) y[i] = std::max(y[i], 0.f);
         }
     }
+}
+
+// The geometry tiles of `lanes` columns run on over a padded copy of the input rows that
+// `out_rows` output rows read: padding 0, zero rows and columns written out, each row wide enough
+// that no vector load leaves it and a whole number of vectors long (for the copy's stores).
+inline Geometry padded_geometry(const Geometry& g, std::int64_t out_rows, int lanes) {
+    const std::int64_t last_vector = (g.out_width - 1) / lanes * lanes;  // the last tile's first column
+    Geometry p = g;
+    p.padding_h = p.padding_w = 0;
+    p.width = last_vector * g.stride_w + (g.kernel_w - 1) * g.dilation_w + lanes * g.stride_w;
+    p.width = std::max(p.width, g.width + g.padding_w);
+    p.width = (p.width + lanes - 1) / lanes * lanes;
+    p.height = (out_rows - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1;
+    p.padded_input = true;
+    p.zero_row = nullptr;  // every row a tile reads is in the copy
+    return p;
+}
+
+// The copy of one group's input rows that output rows [first_row, first_row + rows) read, into
+// `to` laid out as `padded` says; `prefetch_rows` as in PaddedRows.
+inline PaddedRows padded_rows(const Geometry& g, const Geometry& padded, const float* group_input, float* to,
+                              std::int64_t first_row, std::int64_t rows, std::int64_t prefetch_rows) {
+    return PaddedRows{group_input,
+                      to,
+                      g.in_per_group,
+                      g.height,
+                      g.width,
+                      first_row * g.stride_h - g.padding_h,
+                      (rows - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1,
+                      g.padding_w,
+                      padded.width,
+                      padded.height * padded.width,
+                      prefetch_rows};
 }
 
 }  // namespace weft::small_groups

@@ -30,8 +30,6 @@ using Ymm = weft::small_groups::Ymm;
 
 namespace weft::igc_block {
 
-PadFunction avx2_pad() { return &pad<Ymm>; }
-
 SecondaryFunction avx2_secondary() { return &secondary<Ymm, 4, 3>; }
 
 }  // namespace weft::igc_block
@@ -44,7 +42,6 @@ SecondaryFunction avx2_secondary() { return &secondary<Ymm, 4, 3>; }
 
 namespace weft::igc_block {
 SecondaryFunction avx2_secondary() { return nullptr; }
-PadFunction avx2_pad() { return nullptr; }
 }  // namespace weft::igc_block
 
 #endif

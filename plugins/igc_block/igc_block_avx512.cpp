@@ -32,8 +32,6 @@ using Zmm = weft::small_groups::Zmm;
 
 namespace weft::igc_block {
 
-PadFunction avx512_pad() { return &pad<Zmm>; }
-
 SecondaryFunction avx512_secondary() { return &secondary<Zmm, 8, 3>; }
 
 }  // namespace weft::igc_block
@@ -46,7 +44,6 @@ SecondaryFunction avx512_secondary() { return &secondary<Zmm, 8, 3>; }
 
 namespace weft::igc_block {
 SecondaryFunction avx512_secondary() { return nullptr; }
-PadFunction avx512_pad() { return nullptr; }
 }  // namespace weft::igc_block
 
 #endif

@@ -31,12 +31,11 @@
 
 namespace {
 
-using weft::igc_block::PadFunction;
-using weft::igc_block::PaddedRows;
 using weft::igc_block::SecondaryBand;
 using weft::igc_block::SecondaryFunction;
 using weft::small_groups::Geometry;
 using weft::small_groups::Isa;
+using weft::small_groups::PadFunction;
 using weft::small_groups::Tile;
 using weft::small_groups::TileKernel;
 
@@ -145,7 +144,7 @@ private:
             one_row.out_height = 1;
             single_rows_ = tiles(one_row, isa);
             secondary_ = isa == Isa::avx512 ? weft::igc_block::avx512_secondary() : weft::igc_block::avx2_secondary();
-            pad_ = isa == Isa::avx512 ? weft::igc_block::avx512_pad() : weft::igc_block::avx2_pad();
+            pad_ = isa == Isa::avx512 ? weft::small_groups::avx512_pad() : weft::small_groups::avx2_pad();
         }
         if (blocks_.empty() || single_rows_.empty() || secondary_ == nullptr || pad_ == nullptr) {
             blocks_.clear(), single_rows_.clear();
@@ -189,18 +188,10 @@ private:
     // enough that no vector load leaves it: every load is then a plain one. (Masked loads at the
     // image's edges, vmaskmovps, are microcoded on AMD's cores and cost more than the copy.)
     void plan_padded_input(Isa isa) {
-        const Geometry& g = primary_;
         int lanes = 1;
         for (const TileKernel& block : blocks_) lanes = std::max(lanes, block.lanes);
-        const std::int64_t last_vector = (g.out_width - 1) / lanes * lanes;  // the last tile's first column
-        padded_ = g;
-        padded_.padding_h = padded_.padding_w = 0;
-        padded_.width = last_vector * g.stride_w + (g.kernel_w - 1) * g.dilation_w + lanes * g.stride_w;
-        padded_.width = std::max(padded_.width, g.width + g.padding_w);
-        padded_.width = (padded_.width + lanes - 1) / lanes * lanes;  // whole vectors, for the copy
-        padded_rows_ = (band_rows_ - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1;
-        padded_.height = padded_rows_;
-        padded_.padded_input = true;
+        padded_ = weft::small_groups::padded_geometry(primary_, band_rows_, lanes);
+        padded_rows_ = padded_.height;
         blocks_ = tiles(padded_, isa);
         Geometry one_row = padded_;
         one_row.out_height = 1;
@@ -223,18 +214,7 @@ private:
                                                             band + first_out * band_stride_);
                 continue;
             }
-            const PaddedRows copy{xg,
-                                  padded,
-                                  g.in_per_group,
-                                  g.height,
-                                  g.width,
-                                  first_row * g.stride_h - g.padding_h,
-                                  (rows - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1,
-                                  g.padding_w,
-                                  padded_.width,
-                                  padded_rows_ * padded_.width,
-                                  band_rows_ * g.stride_h};
-            pad_(copy);
+            pad_(weft::small_groups::padded_rows(g, padded_, xg, padded, first_row, rows, band_rows_ * g.stride_h));
             // Rows of the tiles count from the band's first; padded row 0 is its first input row.
             std::int64_t first = first_out;  // the block's first output channel
             for (std::size_t i = 0; i < blocks_.size(); ++i) {

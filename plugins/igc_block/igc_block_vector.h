@@ -1,6 +1,5 @@
-// The fused IGC block's vector pieces other than the primary's tiles — the secondary 1x1 group
-// convolution over one band of the primary's output, and the padded copy of a band's input — shared
-// by the kernel (igc_block_cpu.cpp) and its per-ISA translation units (igc_block_avx2.cpp,
+// The fused IGC block's secondary 1x1 group convolution over one band of the primary's output
+// (the primary's tiles and padded copy are the small-group kernel's), shared by the kernel (igc_block_cpu.cpp) and its per-ISA translation units (igc_block_avx2.cpp,
 // igc_block_avx512.cpp). Plain structs and function pointers only, under the rules of
 // group_conv_small_groups.h: the ISA files are compiled for instructions the host may lack.
 #pragma once
@@ -25,29 +24,9 @@ struct SecondaryBand {
 
 using SecondaryFunction = void (*)(const SecondaryBand& band);
 
-// The input rows a band's primary reads, of one group, copied with the zero padding written out
-// (rows above and below the image, `left` columns before each row, zeros after it up to
-// `padded_width`, a whole number of vectors).
-struct PaddedRows {
-    const float* input;          // the group's first input channel plane
-    float* padded;               // [channels][rows][padded_width]
-    std::int64_t channels, height, width;
-    std::int64_t top;            // the input row of padded row 0 (negative above the image)
-    std::int64_t rows;           // padded rows to fill
-    std::int64_t left;           // zero columns before each row
-    std::int64_t padded_width;
-    std::int64_t channel_stride;  // floats between the copy's channels
-    // Input rows between this band's first and the next band's: each row copied asks the cache
-    // for the row as far below, which the next band (on this thread, as a rule) will copy.
-    std::int64_t prefetch_rows;
-};
-
-using PadFunction = void (*)(const PaddedRows& rows);
-
 // The ISA paths; null where not compiled (not x86-64). Callers check the CPU first.
 SecondaryFunction avx512_secondary();
 SecondaryFunction avx2_secondary();
-PadFunction avx512_pad();
-PadFunction avx2_pad();
+
 
 }  // namespace weft::igc_block

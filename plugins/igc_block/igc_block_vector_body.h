@@ -88,33 +88,6 @@ void secondary_group(const SecondaryBand& b, std::int64_t group) {
     }
 }
 
-// Zeros everywhere, then each image row over its place: two vector stores per float, no branch
-// per piece (the rows are a few dozen floats long).
-template <class Vec>
-void pad(const PaddedRows& p) {
-    constexpr int lanes = Vec::lanes;
-    const typename Vec::Mask all = Vec::lanes_between(0, lanes);
-    for (std::int64_t c = 0; c < p.channels; ++c) {
-        const float* plane = p.input + c * p.height * p.width;
-        float* to = p.padded + c * p.channel_stride;
-        for (std::int64_t r = 0; r < p.rows; ++r, to += p.padded_width) {
-            for (std::int64_t i = 0; i < p.padded_width; i += lanes) Vec::store(to + i, Vec::zero(), all);
-            const std::int64_t y = p.top + r;
-            if (y < 0 || y >= p.height) continue;
-            const float* from = plane + y * p.width;
-            if (y + p.prefetch_rows < p.height) {
-                const float* ahead = from + p.prefetch_rows * p.width;
-                for (std::int64_t i = 0; i < p.width; i += 16) __builtin_prefetch(ahead + i, 0, 2);
-            }
-            float* middle = to + p.left;
-            for (std::int64_t i = 0; i < p.width; i += lanes) {
-                const typename Vec::Mask m = Vec::lanes_between(0, p.width - i);
-                Vec::store(middle + i, Vec::load(from + i, m), m);
-            }
-        }
-    }
-}
-
 template <class Vec, int Outputs, int Vectors>
 void secondary(const SecondaryBand& b) {
     for (std::int64_t group = 0; group < b.groups; ++group) secondary_group<Vec, Outputs, Vectors>(b, group);
