@@ -54,7 +54,10 @@ private:
         auto* dst = static_cast<std::byte*>(destination);
         const std::int64_t copies = batch_ * channels_;
         const int threads = threads_ > 0 ? threads_ : 1;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+        // One image's planes at a time to whichever thread is free: a preempted thread holds up
+        // one image, not half the batch (each copy has its own destination).
+        const std::int64_t chunk = channels_ > 0 ? channels_ : 1;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, chunk) if (threads > 1)
         for (std::int64_t k = 0; k < copies; ++k) {
             const std::int64_t n = k / channels_;
             const std::int64_t in_c = k % channels_;
