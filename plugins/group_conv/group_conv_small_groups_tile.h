@@ -19,6 +19,34 @@
 namespace weft::small_groups {
 namespace {
 
+// A tile's accumulators start at the block's bias (or zero).
+template <class Vec, int Block, int Rows>
+[[gnu::always_inline]] inline void init_tile(const Tile& t, typename Vec::V (&acc)[Rows][Block]) {
+#pragma GCC unroll 8
+    for (int b = 0; b < Block; ++b) {
+        const typename Vec::V init = t.bias ? Vec::set1(t.bias[b]) : Vec::zero();
+#pragma GCC unroll 8
+        for (int r = 0; r < Rows; ++r) acc[r][b] = init;
+    }
+}
+
+// And end in the output (ReLU applied when fused), the columns past the output's edge left alone.
+template <class Vec, int Block, int Rows>
+[[gnu::always_inline]] inline void store_tile(const Geometry& g, const Tile& t, const typename Vec::V (&acc)[Rows][Block]) {
+    const typename Vec::Mask columns = Vec::lanes_between(0, g.out_width - t.out_x);
+    const std::int64_t out_plane =
+        g.out_channel_stride != 0 ? g.out_channel_stride : g.out_height * g.out_width;
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r) {
+        float* y = t.output + (t.out_y + r - t.out_row0) * g.out_width + t.out_x;
+#pragma GCC unroll 8
+        for (int b = 0; b < Block; ++b) {
+            const typename Vec::V v = g.relu ? Vec::max(acc[r][b], Vec::zero()) : acc[r][b];
+            Vec::store(y + b * out_plane, v, columns);
+        }
+    }
+}
+
 // Rows x Block accumulators stay in registers; the (C/groups x kh x kw) taps stream through
 // them. Each input vector feeds Block multiply-adds, each broadcast weight Rows of them.
 // Padded: the input needs no edge checks (Geometry::padded_input), so rows and columns load
@@ -33,12 +61,7 @@ void run_tile(const Geometry& g, const Tile& t) {
     const std::int64_t weight_stride = g.in_per_group * taps;  // between output channels
 
     V acc[Rows][Block];
-#pragma GCC unroll 8
-    for (int b = 0; b < Block; ++b) {
-        const V init = t.bias ? Vec::set1(t.bias[b]) : Vec::zero();
-#pragma GCC unroll 8
-        for (int r = 0; r < Rows; ++r) acc[r][b] = init;
-    }
+    init_tile<Vec, Block, Rows>(t, acc);
 
     for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
         // Rows over the top or bottom edge read the zero row, whatever the channel.
@@ -73,18 +96,7 @@ void run_tile(const Geometry& g, const Tile& t) {
         }
     }
 
-    const Mask columns = Vec::lanes_between(0, g.out_width - t.out_x);
-    const std::int64_t out_plane =
-        g.out_channel_stride != 0 ? g.out_channel_stride : g.out_height * g.out_width;
-#pragma GCC unroll 8
-    for (int r = 0; r < Rows; ++r) {
-        float* y = t.output + (t.out_y + r - t.out_row0) * g.out_width + t.out_x;
-#pragma GCC unroll 8
-        for (int b = 0; b < Block; ++b) {
-            const V v = g.relu ? Vec::max(acc[r][b], Vec::zero()) : acc[r][b];
-            Vec::store(y + b * out_plane, v, columns);
-        }
-    }
+    store_tile<Vec, Block, Rows>(g, t, acc);
 }
 
 // A padded input (Geometry::padded_input) with a 3-row kernel at vertical stride and dilation 1,
@@ -104,12 +116,7 @@ void run_tile_streaming_rows(const Geometry& g, const Tile& t) {
     const std::int64_t weight_stride = g.in_per_group * taps;
 
     V acc[Rows][Block];
-#pragma GCC unroll 8
-    for (int b = 0; b < Block; ++b) {
-        const V init = t.bias ? Vec::set1(t.bias[b]) : Vec::zero();
-#pragma GCC unroll 8
-        for (int r = 0; r < Rows; ++r) acc[r][b] = init;
-    }
+    init_tile<Vec, Block, Rows>(t, acc);
     for (std::int64_t c = 0; c < g.in_per_group; ++c) {
         // Padding 0 and stride 1: output row out_y reads input rows out_y .. out_y + 2.
         const float* rows = t.input + c * plane + t.out_y * g.width;
@@ -136,18 +143,7 @@ void run_tile_streaming_rows(const Geometry& g, const Tile& t) {
         }
     }
 
-    const typename Vec::Mask columns = Vec::lanes_between(0, g.out_width - t.out_x);
-    const std::int64_t out_plane =
-        g.out_channel_stride != 0 ? g.out_channel_stride : g.out_height * g.out_width;
-#pragma GCC unroll 8
-    for (int r = 0; r < Rows; ++r) {
-        float* y = t.output + (t.out_y + r - t.out_row0) * g.out_width + t.out_x;
-#pragma GCC unroll 8
-        for (int b = 0; b < Block; ++b) {
-            const V v = g.relu ? Vec::max(acc[r][b], Vec::zero()) : acc[r][b];
-            Vec::store(y + b * out_plane, v, columns);
-        }
-    }
+    store_tile<Vec, Block, Rows>(g, t, acc);
 }
 
 template <class Vec, int Block, int StrideW, bool Padded>
