@@ -147,7 +147,8 @@ TEST(OnnxRoundTrip, EveryZooFamilyReadsBackAsTheSameGraphWithBitIdenticalOutputs
         const std::string passed_bytes = export_onnx(passed, passed_weights, {});
         files.push_back(write_bytes(c.variant + "_passes.onnx", passed_bytes));
         onnx_format::OnnxModel passed_back = parse_onnx(passed_bytes, c.variant + "_passes.onnx", registry);
-        run_passes(passed_back.graph, passed_back.weights, registry, select_passes(registry, exported, false));
+        run_passes(passed_back.graph, passed_back.weights, registry,
+                   select_passes(registry, exported, false));
         const auto passed_got = run_graph(passed_back.graph, passed_back.weights, x);
         const auto passed_want = run_graph(passed, passed_weights, x);
         EXPECT_TRUE(same_bytes(passed_want[0], passed_got[0]))
@@ -404,7 +405,8 @@ TEST(OnnxCommands, TrainStartsFromTheModelsInitialisers) {
 TEST(OnnxCommands, EvalOfAnOnnxModelUsesItsOwnWeights) {
     const std::string graph = "igc-l24m2-d8 --set L=2 --set M=2 --set in_channels=1 --set size=28";
     const fs::path weights = scratch() / "eval_w.safetensors", model = scratch() / "eval.onnx";
-    auto r = run_weft(fmt::format("init {} --seed 3 -o {}", graph, shell_quote(weights.string())), scratch().path());
+    auto r = run_weft(fmt::format("init {} --seed 3 -o {}", graph, shell_quote(weights.string())),
+                      scratch().path());
     ASSERT_EQ(r.status, 0) << r.err;
     r = run_weft(fmt::format("export {} --weights {} -o {}", graph, shell_quote(weights.string()),
                              shell_quote(model.string())),
@@ -415,7 +417,8 @@ TEST(OnnxCommands, EvalOfAnOnnxModelUsesItsOwnWeights) {
     if (r.err.find("fashion-mnist") != std::string::npos && r.status != 0) GTEST_SKIP() << r.err;
     ASSERT_EQ(r.status, 0) << r.err;
     const auto from_onnx = nlohmann::json::parse(r.out);
-    r = run_weft(fmt::format("eval {} --weights {} {}", graph, shell_quote(weights.string()), eval), scratch().path());
+    r = run_weft(fmt::format("eval {} --weights {} {}", graph, shell_quote(weights.string()), eval),
+                 scratch().path());
     ASSERT_EQ(r.status, 0) << r.err;
     const auto from_safetensors = nlohmann::json::parse(r.out);
     EXPECT_EQ(from_onnx["images"], 200);

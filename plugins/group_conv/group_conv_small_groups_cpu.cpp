@@ -145,8 +145,9 @@ public:
             plan_backward(isa);
             data_padded_ = plan_padded(data_geometry_, data_blocks_, isa);
             if (!own_backward_data_)
-                onednn_ = std::make_unique<weft::cpu::OnednnConvolution>(conv, weft::cpu::cpu_device(config.device),
-                                                                         /*training=*/true);
+                onednn_ =
+                    std::make_unique<weft::cpu::OnednnConvolution>(conv, weft::cpu::cpu_device(config.device),
+                                                                   /*training=*/true);
         }
         zero_row_.assign(static_cast<std::size_t>(std::max(geometry_.width, geometry_.out_width)),
                          0.f);
@@ -154,7 +155,9 @@ public:
         data_geometry_.zero_row = zero_row_.data();
         pad_ = isa == Isa::avx512 ? weft::small_groups::avx512_pad() : weft::small_groups::avx2_pad();
         if (pad_ == nullptr) padded_ = data_padded_ = {};
-        const auto floats = [](const Padded& p) { return p.geometry.in_per_group * p.geometry.height * p.geometry.width; };
+        const auto floats = [](const Padded& p) {
+            return p.geometry.in_per_group * p.geometry.height * p.geometry.width;
+        };
         padded_floats_ = (std::max(floats(padded_), floats(data_padded_)) + 15) / 16 * 16;
         padded_inputs_.resize(static_cast<std::size_t>(threads_ * padded_floats_));
     }
@@ -365,6 +368,6 @@ private:
 
 WEFT_PLUGIN("group_conv_small_groups_cpu", "0.1.0") {
     // Above the oneDNN kernel (0), which takes the nodes this one declines.
-    registrar.add_kernel(
-        weft::kernel_factory<GroupConvSmallGroups>("group_conv", "cpu", "small_groups", /*priority=*/10, declines));
+    registrar.add_kernel(weft::kernel_factory<GroupConvSmallGroups>("group_conv", "cpu", "small_groups",
+                                                                    /*priority=*/10, declines));
 }

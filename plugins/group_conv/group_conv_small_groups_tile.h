@@ -32,7 +32,8 @@ template <class Vec, int Block, int Rows>
 
 // And end in the output (ReLU applied when fused), the columns past the output's edge left alone.
 template <class Vec, int Block, int Rows>
-[[gnu::always_inline]] inline void store_tile(const Geometry& g, const Tile& t, const typename Vec::V (&acc)[Rows][Block]) {
+[[gnu::always_inline]] inline void store_tile(const Geometry& g, const Tile& t,
+                                              const typename Vec::V (&acc)[Rows][Block]) {
     const typename Vec::Mask columns = Vec::lanes_between(0, g.out_width - t.out_x);
     const std::int64_t out_plane =
         g.out_channel_stride != 0 ? g.out_channel_stride : g.out_height * g.out_width;
@@ -206,9 +207,11 @@ TileKernel select_tile(const Geometry& g, int block, int accumulators) {
                            block <= 2 && rows == 4;
     if (streaming) {
         if (g.stride_w == 1)
-            run = block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, 1> : &run_tile_streaming_rows<Vec, 2, 4, 1>;
+            run =
+                block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, 1> : &run_tile_streaming_rows<Vec, 2, 4, 1>;
         if (g.stride_w == 2)
-            run = block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, 2> : &run_tile_streaming_rows<Vec, 2, 4, 2>;
+            run =
+                block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, 2> : &run_tile_streaming_rows<Vec, 2, 4, 2>;
         if (run != nullptr) return TileKernel{block, rows, Vec::lanes, run};
     }
     if (g.stride_w == 1) run = g.padded_input ? tile_with_block<Vec, 1, true>(block, rows)

@@ -128,7 +128,8 @@ void weight_grad_3x3_columns(const Geometry& g, const WeightGradTile& t, std::in
 template <class Vec, int StrideW, int E = 0>
 auto weight_grad_3x3_edges(int edges) -> void (*)(const Geometry&, const WeightGradTile&, std::int64_t) {
     if constexpr (E < 16) {
-        return edges == E ? &weight_grad_3x3_columns<Vec, StrideW, E> : weight_grad_3x3_edges<Vec, StrideW, E + 1>(edges);
+        return edges == E ? &weight_grad_3x3_columns<Vec, StrideW, E>
+                          : weight_grad_3x3_edges<Vec, StrideW, E + 1>(edges);
     } else {
         return nullptr;
     }
@@ -161,8 +162,10 @@ template <class Vec>
 WeightGradKernel select_weight_grad(const Geometry& g) {
     WeightGradFunction run = nullptr;
     const bool three_by_three = g.kernel_h == 3 && g.kernel_w == 3;
-    if (g.stride_w == 1) run = three_by_three ? &accumulate_weight_grad_3x3<Vec, 1> : &accumulate_weight_grad<Vec, 1>;
-    if (g.stride_w == 2) run = three_by_three ? &accumulate_weight_grad_3x3<Vec, 2> : &accumulate_weight_grad<Vec, 2>;
+    if (g.stride_w == 1)
+        run = three_by_three ? &accumulate_weight_grad_3x3<Vec, 1> : &accumulate_weight_grad<Vec, 1>;
+    if (g.stride_w == 2)
+        run = three_by_three ? &accumulate_weight_grad_3x3<Vec, 2> : &accumulate_weight_grad<Vec, 2>;
     return WeightGradKernel{Vec::lanes, run};
 }
 

@@ -1,6 +1,7 @@
 // Host-side pieces of the small-group convolution shared by the group_conv kernel and the fused
 // IGC block: the geometry read from a convolution node, the geometry and copy of a padded input
-// (Geometry::padded_input), and the portable loop that runs where no vector path does. Include from host files only (not from the ISA translation units).
+// (Geometry::padded_input), and the portable loop that runs where no vector path does. Include
+// from host files only (not from the ISA translation units).
 #pragma once
 
 #include <algorithm>

@@ -65,7 +65,8 @@ std::string fused_name(const Graph& g, const std::string& primary, const std::st
 bool fuse_one(PassContext& c, int secondary_index) {
     Graph& g = c.graph;
     const Node& secondary = g.nodes[secondary_index];
-    const ConvolutionGeometry second = convolution_geometry(secondary.attrs, g.values[secondary.inputs.at(0)].desc);
+    const ConvolutionGeometry second =
+        convolution_geometry(secondary.attrs, g.values[secondary.inputs.at(0)].desc);
     if (second.stride_h != 1 || second.stride_w != 1) return false;
 
     // Backwards to the primary: channel k of its output is secondary input position[k].
@@ -89,7 +90,8 @@ bool fuse_one(PassContext& c, int secondary_index) {
         if (const auto destination = channel_permutation::of_node(g, c.registry, next)) {
             for (std::int64_t& position : output_channel) position = (*destination)[position];
         } else if (const OpSchema* schema = c.registry.find_op(g.nodes[next].op);
-                   !relu && schema && schema->traits.activation == "relu" && g.nodes[next].inputs.size() == 1) {
+                   !relu && schema && schema->traits.activation == "relu" &&
+                   g.nodes[next].inputs.size() == 1) {
             relu = true;
         } else {
             break;

@@ -49,8 +49,8 @@ weft::NodeSignature infer_igc_block(const weft::InferContext& context) {
     const std::int64_t groups = context.attrs.get_int("secondary_groups");
     if (channels % groups != 0 || out_channels % groups != 0)
         throw weft::Error(fmt::format(
-            "igc_block: secondary_groups = {} must divide the primary's {} and the secondary's {} channels", groups,
-            channels, out_channels));
+            "igc_block: secondary_groups = {} must divide the primary's {} and the secondary's {} channels",
+            groups, channels, out_channels));
     check_permutation(context.attrs, "secondary_input", channels);
     check_permutation(context.attrs, "output_channel", out_channels);
 

@@ -143,7 +143,8 @@ private:
             Geometry one_row = primary_;
             one_row.out_height = 1;
             single_rows_ = tiles(one_row, isa);
-            secondary_ = isa == Isa::avx512 ? weft::igc_block::avx512_secondary() : weft::igc_block::avx2_secondary();
+            secondary_ =
+                isa == Isa::avx512 ? weft::igc_block::avx512_secondary() : weft::igc_block::avx2_secondary();
             pad_ = isa == Isa::avx512 ? weft::small_groups::avx512_pad() : weft::small_groups::avx2_pad();
         }
         if (blocks_.empty() || single_rows_.empty() || secondary_ == nullptr || pad_ == nullptr) {
@@ -158,7 +159,8 @@ private:
         for (const TileKernel& block : blocks_) tile_rows = std::max(tile_rows, block.rows);
         const std::int64_t per_tile = tile_rows * primary_.out_width;
         band_rows_ = tile_rows * std::max<std::int64_t>(1, (kBandPixels + per_tile - 1) / per_tile);
-        band_rows_ = std::min(band_rows_, std::max<std::int64_t>(tile_rows, primary_.out_height / tile_rows * tile_rows));
+        band_rows_ = std::min(band_rows_,
+                              std::max<std::int64_t>(tile_rows, primary_.out_height / tile_rows * tile_rows));
         bands_ = (primary_.out_height + band_rows_ - 1) / band_rows_;
         // A small batch still gives every thread several bands to take (batch 1 has one image):
         // thinner bands, down to one tile's rows, until there are four per thread.
@@ -214,7 +216,8 @@ private:
                                                             band + first_out * band_stride_);
                 continue;
             }
-            pad_(weft::small_groups::padded_rows(g, padded_, xg, padded, first_row, rows, band_rows_ * g.stride_h));
+            pad_(weft::small_groups::padded_rows(g, padded_, xg, padded, first_row, rows,
+                                                 band_rows_ * g.stride_h));
             // Rows of the tiles count from the band's first; padded row 0 is its first input row.
             std::int64_t first = first_out;  // the block's first output channel
             for (std::size_t i = 0; i < blocks_.size(); ++i) {
@@ -259,5 +262,6 @@ private:
 }  // namespace
 
 WEFT_PLUGIN("igc_block_cpu", "0.1.0") {
-    registrar.add_kernel(weft::kernel_factory<IgcBlockCpu>("igc_block", "cpu", "fused", /*priority=*/0, declines));
+    registrar.add_kernel(
+        weft::kernel_factory<IgcBlockCpu>("igc_block", "cpu", "fused", /*priority=*/0, declines));
 }

@@ -114,7 +114,8 @@ TEST_P(IgcBlockIsa, FusesEveryBlockOfIgcL24M2) {
     EXPECT_EQ(count(fused.ops, "pointwise_conv"), 0);
     EXPECT_EQ(count(fused.ops, "relu"), 0);
     for (std::size_t n = 0; n < fused.ops.size(); ++n)
-        if (fused.ops[n] == "igc_block") EXPECT_NE(fused.kernels[n].find("igc_block_cpu:fused"), std::string::npos);
+        if (fused.ops[n] == "igc_block")
+            EXPECT_NE(fused.kernels[n].find("igc_block_cpu:fused"), std::string::npos);
 }
 
 // IGC-L4M8: groups of 8 and 16 channels fuse, stage 3's groups of 32 stay with oneDNN, unfused.
@@ -166,9 +167,9 @@ graph:
   - {{op: relu, name: relu}}
   - {{op: channel_permute, name: unpermute, groups: {S}}}
 )yaml",
-                       fmt::arg("in", L * m), fmt::arg("h", height), fmt::arg("w", width), fmt::arg("c", L * m),
-                       fmt::arg("s", stride), fmt::arg("L", L), fmt::arg("c2", secondary_groups * out_per_group),
-                       fmt::arg("S", secondary_groups));
+                       fmt::arg("in", L * m), fmt::arg("h", height), fmt::arg("w", width),
+                       fmt::arg("c", L * m), fmt::arg("s", stride), fmt::arg("L", L),
+                       fmt::arg("c2", secondary_groups * out_per_group), fmt::arg("S", secondary_groups));
 }
 
 TEST_P(IgcBlockIsa, MatchesOnAwkwardShapesAndThreadCounts) {
@@ -178,8 +179,8 @@ TEST_P(IgcBlockIsa, MatchesOnAwkwardShapesAndThreadCounts) {
     };
     for (const Case& c : {Case{5, 3, 3, 7, 13, 11, 1}, Case{4, 2, 2, 5, 19, 37, 2}, Case{3, 6, 6, 2, 7, 7, 1},
                           Case{8, 2, 4, 4, 33, 5, 1}, Case{2, 16, 4, 8, 9, 20, 2}}) {
-        SCOPED_TRACE(fmt::format("L {} m {} S {} out/group {} {}x{} stride {}", c.L, c.m, c.S, c.out_per_group,
-                                 c.height, c.width, c.stride));
+        SCOPED_TRACE(fmt::format("L {} m {} S {} out/group {} {}x{} stride {}", c.L, c.m, c.S,
+                                 c.out_per_group, c.height, c.width, c.stride));
         const TempGraph file(awkward_block(c.L, c.m, c.S, c.out_per_group, c.height, c.width, c.stride));
         for (const int threads : {1, 2, 3}) expect_fused_matches(file.load(), 1, threads);
     }
