@@ -206,6 +206,34 @@ graph:
     EXPECT_EQ(count(fused.ops, "igc_block"), 0);
 }
 
+// An igc_block written by hand with maps that are not permutations is refused in one line naming
+// the map; its parameters and multiply-adds are the two convolutions'.
+TEST(IgcBlock, ChecksItsMapsAndCountsBothConvolutions) {
+    weft::Attributes attrs;
+    attrs.set("out_channels", std::int64_t{8});
+    attrs.set("kernel", std::vector<std::int64_t>{3});
+    attrs.set("padding", std::vector<std::int64_t>{1});
+    attrs.set("groups", std::int64_t{4});
+    attrs.set("secondary_out_channels", std::int64_t{6});
+    attrs.set("secondary_groups", std::int64_t{2});
+    attrs.set("secondary_input", std::vector<std::int64_t>{0, 2, 4, 6, 1, 3, 5, 7});
+    attrs.set("output_channel", std::vector<std::int64_t>{0, 2, 4, 1, 3, 5});
+    const weft::TensorDesc input{weft::DType::f32, {2, 8, 5, 5}, weft::Layout::row_major};
+    const weft::NodeSignature s = weft::testing::infer_op("igc_block", attrs, {input});
+    EXPECT_EQ(s.outputs.at(0).shape, (weft::Shape{2, 6, 5, 5}));
+    ASSERT_EQ(s.params.size(), 2u);  // no biases asked for
+    EXPECT_EQ(s.params[0].desc.shape, (weft::Shape{8, 2, 3, 3}));
+    EXPECT_EQ(s.params[1].desc.shape, (weft::Shape{6, 4, 1, 1}));
+    EXPECT_EQ(s.macs, 2 * 25 * (8 * 2 * 9 + 6 * 4));
+
+    const auto infer = [&] { weft::testing::infer_op("igc_block", attrs, {input}); };
+    attrs.set("output_channel", std::vector<std::int64_t>{0, 2, 4, 1, 3, 3});
+    EXPECT_TRUE(weft::testing::throws_error_containing(infer, "output_channel is not a permutation of 0..5"));
+    attrs.set("output_channel", std::vector<std::int64_t>{0, 1, 2});
+    EXPECT_TRUE(weft::testing::throws_error_containing(
+        infer, "output_channel has 3 entries, expected one per channel (6)"));
+}
+
 // Training runs the block's own nodes: the pass is inference-only and the kernel says so.
 TEST(IgcBlock, IsInferenceOnly) {
     const weft::Registry& r = cpu_registry();
