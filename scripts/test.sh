@@ -6,7 +6,7 @@
 # ASan + UBSan); then, as root, the README's two commands again in a fresh Debian 12 root
 # (scripts/clean-machine-check.sh), which fails when an install step is missing. docs/ci.md has
 # what each stage costs. WEFT_ASAN=0 skips the sanitizer stage; WEFT_FUZZ_SECONDS sets the time per
-# fuzzer (default 30; 0 skips that stage); WEFT_CLEAN_MACHINE=0 skips the clean-machine stage;
+# fuzzer (default 20; 0 skips that stage); WEFT_CLEAN_MACHINE=0 skips the clean-machine stage;
 # WEFT_SUITE_EXCLUDE=REGEX leaves the tests with matching ctest labels out of the test suite stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,9 +24,9 @@ if [[ "${WEFT_ASAN:-1}" != 0 ]]; then
   bash scripts/asan.sh
   echo "test.sh: ASan/UBSan stage took $((SECONDS - stage_start)) s"
 fi
-if [[ "${WEFT_FUZZ_SECONDS:-30}" != 0 ]]; then
+if [[ "${WEFT_FUZZ_SECONDS:-20}" != 0 ]]; then
   stage_start=$SECONDS
-  bash scripts/fuzz.sh "${WEFT_FUZZ_SECONDS:-30}"
+  bash scripts/fuzz.sh "${WEFT_FUZZ_SECONDS:-20}"
   echo "test.sh: fuzz stage took $((SECONDS - stage_start)) s"
 fi
 # The clean-machine stage needs root (debootstrap, chroot); elsewhere it says why it did not run.
