@@ -238,3 +238,28 @@ TEST(PassesKeepGraphOutputs, BatchNormFoldsThroughAPluginPermutationDeclaredByIt
     EXPECT_EQ(count_of(reports, "fold_batch_norm"), 1);
     EXPECT_EQ(count_of(reports, "fuse_relu"), 1);
 }
+
+// The same stranger's permutation inside an IGC block, and a ReLU after it: fuse_igc_block takes
+// both into the fused node through their traits, and the outputs stay the graph's. The CPU's
+// plugins alone, as `weft run --device cpu` loads them (a usable CUDA backend, without an
+// igc_block kernel, would turn the fusion off).
+TEST(PassesKeepGraphOutputs, AnIgcBlockFusesThroughAPluginPermutationDeclaredByItsTrait) {
+    Registry r;
+    r.load_directories({WEFT_TEST_PLUGIN_DIR, fs::path(WEFT_TEST_BINARY_DIR) / "tests/plugin_fixtures/permutation"},
+                       {"cpu"});
+    ASSERT_TRUE(r.find_op("test_reverse_channels"));
+    const std::string yaml = "family: tiny\ninputs: [{name: data, shape: [8, 9, 7]}]\ngraph:\n"
+                             "  - {op: group_conv, name: primary, out_channels: 8, kernel: 3, padding: 1, groups: 4}\n"
+                             "  - {op: test_reverse_channels, name: reverse}\n"
+                             "  - {op: pointwise_conv, name: secondary, out_channels: 8, groups: 2, bias: true}\n"
+                             "  - {op: relu, name: relu}\n";
+    const SmallGraph g = small_graph(yaml, r);
+    std::vector<PassReport> reports;
+    expect_same_outputs(outputs_after(g, "default", r, &reports), outputs_after(g, "none", r));
+    EXPECT_EQ(count_of(reports, "fuse_igc_block"), 1);
+    SmallGraph fused = g;
+    run_passes(fused.graph, fused.weights, r, select_passes(r, "default", false));
+    ASSERT_EQ(fused.graph.nodes.size(), 1u);
+    EXPECT_EQ(fused.graph.nodes[0].op, "igc_block");
+    EXPECT_TRUE(fused.graph.nodes[0].attrs.get_bool("fused_relu"));
+}
