@@ -20,22 +20,19 @@ struct Geometry {
     std::int64_t padding_h = 0, padding_w = 0;
     std::int64_t dilation_h = 1, dilation_w = 1;
     bool relu = false;
-    // `width` zeros: the row a tile reads where the kernel hangs over the top or bottom edge,
-    // so that border rows run the same code as interior ones.
-    const float* zero_row = nullptr;
     // Floats between output channel planes; 0 means a whole plane (out_height * out_width). The
     // fused IGC block writes a band of rows at a time into a scratch buffer of its own.
     std::int64_t out_channel_stride = 0;
-    // The input is a copy with its zero padding written out (padding 0) and room after each row
-    // for a whole vector past the last tile: the tile then loads without edge masks, which cost
-    // more than the arithmetic at IGC's small groups (and are microcoded on AMD's cores).
-    bool padded_input = false;
 };
 
 // A tile: `rows` output rows x one vector of output columns x a block of output channels of
 // one group of one image. Pointers are already offset to that image, group and block.
+// Tiles read a padded copy of the input (PaddedRows, padded_geometry in small_groups_host.h):
+// padding 0, the zeros written out and room after each row for a whole vector past the last
+// tile, so no tile load needs a mask. Masked loads at the image's edges cost more than the
+// arithmetic at IGC's small groups (and are microcoded on AMD's cores).
 struct Tile {
-    const float* input;   // the group's first input channel plane
+    const float* input;   // the group's first input channel plane, in the padded copy
     const float* weight;  // the block's first output channel: [block][C/groups][kh][kw]
     const float* bias;    // the block's bias, or null
     float* output;        // the block's first output channel plane
@@ -78,7 +75,7 @@ struct WeightGradKernel {
 
 // The input rows a tile band reads, of one group, copied with the zero padding written out (rows
 // above and below the image, `left` columns before each row, zeros after it up to
-// `padded_width`, a whole number of vectors): the input of tiles on a Geometry::padded_input.
+// `padded_width`, a whole number of vectors): the input every tile reads.
 struct PaddedRows {
     const float* input;           // the group's first input channel plane
     float* padded;                // [channels][rows][padded_width]

@@ -140,25 +140,20 @@ public:
         const Isa isa = chosen_isa();
         geometry_ = small_groups_geometry(conv);
         blocks_ = plan_tiles(geometry_, isa);
-        padded_ = plan_padded(geometry_, blocks_, isa);
         if (training_) {
             plan_backward(isa);
-            data_padded_ = plan_padded(data_geometry_, data_blocks_, isa);
             if (!own_backward_data_)
                 onednn_ =
                     std::make_unique<weft::cpu::OnednnConvolution>(conv, weft::cpu::cpu_device(config.device),
                                                                    /*training=*/true);
         }
-        zero_row_.assign(static_cast<std::size_t>(std::max(geometry_.width, geometry_.out_width)),
-                         0.f);
-        geometry_.zero_row = zero_row_.data();
-        data_geometry_.zero_row = zero_row_.data();
+        // The tiles read a padded copy of each (image, group)'s input (see Tile), made by pad_.
         pad_ = isa == Isa::avx512 ? weft::small_groups::avx512_pad() : weft::small_groups::avx2_pad();
-        if (pad_ == nullptr) padded_ = data_padded_ = {};
-        const auto floats = [](const Padded& p) {
-            return p.geometry.in_per_group * p.geometry.height * p.geometry.width;
-        };
-        padded_floats_ = (std::max(floats(padded_), floats(data_padded_)) + 15) / 16 * 16;
+        if (pad_ == nullptr) blocks_.clear(), data_blocks_.clear();
+        tiles_geometry_ = tiles_geometry(geometry_, blocks_);
+        data_tiles_geometry_ = tiles_geometry(data_geometry_, data_blocks_);
+        const auto floats = [](const Geometry& p) { return p.in_per_group * p.height * p.width; };
+        padded_floats_ = (std::max(floats(tiles_geometry_), floats(data_tiles_geometry_)) + 15) / 16 * 16;
         padded_inputs_.resize(static_cast<std::size_t>(threads_ * padded_floats_));
     }
 
@@ -171,7 +166,7 @@ public:
         const float* weight = args.params[0].as<const float>();
         const float* bias = has_bias_ ? args.params[1].as<const float>() : nullptr;
         float* output = args.outputs[0].as<float>();
-        convolve(geometry_, blocks_, padded_, input, weight, bias, output);
+        convolve(geometry_, tiles_geometry_, blocks_, input, weight, bias, output);
     }
 
     bool has_backward() const override { return training_; }
@@ -187,8 +182,8 @@ public:
         if (own_backward_data_) {
             // The weights change every step; turning them is cheap next to the convolution.
             rotate_and_swap_weight(geometry_, weight, rotated_weight_.data());
-            convolve(data_geometry_, data_blocks_, data_padded_, grad_output, rotated_weight_.data(), nullptr,
-                     grad_input);
+            convolve(data_geometry_, data_tiles_geometry_, data_blocks_, grad_output, rotated_weight_.data(),
+                     nullptr, grad_input);
         } else {
             onednn_->backward_data(grad_output, weight, grad_input, args.workspace);
         }
@@ -237,28 +232,19 @@ private:
                weight_grad_.lanes;
     }
 
-    // The tiles on a padded copy of each group's input (Geometry::padded_input): plain loads,
-    // no edge masks, and for groups of two output channels the streaming tile. Empty where the
-    // geometry has no vector tiles.
-    struct Padded {
-        Geometry geometry;
-        std::vector<TileKernel> blocks;
-    };
-
-    static Padded plan_padded(const Geometry& g, const std::vector<TileKernel>& blocks, Isa isa) {
-        if (blocks.empty()) return {};
+    // The geometry the tiles run on: the padded copy of one (image, group)'s input. A default
+    // (empty) geometry where the portable loop runs.
+    static Geometry tiles_geometry(const Geometry& g, const std::vector<TileKernel>& blocks) {
+        if (blocks.empty()) return Geometry{};
         int lanes = 1;
         for (const TileKernel& block : blocks) lanes = std::max(lanes, block.lanes);
-        Padded p{weft::small_groups::padded_geometry(g, g.out_height, lanes), {}};
-        p.blocks = plan_tiles(p.geometry, isa);
-        if (p.blocks.empty()) return {};
-        return p;
+        return weft::small_groups::padded_geometry(g, g.out_height, lanes);
     }
 
     // Eq. 1 over the batch, one (image, group) per task, handed out one at a time: a thread the
     // machine preempts holds up only the task it has (each task writes its own outputs, so the
     // result is the same whoever computes it).
-    void convolve(const Geometry& g, const std::vector<TileKernel>& blocks, const Padded& padded,
+    void convolve(const Geometry& g, const Geometry& tiles, const std::vector<TileKernel>& blocks,
                   const float* input, const float* weight, const float* bias, float* output) const {
         const std::int64_t items = batch_ * g.groups;
         const int threads = threads_;
@@ -271,14 +257,12 @@ private:
             const float* w = weight + first_out * g.in_per_group * g.kernel_h * g.kernel_w;
             const float* b = bias ? bias + first_out : nullptr;
             float* y = output + (n * g.out_channels + first_out) * g.out_height * g.out_width;
-            if (!padded.blocks.empty()) {
-                float* copy = copies + omp_get_thread_num() * padded_floats_;
-                pad_(weft::small_groups::padded_rows(g, padded.geometry, x, copy, 0, g.out_height, 0));
-                convolve_group_in_tiles(padded.geometry, padded.blocks, copy, w, b, y);
-            } else if (blocks.empty()) {
+            if (blocks.empty()) {
                 convolve_group_portable(g, x, w, b, y);
             } else {
-                convolve_group_in_tiles(g, blocks, x, w, b, y);
+                float* copy = copies + omp_get_thread_num() * padded_floats_;
+                pad_(weft::small_groups::padded_rows(g, tiles, x, copy, 0, g.out_height, 0));
+                convolve_group_in_tiles(tiles, blocks, copy, w, b, y);
             }
         }
     }
@@ -347,13 +331,12 @@ private:
     std::int64_t batch_ = 0;
     bool has_bias_ = false;
     Geometry geometry_;
-    std::vector<float> zero_row_;     // as wide as the input and the output, for both directions
     std::vector<TileKernel> blocks_;  // empty: the portable loop
     // Training. Backward data at stride 1 as a convolution of dy (false: oneDNN's):
     bool own_backward_data_ = false;
     Geometry data_geometry_;
     std::vector<TileKernel> data_blocks_;  // empty: the portable loop
-    Padded padded_, data_padded_;          // forward and backward data on padded copies
+    Geometry tiles_geometry_, data_tiles_geometry_;  // the padded copies the tiles read
     weft::small_groups::PadFunction pad_ = nullptr;
     mutable std::vector<float> padded_inputs_;  // per thread, padded_floats_ each: scratch
     std::int64_t padded_floats_ = 0;

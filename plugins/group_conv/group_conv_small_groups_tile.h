@@ -49,14 +49,13 @@ template <class Vec, int Block, int Rows>
 }
 
 // Rows x Block accumulators stay in registers; the (C/groups x kh x kw) taps stream through
-// them. Each input vector feeds Block multiply-adds, each broadcast weight Rows of them.
-// Padded: the input needs no edge checks (Geometry::padded_input), so rows and columns load
-// whole, with no mask computed.
-template <class Vec, int Block, int Rows, int StrideW, bool Padded>
+// them. Each input vector feeds Block multiply-adds, each broadcast weight Rows of them. The
+// input is the padded copy (padding 0, see Tile): every row and column loads whole.
+template <class Vec, int Block, int Rows, int StrideW>
 void run_tile(const Geometry& g, const Tile& t) {
     using V = typename Vec::V;
-    using Mask = typename Vec::Mask;
     constexpr int lanes = Vec::lanes;
+    const typename Vec::Mask all = Vec::lanes_between(0, lanes);
     const std::int64_t plane = g.height * g.width;
     const std::int64_t taps = g.kernel_h * g.kernel_w;
     const std::int64_t weight_stride = g.in_per_group * taps;  // between output channels
@@ -65,22 +64,12 @@ void run_tile(const Geometry& g, const Tile& t) {
     init_tile<Vec, Block, Rows>(t, acc);
 
     for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
-        // Rows over the top or bottom edge read the zero row, whatever the channel.
         const float* row[Rows];
-        std::int64_t channel_step[Rows];
 #pragma GCC unroll 8
-        for (int r = 0; r < Rows; ++r) {
-            const std::int64_t y = (t.out_y + r) * g.stride_h + ky * g.dilation_h - g.padding_h;
-            const bool inside = Padded || (y >= 0 && y < g.height);
-            row[r] = inside ? t.input + y * g.width : g.zero_row;
-            channel_step[r] = inside ? plane : 0;
-        }
+        for (int r = 0; r < Rows; ++r)
+            row[r] = t.input + ((t.out_y + r) * g.stride_h + ky * g.dilation_h) * g.width;
         for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
-            // Input column of lane 0; lanes whose column falls outside the row read zero padding.
-            const std::int64_t x0 = t.out_x * StrideW + kx * g.dilation_w - g.padding_w;
-            const Mask low = Padded ? Vec::lanes_between(0, lanes) : Vec::lanes_between(-x0, g.width - x0);
-            const Mask high =
-                Padded ? Vec::lanes_between(0, lanes) : Vec::lanes_between(-x0 - lanes, g.width - x0 - lanes);
+            const std::int64_t x0 = t.out_x * StrideW + kx * g.dilation_w;  // input column of lane 0
             const float* w = t.weight + ky * g.kernel_w + kx;
             for (std::int64_t c = 0; c < g.in_per_group; ++c) {
                 V weight[Block];
@@ -88,8 +77,8 @@ void run_tile(const Geometry& g, const Tile& t) {
                 for (int b = 0; b < Block; ++b) weight[b] = Vec::set1(w[b * weight_stride + c * taps]);
 #pragma GCC unroll 8
                 for (int r = 0; r < Rows; ++r) {
-                    const float* p = row[r] + c * channel_step[r] + x0;
-                    const V x = StrideW == 1 ? Vec::load(p, low) : Vec::load_even(p, low, high);
+                    const float* p = row[r] + c * plane + x0;
+                    const V x = StrideW == 1 ? Vec::load(p, all) : Vec::load_even(p, all, all);
 #pragma GCC unroll 8
                     for (int b = 0; b < Block; ++b) acc[r][b] = Vec::fma(weight[b], x, acc[r][b]);
                 }
@@ -100,7 +89,7 @@ void run_tile(const Geometry& g, const Tile& t) {
     store_tile<Vec, Block, Rows>(g, t, acc);
 }
 
-// A padded input (Geometry::padded_input) with a 3-row kernel at vertical stride and dilation 1,
+// A 3-row kernel at vertical stride and dilation 1,
 // for blocks of at most 2 output channels (IGC-L24M2's first stage): the input rows stream
 // through once, each loaded vector feeding every output row and kernel row it meets, with the
 // Block x 3 weights of a (channel, column) in registers. run_tile loads each input row once per
@@ -147,24 +136,24 @@ void run_tile_streaming_rows(const Geometry& g, const Tile& t) {
     store_tile<Vec, Block, Rows>(g, t, acc);
 }
 
-template <class Vec, int Block, int StrideW, bool Padded>
+template <class Vec, int Block, int StrideW>
 TileFunction tile_with_rows(int rows) {
     switch (rows) {
-        case 1: return &run_tile<Vec, Block, 1, StrideW, Padded>;
-        case 2: return &run_tile<Vec, Block, 2, StrideW, Padded>;
-        case 4: if constexpr (Block <= 4) return &run_tile<Vec, Block, 4, StrideW, Padded>; break;
-        case 8: if constexpr (Block <= 2) return &run_tile<Vec, Block, 8, StrideW, Padded>; break;
+        case 1: return &run_tile<Vec, Block, 1, StrideW>;
+        case 2: return &run_tile<Vec, Block, 2, StrideW>;
+        case 4: if constexpr (Block <= 4) return &run_tile<Vec, Block, 4, StrideW>; break;
+        case 8: if constexpr (Block <= 2) return &run_tile<Vec, Block, 8, StrideW>; break;
     }
     return nullptr;
 }
 
-template <class Vec, int StrideW, bool Padded>
+template <class Vec, int StrideW>
 TileFunction tile_with_block(int block, int rows) {
     switch (block) {
-        case 1: return tile_with_rows<Vec, 1, StrideW, Padded>(rows);
-        case 2: return tile_with_rows<Vec, 2, StrideW, Padded>(rows);
-        case 4: return tile_with_rows<Vec, 4, StrideW, Padded>(rows);
-        case 8: return tile_with_rows<Vec, 8, StrideW, Padded>(rows);
+        case 1: return tile_with_rows<Vec, 1, StrideW>(rows);
+        case 2: return tile_with_rows<Vec, 2, StrideW>(rows);
+        case 4: return tile_with_rows<Vec, 4, StrideW>(rows);
+        case 8: return tile_with_rows<Vec, 8, StrideW>(rows);
     }
     return nullptr;
 }
@@ -203,21 +192,18 @@ TileKernel select_tile(const Geometry& g, int block, int accumulators) {
     int rows = 1;
     while (rows < 8 && 2 * rows * block <= accumulators && 2 * rows <= g.out_height) rows *= 2;
     TileFunction run = nullptr;
-    const bool streaming = g.padded_input && g.kernel_h == 3 && g.stride_h == 1 && g.dilation_h == 1 &&
-                           block <= 2 && rows == 4;
+    const bool streaming = g.kernel_h == 3 && g.stride_h == 1 && g.dilation_h == 1 && block <= 2 && rows == 4;
     if (streaming) {
         if (g.stride_w == 1)
-            run =
-                block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, 1> : &run_tile_streaming_rows<Vec, 2, 4, 1>;
+            run = block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, 1>
+                             : &run_tile_streaming_rows<Vec, 2, 4, 1>;
         if (g.stride_w == 2)
-            run =
-                block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, 2> : &run_tile_streaming_rows<Vec, 2, 4, 2>;
-        if (run != nullptr) return TileKernel{block, rows, Vec::lanes, run};
+            run = block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, 2>
+                             : &run_tile_streaming_rows<Vec, 2, 4, 2>;
+    } else {
+        if (g.stride_w == 1) run = tile_with_block<Vec, 1>(block, rows);
+        if (g.stride_w == 2) run = tile_with_block<Vec, 2>(block, rows);
     }
-    if (g.stride_w == 1) run = g.padded_input ? tile_with_block<Vec, 1, true>(block, rows)
-                                              : tile_with_block<Vec, 1, false>(block, rows);
-    if (g.stride_w == 2) run = g.padded_input ? tile_with_block<Vec, 2, true>(block, rows)
-                                              : tile_with_block<Vec, 2, false>(block, rows);
     // Aggregate initialisation: no constructor of a shared type is emitted in this file.
     return TileKernel{block, rows, Vec::lanes, run};
 }

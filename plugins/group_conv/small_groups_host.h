@@ -1,6 +1,6 @@
 // Host-side pieces of the small-group convolution shared by the group_conv kernel and the fused
-// IGC block: the geometry read from a convolution node, the geometry and copy of a padded input
-// (Geometry::padded_input), and the portable loop that runs where no vector path does. Include
+// IGC block: the geometry read from a convolution node, the geometry and copy of the padded input
+// every tile reads (see Tile), and the portable loop that runs where no vector path does. Include
 // from host files only (not from the ISA translation units).
 #pragma once
 
@@ -77,8 +77,6 @@ inline Geometry padded_geometry(const Geometry& g, std::int64_t out_rows, int la
     p.width = std::max(p.width, g.width + g.padding_w);
     p.width = (p.width + lanes - 1) / lanes * lanes;
     p.height = (out_rows - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1;
-    p.padded_input = true;
-    p.zero_row = nullptr;  // every row a tile reads is in the copy
     return p;
 }
 

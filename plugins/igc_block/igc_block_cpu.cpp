@@ -87,11 +87,10 @@ public:
         band_stride_ = band_rows_ * primary_.out_width;
         primary_.out_channel_stride = band_stride_;
         band_floats_ = (primary_.out_channels * band_stride_ + 15) / 16 * 16;  // 64-byte steps
-        if (!blocks_.empty()) plan_padded_input(weft::small_groups::chosen_isa());
-        scratch_floats_ = band_floats_ + (padded_.in_per_group * padded_rows_ * padded_.width + 15) / 16 * 16;
+        if (!blocks_.empty()) plan_padded_input();
+        const std::int64_t padded_floats = padded_.in_per_group * padded_.height * padded_.width;
+        scratch_floats_ = band_floats_ + (padded_floats + 15) / 16 * 16;
         for (const std::int64_t c : secondary_input) source_offset_.push_back(c * band_stride_);
-        zero_row_.assign(static_cast<std::size_t>(primary_.width), 0.f);
-        primary_.zero_row = zero_row_.data();
     }
 
     std::size_t workspace_bytes() const override {
@@ -186,18 +185,12 @@ private:
         return blocks;
     }
 
-    // The tiles read a copy of each group's input rows with the zero padding written out, wide
-    // enough that no vector load leaves it: every load is then a plain one. (Masked loads at the
-    // image's edges, vmaskmovps, are microcoded on AMD's cores and cost more than the copy.)
-    void plan_padded_input(Isa isa) {
+    // The tiles read a copy of each group's input rows that a band needs, with the zero padding
+    // written out (see Tile): the geometry of that copy.
+    void plan_padded_input() {
         int lanes = 1;
         for (const TileKernel& block : blocks_) lanes = std::max(lanes, block.lanes);
         padded_ = weft::small_groups::padded_geometry(primary_, band_rows_, lanes);
-        padded_rows_ = padded_.height;
-        blocks_ = tiles(padded_, isa);
-        Geometry one_row = padded_;
-        one_row.out_height = 1;
-        single_rows_ = tiles(one_row, isa);
     }
 
     // The primary's output rows [first_row, first_row + rows) of one image into `band`.
@@ -254,9 +247,7 @@ private:
     PadFunction pad_ = nullptr;
     std::int64_t band_rows_ = 1, bands_ = 1, band_stride_ = 0;
     std::int64_t band_floats_ = 0, scratch_floats_ = 0;  // per thread: the band, then the padded input
-    Geometry padded_;              // the primary over a padded copy of a band's input rows
-    std::int64_t padded_rows_ = 0;
-    std::vector<float> zero_row_;
+    Geometry padded_;  // the primary over a padded copy of a band's input rows
 };
 
 }  // namespace
