@@ -125,17 +125,19 @@ bool fuse_one(PassContext& c, int secondary_index) {
     move_weight(secondary.name + ".weight", "secondary_weight");
     move_weight(secondary.name + ".bias", "secondary_bias");
 
+    // The block reads the primary's input where the secondary read the permuted value, whose
+    // one reader it is: rewired through the readers' index, which stays current (no rebuild per
+    // block, so the pass stays linear in the graph).
     const int input = primary.inputs[0];
+    replace_uses(c, secondary.inputs[0], input);
     Node& block = g.nodes[secondary_index];
     block.name = name;
     block.op = "igc_block";
     block.attrs = std::move(attrs);
-    block.inputs = {input};
     block.params.clear();
     const int output = block.outputs.at(0);
     g.values[output].name = name;
     g.values[output].desc = g.values[end].desc;
-    c.reindex();
     if (end != output) replace_uses(c, end, output);
     return true;
 }
