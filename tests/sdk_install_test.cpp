@@ -212,7 +212,8 @@ TEST_F(SdkInstall, ThePrefixHoldsTheRunnerPluginsGraphsPublicHeadersAndPackage) 
 #endif
     // Exactly the plugin headers (docs/plugins.md, "The header set"): none of the host's own.
     const std::set<std::string> expected{
-        "weft/attributes.h", "weft/channel_permutation.h", "weft/checked_arithmetic.h", "weft/convolution.h",
+        "weft/attributes.h", "weft/channel_permutation.h", "weft/checked_arithmetic.h", "weft/collective.h",
+        "weft/convolution.h",
         "weft/device.h",     "weft/error.h",               "weft/graph.h",              "weft/graph_pass.h",
         "weft/kernel.h",     "weft/op_schema.h",           "weft/optimizer_kernel.h",   "weft/plugin.h",
         "weft/schema_helpers.h", "weft/tensor.h",          "weft/value_readers.h",      "weft/weights.h",            "weft/cpu/cpu_device.h",

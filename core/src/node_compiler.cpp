@@ -16,7 +16,9 @@ void create_kernel(CompiledNode& compiled, const Graph& graph, const Registry& r
         std::vector<TensorDesc> inputs, outputs;
         for (int v : node.inputs) inputs.push_back(graph.values[v].desc);
         for (int v : node.outputs) outputs.push_back(graph.values[v].desc);
-        const KernelConfig config{node.name, node.attrs, inputs, outputs, node.params, device, training, in_place};
+        const KernelConfig config{node.name,   node.attrs, inputs,   outputs,
+                                  node.params, device,     training, in_place,
+                                  training ? options.batch_group : nullptr};
         const RegisteredKernel& k = registry.select_kernel(node.op, options.backend, options.kernel_overrides, &config);
         compiled.kernel_name = fmt::format("{}:{}", k.library.stem().string(), k.factory.name);
         compiled.crash_note = fmt::format("node '{}' (op '{}', kernel {}, library {}) at {}", node.name, node.op,

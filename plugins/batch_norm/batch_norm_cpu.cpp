@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -185,5 +186,11 @@ private:
 }  // namespace
 
 WEFT_PLUGIN("batch_norm_cpu", "1.0") {
-    registrar.add_kernel(weft::kernel_factory<BatchNormCpu>("batch_norm", "cpu", "onednn"));
+    // oneDNN computes the statistics itself, over this process's batch only.
+    registrar.add_kernel(weft::kernel_factory<BatchNormCpu>(
+        "batch_norm", "cpu", "onednn", 0, [](const weft::KernelConfig& config) -> std::string {
+            return config.batch_group
+                       ? "statistics over several processes' batches (--sync-bn): the direct kernel's"
+                       : "";
+        }));
 }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -81,5 +82,12 @@ private:
 }  // namespace
 
 WEFT_PLUGIN("batch_norm_cuda", "1.0") {
-    registrar.add_kernel(weft::cuda::cuda_kernel_factory<BatchNormCuda>("batch_norm", "native"));
+    // Statistics over several GPUs' batches want the sums exchanged on the device (NCCL), which
+    // the cuda backend does not have yet.
+    registrar.add_kernel(weft::cuda::cuda_kernel_factory<BatchNormCuda>(
+        "batch_norm", "native", 0, [](const weft::KernelConfig& config) -> std::string {
+            return config.batch_group ? "statistics over several processes' batches (--sync-bn) are not "
+                                        "implemented on cuda yet"
+                                      : "";
+        }));
 }

@@ -285,3 +285,93 @@ TEST(BatchNorm, DirectKernelEqualsOnednn) {
 }
 
 }  // namespace
+
+namespace {
+
+using weft::testing::run_op_backward_sharded;
+
+weft::WeightMap sharded_params(std::int64_t c, std::uint64_t seed) {
+    return {{"weight", random_tensor({c}, seed, 0.5f, 1.5f)},
+            {"bias", random_tensor({c}, seed + 1)},
+            {"running_mean", random_tensor({c}, seed + 2)},
+            {"running_var", random_tensor({c}, seed + 3, 0.5f, 2.f)}};
+}
+
+// --sync-bn: kernels on shards of a batch that sum their statistics through a Collective give
+// the whole batch's outputs, input gradients and running statistics; their own γ and β
+// gradients add up to the whole batch's.
+TEST(BatchNorm, StatisticsOverShardsEqualTheWholeBatchs) {
+    std::uint64_t seed = 500;
+    for (const auto& [shape, shards] : std::vector<std::pair<weft::Shape, int>>{
+             {{8, 6, 5, 5}, 2}, {{4, 3, 7, 3}, 4}, {{6, 10}, 3}}) {
+        for (bool relu : {false, true}) {
+            SCOPED_TRACE(weft::shape_str(shape) + " in " + std::to_string(shards) + (relu ? " relu" : ""));
+            weft::Attributes attrs;
+            attrs.set("fused_relu", relu);
+            const weft::Tensor x = shifted_input(shape, ++seed);
+            const weft::Tensor dy = random_tensor(shape, ++seed);
+            const weft::WeightMap params = sharded_params(shape[1], seed += 4);
+            const auto whole = run_op_backward("batch_norm", attrs, {x}, {dy}, params);
+            const auto sharded = run_op_backward_sharded("batch_norm", attrs, {x}, {dy}, shards, params);
+            EXPECT_TRUE(all_close(sharded.outputs[0], whole.outputs[0], 1e-5, 1e-5));
+            EXPECT_TRUE(all_close(sharded.grad_inputs[0], whole.grad_inputs[0], 1e-4, 1e-5));
+            for (std::size_t p = 0; p < 4; ++p)
+                EXPECT_TRUE(all_close(sharded.grad_params[p], whole.grad_params[p], 1e-4, 1e-5)) << p;
+            for (const char* name : {"running_mean", "running_var"})
+                EXPECT_TRUE(all_close(sharded.params.at(name), whole.params.at(name), 1e-5, 1e-6)) << name;
+        }
+    }
+}
+
+// The comparison above has teeth: each shard normalising with its own statistics (what ranks do
+// without --sync-bn) gives other outputs.
+TEST(BatchNorm, ShardsWithTheirOwnStatisticsDifferFromTheWholeBatch) {
+    const weft::Shape shape{8, 6, 5, 5};
+    const weft::Tensor x = shifted_input(shape, 520);
+    const weft::Tensor dy = random_tensor(shape, 521);
+    const weft::WeightMap params = sharded_params(6, 522);
+    const auto whole = run_op_backward("batch_norm", {}, {x}, {dy}, params);
+    weft::Shape half = shape;
+    half[0] = 4;
+    weft::Tensor first(f32(half));
+    std::copy_n(x.as<float>(), first.numel(), first.as<float>());
+    const auto own = run_op_backward("batch_norm", {}, {first}, {random_tensor(half, 523)}, params);
+    float largest = 0;
+    for (std::int64_t i = 0; i < first.numel(); ++i)
+        largest = std::max(
+            largest, std::abs(own.outputs[0].as<float>()[i] - whole.outputs[0].as<float>()[i]));
+    EXPECT_GT(largest, 1e-2f);
+}
+
+// One shard through the group computes exactly what the kernel computes alone: the group's
+// passes are the same arithmetic, only split around the exchanges.
+TEST(BatchNorm, OneShardThroughTheGroupIsBitForBitTheKernelAlone) {
+    for (bool relu : {false, true}) {
+        weft::Attributes attrs;
+        attrs.set("fused_relu", relu);
+        const weft::Tensor x = shifted_input({4, 5, 6, 6}, 530);
+        const weft::Tensor dy = random_tensor(x.shape(), 531);
+        const weft::WeightMap params = sharded_params(5, 532);
+        const auto alone = run_op_backward("batch_norm", attrs, {x}, {dy}, params);
+        const auto grouped = run_op_backward_sharded("batch_norm", attrs, {x}, {dy}, 1, params);
+        EXPECT_TRUE(all_close(grouped.outputs[0], alone.outputs[0], 0.0, 0.0));
+        EXPECT_TRUE(all_close(grouped.grad_inputs[0], alone.grad_inputs[0], 0.0, 0.0));
+        for (std::size_t p = 0; p < 2; ++p)
+            EXPECT_TRUE(all_close(grouped.grad_params[p], alone.grad_params[p], 0.0, 0.0)) << p;
+        for (const char* name : {"running_mean", "running_var"})
+            EXPECT_TRUE(all_close(grouped.params.at(name), alone.params.at(name), 0.0, 0.0)) << name;
+    }
+}
+
+// oneDNN computes statistics over its own batch only, so it declines a node whose statistics
+// are a group's rather than compute the wrong ones.
+TEST(BatchNorm, OnednnDeclinesStatisticsOverAGroup) {
+    const weft::Tensor x = shifted_input({4, 3, 3, 3}, 540);
+    EXPECT_TRUE(throws_error_containing(
+        [&] {
+            run_op_backward_sharded("batch_norm", {}, {x}, {random_tensor(x.shape(), 541)}, 2, {}, "onednn");
+        },
+        "--sync-bn"));
+}
+
+}  // namespace

@@ -33,9 +33,10 @@ void copy_in(Device& device, const std::vector<TensorView>& views, const std::ve
 
 }  // namespace
 
-TrainingKernel::TrainingKernel(const Registry& registry, const OpCall& call)
+TrainingKernel::TrainingKernel(const Registry& registry, const OpCall& call, Collective* batch_group)
     : node_(one_node(registry, call)), device_(registry.create_device(call.backend, {})) {
-    const KernelConfig config = kernel_config(node_, *device_, /*training=*/true);
+    KernelConfig config = kernel_config(node_, *device_, /*training=*/true);
+    config.batch_group = batch_group;
     const RegisteredKernel& chosen = select_kernel(registry, call, config);
     label_ = kernel_label(chosen);
     kernel_ = chosen.factory.create(config);

@@ -16,7 +16,8 @@ namespace weft::testing {
 
 class TrainingKernel {
 public:
-    TrainingKernel(const Registry& registry, const OpCall& call);
+    // `batch_group`: the processes whose batches this kernel's statistics are over (null: its own).
+    TrainingKernel(const Registry& registry, const OpCall& call, Collective* batch_group = nullptr);
     ~TrainingKernel();
     TrainingKernel(const TrainingKernel&) = delete;
     TrainingKernel& operator=(const TrainingKernel&) = delete;

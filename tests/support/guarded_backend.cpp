@@ -140,7 +140,8 @@ class GuardedKernel final : public Kernel {
 public:
     GuardedKernel(const Registry& registry, const std::string& op, const KernelConfig& config) {
         const KernelConfig on_cpu{config.node_name, config.attrs,   config.inputs,  config.outputs,
-                                  config.params,    cpu_of(config.device), config.training, config.in_place};
+                                  config.params,    cpu_of(config.device), config.training, config.in_place,
+                                  config.batch_group};
         const RegisteredKernel& chosen = registry.select_kernel(op, "cpu", {}, &on_cpu);
         Access access;
         kernel_ = chosen.factory.create(on_cpu);

@@ -26,6 +26,13 @@ BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, c
     return run_op_backward(build_plugins(), OpCall{op, attrs, inputs, params, backend, kernel, seed}, grad_outputs);
 }
 
+BackwardResult run_op_backward_sharded(const std::string& op, const Attributes& attrs,
+                                       const std::vector<Tensor>& inputs,
+                                       const std::vector<Tensor>& grad_outputs, int shards, const WeightMap& params, const std::string& kernel) {
+    return run_op_backward_sharded(build_plugins(), OpCall{op, attrs, inputs, params, "cpu", kernel, 1},
+                                   grad_outputs, shards);
+}
+
 ForwardResult run_op_forward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,
                              bool in_place, const std::string& backend, const WeightMap& params, std::uint64_t seed) {
     return run_op_forward(build_plugins(), OpCall{op, attrs, inputs, params, backend, {}, seed}, in_place);

@@ -44,6 +44,12 @@ BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, c
                                const std::string& kernel = {}, std::uint64_t seed = 1,
                                const std::string& backend = "cpu");
 
+// run_op_backward_sharded of the testing library on this build's plugins: the batch cut into
+// `shards` kernels that compute batch statistics together (as ranks with --sync-bn do).
+BackwardResult run_op_backward_sharded(const std::string& op, const Attributes& attrs,
+                                       const std::vector<Tensor>& inputs,
+                                       const std::vector<Tensor>& grad_outputs, int shards, const WeightMap& params = {}, const std::string& kernel = {});
+
 // run_op_forward of the testing library on this build's plugins: one inference forward pass
 // straight through the kernel, in place over the input the schema may overwrite or not.
 ForwardResult run_op_forward(const std::string& op, const Attributes& attrs, const std::vector<Tensor>& inputs,

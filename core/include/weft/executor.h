@@ -45,6 +45,9 @@ struct CompileOptions {
     // After every node's forward, copy its outputs to the host and stop at the first NaN or
     // infinity, naming the node (--check-numerics); the graph inputs are checked too. Slow.
     bool check_numerics = false;
+    // Training only: batch statistics over these processes' batches together (KernelConfig::
+    // batch_group; data-parallel training with --sync-bn). Null: over this process's batch.
+    Collective* batch_group = nullptr;
 };
 
 class Executor {

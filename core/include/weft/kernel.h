@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "weft/attributes.h"
+#include "weft/collective.h"
 #include "weft/device.h"
 #include "weft/op_schema.h"
 #include "weft/tensor.h"
@@ -26,6 +27,11 @@ struct KernelConfig {
     Device& device;
     bool training = false;  // batch norm uses batch statistics, kernels keep what backward needs
     bool in_place = false;  // output 0 shares memory with input *inplace_input
+    // Training with statistics over the global batch (--sync-bn): the processes whose batches
+    // together make it. A kernel that computes statistics over the batch (batch norm) sums them
+    // over this group and counts the group's images, or declines the node. Null: this node's
+    // batch is the whole batch.
+    Collective* batch_group = nullptr;
 };
 
 struct ForwardArgs {

@@ -95,6 +95,17 @@ struct BackwardResult {
 };
 BackwardResult run_op_backward(const PluginSet& plugins, const OpCall& call, const std::vector<Tensor>& grad_outputs);
 
+// As run_op_backward, with the batch cut into `shards` equal parts (axis 0 of every input and
+// output gradient), each part run by a kernel of its own on a thread of its own, the kernels
+// computing batch statistics together through an in-process weft::Collective
+// (KernelConfig::batch_group) — what data-parallel ranks with `--sync-bn` do. A kernel that
+// handles the group gives what run_op_backward gives on the whole batch: `outputs` and
+// `grad_inputs` are the shards' put back together, `grad_params` the sum of the shards' own
+// (data-parallel training averages them), `params` shard 0's (every shard's running statistics
+// must agree, or weft::Error). Every shard's kernel must call Collective::sum equally often.
+BackwardResult run_op_backward_sharded(const PluginSet& plugins, const OpCall& call,
+                                       const std::vector<Tensor>& grad_outputs, int shards);
+
 // One inference-mode forward pass straight through the kernel (no executor), on the backend's
 // device memory; with `in_place`, output 0 is written over the input the schema lets it
 // overwrite (OpSchema::inplace_input), as the scheduler arranges when that input dies at the node.
