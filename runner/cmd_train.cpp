@@ -154,9 +154,7 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
         if (const onnx_format::OnnxModel* model = imported_onnx(load_graph(graph_options, *registry, 1)))
             runtime.graph_weights = model->weights;
     training::check_schedule_covers_epochs(config);  // refused before anything is printed or loaded
-    if (o.sync_bn)
-        throw Error("--sync-bn: batch-norm statistics over the global batch are not implemented yet; "
-                    "without it each rank normalises with its own shard's statistics (docs/distributed.md)");
+    config.sync_batch_norm = o.sync_bn;  // the job's, not the run's: each invocation says
     // Before MPI starts its threads, so that they too leave SIGINT and SIGTERM to the watcher.
     const StopSignals stop_signals;
     const std::unique_ptr<training::Communicator> communicator = open_communicator(o.distributed);
@@ -383,7 +381,8 @@ void add_train_command(CLI::App& app) {
                   "train data-parallel as one rank of an MPI job (implied under mpirun -np N, N > 1): "
                   "--batch is the global batch, cut evenly among the ranks; rank 0 writes the run directory");
     cmd->add_flag("--sync-bn", o->sync_bn,
-                  "batch-norm statistics over the global batch (not implemented yet: refused)");
+                  "data-parallel: batch norm normalises with the statistics of the global batch, summed over "
+                  "the ranks in every batch-norm layer (default: each rank's own shard's)");
     cmd->callback([o, cmd] { train_command(*o, *cmd); });
 }
 

@@ -515,6 +515,31 @@ TEST(Training, OneRankThroughTheCommunicatorTrainsBitForBitAsOneProcess) {
     std::filesystem::remove_all(data);
 }
 
+// --sync-bn on a job of one rank: every batch-norm layer sums its statistics through the ranks
+// (twice in forward: the mean, then the squares about it; once in backward) and, the group being
+// this process alone, trains bit for bit what one process trains.
+TEST(Training, OneRankWithSyncBnSumsEveryBatchNormsStatisticsAndTrainsBitForBitAsOneProcess) {
+    const auto data = write_tiny_cifar("one-rank-sync", 16);  // 80 images: 5 steps of 16 per epoch
+    training::train(tiny_run(data, data / "alone", 2), build_registry(), tiny_runtime(false));
+    OneRankCommunicator plain, synced;
+    training::TrainRuntime runtime = tiny_runtime(false);
+    runtime.communicator = &plain;
+    training::train(tiny_run(data, data / "plain", 2), build_registry(), runtime);
+    runtime.communicator = &synced;
+    training::TrainConfig config = tiny_run(data, data / "synced", 2);
+    config.sync_batch_norm = true;
+    training::train(config, build_registry(), runtime);
+    const WeightMap a = load_safetensors(data / "alone" / "checkpoint.safetensors");
+    const WeightMap b = load_safetensors(data / "synced" / "checkpoint.safetensors");
+    ASSERT_EQ(a.size(), b.size());
+    for (const auto& [name, t] : a) EXPECT_TRUE(all_close(b.at(name), t, 0, 0)) << name;
+    int layers = 0;
+    for (const Node& n : runtime.make_graph(16).nodes) layers += n.op == "batch_norm";
+    ASSERT_GT(layers, 0);
+    EXPECT_EQ(synced.blocking - plain.blocking, 10 * 3 * layers);  // 10 steps
+    std::filesystem::remove_all(data);
+}
+
 TEST(Training, DataThatDoesNotFitTheGraphIsRefusedWithTheFix) {
     const auto data = write_tiny_cifar("fit", 4);
     training::TrainConfig c = tiny_run(data, data / "out", 1);

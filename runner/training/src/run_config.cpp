@@ -48,6 +48,7 @@ std::string TrainConfig::to_json() const {
     j["label_smoothing"] = label_smoothing;
     j["init_weights"] = init_weights;
     j["world_size"] = world_size;
+    j["sync_bn"] = sync_batch_norm;
     return j.dump(2) + "\n";
 }
 
@@ -87,6 +88,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
         c.label_smoothing = j.value("label_smoothing", 0.0);
         c.init_weights = j.value("init_weights", std::string());
         c.world_size = j.value("world_size", 1);
+        c.sync_batch_norm = j.value("sync_bn", false);
     } catch (const std::exception& e) {
         throw Error(fmt::format("run.json is malformed: {}", e.what()));
     }

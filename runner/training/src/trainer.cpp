@@ -16,6 +16,7 @@
 
 #include "checkpoint.h"
 #include "gradient_averager.h"
+#include "rank_group.h"
 #include "run_directory.h"
 #include "weft/datasets/dataset.h"
 #include "weft/datasets/loader.h"
@@ -206,15 +207,22 @@ private:
         // Rewrites valid in training (fusing ReLU into batch norm); parameter names do not change,
         // so checkpoints fit the plain graph as well.
         run_passes(graph_, weights, registry_, select_passes(registry_, runtime_.passes, /*training=*/true));
-        exec_.emplace(graph_, registry_, weights, runtime_.compile, head.loss);
+        CompileOptions compile = runtime_.compile;
+        if (communicator_ && config_.sync_batch_norm) {
+            rank_group_.emplace(*communicator_);
+            compile.batch_group = &*rank_group_;
+        }
+        exec_.emplace(graph_, registry_, weights, compile, head.loss);
         optimizer_.emplace(*exec_, registry_, config_.sgd.optimizer_options());
         if (!communicator_) return;
         averager_.emplace(*exec_, *communicator_, runtime_.bucket_bytes);
         if (progress())
             fmt::print(stderr,
-                       "{} ranks of batch {}; every step averages {:.2f} MB of gradients in {} allreduce{}\n",
+                       "{} ranks of batch {}; every step averages {:.2f} MB of gradients in {} "
+                       "allreduce{}{}\n",
                        ranks_, config_.batch / ranks_, double(averager_->gradient_bytes()) / 1e6,
-                       averager_->buckets(), averager_->buckets() == 1 ? "" : "s");
+                       averager_->buckets(), averager_->buckets() == 1 ? "" : "s",
+                       rank_group_ ? "; batch norm over the global batch (--sync-bn)" : "");
     }
 
     WeightMap initial_weights() const {
@@ -462,6 +470,7 @@ private:
     Graph graph_, eval_graph_;
     ModelInfo info_;
     datasets::Normalization normalization_;
+    std::optional<RankGroup> rank_group_;  // --sync-bn over several ranks; before exec_, which uses it
     std::optional<TrainingExecutor> exec_;
     std::optional<Optimizer> optimizer_;
     std::optional<GradientAverager> averager_;  // data-parallel runs

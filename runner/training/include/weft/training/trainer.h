@@ -60,6 +60,10 @@ struct TrainConfig {
     // The ranks that train (data-parallel; `batch` is the global batch, cut into equal shards).
     // Recorded in run.json; not a setting a resume must keep: the checkpoint is the model.
     int world_size = 1;
+    // --sync-bn: batch norm normalises with the statistics of the global batch, the ranks summing
+    // them in every batch-norm forward and backward; otherwise each rank's own shard's. Like
+    // world_size, recorded and set by each invocation (a resume on one process has one batch).
+    bool sync_batch_norm = false;
 
     int schedule_length() const { return schedule_epochs > 0 ? schedule_epochs : epochs; }
 
