@@ -162,6 +162,13 @@ void train_command(TrainOptions& o, const CLI::App& cmd) {
     if (communicator) {
         runtime.communicator = communicator.get();
         StopSignals::end_unagreed_stop_after(kRankStopGraceSeconds, communicator->rank());
+        // One GPU per rank: the rank's place on its machine, unless --device names the GPU.
+        if (runtime.compile.backend == "cuda" && o.device.device.find(':') == std::string::npos)
+            runtime.compile.device.index = local_rank();
+        std::string why_not;
+        runtime.device_allreduce = device_allreduce_for(runtime.compile.backend, why_not);
+        if (!why_not.empty() && !o.quiet && communicator->rank() == 0)
+            fmt::print(stderr, "weft: gradients go through host memory and MPI: {}\n", why_not);
     }
     if (!o.quiet && rank0)
         fmt::print(stderr, "training {} on {} for {} epochs, batch {}{}, into {}\n", config.model.graph,

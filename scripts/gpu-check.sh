@@ -93,7 +93,9 @@ prepare() {
 source_dir=$root
 commit=$(git rev-parse --short HEAD)$changes
 prepared=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-cuda_libraries=$(ldd "$build_name/lib/weft/plugins/libweft_backend_cuda.so" | awk '$1 ~ /^lib(cudart|cublas|cublasLt|cudnn)\.so/ {print $1}' | sort -u | tr '\n' ' ')
+cuda_libraries=$(ldd "$build_name/lib/weft/plugins/libweft_backend_cuda.so" \
+    $(ls "$build_name"/lib/libweft_nccl.so 2>/dev/null) |
+    awk '$1 ~ /^lib(cudart|cublas|cublasLt|cudnn|nccl)\.so/ {print $1}' | sort -u | tr '\n' ' ')
 EOF
     report_size
 }
@@ -105,6 +107,10 @@ pack_tree() {
     mkdir -p "$tree/bin" "$tree/lib" "$tree/tests"
     cp -a "$build_name/bin/weft" "$tree/bin/"
     cp -a "$build_name"/lib/libweft_core.so* "$build_name/lib/weft" "$tree/lib/"
+    # The NCCL exchange, where the CUDA build found NCCL (tests/nccl_*cuda_test).
+    if compgen -G "$build_name/lib/libweft_nccl.so*" >/dev/null; then
+        cp -a "$build_name"/lib/libweft_nccl.so* "$tree/lib/"
+    fi
     cp -a "$build_name/share" "$tree/"
     if [[ -d $build_name/tests/plugin_fixtures ]]; then cp -a "$build_name/tests/plugin_fixtures" "$tree/tests/"; fi
     # The tests that need the GPU, grouped by binary: "<binary>\t<working dir>\t<gtest filter>".
@@ -221,7 +227,7 @@ find_cuda_libraries() {
     python3 - "$@" <<'PY' |
 import glob, importlib, os, sys
 roots = []
-for name in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime", "nvidia.cu13", "nvidia"):
+for name in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime", "nvidia.nccl", "nvidia.cu13", "nvidia"):
     try:
         roots += list(getattr(importlib.import_module(name), "__path__", []))
     except Exception:

@@ -515,6 +515,57 @@ TEST(Training, OneRankThroughTheCommunicatorTrainsBitForBitAsOneProcess) {
     std::filesystem::remove_all(data);
 }
 
+// The exchange on the device (NCCL for GPU ranks) in place of the host's: the averager hands
+// every bucket's gradients, where they lie, to a DeviceAllreduce, and nothing goes through the
+// communicator's host sums. Here a stand-in on the cpu (the mean over one rank is the values)
+// counts what it is given; tests of NCCL itself need a GPU (runner/nccl/test).
+struct ExchangeCounts {
+    int started = 0, waits = 0;
+    std::size_t floats = 0;
+};
+class OneRankDeviceAllreduce final : public training::DeviceAllreduce {
+public:
+    explicit OneRankDeviceAllreduce(ExchangeCounts& counts) : counts_(counts) {}
+    std::string description() const override { return "one rank on the device"; }
+    void start_mean(std::span<const TensorView> gradients) override {
+        ++counts_.started;
+        for (const TensorView& g : gradients) counts_.floats += static_cast<std::size_t>(g.desc.numel());
+    }
+    void wait_all() override { ++counts_.waits; }
+
+private:
+    ExchangeCounts& counts_;  // the trainer owns the exchange; the test keeps the counts
+};
+
+TEST(Training, OneRankThroughADeviceExchangeTrainsBitForBitAsOneProcess) {
+    const auto data = write_tiny_cifar("one-rank-device", 16);  // 80 images: 5 steps of 16 per epoch
+    training::train(tiny_run(data, data / "alone", 2), build_registry(), tiny_runtime(false));
+    OneRankCommunicator communicator;
+    ExchangeCounts exchange;
+    training::TrainRuntime runtime = tiny_runtime(false);
+    runtime.communicator = &communicator;
+    runtime.bucket_bytes = 4096;
+    runtime.device_allreduce = [&](Device&, training::Communicator&) {
+        return std::unique_ptr<training::DeviceAllreduce>(std::make_unique<OneRankDeviceAllreduce>(exchange));
+    };
+    const std::size_t expected_floats = [&] {
+        training::train(tiny_run(data, data / "device", 2), build_registry(), runtime);
+        std::size_t learnable = 0;
+        for (const auto& [name, t] : load_safetensors(data / "device" / "checkpoint.safetensors"))
+            if (name.rfind("momentum/", 0) == 0) learnable += static_cast<std::size_t>(t.numel());
+        return 10 * learnable;
+    }();
+    const WeightMap a = load_safetensors(data / "alone" / "checkpoint.safetensors");
+    const WeightMap b = load_safetensors(data / "device" / "checkpoint.safetensors");
+    ASSERT_EQ(a.size(), b.size());
+    for (const auto& [name, t] : a) EXPECT_TRUE(all_close(b.at(name), t, 0, 0)) << name;
+    EXPECT_EQ(communicator.started, 0) << "gradients went through the host";
+    EXPECT_EQ(exchange.waits, 10);
+    EXPECT_GT(exchange.started, 10 * 2);
+    EXPECT_EQ(exchange.floats, expected_floats);
+    std::filesystem::remove_all(data);
+}
+
 // --sync-bn on a job of one rank: every batch-norm layer sums its statistics through the ranks
 // (twice in forward: the mean, then the squares about it; once in backward) and, the group being
 // this process alone, trains bit for bit what one process trains.

@@ -23,8 +23,8 @@ void check_float(const TrainingExecutor::Parameter& p) {
 }  // namespace
 
 GradientAverager::GradientAverager(TrainingExecutor& executor, Communicator& communicator,
-                                   std::size_t bucket_bytes)
-    : executor_(executor), communicator_(communicator) {
+                                   std::size_t bucket_bytes, DeviceAllreduce* on_device)
+    : executor_(executor), communicator_(communicator), on_device_(on_device) {
     const auto& parameters = executor.parameters();
     bucket_of_.assign(parameters.size(), -1);
     // Backward runs the nodes in reverse, so the last parameters' gradients are final first.
@@ -44,10 +44,9 @@ GradientAverager::GradientAverager(TrainingExecutor& executor, Communicator& com
     }
     if (!bucket.parameters.empty()) buckets_.push_back(std::move(bucket));
     for (Bucket& b : buckets_) {
-        std::size_t floats = 0;
         for (std::size_t i : b.parameters)
-            floats += static_cast<std::size_t>(parameters[i].grad.desc.numel());
-        b.sums.resize(floats);
+            b.floats += static_cast<std::size_t>(parameters[i].grad.desc.numel());
+        if (!on_device_) b.sums.resize(b.floats);
         b.waiting = b.parameters.size();
     }
     executor_.set_gradients_ready([this](std::size_t first, std::size_t count) { ready(first, count); });
@@ -61,11 +60,18 @@ void GradientAverager::ready(std::size_t first, std::size_t count) {
         const int b = bucket_of_[i];
         if (b >= 0 && --buckets_[b].waiting == 0) start(buckets_[b]);
     }
-    communicator_.progress();
+    if (!on_device_) communicator_.progress();
     seconds_.during_backward += since(start_time);
 }
 
 void GradientAverager::start(Bucket& bucket) {
+    bucket.started = true;
+    if (on_device_) {
+        views_.clear();
+        for (std::size_t i : bucket.parameters) views_.push_back(executor_.parameters()[i].grad);
+        on_device_->start_mean(views_);
+        return;
+    }
     Device& device = executor_.device();
     float* out = bucket.sums.data();
     for (std::size_t i : bucket.parameters) {
@@ -74,7 +80,6 @@ void GradientAverager::start(Bucket& bucket) {
         out += grad.desc.numel();
     }
     communicator_.start_allreduce_sum(bucket.sums);
-    bucket.started = true;
 }
 
 void GradientAverager::finish() {
@@ -83,6 +88,15 @@ void GradientAverager::finish() {
     // every rank.
     for (Bucket& b : buckets_)
         if (!b.started) start(b);
+    if (on_device_) {
+        on_device_->wait_all();
+        for (Bucket& b : buckets_) {
+            b.waiting = b.parameters.size();
+            b.started = false;
+        }
+        seconds_.exposed += since(start_time);
+        return;
+    }
     communicator_.wait_all();
     Device& device = executor_.device();
     const float scale = 1.0f / static_cast<float>(communicator_.size());
@@ -105,7 +119,7 @@ GradientAverager::Seconds GradientAverager::take_seconds() { return std::exchang
 
 std::size_t GradientAverager::gradient_bytes() const {
     std::size_t bytes = 0;
-    for (const Bucket& b : buckets_) bytes += b.sums.size() * sizeof(float);
+    for (const Bucket& b : buckets_) bytes += b.floats * sizeof(float);
     return bytes;
 }
 

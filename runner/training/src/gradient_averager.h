@@ -2,7 +2,8 @@
 // global batch, every rank holds the mean of all ranks' parameter gradients, so the same
 // optimiser step on every rank keeps the models identical. Learnable parameters are grouped into
 // buckets in the order backward finishes them; a bucket's allreduce starts as soon as its last
-// gradient is written (TrainingExecutor::set_gradients_ready) and runs while backward goes on.
+// gradient is written (TrainingExecutor::set_gradients_ready) and runs while backward goes on:
+// through host memory and the Communicator, or on the device (DeviceAllreduce, NCCL) when given.
 #pragma once
 
 #include <cstddef>
@@ -10,13 +11,17 @@
 
 #include "weft/training.h"
 #include "weft/training/communicator.h"
+#include "weft/training/device_allreduce.h"
 
 namespace weft::training {
 
 class GradientAverager {
 public:
     // Installs itself as `executor`'s gradients-ready hook (removed again by the destructor).
-    GradientAverager(TrainingExecutor& executor, Communicator& communicator, std::size_t bucket_bytes);
+    // `on_device`: the buckets' means are taken there, without host copies (null: through the
+    // host and `communicator`).
+    GradientAverager(TrainingExecutor& executor, Communicator& communicator, std::size_t bucket_bytes,
+                     DeviceAllreduce* on_device = nullptr);
     ~GradientAverager();
     GradientAverager(const GradientAverager&) = delete;
     GradientAverager& operator=(const GradientAverager&) = delete;
@@ -37,7 +42,8 @@ public:
 private:
     struct Bucket {
         std::vector<std::size_t> parameters;  // indices into executor.parameters()
-        std::vector<float> sums;              // the bucket's gradients, end to end
+        std::size_t floats = 0;               // the bucket's gradients' values
+        std::vector<float> sums;              // through the host: the gradients, end to end
         std::size_t waiting = 0;              // parameters whose gradient is not yet final
         bool started = false;
     };
@@ -47,6 +53,8 @@ private:
 
     TrainingExecutor& executor_;
     Communicator& communicator_;
+    DeviceAllreduce* on_device_;
+    std::vector<TensorView> views_;  // a bucket's gradients, handed to on_device_
     std::vector<Bucket> buckets_;
     std::vector<int> bucket_of_;  // per parameter; -1: not learnable, never exchanged
     Seconds seconds_;

@@ -215,13 +215,16 @@ private:
         exec_.emplace(graph_, registry_, weights, compile, head.loss);
         optimizer_.emplace(*exec_, registry_, config_.sgd.optimizer_options());
         if (!communicator_) return;
-        averager_.emplace(*exec_, *communicator_, runtime_.bucket_bytes);
+        if (runtime_.device_allreduce)
+            on_device_ = runtime_.device_allreduce(exec_->device(), *communicator_);
+        averager_.emplace(*exec_, *communicator_, runtime_.bucket_bytes, on_device_.get());
         if (progress())
             fmt::print(stderr,
                        "{} ranks of batch {}; every step averages {:.2f} MB of gradients in {} "
-                       "allreduce{}{}\n",
+                       "allreduce{} ({}){}\n",
                        ranks_, config_.batch / ranks_, double(averager_->gradient_bytes()) / 1e6,
                        averager_->buckets(), averager_->buckets() == 1 ? "" : "s",
+                       on_device_ ? on_device_->description() + ", on the device" : "through the host",
                        rank_group_ ? "; batch norm over the global batch (--sync-bn)" : "");
     }
 
@@ -473,7 +476,8 @@ private:
     std::optional<RankGroup> rank_group_;  // --sync-bn over several ranks; before exec_, which uses it
     std::optional<TrainingExecutor> exec_;
     std::optional<Optimizer> optimizer_;
-    std::optional<GradientAverager> averager_;  // data-parallel runs
+    std::unique_ptr<DeviceAllreduce> on_device_;  // data-parallel on a device with its own exchange
+    std::optional<GradientAverager> averager_;  // data-parallel runs; uses on_device_
     std::optional<report::MetricsCsv> csv_;
     std::optional<report::StepLog> steps_;
     std::vector<report::MetricsCsv::Row> history_;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -17,6 +18,7 @@
 #include "weft/optimizer.h"
 #include "weft/registry.h"
 #include "weft/training/communicator.h"
+#include "weft/training/device_allreduce.h"
 #include "weft/training/model.h"
 
 namespace weft::training {
@@ -113,6 +115,10 @@ struct TrainRuntime {
     // alone. Rank 0 alone writes the run directory; evaluation is shared out and its counts summed.
     Communicator* communicator = nullptr;
     std::size_t bucket_bytes = 256 << 10;  // gradients per allreduce started during backward
+    // Data-parallel: the exchange on the training device (NCCL for GPU ranks), made once the
+    // device exists; empty, or returning null: through the host and `communicator`.
+    using DeviceAllreduceFactory = std::function<std::unique_ptr<DeviceAllreduce>(Device&, Communicator&)>;
+    DeviceAllreduceFactory device_allreduce;
 };
 
 // train() stopped on request: the step in flight was finished and a checkpoint written (inside
