@@ -253,6 +253,18 @@ TEST(BatchNorm, FusedReluEqualsBatchNormThenRelu) {
 
 namespace {
 
+// Two training passes of batch norm agree: outputs, gradients, and the running statistics they
+// leave behind.
+void expect_the_same_training_pass(const weft::testing::BackwardResult& actual,
+                                   const weft::testing::BackwardResult& expected) {
+    EXPECT_TRUE(all_close(actual.outputs[0], expected.outputs[0], 1e-5, 1e-5));
+    EXPECT_TRUE(all_close(actual.grad_inputs[0], expected.grad_inputs[0], 1e-4, 1e-5));
+    for (std::size_t p = 0; p < 4; ++p)
+        EXPECT_TRUE(all_close(actual.grad_params[p], expected.grad_params[p], 1e-4, 1e-5)) << p;
+    for (const char* name : {"running_mean", "running_var"})
+        EXPECT_TRUE(all_close(actual.params.at(name), expected.params.at(name), 1e-5, 1e-6)) << name;
+}
+
 // The direct kernel (chosen by priority) against oneDNN's, forward and backward, training and
 // inference, with and without the fused ReLU, on image and feature shapes.
 TEST(BatchNorm, DirectKernelEqualsOnednn) {
@@ -265,18 +277,10 @@ TEST(BatchNorm, DirectKernelEqualsOnednn) {
             const weft::Tensor x = random_tensor(shape, ++seed, -2.f, 3.f);
             const weft::Tensor dy = random_tensor(shape, ++seed);
             const std::int64_t c = shape[1];
-            weft::WeightMap params{{"weight", random_tensor({c}, ++seed, 0.5f, 1.5f)},
-                                   {"bias", random_tensor({c}, ++seed)},
-                                   {"running_mean", random_tensor({c}, ++seed)},
-                                   {"running_var", random_tensor({c}, ++seed, 0.5f, 2.f)}};
+            const weft::WeightMap params = random_params(c, seed += 4, 0.5f, 2.f);
             const auto direct = run_op_backward("batch_norm", attrs, {x}, {dy}, params, "direct");
             const auto onednn = run_op_backward("batch_norm", attrs, {x}, {dy}, params, "onednn");
-            EXPECT_TRUE(all_close(direct.outputs[0], onednn.outputs[0], 1e-5, 1e-5));
-            EXPECT_TRUE(all_close(direct.grad_inputs[0], onednn.grad_inputs[0], 1e-4, 1e-5));
-            for (std::size_t p = 0; p < 4; ++p)
-                EXPECT_TRUE(all_close(direct.grad_params[p], onednn.grad_params[p], 1e-4, 1e-5)) << p;
-            for (const char* name : {"running_mean", "running_var"})
-                EXPECT_TRUE(all_close(direct.params.at(name), onednn.params.at(name), 1e-5, 1e-6)) << name;
+            expect_the_same_training_pass(direct, onednn);
             const weft::Tensor a = weft::testing::run_op_with_kernel("direct", "batch_norm", attrs, {x}, params).at(0);
             const weft::Tensor b = weft::testing::run_op_with_kernel("onednn", "batch_norm", attrs, {x}, params).at(0);
             EXPECT_TRUE(all_close(a, b, 1e-5, 1e-5));
@@ -289,13 +293,6 @@ TEST(BatchNorm, DirectKernelEqualsOnednn) {
 namespace {
 
 using weft::testing::run_op_backward_sharded;
-
-weft::WeightMap sharded_params(std::int64_t c, std::uint64_t seed) {
-    return {{"weight", random_tensor({c}, seed, 0.5f, 1.5f)},
-            {"bias", random_tensor({c}, seed + 1)},
-            {"running_mean", random_tensor({c}, seed + 2)},
-            {"running_var", random_tensor({c}, seed + 3, 0.5f, 2.f)}};
-}
 
 // --sync-bn: kernels on shards of a batch that sum their statistics through a Collective give
 // the whole batch's outputs, input gradients and running statistics; their own γ and β
@@ -310,15 +307,10 @@ TEST(BatchNorm, StatisticsOverShardsEqualTheWholeBatchs) {
             attrs.set("fused_relu", relu);
             const weft::Tensor x = shifted_input(shape, ++seed);
             const weft::Tensor dy = random_tensor(shape, ++seed);
-            const weft::WeightMap params = sharded_params(shape[1], seed += 4);
+            const weft::WeightMap params = random_params(shape[1], seed += 4, 0.5f, 2.f);
             const auto whole = run_op_backward("batch_norm", attrs, {x}, {dy}, params);
             const auto sharded = run_op_backward_sharded("batch_norm", attrs, {x}, {dy}, shards, params);
-            EXPECT_TRUE(all_close(sharded.outputs[0], whole.outputs[0], 1e-5, 1e-5));
-            EXPECT_TRUE(all_close(sharded.grad_inputs[0], whole.grad_inputs[0], 1e-4, 1e-5));
-            for (std::size_t p = 0; p < 4; ++p)
-                EXPECT_TRUE(all_close(sharded.grad_params[p], whole.grad_params[p], 1e-4, 1e-5)) << p;
-            for (const char* name : {"running_mean", "running_var"})
-                EXPECT_TRUE(all_close(sharded.params.at(name), whole.params.at(name), 1e-5, 1e-6)) << name;
+            expect_the_same_training_pass(sharded, whole);
         }
     }
 }
@@ -329,7 +321,7 @@ TEST(BatchNorm, ShardsWithTheirOwnStatisticsDifferFromTheWholeBatch) {
     const weft::Shape shape{8, 6, 5, 5};
     const weft::Tensor x = shifted_input(shape, 520);
     const weft::Tensor dy = random_tensor(shape, 521);
-    const weft::WeightMap params = sharded_params(6, 522);
+    const weft::WeightMap params = random_params(6, 522, 0.5f, 2.f);
     const auto whole = run_op_backward("batch_norm", {}, {x}, {dy}, params);
     weft::Shape half = shape;
     half[0] = 4;
@@ -351,7 +343,7 @@ TEST(BatchNorm, OneShardThroughTheGroupIsBitForBitTheKernelAlone) {
         attrs.set("fused_relu", relu);
         const weft::Tensor x = shifted_input({4, 5, 6, 6}, 530);
         const weft::Tensor dy = random_tensor(x.shape(), 531);
-        const weft::WeightMap params = sharded_params(5, 532);
+        const weft::WeightMap params = random_params(5, 532, 0.5f, 2.f);
         const auto alone = run_op_backward("batch_norm", attrs, {x}, {dy}, params);
         const auto grouped = run_op_backward_sharded("batch_norm", attrs, {x}, {dy}, 1, params);
         EXPECT_TRUE(all_close(grouped.outputs[0], alone.outputs[0], 0.0, 0.0));

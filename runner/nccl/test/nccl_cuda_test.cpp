@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "guarded_backend.h"
+#include "one_rank.h"
 #include "op_harness.h"
 #include "tiny_training_run.h"
 #include "weft/nccl/nccl_allreduce.h"
@@ -18,22 +19,7 @@ namespace {
 
 using testing::all_close;
 
-// A job of one rank: NCCL's unique id needs no broadcast, the sums are the values.
-class OneRank final : public training::Communicator {
-public:
-    int rank() const override { return 0; }
-    int size() const override { return 1; }
-    std::string description() const override { return "one rank"; }
-    void allreduce_sum(std::span<float>) override {}
-    void allreduce_sum(std::span<double>) override {}
-    void allreduce_max(std::span<double>) override {}
-    void start_allreduce_sum(std::span<float>) override { ++host_sums; }
-    void progress() override {}
-    void wait_all() override {}
-    void broadcast(std::span<std::byte>, int) override {}
-    [[noreturn]] void abort(int status) override { std::_Exit(status); }
-    int host_sums = 0;
-};
+using testing::OneRank;
 
 TEST(NcclCuda, TheMeanOverOneRankGivesBackEveryValue) {
     WEFT_SKIP_WITHOUT_CUDA();

@@ -4,26 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "distributed.h"
+#include "one_rank.h"
 #include "op_harness.h"
 #include "weft/error.h"
 
 namespace weft {
 namespace {
-
-class NoRanks final : public training::Communicator {
-public:
-    int rank() const override { return 0; }
-    int size() const override { return 1; }
-    std::string description() const override { return "none"; }
-    void allreduce_sum(std::span<float>) override {}
-    void allreduce_sum(std::span<double>) override {}
-    void allreduce_max(std::span<double>) override {}
-    void start_allreduce_sum(std::span<float>) override {}
-    void progress() override {}
-    void wait_all() override {}
-    void broadcast(std::span<std::byte>, int) override {}
-    [[noreturn]] void abort(int status) override { std::_Exit(status); }
-};
 
 TEST(NcclLoader, OnlyTheCudaBackendAsksForIt) {
     std::string why_not;
@@ -37,7 +23,7 @@ TEST(NcclLoader, TheLibraryLoadsAndItsRefusalsArriveAsErrors) {
     ASSERT_TRUE(make) << why_not;
     EXPECT_EQ(why_not, "");
     const std::unique_ptr<Device> cpu = testing::build_registry().create_device("cpu", {});
-    NoRanks ranks;
+    testing::OneRank ranks;
     EXPECT_TRUE(testing::throws_error_containing([&] { make(*cpu, ranks); },
                                                  "NCCL: a cuda kernel was given a 'cpu' device"));
 }
