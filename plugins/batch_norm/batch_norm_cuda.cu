@@ -12,6 +12,8 @@
 // coefficients. Nothing is allocated here.
 #include <algorithm>
 #include <cmath>
+#include <span>
+#include <vector>
 
 #include "batch_norm_cuda.h"
 #include "weft/cuda/cuda_check.h"
@@ -199,7 +201,7 @@ template <bool Relu>
 __global__ void dx_kernel(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx, Geometry g,
                           Parameters params, BatchStatistics saved, DxCoefficients coefficients) {
     const std::int64_t planes = g.batch * g.channels;
-    const float count = static_cast<float>(g.batch * g.plane);
+    const float count = static_cast<float>(g.batch * g.plane * g.processes);
     for (std::int64_t p = cuda::first_plane(); p < planes; p += cuda::plane_stride()) {
         const std::int64_t c = p % g.channels;
         const float m = saved.mean[c];
@@ -212,6 +214,62 @@ __global__ void dx_kernel(const float* __restrict__ x, const float* __restrict__
             dx[base + i] = k * (count * gi - sg - (xi - m) * c2);
         }
     }
+}
+
+// Block (c, slice): Σ(x − K) and Σ(x − K)² with K = shift[c], the same on every process.
+__global__ void shifted_statistics_kernel(const float* __restrict__ x, Geometry g, const float* __restrict__ shift,
+                                          double* __restrict__ partials) {
+    const std::int64_t c = blockIdx.x;
+    const double k = shift[c];
+    double sum = 0, squares = 0;
+    for_each_item_of_the_slice(g, c, [&](std::int64_t at) {
+        const double d = static_cast<double>(x[at]) - k;
+        sum += d;
+        squares += d * d;
+    });
+    store_slice_sums(sum, squares, g, c, partials);
+}
+
+// One thread per channel, as finalize_statistics_kernel, from the group's sums `totals`
+// ([channels][2]: Σ(x − K), Σ(x − K)² over every process's batch, K the running mean).
+__global__ void finalize_group_statistics_kernel(Geometry g, Settings settings, const double* __restrict__ totals,
+                                                 Parameters params, BatchStatistics saved,
+                                                 float* __restrict__ scale, float* __restrict__ shift) {
+    const std::int64_t c = cuda::first_index();
+    if (c >= g.channels) return;
+    const std::int64_t count = g.batch * g.plane * g.processes;
+    const double shifted_mean = totals[2 * c] / static_cast<double>(count);
+    const double var = fmax(totals[2 * c + 1] / static_cast<double>(count) - shifted_mean * shifted_mean, 0.0);
+    const float m = static_cast<float>(static_cast<double>(params.running_mean[c]) + shifted_mean);
+    const float inv = static_cast<float>(1.0 / sqrt(var + settings.eps));
+    saved.mean[c] = m;
+    saved.inv_std[c] = inv;
+    const float unbias = count > 1 ? static_cast<float>(count) / static_cast<float>(count - 1) : 1.f;
+    const float keep = settings.momentum, take = 1.f - settings.momentum;
+    params.running_mean[c] = keep * params.running_mean[c] + take * m;
+    params.running_var[c] = keep * params.running_var[c] + take * unbias * static_cast<float>(var);
+    const Affine affine = Affine::of(params.weight[c], params.bias[c], m, inv);
+    scale[c] = affine.scale;
+    shift[c] = affine.shift;
+}
+
+// One thread per channel: dγ, dβ from this process's sums `own`, dx's coefficients from the
+// group's `group` (each [channels][2]: Σ g, Σ g·(x − μ)).
+__global__ void finalize_group_gradients_kernel(Geometry g, const double* __restrict__ own,
+                                                const double* __restrict__ group, Parameters params,
+                                                BatchStatistics saved, Gradients grads, DxCoefficients dx) {
+    const std::int64_t c = cuda::first_index();
+    if (c >= g.channels) return;
+    const float inv = saved.inv_std[c];
+    grads.weight[c] = static_cast<float>(own[2 * c + 1]) * inv;
+    grads.bias[c] = static_cast<float>(own[2 * c]);
+    grads.running_mean[c] = 0.f;
+    grads.running_var[c] = 0.f;
+    const float sg = static_cast<float>(group[2 * c]);
+    const float sgx = static_cast<float>(group[2 * c + 1]) * inv;
+    dx.k[c] = params.weight[c] * inv / static_cast<float>(g.batch * g.plane * g.processes);
+    dx.sum_g[c] = sg;
+    dx.c2[c] = inv * sgx;
 }
 
 unsigned channel_blocks(const Geometry& g) { return static_cast<unsigned>(cuda::ceil_div(g.channels, 128)); }
@@ -282,6 +340,80 @@ void backward(cuda::CudaDevice& device, const Geometry& g, const Settings& setti
     WEFT_CUDA_CHECK_LAUNCH("batch_norm gradient_sums_kernel");
     finalize_gradients_kernel<<<channel_blocks(g), 128, 0, stream>>>(g, w.partials, params, saved, grads, coefficients);
     WEFT_CUDA_CHECK_LAUNCH("batch_norm finalize_gradients_kernel");
+    if (settings.relu)
+        dx_kernel<true><<<cuda::grid_of(planes), cuda::block_of(planes), 0, stream>>>(x, dy, grads.x, g, params, saved,
+                                                                                     coefficients);
+    else
+        dx_kernel<false><<<cuda::grid_of(planes), cuda::block_of(planes), 0, stream>>>(x, dy, grads.x, g, params, saved,
+                                                                                      coefficients);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm dx_kernel");
+}
+
+namespace {
+
+// The slices' partial sums, added per channel in slice order on the host: [channels][2].
+void channel_totals(cuda::CudaDevice& device, const Geometry& g, const double* partials, std::vector<double>& host) {
+    const std::size_t per_slice = 2 * static_cast<std::size_t>(g.channels);
+    host.resize(per_slice * (static_cast<std::size_t>(g.splits) + 1));
+    double* slices = host.data() + per_slice;
+    WEFT_CUDA_CHECK(cudaMemcpyAsync(slices, partials, per_slice * g.splits * sizeof(double), cudaMemcpyDeviceToHost,
+                                    device.stream()));
+    WEFT_CUDA_CHECK(cudaStreamSynchronize(device.stream()));
+    std::fill_n(host.data(), per_slice, 0.0);
+    for (int s = 0; s < g.splits; ++s)
+        for (std::size_t i = 0; i < per_slice; ++i) host[i] += slices[s * per_slice + i];
+}
+
+void to_device(cuda::CudaDevice& device, double* dst, const double* src, std::size_t count) {
+    WEFT_CUDA_CHECK(cudaMemcpyAsync(dst, src, count * sizeof(double), cudaMemcpyHostToDevice, device.stream()));
+    // The host buffer is reused by the next call; the copy must be done with it by then.
+    WEFT_CUDA_CHECK(cudaStreamSynchronize(device.stream()));
+}
+
+}  // namespace
+
+std::size_t exchanged_bytes(const Geometry& g) { return 4 * static_cast<std::size_t>(g.channels) * sizeof(double); }
+
+void training_forward_over_group(cuda::CudaDevice& device, const Geometry& g, const Settings& settings, const float* x,
+                                 float* y, const Parameters& params, const BatchStatistics& saved, void* workspace,
+                                 Collective& group, double* exchanged, std::vector<double>& host) {
+    const Workspace w = layout(g, workspace);
+    const cuda::PlaneGrid block = cuda::plane_block(g.plane);
+    shifted_statistics_kernel<<<slice_grid(g), cuda::block_of(block), 0, device.stream()>>>(
+        x, g, params.running_mean, w.partials);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm shifted_statistics_kernel");
+    channel_totals(device, g, w.partials, host);
+    const std::size_t n = 2 * static_cast<std::size_t>(g.channels);
+    group.sum(std::span<double>(host.data(), n));
+    to_device(device, exchanged, host.data(), n);
+    finalize_group_statistics_kernel<<<channel_blocks(g), 128, 0, device.stream()>>>(g, settings, exchanged, params,
+                                                                                      saved, w.row[0], w.row[1]);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm finalize_group_statistics_kernel");
+    normalize(device, g, settings.relu, x, y, w.row[0], w.row[1]);
+}
+
+void backward_over_group(cuda::CudaDevice& device, const Geometry& g, const Settings& settings, const float* x,
+                         const float* dy, const Parameters& params, const BatchStatistics& saved,
+                         const Gradients& grads, void* workspace, Collective& group, double* exchanged,
+                         std::vector<double>& host) {
+    const Workspace w = layout(g, workspace);
+    const DxCoefficients coefficients{w.row[0], w.row[1], w.row[2]};
+    const dim3 block = cuda::block_of(cuda::plane_block(g.plane));
+    const cuda::PlaneGrid planes = cuda::plane_grid(g.batch * g.channels, g.plane, device);
+    cudaStream_t stream = device.stream();
+    if (settings.relu)
+        gradient_sums_kernel<true><<<slice_grid(g), block, 0, stream>>>(x, dy, g, params, saved, w.partials);
+    else
+        gradient_sums_kernel<false><<<slice_grid(g), block, 0, stream>>>(x, dy, g, params, saved, w.partials);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm gradient_sums_kernel");
+    channel_totals(device, g, w.partials, host);
+    const std::size_t n = 2 * static_cast<std::size_t>(g.channels);
+    std::copy_n(host.data(), n, host.data() + n);  // [own | group's], the second summed over the group
+    group.sum(std::span<double>(host.data() + n, n));
+    to_device(device, exchanged, host.data(), 2 * n);
+    finalize_group_gradients_kernel<<<channel_blocks(g), 128, 0, stream>>>(g, exchanged, exchanged + n, params, saved,
+                                                                            grads, coefficients);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm finalize_group_gradients_kernel");
     if (settings.relu)
         dx_kernel<true><<<cuda::grid_of(planes), cuda::block_of(planes), 0, stream>>>(x, dy, grads.x, g, params, saved,
                                                                                      coefficients);

@@ -3,7 +3,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
+#include "weft/collective.h"
 #include "weft/cuda/cuda_device.h"
 
 namespace weft::batch_norm {
@@ -13,6 +15,7 @@ namespace weft::batch_norm {
 struct Geometry {
     std::int64_t batch = 0, channels = 0, plane = 0;
     int splits = 1;
+    int processes = 1;  // whose batches of this shape the statistics are over (--sync-bn)
 };
 Geometry make_geometry(std::int64_t batch, std::int64_t channels, std::int64_t plane, const cuda::CudaDevice& device);
 
@@ -58,5 +61,21 @@ void training_forward(cuda::CudaDevice& device, const Geometry& g, const Setting
 // ReLU's mask is recomputed from x.
 void backward(cuda::CudaDevice& device, const Geometry& g, const Settings& settings, const float* x, const float* dy,
               const Parameters& params, const BatchStatistics& saved, const Gradients& grads, void* workspace);
+
+// Statistics over a group of processes' batches (--sync-bn): each per-channel sum is brought to
+// the host, summed over `group` and taken back, once in forward and once in backward. g.processes
+// is the group's size. `exchanged` is device memory for 4·channels doubles; `host` is scratch.
+// The forward sums are shifted by the running mean, which every process of the group holds
+// alike, so one exchange gives mean and variance.
+std::size_t exchanged_bytes(const Geometry& g);
+void training_forward_over_group(cuda::CudaDevice& device, const Geometry& g, const Settings& settings, const float* x,
+                                 float* y, const Parameters& params, const BatchStatistics& saved, void* workspace,
+                                 Collective& group, double* exchanged, std::vector<double>& host);
+// dγ and dβ from this process's own sums (training averages them over the processes), dx from
+// the group's.
+void backward_over_group(cuda::CudaDevice& device, const Geometry& g, const Settings& settings, const float* x,
+                         const float* dy, const Parameters& params, const BatchStatistics& saved,
+                         const Gradients& grads, void* workspace, Collective& group, double* exchanged,
+                         std::vector<double>& host);
 
 }  // namespace weft::batch_norm

@@ -19,6 +19,7 @@
 
 namespace {
 
+using weft::testing::all_close;
 using weft::testing::backward_matches;
 using weft::testing::forward_matches;
 using weft::testing::igc_and_odd_activation_shapes;
@@ -104,6 +105,38 @@ TEST(BatchNormCuda, TrainingWithTheFusedReluMatchesTheCpuKernelAwayFromTheKink) 
         const weft::Tensor x = away_from_zero(shape, seed);
         EXPECT_TRUE(backward_matches("batch_norm", settings(true, 0.5), {x}, {dy}, kTraining));
         seed += 10;
+    }
+}
+
+// --sync-bn on the GPU: kernels on shards of a batch (threads, each with a device of its own on
+// the same GPU) that sum their statistics over the group give the whole batch's outputs, dx and
+// running statistics, and γ's and β's gradients that add up to the whole batch's. Both sides
+// sum in double, in other orders and about other shifts (the group's about the running mean),
+// hence kTraining.
+TEST(BatchNormCuda, StatisticsOverShardsEqualTheWholeBatchs) {
+    WEFT_SKIP_WITHOUT_CUDA();
+    int seed = 300;
+    for (const auto& [shape, shards] : std::vector<std::pair<weft::Shape, int>>{
+             {{8, 6, 5, 5}, 2}, {{16, 32, 8, 8}, 4}, {{6, 10}, 3}}) {
+        for (bool relu : {false, true}) {
+            SCOPED_TRACE(weft::shape_str(shape) + " in " + std::to_string(shards) + (relu ? " relu" : ""));
+            const weft::Tensor x = relu ? away_from_zero(shape, seed) : random_tensor(shape, seed, -2.f, 3.f);
+            const weft::Tensor dy = random_tensor(shape, seed + 1);
+            const weft::WeightMap params = random_parameters(shape[1], seed + 2);
+            seed += 10;
+            const auto whole = weft::testing::run_op_backward("batch_norm", settings(relu), {x}, {dy}, params, {},
+                                                              1, "cuda");
+            const auto sharded = weft::testing::run_op_backward_sharded("batch_norm", settings(relu), {x}, {dy},
+                                                                        shards, params, {}, "cuda");
+            EXPECT_TRUE(all_close(sharded.outputs[0], whole.outputs[0], kTraining.rtol, kTraining.atol));
+            EXPECT_TRUE(all_close(sharded.grad_inputs[0], whole.grad_inputs[0], kTraining.rtol, kTraining.atol));
+            for (std::size_t p = 0; p < 2; ++p)
+                EXPECT_TRUE(all_close(sharded.grad_params[p], whole.grad_params[p], kTraining.rtol, kTraining.atol))
+                    << p;
+            for (const char* name : {"running_mean", "running_var"})
+                EXPECT_TRUE(all_close(sharded.params.at(name), whole.params.at(name), kTraining.rtol, kTraining.atol))
+                    << name;
+        }
     }
 }
 

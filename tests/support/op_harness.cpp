@@ -28,8 +28,10 @@ BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, c
 
 BackwardResult run_op_backward_sharded(const std::string& op, const Attributes& attrs,
                                        const std::vector<Tensor>& inputs,
-                                       const std::vector<Tensor>& grad_outputs, int shards, const WeightMap& params, const std::string& kernel) {
-    return run_op_backward_sharded(build_plugins(), OpCall{op, attrs, inputs, params, "cpu", kernel, 1},
+                                       const std::vector<Tensor>& grad_outputs, int shards,
+                                       const WeightMap& params, const std::string& kernel,
+                                       const std::string& backend) {
+    return run_op_backward_sharded(build_plugins(), OpCall{op, attrs, inputs, params, backend, kernel, 1},
                                    grad_outputs, shards);
 }
 

@@ -48,7 +48,9 @@ BackwardResult run_op_backward(const std::string& op, const Attributes& attrs, c
 // `shards` kernels that compute batch statistics together (as ranks with --sync-bn do).
 BackwardResult run_op_backward_sharded(const std::string& op, const Attributes& attrs,
                                        const std::vector<Tensor>& inputs,
-                                       const std::vector<Tensor>& grad_outputs, int shards, const WeightMap& params = {}, const std::string& kernel = {});
+                                       const std::vector<Tensor>& grad_outputs, int shards,
+                                       const WeightMap& params = {}, const std::string& kernel = {},
+                                       const std::string& backend = "cpu");
 
 // run_op_forward of the testing library on this build's plugins: one inference forward pass
 // straight through the kernel, in place over the input the schema may overwrite or not.
