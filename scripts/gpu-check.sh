@@ -43,7 +43,7 @@ fi
 # Libraries never carried: the C library's family (every Linux has its own) and CUDA's (the GPU
 # machine's driver and PyTorch's wheels provide them, in the versions that match the driver).
 never_carried='^(linux-vdso|ld-linux-x86-64|libc|libm|libmvec|libpthread|libdl|librt|libresolv|libutil)\.so'
-never_carried+='|^lib(cuda|cudart|cublas|cublasLt|cudnn[a-z_]*|nvrtc|nvJitLink)\.so'
+never_carried+='|^lib(cuda|cudart|cublas|cublasLt|cudnn[a-z_]*|nvrtc|nvJitLink|nccl)\.so'
 
 say() { printf 'gpu-check: %s\n' "$*" >&2; }
 die() { say "$*"; exit 2; }
