@@ -97,20 +97,15 @@ __device__ inline double2 slice_totals(const double* partials, const Geometry& g
     return total;
 }
 
-// One thread per channel: the batch mean and variance from the slices' sums; saved statistics,
-// running statistics, and the affine map y = x·scale + shift for the normalisation pass.
-__global__ void finalize_statistics_kernel(const float* __restrict__ x, Geometry g, Settings settings,
-                                           const double* __restrict__ partials, Parameters params,
-                                           BatchStatistics saved, float* __restrict__ scale,
-                                           float* __restrict__ shift) {
-    const std::int64_t c = cuda::first_index();
-    if (c >= g.channels) return;
-    const double2 sums = slice_totals(partials, g, c);
-    const double sum = sums.x, squares = sums.y;
-    const std::int64_t count = g.batch * g.plane;
-    const double shifted_mean = sum / static_cast<double>(count);
-    const double var = fmax(squares / static_cast<double>(count) - shifted_mean * shifted_mean, 0.0);
-    const float m = static_cast<float>(static_cast<double>(x[c * g.plane]) + shifted_mean);
+// Channel c's batch mean and variance from Σ(x − k) and Σ(x − k)² over `count` items: the saved
+// statistics, the running statistics, and the affine map y = x·scale + shift for the
+// normalisation pass.
+__device__ inline void keep_statistics(std::int64_t c, double2 shifted_sums, std::int64_t count, double k,
+                                       const Settings& settings, const Parameters& params,
+                                       const BatchStatistics& saved, float* scale, float* shift) {
+    const double shifted_mean = shifted_sums.x / static_cast<double>(count);
+    const double var = fmax(shifted_sums.y / static_cast<double>(count) - shifted_mean * shifted_mean, 0.0);
+    const float m = static_cast<float>(k + shifted_mean);
     const float inv = static_cast<float>(1.0 / sqrt(var + settings.eps));
     saved.mean[c] = m;
     saved.inv_std[c] = inv;
@@ -121,6 +116,17 @@ __global__ void finalize_statistics_kernel(const float* __restrict__ x, Geometry
     const Affine affine = Affine::of(params.weight[c], params.bias[c], m, inv);
     scale[c] = affine.scale;
     shift[c] = affine.shift;
+}
+
+// One thread per channel: keep_statistics from the slices' sums, shifted by the channel's first item.
+__global__ void finalize_statistics_kernel(const float* __restrict__ x, Geometry g, Settings settings,
+                                           const double* __restrict__ partials, Parameters params,
+                                           BatchStatistics saved, float* __restrict__ scale,
+                                           float* __restrict__ shift) {
+    const std::int64_t c = cuda::first_index();
+    if (c >= g.channels) return;
+    keep_statistics(c, slice_totals(partials, g, c), g.batch * g.plane, static_cast<double>(x[c * g.plane]),
+                    settings, params, saved, scale, shift);
 }
 
 // One thread per channel: the affine map of inference, from the running statistics.
@@ -180,21 +186,28 @@ struct DxCoefficients {
     float* c2;
 };
 
+// Channel c's dγ and dβ from `own` (Σ g, Σ g·(x − μ) over this process's batch) and dx's
+// coefficients from `all` (the same over the `count` items the statistics are over).
+__device__ inline void keep_gradients(std::int64_t c, double2 own, double2 all, std::int64_t count,
+                                      const Parameters& params, const BatchStatistics& saved,
+                                      const Gradients& grads, const DxCoefficients& dx) {
+    const float inv = saved.inv_std[c];
+    grads.weight[c] = static_cast<float>(own.y) * inv;
+    grads.bias[c] = static_cast<float>(own.x);
+    grads.running_mean[c] = 0.f;
+    grads.running_var[c] = 0.f;
+    const float sgx = static_cast<float>(all.y) * inv;
+    dx.k[c] = params.weight[c] * inv / static_cast<float>(count);
+    dx.sum_g[c] = static_cast<float>(all.x);
+    dx.c2[c] = inv * sgx;
+}
+
 __global__ void finalize_gradients_kernel(Geometry g, const double* __restrict__ partials, Parameters params,
                                           BatchStatistics saved, Gradients grads, DxCoefficients dx) {
     const std::int64_t c = cuda::first_index();
     if (c >= g.channels) return;
     const double2 sums = slice_totals(partials, g, c);  // Σ g, Σ g·(x − μ)
-    const float inv = saved.inv_std[c];
-    const float sg = static_cast<float>(sums.x);
-    const float sgx = static_cast<float>(sums.y) * inv;
-    grads.weight[c] = sgx;
-    grads.bias[c] = sg;
-    grads.running_mean[c] = 0.f;
-    grads.running_var[c] = 0.f;
-    dx.k[c] = params.weight[c] * inv / static_cast<float>(g.batch * g.plane);
-    dx.sum_g[c] = sg;
-    dx.c2[c] = inv * sgx;
+    keep_gradients(c, sums, sums, g.batch * g.plane, params, saved, grads, dx);
 }
 
 template <bool Relu>
@@ -237,20 +250,8 @@ __global__ void finalize_group_statistics_kernel(Geometry g, Settings settings, 
                                                  float* __restrict__ scale, float* __restrict__ shift) {
     const std::int64_t c = cuda::first_index();
     if (c >= g.channels) return;
-    const std::int64_t count = g.batch * g.plane * g.processes;
-    const double shifted_mean = totals[2 * c] / static_cast<double>(count);
-    const double var = fmax(totals[2 * c + 1] / static_cast<double>(count) - shifted_mean * shifted_mean, 0.0);
-    const float m = static_cast<float>(static_cast<double>(params.running_mean[c]) + shifted_mean);
-    const float inv = static_cast<float>(1.0 / sqrt(var + settings.eps));
-    saved.mean[c] = m;
-    saved.inv_std[c] = inv;
-    const float unbias = count > 1 ? static_cast<float>(count) / static_cast<float>(count - 1) : 1.f;
-    const float keep = settings.momentum, take = 1.f - settings.momentum;
-    params.running_mean[c] = keep * params.running_mean[c] + take * m;
-    params.running_var[c] = keep * params.running_var[c] + take * unbias * static_cast<float>(var);
-    const Affine affine = Affine::of(params.weight[c], params.bias[c], m, inv);
-    scale[c] = affine.scale;
-    shift[c] = affine.shift;
+    keep_statistics(c, double2{totals[2 * c], totals[2 * c + 1]}, g.batch * g.plane * g.processes,
+                    static_cast<double>(params.running_mean[c]), settings, params, saved, scale, shift);
 }
 
 // One thread per channel: dγ, dβ from this process's sums `own`, dx's coefficients from the
@@ -260,16 +261,8 @@ __global__ void finalize_group_gradients_kernel(Geometry g, const double* __rest
                                                 BatchStatistics saved, Gradients grads, DxCoefficients dx) {
     const std::int64_t c = cuda::first_index();
     if (c >= g.channels) return;
-    const float inv = saved.inv_std[c];
-    grads.weight[c] = static_cast<float>(own[2 * c + 1]) * inv;
-    grads.bias[c] = static_cast<float>(own[2 * c]);
-    grads.running_mean[c] = 0.f;
-    grads.running_var[c] = 0.f;
-    const float sg = static_cast<float>(group[2 * c]);
-    const float sgx = static_cast<float>(group[2 * c + 1]) * inv;
-    dx.k[c] = params.weight[c] * inv / static_cast<float>(g.batch * g.plane * g.processes);
-    dx.sum_g[c] = sg;
-    dx.c2[c] = inv * sgx;
+    keep_gradients(c, double2{own[2 * c], own[2 * c + 1]}, double2{group[2 * c], group[2 * c + 1]},
+                   g.batch * g.plane * g.processes, params, saved, grads, dx);
 }
 
 unsigned channel_blocks(const Geometry& g) { return static_cast<unsigned>(cuda::ceil_div(g.channels, 128)); }
@@ -287,6 +280,29 @@ void normalize(cuda::CudaDevice& device, const Geometry& g, bool relu, const flo
     else
         normalize_kernel<false><<<cuda::grid_of(grid), cuda::block_of(grid), 0, device.stream()>>>(x, y, g, scale, shift);
     WEFT_CUDA_CHECK_LAUNCH("batch_norm normalize_kernel");
+}
+
+// Backward's two passes over the items: the slices' Σ g and Σ g·(x − μ), then dx.
+void gradient_sums(cuda::CudaDevice& device, const Geometry& g, bool relu, const float* x, const float* dy,
+                   const Parameters& params, const BatchStatistics& saved, double* partials) {
+    const dim3 block = cuda::block_of(cuda::plane_block(g.plane));
+    if (relu)
+        gradient_sums_kernel<true><<<slice_grid(g), block, 0, device.stream()>>>(x, dy, g, params, saved, partials);
+    else
+        gradient_sums_kernel<false><<<slice_grid(g), block, 0, device.stream()>>>(x, dy, g, params, saved, partials);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm gradient_sums_kernel");
+}
+
+void input_gradient(cuda::CudaDevice& device, const Geometry& g, bool relu, const float* x, const float* dy,
+                    const Parameters& params, const BatchStatistics& saved, float* dx,
+                    const DxCoefficients& coefficients) {
+    const cuda::PlaneGrid planes = cuda::plane_grid(g.batch * g.channels, g.plane, device);
+    const dim3 grid = cuda::grid_of(planes), block = cuda::block_of(planes);
+    if (relu)
+        dx_kernel<true><<<grid, block, 0, device.stream()>>>(x, dy, dx, g, params, saved, coefficients);
+    else
+        dx_kernel<false><<<grid, block, 0, device.stream()>>>(x, dy, dx, g, params, saved, coefficients);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm dx_kernel");
 }
 
 }  // namespace
@@ -330,23 +346,11 @@ void backward(cuda::CudaDevice& device, const Geometry& g, const Settings& setti
               const Parameters& params, const BatchStatistics& saved, const Gradients& grads, void* workspace) {
     const Workspace w = layout(g, workspace);
     const DxCoefficients coefficients{w.row[0], w.row[1], w.row[2]};
-    const dim3 block = cuda::block_of(cuda::plane_block(g.plane));
-    const cuda::PlaneGrid planes = cuda::plane_grid(g.batch * g.channels, g.plane, device);
     cudaStream_t stream = device.stream();
-    if (settings.relu)
-        gradient_sums_kernel<true><<<slice_grid(g), block, 0, stream>>>(x, dy, g, params, saved, w.partials);
-    else
-        gradient_sums_kernel<false><<<slice_grid(g), block, 0, stream>>>(x, dy, g, params, saved, w.partials);
-    WEFT_CUDA_CHECK_LAUNCH("batch_norm gradient_sums_kernel");
+    gradient_sums(device, g, settings.relu, x, dy, params, saved, w.partials);
     finalize_gradients_kernel<<<channel_blocks(g), 128, 0, stream>>>(g, w.partials, params, saved, grads, coefficients);
     WEFT_CUDA_CHECK_LAUNCH("batch_norm finalize_gradients_kernel");
-    if (settings.relu)
-        dx_kernel<true><<<cuda::grid_of(planes), cuda::block_of(planes), 0, stream>>>(x, dy, grads.x, g, params, saved,
-                                                                                     coefficients);
-    else
-        dx_kernel<false><<<cuda::grid_of(planes), cuda::block_of(planes), 0, stream>>>(x, dy, grads.x, g, params, saved,
-                                                                                      coefficients);
-    WEFT_CUDA_CHECK_LAUNCH("batch_norm dx_kernel");
+    input_gradient(device, g, settings.relu, x, dy, params, saved, grads.x, coefficients);
 }
 
 namespace {
@@ -398,14 +402,8 @@ void backward_over_group(cuda::CudaDevice& device, const Geometry& g, const Sett
                          std::vector<double>& host) {
     const Workspace w = layout(g, workspace);
     const DxCoefficients coefficients{w.row[0], w.row[1], w.row[2]};
-    const dim3 block = cuda::block_of(cuda::plane_block(g.plane));
-    const cuda::PlaneGrid planes = cuda::plane_grid(g.batch * g.channels, g.plane, device);
     cudaStream_t stream = device.stream();
-    if (settings.relu)
-        gradient_sums_kernel<true><<<slice_grid(g), block, 0, stream>>>(x, dy, g, params, saved, w.partials);
-    else
-        gradient_sums_kernel<false><<<slice_grid(g), block, 0, stream>>>(x, dy, g, params, saved, w.partials);
-    WEFT_CUDA_CHECK_LAUNCH("batch_norm gradient_sums_kernel");
+    gradient_sums(device, g, settings.relu, x, dy, params, saved, w.partials);
     channel_totals(device, g, w.partials, host);
     const std::size_t n = 2 * static_cast<std::size_t>(g.channels);
     std::copy_n(host.data(), n, host.data() + n);  // [own | group's], the second summed over the group
@@ -414,13 +412,7 @@ void backward_over_group(cuda::CudaDevice& device, const Geometry& g, const Sett
     finalize_group_gradients_kernel<<<channel_blocks(g), 128, 0, stream>>>(g, exchanged, exchanged + n, params, saved,
                                                                             grads, coefficients);
     WEFT_CUDA_CHECK_LAUNCH("batch_norm finalize_group_gradients_kernel");
-    if (settings.relu)
-        dx_kernel<true><<<cuda::grid_of(planes), cuda::block_of(planes), 0, stream>>>(x, dy, grads.x, g, params, saved,
-                                                                                     coefficients);
-    else
-        dx_kernel<false><<<cuda::grid_of(planes), cuda::block_of(planes), 0, stream>>>(x, dy, grads.x, g, params, saved,
-                                                                                      coefficients);
-    WEFT_CUDA_CHECK_LAUNCH("batch_norm dx_kernel");
+    input_gradient(device, g, settings.relu, x, dy, params, saved, grads.x, coefficients);
 }
 
 }  // namespace weft::batch_norm
