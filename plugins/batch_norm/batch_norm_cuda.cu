@@ -74,10 +74,13 @@ __device__ void store_slice_sums(double first, double second, const Geometry& g,
     }
 }
 
-// Block (c, slice): Σ(x − K) and Σ(x − K)² over its slice of channel c, K = x[0, c, 0].
-__global__ void statistics_kernel(const float* __restrict__ x, Geometry g, double* __restrict__ partials) {
+// Block (c, slice): Σ(x − K) and Σ(x − K)² over its slice of channel c, K = shifts[c·stride]:
+// the channel's first item x[0, c, 0] (shifts = x, stride = plane) for the kernel's own batch,
+// the running mean (stride 1), the same on every process, for a group's.
+__global__ void statistics_kernel(const float* __restrict__ x, Geometry g, const float* __restrict__ shifts,
+                                  std::int64_t stride, double* __restrict__ partials) {
     const std::int64_t c = blockIdx.x;
-    const double shift = x[c * g.plane];
+    const double shift = shifts[c * stride];
     double sum = 0, squares = 0;
     for_each_item_of_the_slice(g, c, [&](std::int64_t at) {
         const double d = static_cast<double>(x[at]) - shift;
@@ -229,20 +232,6 @@ __global__ void dx_kernel(const float* __restrict__ x, const float* __restrict__
     }
 }
 
-// Block (c, slice): Σ(x − K) and Σ(x − K)² with K = shift[c], the same on every process.
-__global__ void shifted_statistics_kernel(const float* __restrict__ x, Geometry g, const float* __restrict__ shift,
-                                          double* __restrict__ partials) {
-    const std::int64_t c = blockIdx.x;
-    const double k = shift[c];
-    double sum = 0, squares = 0;
-    for_each_item_of_the_slice(g, c, [&](std::int64_t at) {
-        const double d = static_cast<double>(x[at]) - k;
-        sum += d;
-        squares += d * d;
-    });
-    store_slice_sums(sum, squares, g, c, partials);
-}
-
 // One thread per channel, as finalize_statistics_kernel, from the group's sums `totals`
 // ([channels][2]: Σ(x − K), Σ(x − K)² over every process's batch, K the running mean).
 __global__ void finalize_group_statistics_kernel(Geometry g, Settings settings, const double* __restrict__ totals,
@@ -334,7 +323,7 @@ void training_forward(cuda::CudaDevice& device, const Geometry& g, const Setting
                       const Parameters& params, const BatchStatistics& saved, void* workspace) {
     const Workspace w = layout(g, workspace);
     const cuda::PlaneGrid block = cuda::plane_block(g.plane);
-    statistics_kernel<<<slice_grid(g), cuda::block_of(block), 0, device.stream()>>>(x, g, w.partials);
+    statistics_kernel<<<slice_grid(g), cuda::block_of(block), 0, device.stream()>>>(x, g, x, g.plane, w.partials);
     WEFT_CUDA_CHECK_LAUNCH("batch_norm statistics_kernel");
     finalize_statistics_kernel<<<channel_blocks(g), 128, 0, device.stream()>>>(x, g, settings, w.partials, params,
                                                                                 saved, w.row[0], w.row[1]);
@@ -383,9 +372,9 @@ void training_forward_over_group(cuda::CudaDevice& device, const Geometry& g, co
                                  Collective& group, double* exchanged, std::vector<double>& host) {
     const Workspace w = layout(g, workspace);
     const cuda::PlaneGrid block = cuda::plane_block(g.plane);
-    shifted_statistics_kernel<<<slice_grid(g), cuda::block_of(block), 0, device.stream()>>>(
-        x, g, params.running_mean, w.partials);
-    WEFT_CUDA_CHECK_LAUNCH("batch_norm shifted_statistics_kernel");
+    statistics_kernel<<<slice_grid(g), cuda::block_of(block), 0, device.stream()>>>(x, g, params.running_mean, 1,
+                                                                                     w.partials);
+    WEFT_CUDA_CHECK_LAUNCH("batch_norm statistics_kernel");
     channel_totals(device, g, w.partials, host);
     const std::size_t n = 2 * static_cast<std::size_t>(g.channels);
     group.sum(std::span<double>(host.data(), n));
