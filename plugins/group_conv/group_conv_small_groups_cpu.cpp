@@ -149,7 +149,10 @@ public:
         }
         // The tiles read a padded copy of each (image, group)'s input (see Tile), made by pad_.
         pad_ = isa == Isa::avx512 ? weft::small_groups::avx512_pad() : weft::small_groups::avx2_pad();
-        if (pad_ == nullptr) blocks_.clear(), data_blocks_.clear();
+        if (pad_ == nullptr) {  // no vector ISA: the portable loop
+            blocks_.clear();
+            data_blocks_.clear();
+        }
         tiles_geometry_ = tiles_geometry(geometry_, blocks_);
         data_tiles_geometry_ = tiles_geometry(data_geometry_, data_blocks_);
         const auto floats = [](const Geometry& p) { return p.in_per_group * p.height * p.width; };
@@ -236,9 +239,7 @@ private:
     // (empty) geometry where the portable loop runs.
     static Geometry tiles_geometry(const Geometry& g, const std::vector<TileKernel>& blocks) {
         if (blocks.empty()) return Geometry{};
-        int lanes = 1;
-        for (const TileKernel& block : blocks) lanes = std::max(lanes, block.lanes);
-        return weft::small_groups::padded_geometry(g, g.out_height, lanes);
+        return weft::small_groups::padded_geometry(g, g.out_height, blocks);
     }
 
     // Eq. 1 over the batch, one (image, group) per task, handed out one at a time: a thread the

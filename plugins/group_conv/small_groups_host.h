@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "group_conv_small_groups.h"
 #include "weft/convolution.h"
@@ -66,10 +67,13 @@ inline void convolve_group_portable(const Geometry& g, const float* input, const
     }
 }
 
-// The geometry tiles of `lanes` columns run on over a padded copy of the input rows that
-// `out_rows` output rows read: padding 0, zero rows and columns written out, each row wide enough
-// that no vector load leaves it and a whole number of vectors long (for the copy's stores).
-inline Geometry padded_geometry(const Geometry& g, std::int64_t out_rows, int lanes) {
+// The geometry `tiles` run on over a padded copy of the input rows that `out_rows` output rows
+// read: padding 0, zero rows and columns written out, each row wide enough that no vector load of
+// the widest tile leaves it and a whole number of its vectors long (for the copy's stores).
+inline Geometry padded_geometry(const Geometry& g, std::int64_t out_rows,
+                                const std::vector<TileKernel>& tiles) {
+    int lanes = 1;
+    for (const TileKernel& tile : tiles) lanes = std::max(lanes, tile.lanes);
     const std::int64_t last_vector = (g.out_width - 1) / lanes * lanes;  // the last tile's first column
     Geometry p = g;
     p.padding_h = p.padding_w = 0;

@@ -87,7 +87,9 @@ public:
         band_stride_ = band_rows_ * primary_.out_width;
         primary_.out_channel_stride = band_stride_;
         band_floats_ = (primary_.out_channels * band_stride_ + 15) / 16 * 16;  // 64-byte steps
-        if (!blocks_.empty()) plan_padded_input();
+        // The tiles read a copy of each group's input rows that a band needs, with the zero
+        // padding written out (see Tile).
+        if (!blocks_.empty()) padded_ = weft::small_groups::padded_geometry(primary_, band_rows_, blocks_);
         const std::int64_t padded_floats = padded_.in_per_group * padded_.height * padded_.width;
         scratch_floats_ = band_floats_ + (padded_floats + 15) / 16 * 16;
         for (const std::int64_t c : secondary_input) source_offset_.push_back(c * band_stride_);
@@ -183,14 +185,6 @@ private:
             done += block;
         }
         return blocks;
-    }
-
-    // The tiles read a copy of each group's input rows that a band needs, with the zero padding
-    // written out (see Tile): the geometry of that copy.
-    void plan_padded_input() {
-        int lanes = 1;
-        for (const TileKernel& block : blocks_) lanes = std::max(lanes, block.lanes);
-        padded_ = weft::small_groups::padded_geometry(primary_, band_rows_, lanes);
     }
 
     // The primary's output rows [first_row, first_row + rows) of one image into `band`.
