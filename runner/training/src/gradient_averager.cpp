@@ -88,15 +88,18 @@ void GradientAverager::finish() {
     // every rank.
     for (Bucket& b : buckets_)
         if (!b.started) start(b);
-    if (on_device_) {
-        on_device_->wait_all();
-        for (Bucket& b : buckets_) {
-            b.waiting = b.parameters.size();
-            b.started = false;
-        }
-        seconds_.exposed += since(start_time);
-        return;
+    if (on_device_)
+        on_device_->wait_all();  // the means are written in place
+    else
+        write_back_means();
+    for (Bucket& b : buckets_) {
+        b.waiting = b.parameters.size();
+        b.started = false;
     }
+    seconds_.exposed += since(start_time);
+}
+
+void GradientAverager::write_back_means() {
     communicator_.wait_all();
     Device& device = executor_.device();
     const float scale = 1.0f / static_cast<float>(communicator_.size());
@@ -108,11 +111,8 @@ void GradientAverager::finish() {
             device.copy_from_host(grad.data, in, grad.desc.bytes());
             in += grad.desc.numel();
         }
-        b.waiting = b.parameters.size();
-        b.started = false;
     }
     device.synchronize();
-    seconds_.exposed += since(start_time);
 }
 
 GradientAverager::Seconds GradientAverager::take_seconds() { return std::exchange(seconds_, Seconds{}); }

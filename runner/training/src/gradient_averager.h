@@ -50,6 +50,8 @@ private:
 
     void ready(std::size_t first, std::size_t count);
     void start(Bucket& bucket);
+    // Through the host: waits for every bucket's sum and copies the means into the gradients.
+    void write_back_means();
 
     TrainingExecutor& executor_;
     Communicator& communicator_;
