@@ -104,8 +104,7 @@ public:
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (threads_ > 1)
             for (std::int64_t c = 0; c < channels_; ++c) {
                 const GradientSums sums = gradient_sums(b, c);
-                b.dgamma[c] = static_cast<float>(sums.g_x) * b.inv_std()[c];
-                b.dbeta[c] = static_cast<float>(sums.g);
+                parameter_gradients(b, c, sums);
                 input_gradient(b, c, sums);
             }
         }
@@ -255,6 +254,12 @@ private:
         return sums;
     }
 
+    // dγ = Σ g·x̂ and dβ = Σ g from this process's own sums.
+    void parameter_gradients(const Backward& b, std::int64_t c, const GradientSums& own) const {
+        b.dgamma[c] = static_cast<float>(own.g_x) * b.inv_std()[c];
+        b.dbeta[c] = static_cast<float>(own.g);
+    }
+
     // dx from the channel's sums over every image its statistics came from.
     void input_gradient(const Backward& b, std::int64_t c, const GradientSums& sums) const {
         const float m = b.mean()[c], inv = b.inv_std()[c];
@@ -287,8 +292,7 @@ private:
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (threads_ > 1)
         for (std::int64_t c = 0; c < channels_; ++c) {
             const GradientSums own = gradient_sums(b, c);
-            b.dgamma[c] = static_cast<float>(own.g_x) * b.inv_std()[c];
-            b.dbeta[c] = static_cast<float>(own.g);
+            parameter_gradients(b, c, own);
             sums[c] = own.g;
             sums[channels_ + c] = own.g_x;
         }
