@@ -19,7 +19,8 @@
 #include <fmt/format.h>
 
 #include "group_conv_small_groups.h"
-#include "igc_block_vector.h"
+#include "pointwise_band.h"
+#include "pointwise_portable.h"
 #include "small_groups_host.h"
 #include "small_groups_isa_choice.h"
 #include "weft/convolution.h"
@@ -31,8 +32,8 @@
 
 namespace {
 
-using weft::igc_block::SecondaryBand;
-using weft::igc_block::SecondaryFunction;
+using weft::pointwise::Band;
+using weft::pointwise::BandFunction;
 using weft::small_groups::Geometry;
 using weft::small_groups::Isa;
 using weft::small_groups::PadFunction;
@@ -46,24 +47,6 @@ constexpr std::int64_t kBandPixels = 128;
 std::string declines(const weft::KernelConfig& config) {
     if (config.training) return "igc_block is an inference-only fusion (training runs the block's own nodes)";
     return {};
-}
-
-// Portable secondary over one band: the same sums as the vector paths, in the same order per
-// output (input channels ascending), one pixel at a time.
-void secondary_portable(const SecondaryBand& b) {
-    for (std::int64_t group = 0; group < b.groups; ++group) {
-        for (std::int64_t o = 0; o < b.out_per_group; ++o) {
-            const std::int64_t q = group * b.out_per_group + o;
-            const float* w = b.weight + q * b.in_per_group;
-            float* y = b.output + b.destination[q] * b.out_plane;
-            for (std::int64_t p = 0; p < b.pixels; ++p) {
-                float sum = b.bias ? b.bias[q] : 0.f;
-                for (std::int64_t j = 0; j < b.in_per_group; ++j)
-                    sum += w[j] * b.band[b.source_offset[group * b.in_per_group + j] + p];
-                y[p] = b.relu ? std::max(sum, 0.f) : sum;
-            }
-        }
-    }
 }
 
 class IgcBlockCpu final : public weft::Kernel {
@@ -120,7 +103,7 @@ public:
             const float* x = input + n * primary_.in_channels * primary_.height * primary_.width;
             primary(x, primary_weight, primary_bias, band, padded, first_row, rows);
             const std::int64_t out_plane = primary_.out_height * primary_.out_width;
-            const SecondaryBand b{band,
+            const Band b{band,
                                   source_offset_.data(),
                                   secondary_weight,
                                   secondary_bias,
@@ -145,12 +128,12 @@ private:
             one_row.out_height = 1;
             single_rows_ = tiles(one_row, isa);
             secondary_ =
-                isa == Isa::avx512 ? weft::igc_block::avx512_secondary() : weft::igc_block::avx2_secondary();
+                isa == Isa::avx512 ? weft::pointwise::avx512_band() : weft::pointwise::avx2_band();
             pad_ = isa == Isa::avx512 ? weft::small_groups::avx512_pad() : weft::small_groups::avx2_pad();
         }
         if (blocks_.empty() || single_rows_.empty() || secondary_ == nullptr || pad_ == nullptr) {
             blocks_.clear(), single_rows_.clear();
-            secondary_ = &secondary_portable;
+            secondary_ = &weft::pointwise::forward_band_portable;
             band_rows_ = primary_.out_height;  // convolve_group_portable computes whole planes
             bands_ = 1;
             return;
@@ -237,7 +220,7 @@ private:
     std::vector<std::int64_t> output_channel_;  // secondary output q -> block output channel
     std::vector<std::int64_t> source_offset_;   // secondary input i -> its plane's offset in a band
     std::vector<TileKernel> blocks_, single_rows_;  // empty: the portable loops
-    SecondaryFunction secondary_ = nullptr;
+    BandFunction secondary_ = nullptr;
     PadFunction pad_ = nullptr;
     std::int64_t band_rows_ = 1, bands_ = 1, band_stride_ = 0;
     std::int64_t band_floats_ = 0, scratch_floats_ = 0;  // per thread: the band, then the padded input

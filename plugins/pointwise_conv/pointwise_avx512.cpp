@@ -1,0 +1,51 @@
+// AVX-512 1x1 group convolution over a band (pointwise_band.h). Forward: 8 output channels x 3
+// vectors of 16 pixels in 24 of the 32 zmm registers, the rest for three input vectors and a
+// broadcast weight. Weight gradient: 4 x 6 weights' sums in registers. The host calls these only
+// after checking the CPU.
+#include <cstdint>
+
+#include "pointwise_band.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+// Everything below is compiled for AVX-512; no function defined before this line (nor any std::
+// template) carries these instructions.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512vl,avx2,fma")
+// GCC 12's AVX-512 headers trip their own -Wmaybe-uninitialized (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include "small_groups_vec_avx512.h"
+
+namespace weft::pointwise {
+namespace {
+using Zmm = weft::small_groups::Zmm;
+}  // namespace
+}  // namespace weft::pointwise
+
+#include "pointwise_band_body.h"
+
+namespace weft::pointwise {
+
+BandFunction avx512_band() { return &forward_band<Zmm, 8, 3>; }
+WeightGradFunction avx512_weight_grad() { return &weight_grad_band<Zmm, 4, 6>; }
+
+}  // namespace weft::pointwise
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+#else  // not x86-64: no AVX-512 path
+
+namespace weft::pointwise {
+BandFunction avx512_band() { return nullptr; }
+WeightGradFunction avx512_weight_grad() { return nullptr; }
+}  // namespace weft::pointwise
+
+#endif
