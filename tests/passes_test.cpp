@@ -95,9 +95,10 @@ TEST(Passes, SelectionAcceptsNamesAndExclusionsAndRejectsUnknownOnes) {
     // Inference-only passes skip training; what remains is valid for both, dead-node
     // elimination (core's own) first.
     const auto training = select_passes(r, "default", true);
-    ASSERT_EQ(training.size(), 2u);
+    ASSERT_EQ(training.size(), 3u);
     EXPECT_EQ(training[0]->name, "eliminate_dead_nodes");
     EXPECT_EQ(training[1]->name, "fuse_batch_norm_relu");
+    EXPECT_EQ(training[2]->name, "fold_permutations");
     try {
         select_passes(r, "fold_everything", false);
         FAIL() << "no error";

@@ -226,6 +226,67 @@ TEST(TrainingPlan, FusedBatchNormReluStepEqualsThePlainStep) {
     }
 }
 
+// The channel permutations around each secondary convolution folded into its channel maps
+// (fold_permutations) against the graph as written, both on the direct pointwise kernel: moving
+// channels is no arithmetic, so a step gives the same loss, logits and parameter gradients bit for
+// bit, at two threads. `left`: the permutation nodes next to no pointwise_conv.
+void check_folded_permutations_step(Trainable plain, long left = 0) {
+    Trainable folded = plain;
+    const auto reports = run_passes(folded.graph, folded.weights, build_registry(),
+                                    select_passes(build_registry(), "fold_permutations", true));
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_GT(reports[0].rewrites, 0);
+    const auto permutes = [](const Graph& g) {
+        return std::count_if(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op == "channel_permute"; });
+    };
+    EXPECT_GT(permutes(plain.graph), 0);
+    EXPECT_EQ(permutes(folded.graph), left);
+    const std::int64_t batch = plain.graph.batch();
+    std::vector<int> labels(batch);
+    for (int i = 0; i < batch; ++i) labels[i] = (i * 3 + 1) % 4;
+    std::vector<Tensor> inputs{testing::random_tensor(plain.graph.values[plain.graph.inputs[0]].desc.shape, 9),
+                               labels_tensor(labels)};
+    CompileOptions two_threads;
+    two_threads.device.threads = 2;
+    TrainingExecutor a(plain.graph, build_registry(), plain.weights, two_threads, plain.head.loss);
+    TrainingExecutor b(folded.graph, build_registry(), folded.weights, two_threads, folded.head.loss);
+    std::vector<Tensor> out_a = a.make_outputs(), out_b = b.make_outputs();
+    a.step(inputs, out_a);
+    b.step(inputs, out_b);
+    for (std::size_t k = 0; k < out_a.size(); ++k) EXPECT_TRUE(all_close(out_b[k], out_a[k], 0, 0));
+    std::map<std::string, const TrainingExecutor::Parameter*> by_name;
+    for (const auto& p : b.parameters()) by_name[p.name] = &p;
+    ASSERT_EQ(by_name.size(), a.parameters().size());
+    for (const auto& p : a.parameters()) {
+        const auto* q = by_name.at(p.name);
+        for (std::int64_t i = 0; i < p.grad.numel(); ++i)
+            ASSERT_EQ(q->grad.as<float>()[i], p.grad.as<float>()[i]) << p.name << "[" << i << "]";
+    }
+}
+
+Graph small_variant(const std::string& variant) {
+    GraphFileOptions options;
+    options.overrides = {{"L", "3"}, {"M", "2"}, {"depth", "8"}, {"size", "16"}, {"classes", "4"}};
+    Graph g = resolve_graph(variant, options);
+    g.set_batch(4);
+    infer_shapes(g, build_registry());
+    return g;
+}
+
+// L = 3, M = 2, so that no permutation is its own inverse. (The residual family's shortcuts read
+// the blocks' inputs, so there too every permutation folds.) In the IGC block the secondary
+// convolution gets both maps; in the swapped block (Sec. 4) the 1x1 primary gets only an output
+// map, so a kernel that took one side's map for the other's would fail here.
+TEST(TrainingPlan, FoldedPermutationsStepEqualsThePlainStepBitForBit) {
+    check_folded_permutations_step(trainable(small_variant("igc-l24m2-d8")));
+    // Each of the six blocks keeps the permutation after its 3x3 secondary convolution.
+    check_folded_permutations_step(trainable(small_variant("igc-l24m2-swap-d20")), 6);
+}
+
+TEST(TrainingPlan, FoldedPermutationsResidualStepEqualsThePlainStepBitForBit) {
+    check_folded_permutations_step(trainable(small_residual(4)));
+}
+
 TEST(TrainingPlan, RefusesANonScalarLoss) {
     Graph g = small_igc(2);
     const int out = g.outputs[0];

@@ -94,6 +94,12 @@ void set_float(onnx::NodeProto& n, const std::string& name, double value) {
 // group_conv and pointwise_conv: Conv with `group`, padding the same on both sides.
 void export_convolution(ModelWriter& w) {
     const ConvolutionGeometry g = convolution_geometry(w.node().attrs, w.input_desc(0));
+    // Channel maps come from the fold_permutations pass, which export leaves out; Conv has none.
+    for (const char* map : {"input_map", "output_map"}) {
+        if (w.node().attrs.has(map) && !w.node().attrs.get_ints(map).empty())
+            throw Error(fmt::format("node '{}': {} has no ONNX form (export without the fold_permutations pass)",
+                                    w.node().name, map));
+    }
     std::vector<std::string> inputs{w.input(0), w.weight("weight")};
     if (g.bias) inputs.push_back(w.weight("bias"));
     onnx::NodeProto& conv = w.add("Conv", inputs, w.output_before_relu(g.fused_relu));
@@ -270,7 +276,7 @@ void write_onnx(const std::filesystem::path& path, const Graph& graph, const Wei
 
 std::string export_pass_selection(const std::string& selection, const Registry& registry) {
     // Passes whose rewrites exist only for weft's kernels: their ops have no ONNX form.
-    static const char* const kKernelFusions[] = {"fuse_igc_block"};
+    static const char* const kKernelFusions[] = {"fuse_igc_block", "fold_permutations"};
     if (selection == "none") return selection;
     const bool everything = selection.empty() || selection == "default" || selection == "all";
     std::string kept = everything ? std::string() : selection;

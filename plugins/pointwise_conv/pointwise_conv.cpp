@@ -2,11 +2,21 @@
 // convolution, mixing the channels the primary one kept apart (paper Eq. 3: M partitions of L
 // channels each, after the permutation P); with groups = 1 it is GPC's dense 1x1 convolution,
 // and with a stride it is the projection on a residual shortcut.
+//
+// Its two channel maps are written by the fold_permutations pass, never in a graph file: the
+// permutations around an IGC block's secondary convolution (P^T before, P after, Eq. 2 and 4)
+// become the order in which the kernel reads and writes channels, so no channel is copied to move
+// it, in training too.
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "fold_permutations_pass.h"
 #include "weft/convolution.h"
+#include "weft/error.h"
 #include "weft/plugin.h"
 #include "weft/schema_helpers.h"
 
@@ -18,10 +28,27 @@ using weft::schema::parameter;
 using weft::AttrSpec;
 using weft::AttrType;
 
+// A channel map is empty (channels in order) or holds each of 0..channels-1 once.
+void check_map(const weft::Attributes& attrs, const char* name, std::int64_t channels) {
+    const std::vector<std::int64_t> map = attrs.get_ints(name);
+    if (map.empty()) return;
+    if (static_cast<std::int64_t>(map.size()) != channels)
+        throw weft::Error(fmt::format("pointwise_conv: {} has {} entries, expected one per channel ({})", name,
+                                      map.size(), channels));
+    std::vector<bool> seen(static_cast<std::size_t>(channels), false);
+    for (const std::int64_t c : map) {
+        if (c < 0 || c >= channels || seen[static_cast<std::size_t>(c)])
+            throw weft::Error(fmt::format("pointwise_conv: {} is not a permutation of 0..{}", name, channels - 1));
+        seen[static_cast<std::size_t>(c)] = true;
+    }
+}
+
 weft::NodeSignature infer_pointwise_conv(const weft::InferContext& context) {
     // group_conv's reading and output-size rule with a 1x1 kernel, no padding, no dilation
     // (weft/convolution.h): every stride-th pixel, starting at the first.
     const weft::ConvolutionGeometry g = weft::convolution_geometry(context.attrs, context.inputs[0]);
+    check_map(context.attrs, "input_map", g.in_channels);
+    check_map(context.attrs, "output_map", g.out_channels);
     weft::NodeSignature signature;
     signature.outputs.push_back({context.inputs[0].dtype, g.output_shape(), weft::Layout::row_major});
     // Stored [out, C/groups, 1, 1] like group_conv's weight, so weight files are interchangeable
@@ -45,6 +72,12 @@ weft::OpSchema pointwise_conv_schema() {
                   "channel partitions; in and out channels must divide by it", 1),
         attribute("stride", AttrType::integers, Ints{1}, "stride: s or [sh, sw]", 1),
         attribute("bias", AttrType::boolean, false, "add a learned per-channel bias", std::nullopt),
+        attribute("input_map", AttrType::integers, Ints{},
+                  "the input channel each of the convolution's input channels reads (set by the "
+                  "fold_permutations pass); empty: in order"),
+        attribute("output_map", AttrType::integers, Ints{},
+                  "the output channel each of the convolution's outputs is written to (set by the "
+                  "fold_permutations pass); empty: in order"),
     };
     schema.infer = infer_pointwise_conv;
     schema.traits.convolution = true;
@@ -53,4 +86,7 @@ weft::OpSchema pointwise_conv_schema() {
 
 }  // namespace
 
-WEFT_PLUGIN("pointwise_conv", "0.1.0") { registrar.add_op(pointwise_conv_schema()); }
+WEFT_PLUGIN("pointwise_conv", "0.1.0") {
+    registrar.add_op(pointwise_conv_schema());
+    registrar.add_pass(weft::pointwise::fold_permutations_pass());
+}

@@ -178,6 +178,19 @@ TEST(PointwiseConvSchema, RejectsZeroOutputChannelsAndGroupsAndRequiresOutputCha
         mentions(inference_error(Attributes(), {1, 48, 8, 8}), "needs attribute 'out_channels'"));
 }
 
+// The channel maps (written by the fold_permutations pass) must be permutations of the channels.
+TEST(PointwiseConvSchema, RejectsChannelMapsThatAreNotPermutations) {
+    PointwiseCase c = igc_secondary_conv();
+    Attributes attrs = c.attrs();
+    attrs.set("input_map", Ints{0, 1});
+    EXPECT_TRUE(mentions(inference_error(attrs, c.input_shape()),
+                         "pointwise_conv: input_map has 2 entries, expected one per channel (48)"));
+    Ints repeated(48, 0);
+    attrs = c.attrs();
+    attrs.set("output_map", repeated);
+    EXPECT_TRUE(mentions(inference_error(attrs, c.input_shape()), "pointwise_conv: output_map is not a permutation of 0..47"));
+}
+
 // ---- CPU kernel ----
 
 TEST(PointwiseConvCpu, MatchesTheReferenceOnTheIgcNetworksShapes) {
