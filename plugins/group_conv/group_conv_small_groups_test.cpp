@@ -66,25 +66,32 @@ TEST(GroupConvSmallGroups, IsTheKernelTheRegistryPicksForGroupConvOnTheCpu) {
     EXPECT_EQ(forced.factory.name, "onednn");
 }
 
-// The registry asks per node: IGC's primary convolutions (groups of 2) go to this kernel, the
-// stem (3 -> 48 channels in one group) to oneDNN, and the executor says which ran which.
-TEST(GroupConvSmallGroups, TakesThePrimaryConvolutionsAndDeclinesTheStem) {
+// The registry asks per node: IGC's primary convolutions (groups of 2) and its 3x3 stem (3 -> 48
+// channels in one group) go to this kernel, and the executor says which ran which; ResNet-18's
+// 7x7 stem at stride 2 goes to oneDNN, with the reason.
+TEST(GroupConvSmallGroups, TakesThePrimaryConvolutionsAndA3x3StemButNotA7x7One) {
     weft::Graph g = weft::resolve_graph("igc-l24m2-d8");
     g.set_batch(2);
     weft::infer_shapes(g, build_registry());
     const weft::Executor exec(g, build_registry(), weft::init_weights(g, 1), {});
     const std::string stem = exec.kernel_name(g.find_node("stem.conv"));
     const std::string primary = exec.kernel_name(g.find_node("stage1.block0.primary"));
-    EXPECT_NE(stem.find("group_conv_cpu:onednn"), std::string::npos) << stem;
+    EXPECT_NE(stem.find(":small_groups"), std::string::npos) << stem;
     EXPECT_NE(primary.find(":small_groups"), std::string::npos) << primary;
-    // And it says why it passed the stem over.
+
     const weft::RegisteredKernel* small_groups = build_registry().kernels("group_conv", "cpu").front();
     ASSERT_EQ(small_groups->factory.name, "small_groups");
-    const weft::Node& node = g.nodes[g.find_node("stem.conv")];
+    ConvCase resnet_stem;
+    resnet_stem.batch = 1, resnet_stem.in_channels = 3, resnet_stem.out_channels = 64;
+    resnet_stem.height = resnet_stem.width = 224;
+    resnet_stem.kernel_h = resnet_stem.kernel_w = 7, resnet_stem.padding_h = resnet_stem.padding_w = 3;
+    resnet_stem.stride_h = resnet_stem.stride_w = 2;
     const auto device = build_registry().create_device("cpu", {});
-    const weft::KernelConfig config{node.name, node.attrs, {g.values[node.inputs[0]].desc},
-                                    {g.values[node.outputs[0]].desc}, node.params, *device, false, false};
-    EXPECT_EQ(small_groups->factory.declines(config), "groups of 3 input and 48 output channels: at most 16 each");
+    const auto node = weft::testing::op_node("group_conv", resnet_stem.attrs(),
+                                             {{weft::DType::f32, resnet_stem.input_shape()}});
+    EXPECT_EQ(small_groups->factory.declines(node.config(*device, false)),
+              "groups of 3 input and 64 output channels: at most 16 each (or a stem of at most 4 into 64 with a "
+              "kernel of at most 3x3)");
 }
 
 TEST(GroupConvSmallGroups, RejectsAnUnknownForcedInstructionSet) {
@@ -109,7 +116,7 @@ TEST(GroupConvSmallGroups, DeclinesGroupsWiderThanItServes) {
     const Tensor input = random_tensor(c.input_shape(), 7);
     EXPECT_TRUE(weft::testing::throws_error_containing(
         [&] { run_op_with_kernel("small_groups", "group_conv", c.attrs(), {input}); },
-        "groups of 24 input and 20 output channels: at most 16 each"));
+        "groups of 24 input and 20 output channels: at most 16 each (or a stem"));
     const Tensor chosen = weft::testing::run_op("group_conv", c.attrs(), {input}, {}, "cpu", 8)[0];
     const Tensor onednn = run_op_with_kernel("onednn", "group_conv", c.attrs(), {input}, {}, 8)[0];
     EXPECT_TRUE(all_close(chosen, onednn, 0, 0));
@@ -132,6 +139,20 @@ TEST_P(GroupConvSmallGroupsIsa, MatchesOnTheIgcNetworksShapes) {
     expect_small_groups_matches(three_by_three(24, 4, 8, 16, 2), 14);
     expect_small_groups_matches(three_by_three(24, 8, 8, 8, 1), 15);
     expect_small_groups_matches(three_by_three(4, 8, 8, 32, 1), 16);
+}
+
+// The stems it takes: the CIFAR networks' 3 -> 48 and 3 -> 32 at 3x3, and the edges of its reach
+// (4 -> 64, one group of two images' planes, odd sizes, a 1x3 kernel, bias and ReLU).
+TEST_P(GroupConvSmallGroupsIsa, MatchesOnStems) {
+    const ForcedIsa forced(GetParam());
+    expect_small_groups_matches(three_by_three(1, 3, 48, 32, 1), 21);
+    expect_small_groups_matches(three_by_three(1, 3, 32, 32, 1), 22);
+    ConvCase c = three_by_three(1, 4, 64, 13, 1);
+    c.bias = true, c.fused_relu = true;
+    expect_small_groups_matches(c, 23);
+    c = three_by_three(1, 1, 40, 11, 2);
+    c.kernel_h = 1, c.padding_h = 0;
+    expect_small_groups_matches(c, 24);
 }
 
 TEST_P(GroupConvSmallGroupsIsa, AddsBiasAndFusesRelu) {
