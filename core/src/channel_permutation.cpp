@@ -21,6 +21,18 @@ std::vector<std::int64_t> shuffle(std::int64_t channels, std::int64_t groups) {
     return destination;
 }
 
+std::string not_a_permutation(const std::vector<std::int64_t>& map, std::int64_t size, const std::string& name) {
+    if (static_cast<std::int64_t>(map.size()) != size)
+        return fmt::format("{} has {} entries, expected one per channel ({})", name, map.size(), size);
+    std::vector<bool> seen(static_cast<std::size_t>(size), false);
+    for (const std::int64_t c : map) {
+        if (c < 0 || c >= size || seen[static_cast<std::size_t>(c)])
+            return fmt::format("{} is not a permutation of 0..{}", name, size - 1);
+        seen[static_cast<std::size_t>(c)] = true;
+    }
+    return {};
+}
+
 std::optional<std::vector<std::int64_t>> of_node(const Graph& graph, const Registry& registry, int node) {
     const Node& n = graph.nodes[node];
     const OpSchema* schema = registry.find_op(n.op);

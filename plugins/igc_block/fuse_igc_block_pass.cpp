@@ -25,23 +25,6 @@ namespace {
 
 constexpr std::int64_t kMaxChannelsPerGroup = 16;  // the small-group tile's reach
 
-// Whether every backend that can run on this machine has an igc_block kernel (and one does): a
-// host whose GPU runs the graph keeps the separate nodes until the CUDA backend has one. The
-// pass is not told which device the graph will run on, so it asks about all of them.
-bool every_usable_backend_has_the_kernel(const Registry& registry) {
-    bool any = false;
-    for (const std::string& backend : registry.backend_names()) {
-        try {
-            registry.require_backend(backend);
-        } catch (const Error&) {
-            continue;  // not on this machine (a CUDA build without a GPU)
-        }
-        if (registry.kernels("igc_block", backend).empty()) return false;
-        any = true;
-    }
-    return any;
-}
-
 // The primary the fused kernel computes with the small-group tile: groups of few channels, a
 // horizontal stride the tile has (1 or 2), no ReLU of its own between the two convolutions.
 bool primary_fits(const Graph& g, const Node& conv) {
@@ -152,7 +135,9 @@ GraphPass fuse_igc_block_pass() {
     pass.order = 25;
     pass.inference_only = true;
     pass.run = [](PassContext& c) {
-        if (!every_usable_backend_has_the_kernel(c.registry)) return 0;
+        // A host whose GPU runs the graph keeps the separate nodes until the CUDA backend has one.
+        const auto has_kernel = [&](const std::string& b) { return !c.registry.kernels("igc_block", b).empty(); };
+        if (!every_usable_backend(c.registry, has_kernel)) return 0;
         return rewrite_each(c, "pointwise_conv", fuse_one);
     };
     return pass;

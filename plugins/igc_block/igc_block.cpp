@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "fuse_igc_block_pass.h"
+#include "weft/channel_permutation.h"
 #include "weft/convolution.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
@@ -29,16 +30,9 @@ using weft::AttrType;
 
 // `map` must hold each of 0..size-1 once.
 void check_permutation(const weft::Attributes& attrs, const char* name, std::int64_t size) {
-    const std::vector<std::int64_t> map = attrs.get_ints(name);
-    if (static_cast<std::int64_t>(map.size()) != size)
-        throw weft::Error(fmt::format("igc_block: {} has {} entries, expected one per channel ({})", name,
-                                      map.size(), size));
-    std::vector<bool> seen(static_cast<std::size_t>(size), false);
-    for (const std::int64_t c : map) {
-        if (c < 0 || c >= size || seen[static_cast<std::size_t>(c)])
-            throw weft::Error(fmt::format("igc_block: {} is not a permutation of 0..{}", name, size - 1));
-        seen[static_cast<std::size_t>(c)] = true;
-    }
+    if (const std::string why = weft::channel_permutation::not_a_permutation(attrs.get_ints(name), size, name);
+        !why.empty())
+        throw weft::Error("igc_block: " + why);
 }
 
 weft::NodeSignature infer_igc_block(const weft::InferContext& context) {

@@ -17,7 +17,6 @@
 
 #include "weft/channel_permutation.h"
 #include "weft/convolution.h"
-#include "weft/error.h"
 #include "weft/registry.h"
 
 namespace weft::pointwise {
@@ -25,21 +24,11 @@ namespace {
 
 constexpr std::int64_t kMaxChannelsPerGroup = 64;  // the direct kernel's reach
 
-bool every_usable_backend_reads_maps(const Registry& registry) {
-    bool any = false;
-    for (const std::string& backend : registry.backend_names()) {
-        try {
-            registry.require_backend(backend);
-        } catch (const Error&) {
-            continue;  // not on this machine (a CUDA build without a GPU)
-        }
-        bool direct = false;
-        for (const RegisteredKernel* kernel : registry.kernels("pointwise_conv", backend))
-            direct = direct || kernel->factory.name == "direct";
-        if (!direct) return false;
-        any = true;
-    }
-    return any;
+// The kernels that read channel maps: pointwise_conv's `direct` (oneDNN and cuDNN decline them).
+bool reads_maps(const Registry& registry, const std::string& backend) {
+    for (const RegisteredKernel* kernel : registry.kernels("pointwise_conv", backend))
+        if (kernel->factory.name == "direct") return true;
+    return false;
 }
 
 std::vector<std::int64_t> in_order(std::int64_t channels) {
@@ -106,7 +95,8 @@ GraphPass fold_permutations_pass() {
     pass.order = 40;
     pass.inference_only = false;
     pass.run = [](PassContext& c) {
-        if (!every_usable_backend_reads_maps(c.registry)) return 0;
+        if (!every_usable_backend(c.registry, [&](const std::string& b) { return reads_maps(c.registry, b); }))
+            return 0;
         return rewrite_each(c, "pointwise_conv", fold_one);
     };
     return pass;

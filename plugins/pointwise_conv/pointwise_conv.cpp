@@ -12,9 +12,8 @@
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "fold_permutations_pass.h"
+#include "weft/channel_permutation.h"
 #include "weft/convolution.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
@@ -32,15 +31,8 @@ using weft::AttrType;
 void check_map(const weft::Attributes& attrs, const char* name, std::int64_t channels) {
     const std::vector<std::int64_t> map = attrs.get_ints(name);
     if (map.empty()) return;
-    if (static_cast<std::int64_t>(map.size()) != channels)
-        throw weft::Error(fmt::format("pointwise_conv: {} has {} entries, expected one per channel ({})", name,
-                                      map.size(), channels));
-    std::vector<bool> seen(static_cast<std::size_t>(channels), false);
-    for (const std::int64_t c : map) {
-        if (c < 0 || c >= channels || seen[static_cast<std::size_t>(c)])
-            throw weft::Error(fmt::format("pointwise_conv: {} is not a permutation of 0..{}", name, channels - 1));
-        seen[static_cast<std::size_t>(c)] = true;
-    }
+    if (const std::string why = weft::channel_permutation::not_a_permutation(map, channels, name); !why.empty())
+        throw weft::Error("pointwise_conv: " + why);
 }
 
 weft::NodeSignature infer_pointwise_conv(const weft::InferContext& context) {

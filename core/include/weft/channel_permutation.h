@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "weft/graph.h"
@@ -22,6 +23,10 @@ namespace channel_permutation {
 // (groups, C/groups) matrix and transposed, so channel i·(C/groups) + j moves to j·groups + i.
 // Returns destination[c] for every channel; `groups` must divide `channels`.
 std::vector<std::int64_t> shuffle(std::int64_t channels, std::int64_t groups);
+
+// Why `map` (an attribute named `name`, e.g. a channel map a pass wrote) is not a permutation of
+// 0..size-1, in one line ("NAME has 2 entries, expected one per channel (48)"); empty if it is.
+std::string not_a_permutation(const std::vector<std::int64_t>& map, std::int64_t size, const std::string& name);
 
 // destination[c] of node `node` when its op declares the permutation trait (channels =
 // dimension 1 of its input); nullopt otherwise.
