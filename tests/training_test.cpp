@@ -237,15 +237,16 @@ void check_folded_permutations_step(Trainable plain, long left = 0) {
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_GT(reports[0].rewrites, 0);
     const auto permutes = [](const Graph& g) {
-        return std::count_if(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op == "channel_permute"; });
+        return std::count_if(g.nodes.begin(), g.nodes.end(),
+                             [](const Node& n) { return n.op == "channel_permute"; });
     };
     EXPECT_GT(permutes(plain.graph), 0);
     EXPECT_EQ(permutes(folded.graph), left);
     const std::int64_t batch = plain.graph.batch();
     std::vector<int> labels(batch);
     for (int i = 0; i < batch; ++i) labels[i] = (i * 3 + 1) % 4;
-    std::vector<Tensor> inputs{testing::random_tensor(plain.graph.values[plain.graph.inputs[0]].desc.shape, 9),
-                               labels_tensor(labels)};
+    const Shape& shape = plain.graph.values[plain.graph.inputs[0]].desc.shape;
+    std::vector<Tensor> inputs{testing::random_tensor(shape, 9), labels_tensor(labels)};
     CompileOptions two_threads;
     two_threads.device.threads = 2;
     TrainingExecutor a(plain.graph, build_registry(), plain.weights, two_threads, plain.head.loss);

@@ -21,7 +21,8 @@ std::vector<std::int64_t> shuffle(std::int64_t channels, std::int64_t groups) {
     return destination;
 }
 
-std::string not_a_permutation(const std::vector<std::int64_t>& map, std::int64_t size, const std::string& name) {
+std::string not_a_permutation(const std::vector<std::int64_t>& map, std::int64_t size,
+                              const std::string& name) {
     if (static_cast<std::int64_t>(map.size()) != size)
         return fmt::format("{} has {} entries, expected one per channel ({})", name, map.size(), size);
     std::vector<bool> seen(static_cast<std::size_t>(size), false);

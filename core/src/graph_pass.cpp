@@ -95,7 +95,8 @@ bool op_has_attribute(const Registry& registry, std::string_view op, std::string
                        [&](const AttrSpec& a) { return a.name == name && a.type == type; });
 }
 
-bool every_usable_backend(const Registry& registry, const std::function<bool(const std::string& backend)>& has_kernel) {
+bool every_usable_backend(const Registry& registry,
+                          const std::function<bool(const std::string& backend)>& has_kernel) {
     bool any = false;
     for (const std::string& backend : registry.backend_names()) {
         try {

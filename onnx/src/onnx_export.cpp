@@ -97,7 +97,8 @@ void export_convolution(ModelWriter& w) {
     // Channel maps come from the fold_permutations pass, which export leaves out; Conv has none.
     for (const char* map : {"input_map", "output_map"}) {
         if (w.node().attrs.has(map) && !w.node().attrs.get_ints(map).empty())
-            throw Error(fmt::format("node '{}': {} has no ONNX form (export without the fold_permutations pass)",
+            throw Error(fmt::format("node '{}': {} has no ONNX form (export without the fold_permutations "
+                                    "pass)",
                                     w.node().name, map));
     }
     std::vector<std::string> inputs{w.input(0), w.weight("weight")};

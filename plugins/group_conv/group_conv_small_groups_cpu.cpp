@@ -6,11 +6,12 @@
 //
 // It outranks the oneDNN kernel (priority 10) and declines the nodes it does not serve (groups
 // wider than 16 channels, but for a network's 3x3 stem; fused_relu in training), which the
-// registry then gives to the next kernel — so profiles name the kernel that really ran each node. In training it computes the
-// backward too: dL/dx at stride 1 as a convolution with the same tiles, dL/dW and dL/db directly,
-// one output channel per thread at a time (oneDNN's backward for such groups runs at a few
-// GFLOP/s). At strides above 1, dL/dx would need a transposed convolution; there it uses the
-// backend's oneDNN convolution for that one direction, as a building block.
+// registry then gives to the next kernel — so profiles name the kernel that really ran each node.
+// In training it computes the backward too: dL/dx at stride 1 as a convolution with the same
+// tiles, dL/dW and dL/db directly, one output channel per thread at a time (oneDNN's backward for
+// such groups runs at a few GFLOP/s). At strides above 1, dL/dx would need a transposed
+// convolution; there it uses the backend's oneDNN convolution for that one direction, as a
+// building block.
 //
 // Vector code is chosen when the kernel is created: AVX-512, else AVX2, else a portable loop;
 // WEFT_SMALL_GROUPS_ISA=avx512|avx2|portable forces one (tests run each in turn).
@@ -57,12 +58,13 @@ using weft::small_groups::Isa;
 // Empty when this kernel computes the node; otherwise why not (KernelFactory::declines).
 std::string declines(const weft::KernelConfig& config) {
     const weft::ConvolutionGeometry conv = weft::convolution_geometry(config.attrs, config.inputs.at(0));
-    const bool small = conv.in_per_group() <= kMaxChannelsPerGroup && conv.out_per_group() <= kMaxChannelsPerGroup;
+    const bool small =
+        conv.in_per_group() <= kMaxChannelsPerGroup && conv.out_per_group() <= kMaxChannelsPerGroup;
     const bool stem = conv.in_per_group() <= kMaxStemInputs && conv.out_per_group() <= kMaxStemOutputs &&
                       conv.kernel_h <= kMaxStemKernel && conv.kernel_w <= kMaxStemKernel;
     if (!small && !stem)
-        return fmt::format("groups of {} input and {} output channels: at most {} each (or a stem of at most {} "
-                           "into {} with a kernel of at most {}x{})",
+        return fmt::format("groups of {} input and {} output channels: at most {} each "
+                           "(or a stem of at most {} into {} with a kernel of at most {}x{})",
                            conv.in_per_group(), conv.out_per_group(), kMaxChannelsPerGroup, kMaxStemInputs,
                            kMaxStemOutputs, kMaxStemKernel, kMaxStemKernel);
     if (config.training && conv.fused_relu)

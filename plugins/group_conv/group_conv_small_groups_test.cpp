@@ -90,8 +90,8 @@ TEST(GroupConvSmallGroups, TakesThePrimaryConvolutionsAndA3x3StemButNotA7x7One) 
     const auto node = weft::testing::op_node("group_conv", resnet_stem.attrs(),
                                              {{weft::DType::f32, resnet_stem.input_shape()}});
     EXPECT_EQ(small_groups->factory.declines(node.config(*device, false)),
-              "groups of 3 input and 64 output channels: at most 16 each (or a stem of at most 4 into 64 with a "
-              "kernel of at most 3x3)");
+              "groups of 3 input and 64 output channels: at most 16 each "
+              "(or a stem of at most 4 into 64 with a kernel of at most 3x3)");
 }
 
 TEST(GroupConvSmallGroups, RejectsAnUnknownForcedInstructionSet) {

@@ -136,7 +136,9 @@ GraphPass fuse_igc_block_pass() {
     pass.inference_only = true;
     pass.run = [](PassContext& c) {
         // A host whose GPU runs the graph keeps the separate nodes until the CUDA backend has one.
-        const auto has_kernel = [&](const std::string& b) { return !c.registry.kernels("igc_block", b).empty(); };
+        const auto has_kernel = [&](const std::string& b) {
+            return !c.registry.kernels("igc_block", b).empty();
+        };
         if (!every_usable_backend(c.registry, has_kernel)) return 0;
         return rewrite_each(c, "pointwise_conv", fuse_one);
     };

@@ -30,9 +30,8 @@ using weft::AttrType;
 
 // `map` must hold each of 0..size-1 once.
 void check_permutation(const weft::Attributes& attrs, const char* name, std::int64_t size) {
-    if (const std::string why = weft::channel_permutation::not_a_permutation(attrs.get_ints(name), size, name);
-        !why.empty())
-        throw weft::Error("igc_block: " + why);
+    const std::string why = weft::channel_permutation::not_a_permutation(attrs.get_ints(name), size, name);
+    if (!why.empty()) throw weft::Error("igc_block: " + why);
 }
 
 weft::NodeSignature infer_igc_block(const weft::InferContext& context) {

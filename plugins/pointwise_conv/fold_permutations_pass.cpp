@@ -65,7 +65,8 @@ bool fold_one(PassContext& c, int index) {
         if (readers.size() != 1 || uses_of(c, end) != 1) break;
         const auto destination = channel_permutation::of_node(g, c.registry, readers[0]);
         if (!destination) break;
-        for (std::int64_t& position : output_map) position = (*destination)[static_cast<std::size_t>(position)];
+        for (std::int64_t& position : output_map)
+            position = (*destination)[static_cast<std::size_t>(position)];
         end = g.nodes[readers[0]].outputs.at(0);
         moved = true;
     }
@@ -95,8 +96,8 @@ GraphPass fold_permutations_pass() {
     pass.order = 40;
     pass.inference_only = false;
     pass.run = [](PassContext& c) {
-        if (!every_usable_backend(c.registry, [&](const std::string& b) { return reads_maps(c.registry, b); }))
-            return 0;
+        const auto has_kernel = [&](const std::string& b) { return reads_maps(c.registry, b); };
+        if (!every_usable_backend(c.registry, has_kernel)) return 0;
         return rewrite_each(c, "pointwise_conv", fold_one);
     };
     return pass;

@@ -27,9 +27,9 @@ struct Band {
 using BandFunction = void (*)(const Band& band);
 
 // dL/dW over one band: grad_weight[o][i] += sum over the band's pixels of dy[o] * x[i], for each
-// output channel o and each input channel i of its group, each read through its offset. Each weight's sum over the band is made
-// in a fixed order (vector lanes, then the lanes added in order), so it does not depend on who
-// computes it.
+// output channel o and each input channel i of its group, each read through its offset. Each
+// weight's sum over the band is made in a fixed order (vector lanes, then the lanes added in
+// order), so it does not depend on who computes it.
 struct WeightGradBand {
     const float* input;                      // at the band's first pixel
     const std::int64_t* input_offset;        // per input channel (group-major): its plane's offset

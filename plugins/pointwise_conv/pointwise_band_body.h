@@ -1,7 +1,8 @@
 // A 1x1 group convolution over one band (pointwise_band.h), forward and weight gradient, written
 // once over a vector type `Vec` (group_conv's small_groups_vec_*.h) and instantiated by each ISA
-// translation unit after its `#pragma GCC target`. As there, everything sits in an unnamed namespace and no std::
-// function is called, so that each file keeps its own copy compiled for its own instructions.
+// translation unit after its `#pragma GCC target`. As there, everything sits in an unnamed
+// namespace and no std:: function is called, so that each file keeps its own copy compiled for
+// its own instructions.
 #pragma once
 
 #include <cstdint>
@@ -159,7 +160,8 @@ void weight_grad_band(const WeightGradBand& b) {
         }
         for (; o < b.out_per_group; ++o) {
             std::int64_t i = 0;
-            for (; i + Inputs <= b.in_per_group; i += Inputs) weight_grad_block<Vec, 1, Inputs>(b, group, o, i);
+            for (; i + Inputs <= b.in_per_group; i += Inputs)
+                weight_grad_block<Vec, 1, Inputs>(b, group, o, i);
             for (; i < b.in_per_group; ++i) weight_grad_block<Vec, 1, 1>(b, group, o, i);
         }
     }

@@ -31,8 +31,8 @@ using weft::AttrType;
 void check_map(const weft::Attributes& attrs, const char* name, std::int64_t channels) {
     const std::vector<std::int64_t> map = attrs.get_ints(name);
     if (map.empty()) return;
-    if (const std::string why = weft::channel_permutation::not_a_permutation(map, channels, name); !why.empty())
-        throw weft::Error("pointwise_conv: " + why);
+    const std::string why = weft::channel_permutation::not_a_permutation(map, channels, name);
+    if (!why.empty()) throw weft::Error("pointwise_conv: " + why);
 }
 
 weft::NodeSignature infer_pointwise_conv(const weft::InferContext& context) {

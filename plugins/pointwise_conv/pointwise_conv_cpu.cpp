@@ -6,7 +6,6 @@
 #include "weft/plugin.h"
 
 WEFT_PLUGIN("pointwise_conv_cpu", "0.1.0") {
-    registrar.add_kernel(weft::kernel_factory<weft::cpu::ConvolutionKernel>("pointwise_conv", "cpu", "onednn",
-                                                                            /*priority=*/0,
-                                                                            weft::pointwise::declines_channel_maps));
+    registrar.add_kernel(weft::kernel_factory<weft::cpu::ConvolutionKernel>(
+        "pointwise_conv", "cpu", "onednn", /*priority=*/0, weft::pointwise::declines_channel_maps));
 }

@@ -131,7 +131,8 @@ public:
             std::fill(sums, sums + per_unit(), 0.f);
             for (std::int64_t task = first_task(unit); task < first_task(unit + 1); ++task) {
                 // dx first: it brings the band of dy into the cache, where dW then reads it.
-                band_(band(task, grad_output, transposed_weight_.data(), nullptr, args.grad_inputs[0].as<float>(),
+                float* grad_input = args.grad_inputs[0].as<float>();
+                band_(band(task, grad_output, transposed_weight_.data(), nullptr, grad_input,
                            /*transposed=*/true));
                 add_band_gradients(task, input, grad_output, grad_bias != nullptr, sums);
             }
@@ -209,8 +210,8 @@ private:
         const std::int64_t pixels = std::min(kBandPixels, plane_ - first);
         const float* x = input + n * conv_.in_channels * plane_ + first;
         const float* dy = grad_output + n * conv_.out_channels * plane_ + first;
-        weight_grad_(WeightGradBand{x, in_offsets_.data(), dy, out_offsets_.data(), sums, pixels, conv_.groups,
-                                    conv_.in_per_group(), conv_.out_per_group()});
+        weight_grad_(WeightGradBand{x, in_offsets_.data(), dy, out_offsets_.data(), sums, pixels,
+                                    conv_.groups, conv_.in_per_group(), conv_.out_per_group()});
         if (bias) {
             for (std::int64_t o = 0; o < conv_.out_channels; ++o)
                 sums[weights() + o] += band_sum(dy + out_offsets_[static_cast<std::size_t>(o)], pixels);

@@ -49,7 +49,8 @@ std::vector<PointwiseCase> network_cases() {
             pointwise(2, 1, 32, 32, 8, 8, true),    pointwise(3, 2, 24, 24, 17, 19, true)};
 }
 
-weft::testing::BackwardResult backward(const PointwiseCase& c, const std::string& kernel, std::uint64_t seed) {
+weft::testing::BackwardResult backward(const PointwiseCase& c, const std::string& kernel,
+                                       std::uint64_t seed) {
     const Tensor input = random_tensor(c.input_shape(), seed);
     weft::WeightMap params{{"weight", random_tensor(c.weight_shape(), seed + 1)}};
     if (c.bias) params["bias"] = random_tensor({c.out_channels}, seed + 2);
@@ -70,8 +71,10 @@ void expect_same_as_onednn(const PointwiseCase& c, std::uint64_t seed) {
     const Tensor input = random_tensor(c.input_shape(), seed);
     weft::WeightMap params{{"weight", random_tensor(c.weight_shape(), seed + 1)}};
     if (c.bias) params["bias"] = random_tensor({c.out_channels}, seed + 2);
-    EXPECT_TRUE(all_close(weft::testing::run_op_with_kernel("direct", "pointwise_conv", c.attrs(), {input}, params)[0],
-                          weft::testing::run_op_with_kernel("onednn", "pointwise_conv", c.attrs(), {input}, params)[0]));
+    const auto forward = [&](const std::string& kernel) {
+        return weft::testing::run_op_with_kernel(kernel, "pointwise_conv", c.attrs(), {input}, params)[0];
+    };
+    EXPECT_TRUE(all_close(forward("direct"), forward("onednn")));
 }
 
 TEST(PointwiseConvDirect, IsTheKernelTheRegistryPicksAtStrideOne) {
@@ -175,8 +178,9 @@ TEST(PointwiseConvDirect, ChannelMapsEqualMovingTheChannelsAroundTheConvolution)
                                  {"bias", random_tensor({c.out_channels}, 83)}};
     const Tensor r = random_tensor({c.batch, c.out_channels, c.height, c.width}, 84);
     const auto direct = weft::testing::run_op_backward("pointwise_conv", mapped, {x}, {r}, params, "direct");
-    const auto plain = weft::testing::run_op_backward("pointwise_conv", c.attrs(), {move_channels(x, input_map, true)},
-                                                      {move_channels(r, output_map, true)}, params, "onednn");
+    const auto plain =
+        weft::testing::run_op_backward("pointwise_conv", c.attrs(), {move_channels(x, input_map, true)},
+                                       {move_channels(r, output_map, true)}, params, "onednn");
     EXPECT_TRUE(all_close(direct.outputs[0], move_channels(plain.outputs[0], output_map, false)));
     EXPECT_TRUE(all_close(direct.grad_inputs[0], move_channels(plain.grad_inputs[0], input_map, false)));
     EXPECT_TRUE(all_close(direct.grad_params[0], plain.grad_params[0]));
@@ -192,7 +196,8 @@ TEST(PointwiseConvDirect, OnednnDeclinesChannelMaps) {
     ASSERT_EQ(onednn->factory.name, "onednn");
     const auto device = build_registry().create_device("cpu", {});
     const auto node = weft::testing::op_node("pointwise_conv", mapped, {{weft::DType::f32, c.input_shape()}});
-    EXPECT_NE(onednn->factory.declines(node.config(*device, false)).find("fold_permutations"), std::string::npos);
+    const std::string why = onednn->factory.declines(node.config(*device, false));
+    EXPECT_NE(why.find("fold_permutations"), std::string::npos) << why;
 }
 
 // Every sum's order is fixed by the geometry (the bands, the images in order), not by which thread

@@ -188,7 +188,8 @@ TEST(PointwiseConvSchema, RejectsChannelMapsThatAreNotPermutations) {
     Ints repeated(48, 0);
     attrs = c.attrs();
     attrs.set("output_map", repeated);
-    EXPECT_TRUE(mentions(inference_error(attrs, c.input_shape()), "pointwise_conv: output_map is not a permutation of 0..47"));
+    EXPECT_TRUE(mentions(inference_error(attrs, c.input_shape()),
+                         "pointwise_conv: output_map is not a permutation of 0..47"));
 }
 
 // ---- CPU kernel ----

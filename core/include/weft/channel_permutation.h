@@ -26,7 +26,8 @@ std::vector<std::int64_t> shuffle(std::int64_t channels, std::int64_t groups);
 
 // Why `map` (an attribute named `name`, e.g. a channel map a pass wrote) is not a permutation of
 // 0..size-1, in one line ("NAME has 2 entries, expected one per channel (48)"); empty if it is.
-std::string not_a_permutation(const std::vector<std::int64_t>& map, std::int64_t size, const std::string& name);
+std::string not_a_permutation(const std::vector<std::int64_t>& map, std::int64_t size,
+                              const std::string& name);
 
 // destination[c] of node `node` when its op declares the permutation trait (channels =
 // dimension 1 of its input); nullopt otherwise.

@@ -64,7 +64,8 @@ bool op_has_attribute(const Registry& registry, std::string_view op, std::string
 // Whether every backend that can run on this machine, and at least one, passes `has_kernel` — for
 // a pass whose rewrite only some kernels compute (a GPU host keeps the nodes as written until its
 // backend has one). A pass is not told which device the graph will run on, so it asks about all.
-bool every_usable_backend(const Registry& registry, const std::function<bool(const std::string& backend)>& has_kernel);
+bool every_usable_backend(const Registry& registry,
+                          const std::function<bool(const std::string& backend)>& has_kernel);
 
 // Editing helpers for passes, answered from context.readers (rebuilt first if nodes were added).
 // Makes every reader of `from` (nodes and graph outputs) read `to` instead.
