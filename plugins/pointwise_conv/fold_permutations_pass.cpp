@@ -15,14 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "pointwise_maps.h"
 #include "weft/channel_permutation.h"
 #include "weft/convolution.h"
 #include "weft/registry.h"
 
 namespace weft::pointwise {
 namespace {
-
-constexpr std::int64_t kMaxChannelsPerGroup = 64;  // the direct kernel's reach
 
 // The kernels that read channel maps: pointwise_conv's `direct` (oneDNN and cuDNN decline them).
 bool reads_maps(const Registry& registry, const std::string& backend) {
@@ -41,9 +40,7 @@ bool fold_one(PassContext& c, int index) {
     Graph& g = c.graph;
     const Node& node = g.nodes[index];
     const ConvolutionGeometry conv = convolution_geometry(node.attrs, g.values[node.inputs.at(0)].desc);
-    if (conv.stride_h != 1 || conv.stride_w != 1 || conv.in_per_group() > kMaxChannelsPerGroup ||
-        conv.out_per_group() > kMaxChannelsPerGroup)
-        return false;
+    if (!direct_declines_geometry(conv).empty()) return false;  // a node oneDNN will run
     if (!node.attrs.get_ints("input_map").empty() || !node.attrs.get_ints("output_map").empty()) return false;
 
     // Backwards: convolution input i reads channel input_map[i] of the value before the permutations.

@@ -30,6 +30,7 @@
 #include <omp.h>
 
 #include "pointwise_band.h"
+#include "pointwise_maps.h"
 #include "pointwise_portable.h"
 #include "small_groups_isa_choice.h"
 #include "weft/convolution.h"
@@ -45,10 +46,6 @@ using weft::pointwise::WeightGradBand;
 using weft::pointwise::WeightGradFunction;
 using weft::small_groups::Isa;
 
-// Channels per group, each side, up to which this kernel computes the node: measured as fast as
-// oneDNN's up to a dense 64 -> 64 convolution; wider ones, not measured, stay with oneDNN.
-constexpr std::int64_t kMaxChannelsPerGroup = 64;
-
 // Pixels per forward and backward-data task: a band's input (24 channels x 256 pixels x 4 bytes
 // = 24 KiB for IGC-L24M2's secondary) stays in the first-level cache while the output blocks
 // sweep it, and an image of 32 x 32 gives four tasks, so even batch 1 spreads over the threads.
@@ -60,12 +57,7 @@ constexpr std::int64_t kWorkUnits = 64;
 
 std::string declines(const weft::KernelConfig& config) {
     const weft::ConvolutionGeometry conv = weft::convolution_geometry(config.attrs, config.inputs.at(0));
-    if (conv.stride_h != 1 || conv.stride_w != 1)
-        return fmt::format("stride {}x{}: the direct kernel reads every pixel (stride 1 only)", conv.stride_h,
-                           conv.stride_w);
-    if (conv.in_per_group() > kMaxChannelsPerGroup || conv.out_per_group() > kMaxChannelsPerGroup)
-        return fmt::format("groups of {} input and {} output channels: at most {} each", conv.in_per_group(),
-                           conv.out_per_group(), kMaxChannelsPerGroup);
+    if (std::string why = weft::pointwise::direct_declines_geometry(conv); !why.empty()) return why;
     if (config.training && conv.fused_relu)
         return "fused_relu is an inference-only rewrite (backward would need the ReLU's mask)";
     return {};
