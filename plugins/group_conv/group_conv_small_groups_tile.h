@@ -159,16 +159,18 @@ TileFunction tile_with_block(int block, int rows) {
 }
 
 // Zeros everywhere, then each image row over its place: two vector stores per float, no branch
-// per piece (the rows are a few dozen floats long).
+// per piece (the rows are a few dozen floats long). The zeros' last store is masked to the row:
+// the row is a whole number of the tiles' vectors, which on AVX-512 may be half of this one's
+// (8-lane tiles for outputs at most 8 wide), and a whole zmm store there wrote past the buffer.
 template <class Vec>
 void pad(const PaddedRows& p) {
     constexpr int lanes = Vec::lanes;
-    const typename Vec::Mask all = Vec::lanes_between(0, lanes);
     for (std::int64_t c = 0; c < p.channels; ++c) {
         const float* plane = p.input + c * p.height * p.width;
         float* to = p.padded + c * p.channel_stride;
         for (std::int64_t r = 0; r < p.rows; ++r, to += p.padded_width) {
-            for (std::int64_t i = 0; i < p.padded_width; i += lanes) Vec::store(to + i, Vec::zero(), all);
+            for (std::int64_t i = 0; i < p.padded_width; i += lanes)
+                Vec::store(to + i, Vec::zero(), Vec::lanes_between(0, p.padded_width - i));
             const std::int64_t y = p.top + r;
             if (y < 0 || y >= p.height) continue;
             const float* from = plane + y * p.width;
