@@ -84,8 +84,12 @@ void add_device_option(CLI::App& app, DeviceChoice& choice, const std::string& h
 void add_device_options(CLI::App& app, DeviceChoice& choice) {
     add_device_option(app, choice, "backend to run on");
     app.add_option("--threads", choice.threads,
-                   fmt::format("CPU threads (0: all cores; at most {} x the hardware threads)", kThreadsPerHardwareThread))
+                   fmt::format("CPU threads at most (0: all cores; at most {} x the hardware threads); "
+                               "fewer while other processes keep cores busy, unless --fixed-threads",
+                               kThreadsPerHardwareThread))
         ->check(thread_count());
+    app.add_flag("--fixed-threads", choice.fixed_threads,
+                 "always run --threads threads, however busy the machine (timings of one thread count)");
     app.add_option("--kernel", choice.kernels, "force a kernel, OP=LIBRARY (repeatable)");
     app.add_option("--passes", choice.passes,
                    "graph passes: default, none, or a comma list (NAME to pick, -NAME to drop)")
@@ -184,6 +188,7 @@ CompileOptions compile_options(const DeviceChoice& choice) {
     c.backend = device.backend;
     c.device.index = device.index;
     c.device.threads = choice.threads;
+    c.device.adapt_threads = !choice.fixed_threads;
     c.check_numerics = choice.check_numerics;
     for (const std::string& kv : choice.kernels) {
         const auto eq = kv.find('=');

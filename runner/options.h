@@ -31,6 +31,7 @@ struct GraphOptions {
 struct DeviceChoice {
     std::string device = "cpu";  // --device: cpu, cuda or cuda:N (see parse_device)
     int threads = 0;
+    bool fixed_threads = false;        // --fixed-threads: no DeviceOptions::adapt_threads
     std::vector<std::string> kernels;  // op=library
     std::string passes = "default";    // see select_passes
     bool check_numerics = false;       // CompileOptions::check_numerics
@@ -47,7 +48,7 @@ DeviceSpec parse_device(const std::string& spec);
 void add_graph_options(CLI::App& app, GraphOptions& options);
 void add_plugin_options(CLI::App& app, GraphOptions& options);
 // --device (its help lists the backends whose libraries are on the plugin search path),
-// --threads, --kernel and --passes.
+// --threads, --fixed-threads, --kernel and --passes.
 void add_device_options(CLI::App& app, DeviceChoice& choice);
 void add_device_option(CLI::App& app, DeviceChoice& choice, const std::string& help);
 

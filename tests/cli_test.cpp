@@ -387,6 +387,21 @@ TEST(Cli, BenchShowsProgressOnStderrAndProfilesMediansWithTheirSpread) {
     EXPECT_NE(text.out.find("median of 5 runs with p10 and p90"), std::string::npos) << text.out;
 }
 
+// --threads N is the most a kernel uses, sized to the cores other processes leave free, unless
+// --fixed-threads; the device line says which. (What the team does under load: cpu_threads_test.)
+TEST(Cli, BenchSaysWhetherItsThreadsAdaptToTheFreeCores) {
+    const std::string args = "bench igc-l24m2-d8 --set L=2 --set M=2 --batch 2 --warmup 1 --iterations 2 --seconds 0 "
+                             "--json --quiet --threads 2";
+    const Result adapting = weft_cli(args);
+    ASSERT_EQ(adapting.status, 0) << adapting.err;
+    const std::string device = nlohmann::json::parse(adapting.out).at("device").get<std::string>();
+    EXPECT_NE(device.find("up to 2 threads as cores are free"), std::string::npos) << device;
+    const Result fixed = weft_cli(args + " --fixed-threads");
+    ASSERT_EQ(fixed.status, 0) << fixed.err;
+    const std::string fixed_device = nlohmann::json::parse(fixed.out).at("device").get<std::string>();
+    EXPECT_NE(fixed_device.find("cpu (2 threads,"), std::string::npos) << fixed_device;
+}
+
 // ---- weft curves ----------------------------------------------------------------------------
 
 TEST(Cli, CurvesComparesRunsInATableAndOnePicture) {

@@ -18,6 +18,7 @@
 
 #include "op_harness.h"
 #include "tiny_training_run.h"
+#include "weft/cpu/cpu_device.h"
 #include "weft/graph_file.h"
 #include "weft/graph_pass.h"
 #include "weft/optimizer.h"
@@ -286,6 +287,51 @@ TEST(TrainingPlan, FoldedPermutationsStepEqualsThePlainStepBitForBit) {
 
 TEST(TrainingPlan, FoldedPermutationsResidualStepEqualsThePlainStepBitForBit) {
     check_folded_permutations_step(trainable(small_residual(4)));
+}
+
+// An adapting CPU device may change its team between any two kernels of a step (CpuDevice::
+// threads_now). Here the team alternates 1, 2, 1, ... at every kernel call and the step must equal
+// one of a fixed team of two, bit for bit: the CPU kernels of these networks make every sum in an
+// order their geometry fixes, whatever the team, and size per-thread scratch for the most threads.
+void check_step_with_a_changing_team(Trainable t) {
+    const auto reports = run_passes(t.graph, t.weights, build_registry(),
+                                    select_passes(build_registry(), "default", true));
+    ASSERT_FALSE(reports.empty());
+    const std::int64_t batch = t.graph.batch();
+    std::vector<int> labels(batch);
+    for (int i = 0; i < batch; ++i) labels[i] = (i * 3 + 1) % 4;
+    const Shape& shape = t.graph.values[t.graph.inputs[0]].desc.shape;
+    std::vector<Tensor> inputs{testing::random_tensor(shape, 5), labels_tensor(labels)};
+    CompileOptions two_threads;
+    two_threads.device.threads = 2;
+    CompileOptions adapting = two_threads;
+    adapting.device.adapt_threads = true;
+    TrainingExecutor fixed(t.graph, build_registry(), t.weights, two_threads, t.head.loss);
+    TrainingExecutor changing(t.graph, build_registry(), t.weights, adapting, t.head.loss);
+    auto& device = cpu::cpu_device(changing.device());
+    int calls = 0;
+    device.set_team_source([&] { return ++calls % 2 + 1; });
+    std::vector<Tensor> out_a = fixed.make_outputs(), out_b = changing.make_outputs();
+    for (int step = 0; step < 2; ++step) {  // twice: values include the running statistics
+        fixed.step(inputs, out_a);
+        changing.step(inputs, out_b);
+    }
+    EXPECT_GT(device.team_changes(), 20);
+    for (std::size_t k = 0; k < out_a.size(); ++k) EXPECT_TRUE(all_close(out_b[k], out_a[k], 0, 0));
+    std::map<std::string, const TrainingExecutor::Parameter*> by_name;
+    for (const auto& p : changing.parameters()) by_name[p.name] = &p;
+    for (const auto& p : fixed.parameters()) {
+        const auto* q = by_name.at(p.name);
+        for (std::int64_t i = 0; i < p.grad.numel(); ++i)
+            ASSERT_EQ(q->grad.as<float>()[i], p.grad.as<float>()[i]) << p.name << "[" << i << "]";
+        for (std::int64_t i = 0; i < p.value.numel(); ++i)
+            ASSERT_EQ(q->value.as<float>()[i], p.value.as<float>()[i]) << p.name << "[" << i << "]";
+    }
+}
+
+TEST(TrainingPlan, ATeamChangingBetweenKernelsGivesTheFixedTeamsStepBitForBit) {
+    check_step_with_a_changing_team(trainable(small_variant("igc-l24m2-d8")));
+    check_step_with_a_changing_team(trainable(small_residual(4)));
 }
 
 TEST(TrainingPlan, RefusesANonScalarLoss) {

@@ -40,7 +40,7 @@ class BatchNormDirect final : public weft::Kernel {
 public:
     explicit BatchNormDirect(const weft::KernelConfig& config)
         : training_(config.training),
-          threads_(weft::cpu::cpu_device(config.device).threads()),
+          device_(weft::cpu::cpu_device(config.device)),
           group_(config.training ? config.batch_group : nullptr) {
         if (config.params.size() != 4)
             throw weft::Error(fmt::format("node '{}': batch_norm expects 4 parameters, got {}", config.node_name,
@@ -69,12 +69,13 @@ public:
                         args.params[2].as<float>(),
                         args.params[3].as<float>(),
                         training_ ? static_cast<float*>(args.saved) : nullptr};
+        team_ = device_.threads_now();
         if (group_) {
             forward_over_group(f);
             return;
         }
         // One pass over the channels: each task computes its channel's statistics and normalises.
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (threads_ > 1)
+#pragma omp parallel for num_threads(team_) schedule(dynamic, 1) if (team_ > 1)
         for (std::int64_t c = 0; c < channels_; ++c) {
             if (training_) {
                 const double mean = channel_sum(f.x, c) / double(count_);
@@ -98,10 +99,11 @@ public:
                          args.grad_params[1].as<float>(),
                          static_cast<const float*>(args.saved),
                          channels_};
+        team_ = device_.threads_now();
         if (group_) {
             backward_over_group(b);
         } else {
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (threads_ > 1)
+#pragma omp parallel for num_threads(team_) schedule(dynamic, 1) if (team_ > 1)
             for (std::int64_t c = 0; c < channels_; ++c) {
                 const GradientSums sums = gradient_sums(b, c);
                 parameter_gradients(b, c, sums);
@@ -209,16 +211,16 @@ private:
     // exchanges of 8·C bytes between them.
     void forward_over_group(const Forward& f) {
         double* sums = sums_.data();
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (threads_ > 1)
+#pragma omp parallel for num_threads(team_) schedule(dynamic, 1) if (team_ > 1)
         for (std::int64_t c = 0; c < channels_; ++c) sums[c] = channel_sum(f.x, c);
         group_->sum(std::span<double>(sums, static_cast<std::size_t>(channels_)));
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (threads_ > 1)
+#pragma omp parallel for num_threads(team_) schedule(dynamic, 1) if (team_ > 1)
         for (std::int64_t c = 0; c < channels_; ++c) {
             sums[c] /= double(count_);
             sums[channels_ + c] = channel_squares(f.x, c, static_cast<float>(sums[c]));
         }
         group_->sum(std::span<double>(sums + channels_, static_cast<std::size_t>(channels_)));
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (threads_ > 1)
+#pragma omp parallel for num_threads(team_) schedule(dynamic, 1) if (team_ > 1)
         for (std::int64_t c = 0; c < channels_; ++c) {
             keep_statistics(f, c, sums[c], sums[channels_ + c] / double(count_));
             normalise(f, c);
@@ -289,7 +291,7 @@ private:
     // sums over the whole batch, since every image moved the mean and variance all images saw.
     void backward_over_group(const Backward& b) {
         double* sums = sums_.data();
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (threads_ > 1)
+#pragma omp parallel for num_threads(team_) schedule(dynamic, 1) if (team_ > 1)
         for (std::int64_t c = 0; c < channels_; ++c) {
             const GradientSums own = gradient_sums(b, c);
             parameter_gradients(b, c, own);
@@ -297,13 +299,14 @@ private:
             sums[channels_ + c] = own.g_x;
         }
         group_->sum(std::span<double>(sums, 2 * static_cast<std::size_t>(channels_)));
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (threads_ > 1)
+#pragma omp parallel for num_threads(team_) schedule(dynamic, 1) if (team_ > 1)
         for (std::int64_t c = 0; c < channels_; ++c)
             input_gradient(b, c, GradientSums{sums[c], sums[channels_ + c]});
     }
 
     bool training_;
-    int threads_;
+    weft::cpu::CpuDevice& device_;
+    int team_ = 1;  // this call's threads (CpuDevice::threads_now)
     weft::Collective* group_;  // training over several processes' batches (--sync-bn); else null
     std::int64_t batch_ = 0, channels_ = 0, plane_ = 0;
     std::int64_t count_ = 0;  // the values each channel's statistics are over

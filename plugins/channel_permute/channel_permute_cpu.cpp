@@ -29,7 +29,7 @@ public:
           channels_(config.inputs[0].shape[1]),
           destination_(weft::channel_permutation::shuffle(channels_, config.attrs.get_int("groups"))),
           plane_bytes_(plane_bytes(config.inputs[0])),
-          threads_(weft::cpu::cpu_device(config.device).threads()) {
+          device_(weft::cpu::cpu_device(config.device)) {
         if (config.in_place)
             throw weft::Error(
                 fmt::format("node '{}': channel_permute cannot run in place", config.node_name));
@@ -53,7 +53,7 @@ private:
         const auto* src = static_cast<const std::byte*>(source);
         auto* dst = static_cast<std::byte*>(destination);
         const std::int64_t copies = batch_ * channels_;
-        const int threads = threads_ > 0 ? threads_ : 1;
+        const int threads = device_.threads_now();
         // One image's planes at a time to whichever thread is free: a preempted thread holds up
         // one image, not half the batch (each copy has its own destination).
         const std::int64_t chunk = channels_ > 0 ? channels_ : 1;
@@ -74,7 +74,7 @@ private:
     std::int64_t channels_;
     std::vector<std::int64_t> destination_;  // the schema's map: input channel c -> destination_[c]
     std::size_t plane_bytes_;
-    int threads_;
+    weft::cpu::CpuDevice& device_;
 };
 
 }  // namespace

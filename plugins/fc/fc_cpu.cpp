@@ -20,7 +20,7 @@ using Tag = memory::format_tag;
 class FcOnednn final : public weft::Kernel {
 public:
     explicit FcOnednn(const weft::KernelConfig& config)
-        : stream_(weft::cpu::cpu_device(config.device).stream()) {
+        : device_(weft::cpu::cpu_device(config.device)), stream_(device_.stream()) {
         const weft::TensorDesc& input = config.inputs.at(0);
         if (input.dtype != weft::DType::f32 || input.layout != weft::Layout::row_major) {
             throw weft::Error(
@@ -42,6 +42,7 @@ public:
 
     // oneDNN memory has no read-only handle; the const_casts hand it buffers it only reads.
     void forward(const weft::ForwardArgs& args) override {
+        device_.threads_now();
         input_.set_data_handle(const_cast<void*>(args.inputs[0].data));
         weight_.set_data_handle(const_cast<void*>(args.params[0].data));
         if (has_bias_) bias_.set_data_handle(const_cast<void*>(args.params[1].data));
@@ -54,6 +55,7 @@ public:
 
     // dx = dy W, dW = dy^T x, db = Σ_n dy: oneDNN's backward-data and backward-weights passes.
     void backward(const weft::BackwardArgs& args) override {
+        device_.threads_now();
         input_.set_data_handle(const_cast<void*>(args.inputs[0].data));
         weight_.set_data_handle(const_cast<void*>(args.params[0].data));
         diff_output_.set_data_handle(const_cast<void*>(args.grad_outputs[0].data));
@@ -146,6 +148,7 @@ private:
         return scratchpad_md;
     }
 
+    weft::cpu::CpuDevice& device_;  // threads_now() before each call
     dnnl::stream stream_;
     dnnl::inner_product_forward primitive_;
     memory input_, weight_, bias_, output_, scratchpad_;

@@ -143,7 +143,7 @@ void accumulate_weight_grad_portable(const Geometry& g, const WeightGradTile& t)
 class GroupConvSmallGroups final : public weft::Kernel {
 public:
     explicit GroupConvSmallGroups(const weft::KernelConfig& config)
-        : threads_(weft::cpu::cpu_device(config.device).threads()) {
+        : device_(weft::cpu::cpu_device(config.device)), threads_(device_.threads()) {
         const weft::ConvolutionGeometry conv = weft::convolution_geometry(config);
         if (const std::string why = declines(config); !why.empty()) throw weft::Error(why);
         batch_ = conv.batch;
@@ -260,7 +260,7 @@ private:
     void convolve(const Geometry& g, const Geometry& tiles, const std::vector<TileKernel>& blocks,
                   const float* input, const float* weight, const float* bias, float* output) const {
         const std::int64_t items = batch_ * g.groups;
-        const int threads = threads_;
+        const int threads = device_.threads_now();
         float* copies = padded_inputs_.data();  // per thread
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
         for (std::int64_t item = 0; item < items; ++item) {
@@ -308,7 +308,7 @@ private:
         const std::int64_t lanes = weight_grad_.lanes;
         const std::int64_t per_thread = weight_grad_floats();
         float* all_sums = weight_grad_sums_.data();
-        const int threads = threads_;
+        const int threads = device_.threads_now();
 #pragma omp parallel num_threads(threads) if (threads > 1)
         {
             float* sums = all_sums + omp_get_thread_num() * per_thread;
@@ -339,7 +339,8 @@ private:
         return sum;
     }
 
-    int threads_;
+    weft::cpu::CpuDevice& device_;
+    int threads_;  // the most a team has: the scratch is per thread
     bool training_ = false;
     std::int64_t batch_ = 0;
     bool has_bias_ = false;

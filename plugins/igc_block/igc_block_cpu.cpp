@@ -52,7 +52,7 @@ std::string declines(const weft::KernelConfig& config) {
 class IgcBlockCpu final : public weft::Kernel {
 public:
     explicit IgcBlockCpu(const weft::KernelConfig& config)
-        : threads_(weft::cpu::cpu_device(config.device).threads()) {
+        : device_(weft::cpu::cpu_device(config.device)), threads_(device_.threads()) {
         if (const std::string why = declines(config); !why.empty()) throw weft::Error(why);
         weft::ConvolutionGeometry conv = weft::convolution_geometry(config.attrs, config.inputs.at(0));
         conv.fused_relu = false;  // the block's ReLU, applied after the secondary
@@ -93,7 +93,7 @@ public:
         float* scratch = static_cast<float*>(args.workspace);
 
         const std::int64_t items = batch_ * bands_;
-        const int threads = threads_;
+        const int threads = device_.threads_now();
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
         for (std::int64_t item = 0; item < items; ++item) {
             float* band = scratch + omp_get_thread_num() * scratch_floats_;
@@ -212,7 +212,8 @@ private:
         }
     }
 
-    int threads_;
+    weft::cpu::CpuDevice& device_;
+    int threads_;  // the most a team has: the scratch is per thread
     std::int64_t batch_ = 0;
     Geometry primary_;  // its out_channel_stride is the band's, for the tiles
     bool primary_bias_ = false, secondary_bias_ = false, relu_ = false;

@@ -66,7 +66,7 @@ std::string declines(const weft::KernelConfig& config) {
 class PointwiseConvDirect final : public weft::Kernel {
 public:
     explicit PointwiseConvDirect(const weft::KernelConfig& config)
-        : threads_(weft::cpu::cpu_device(config.device).threads()),
+        : device_(weft::cpu::cpu_device(config.device)),
           conv_(weft::convolution_geometry(config.attrs, config.inputs.at(0))) {
         if (const std::string why = declines(config); !why.empty()) throw weft::Error(why);
         training_ = config.training;
@@ -116,7 +116,7 @@ public:
         transpose_weight(weight);
         float* grad_bias = conv_.bias ? args.grad_params[1].as<float>() : nullptr;
         const std::int64_t units = work_units();
-        const int threads = threads_;
+        const int threads = device_.threads_now();
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
         for (std::int64_t unit = 0; unit < units; ++unit) {
             float* sums = unit_sums_.data() + unit * per_unit();
@@ -162,7 +162,7 @@ private:
     // One (image, band of pixels) per task, handed out one at a time.
     void convolve(const float* input, const float* weight, const float* bias, float* output) const {
         const std::int64_t tasks = conv_.batch * bands_;
-        const int threads = threads_;
+        const int threads = device_.threads_now();
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
         for (std::int64_t task = 0; task < tasks; ++task)
             band_(band(task, input, weight, bias, output, /*transposed=*/false));
@@ -235,7 +235,7 @@ private:
         return sum;
     }
 
-    int threads_;
+    weft::cpu::CpuDevice& device_;
     weft::ConvolutionGeometry conv_;
     bool training_ = false;
     std::int64_t plane_ = 0;  // pixels per channel (stride 1: the same on both sides)

@@ -48,7 +48,7 @@ public:
         : rows_(config.inputs[0].shape[0]),
           classes_(config.inputs[0].shape[1]),  // [N, K] and [N, K, 1, 1] share one layout
           smoothing_(config.attrs.get_real("label_smoothing")),
-          threads_(weft::cpu::cpu_device(config.device).threads()) {}
+          device_(weft::cpu::cpu_device(config.device)) {}
 
     // One double per row: the rows' losses are summed in a fixed order afterwards, so the result
     // does not depend on how OpenMP split the rows.
@@ -59,7 +59,7 @@ public:
         const std::int32_t* labels = args.inputs[1].as<const std::int32_t>();
         check_labels(labels);
         auto* row_loss = static_cast<double*>(args.workspace);
-        const int threads = threads_ > 0 ? threads_ : 1;
+        const int threads = device_.threads_now();
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows_ * classes_ > 4096)
         for (std::int64_t n = 0; n < rows_; ++n) {
             const float* row = x + n * classes_;
@@ -86,7 +86,7 @@ public:
         const double scale =
             static_cast<double>(args.grad_outputs[0].as<const float>()[0]) / static_cast<double>(rows_);
         const double uniform = smoothing_ / static_cast<double>(classes_);
-        const int threads = threads_ > 0 ? threads_ : 1;
+        const int threads = device_.threads_now();
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows_ * classes_ > 4096)
         for (std::int64_t n = 0; n < rows_; ++n) {
             const float* row = x + n * classes_;
@@ -118,7 +118,7 @@ private:
     std::int64_t rows_;
     std::int64_t classes_;
     double smoothing_;
-    int threads_;
+    weft::cpu::CpuDevice& device_;
 };
 
 }  // namespace

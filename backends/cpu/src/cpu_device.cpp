@@ -7,11 +7,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "free_cores.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
 
@@ -44,11 +46,20 @@ void flush_denormals() {
 }
 }  // namespace
 
+// Long enough for the kernel's 10 ms ticks to say how busy the cores were to a few percent, short
+// enough that a training step (0.2-1 s) is sized by the load of the step before it.
+constexpr std::chrono::milliseconds kFreeCoreInterval{500};
+
 CpuDevice::CpuDevice(const DeviceOptions& options)
     : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_), threads_(options.threads) {
     // oneDNN here runs on OpenMP: one team of `threads` for every primitive, no oversubscription.
     if (threads_ > 0) omp_set_num_threads(threads_);
     threads_ = omp_get_max_threads();
+    team_ = threads_;
+    if (options.adapt_threads && threads_ > 1) {
+        monitor_ = std::make_unique<FreeCoreMonitor>(kFreeCoreInterval);
+        if (!monitor_->works()) monitor_.reset();  // no /proc/stat: a fixed team, as asked
+    }
     // Flush denormals to zero on every thread that computes: gradients shrink into the subnormal
     // range late in training, where each operation costs ~100× (ReLU's backward ran 10× slower).
     // PyTorch's set_flush_denormal does the same; values that small do not move any weight.
@@ -57,12 +68,32 @@ CpuDevice::CpuDevice(const DeviceOptions& options)
     flush_denormals();
 }
 
+CpuDevice::~CpuDevice() = default;
+
 const std::string& CpuDevice::backend() const { return kBackendName; }
 
 std::string CpuDevice::description() const {
-    return fmt::format("cpu ({} thread{}, oneDNN {}.{}.{}, {})", threads_, threads_ == 1 ? "" : "s",
-                       dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch, isa_name());
+    return fmt::format("cpu ({}{} thread{}{}, oneDNN {}.{}.{}, {})", monitor_ ? "up to " : "", threads_,
+                       threads_ == 1 ? "" : "s", monitor_ ? " as cores are free" : "", dnnl_version()->major,
+                       dnnl_version()->minor, dnnl_version()->patch, isa_name());
 }
+
+int CpuDevice::threads_now() {
+    int team = team_;
+    if (team_source_) {
+        team = std::clamp(team_source_(), 1, threads_);
+    } else if (monitor_) {
+        if (const auto measured = monitor_->team(threads_)) team = *measured;
+    }
+    if (team != team_) {
+        team_ = team;
+        ++team_changes_;
+        omp_set_num_threads(team);
+    }
+    return team;
+}
+
+void CpuDevice::set_team_source(std::function<int()> team) { team_source_ = std::move(team); }
 
 void* CpuDevice::allocate(std::size_t bytes) {
     const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;

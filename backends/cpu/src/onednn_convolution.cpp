@@ -238,6 +238,7 @@ struct BackwardPrimitives {
 
 struct OnednnConvolution::Impl {
     ConvolutionGeometry geometry;
+    CpuDevice* device = nullptr;  // threads_now() before each execution
     dnnl::stream stream;
     // The backward primitives are built with the forward one as oneDNN's hint.
     dnnl::convolution_forward::primitive_desc forward_desc;
@@ -305,6 +306,7 @@ OnednnConvolution::OnednnConvolution(const ConvolutionGeometry& geometry, CpuDev
     }
     Impl& state = *impl_;
     state.geometry = geometry;
+    state.device = &device;
     state.stream = device.stream();
     const dnnl::engine& engine = device.engine();
     const auto f32 = memory::data_type::f32;
@@ -364,6 +366,7 @@ void OnednnConvolution::forward(const float* input, const float* weight, const f
     if (state.geometry.bias && bias == nullptr) {
         throw Error(fmt::format("convolution {} was given no bias", state.geometry.str()));
     }
+    state.device->threads_now();
     state.input.bind(input, workspace);
     state.weight.bind(weight, workspace);
     if (state.geometry.bias) state.bias.bind(bias, workspace);
@@ -394,6 +397,7 @@ void OnednnConvolution::backward_data(const float* grad_output, const float* wei
                                       float* grad_input, void* workspace) {
     Impl& state = *impl_;
     BackwardPrimitives& b = backward_primitives(state.backward, state.geometry);
+    state.device->threads_now();
     b.data_grad_output.bind(grad_output, workspace);
     b.data_weight.bind(weight, workspace);
     b.grad_input.bind(grad_input, workspace);
@@ -413,6 +417,7 @@ void OnednnConvolution::backward_weights(const float* input, const float* grad_o
         throw Error(fmt::format("convolution {} was given nowhere to write dL/dbias",
                                 state.geometry.str()));
     }
+    state.device->threads_now();
     b.weights_input.bind(input, workspace);
     b.weights_grad_output.bind(grad_output, workspace);
     b.grad_weight.bind(grad_weight, workspace);

@@ -15,6 +15,7 @@ dnnl::memory OnednnKernel::unbound(const dnnl::memory::desc& desc) {
 
 void OnednnKernel::execute(const dnnl::primitive& primitive, const ExecArgs& args,
                            std::initializer_list<Binding> bindings) {
+    device_.threads_now();  // sets OpenMP's team, which oneDNN's primitives read as they run
     for (const auto& [memory, buffer] : bindings) memory->set_data_handle(const_cast<void*>(buffer));
     primitive.execute(stream_, args);
     stream_.wait();

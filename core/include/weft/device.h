@@ -13,6 +13,9 @@ namespace weft {
 struct DeviceOptions {
     int index = 0;    // which device of the backend (GPUs)
     int threads = 0;  // CPU threads; 0 = the backend's default
+    // CPU: run each kernel with only as many of `threads` as other processes leave cores free,
+    // measured as it runs (weft/cpu/cpu_device.h, CpuDevice::threads_now). Off, the team is fixed.
+    bool adapt_threads = false;
 };
 
 class Device {

@@ -1,0 +1,163 @@
+// The CPU device's thread team on a shared machine: reading /proc/stat, the team the free cores
+// allow, a live measurement beside busy processes, and threads_now() on fixed and adapting devices.
+// That kernels give the same step at a team that changes between them is in tests/training_test.cpp.
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <omp.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "../src/free_cores.h"
+#include "weft/cpu/cpu_device.h"
+
+using namespace weft::cpu;
+
+namespace {
+
+// Two CPUs of four, a steal column, guest time (already inside user), an old kernel's short line,
+// the summary line and the interrupt counts that follow the CPUs.
+constexpr const char* kProcStat =
+    "cpu  400 40 400 4000 40 4 4 40 100 0\n"
+    "cpu0 100 10 100 1000 10 1 1 10 100 0\n"
+    "cpu1 100 10 100 1000 10 1 1 10 0 0\n"
+    "cpu2 100 10 100 1000\n"
+    "cpu3 100 10 100 1000 10 1 1 10 0 0\n"
+    "intr 123456 0 1 2 3\n"
+    "ctxt 987654\n";
+
+TEST(FreeCores, ReadsTheCpusOfTheMaskAndCountsStealAsBusyAndGuestOnce) {
+    const auto two = parse_cpu_ticks(kProcStat, {0, 1});
+    ASSERT_TRUE(two.has_value());
+    EXPECT_EQ(two->cpus, 2);
+    // busy = user + nice + system + irq + softirq + steal = 100+10+100+1+1+10 per CPU
+    EXPECT_EQ(two->busy, 2u * 222u);
+    EXPECT_EQ(two->total, 2u * (222u + 1000u + 10u));
+    const auto old = parse_cpu_ticks(kProcStat, {2});
+    ASSERT_TRUE(old.has_value());
+    EXPECT_EQ(old->busy, 210u);
+    EXPECT_EQ(old->total, 1210u);
+}
+
+TEST(FreeCores, EmptyMaskCountsEveryCpuAndNoMatchIsNoReading) {
+    const auto all = parse_cpu_ticks(kProcStat, {});
+    ASSERT_TRUE(all.has_value());
+    EXPECT_EQ(all->cpus, 4);
+    EXPECT_FALSE(parse_cpu_ticks(kProcStat, {7}).has_value());
+    EXPECT_FALSE(parse_cpu_ticks("intr 1 2 3\ncpu 1 2 3 4\n", {}).has_value());
+    EXPECT_FALSE(parse_cpu_ticks("", {0}).has_value());
+    EXPECT_FALSE(parse_cpu_ticks("cpux 1 2 3 4\ncpu0 1 2\n", {}).has_value());
+}
+
+TEST(FreeCores, TeamIsTheCoresOthersLeaveFree) {
+    // Idle but for this process: every thread it may have.
+    EXPECT_EQ(team_for_free_cores(2, 2.0, 2.0, 2), 2);
+    EXPECT_EQ(team_for_free_cores(2, 2.1, 2.0, 2), 2);   // a tenth of a core of daemons
+    // Two threads beside one busy process: three runnable threads share two cores, 2/3 each.
+    EXPECT_EQ(team_for_free_cores(2, 2.0, 4.0 / 3.0, 2), 1);
+    // Then one thread beside it: the other core stays the other process's.
+    EXPECT_EQ(team_for_free_cores(2, 2.0, 1.0, 2), 1);
+    // Half a core of other work is enough to leave the second core alone.
+    EXPECT_EQ(team_for_free_cores(2, 1.5, 1.0, 2), 1);
+    // Sixteen cores, one busy process: fifteen threads.
+    EXPECT_EQ(team_for_free_cores(16, 16.0, 15.0, 16), 15);
+    // Never more than asked, never fewer than one.
+    EXPECT_EQ(team_for_free_cores(16, 1.0, 1.0, 4), 4);
+    EXPECT_EQ(team_for_free_cores(2, 2.0, 0.0, 2), 1);
+    EXPECT_EQ(team_for_free_cores(2, 0.0, 0.5, 2), 2);  // own time above the counters' (rounding)
+}
+
+// Busy processes for the length of a test, killed (and reaped) at its end; they die with the
+// test process too (PR_SET_PDEATHSIG), so a failing test leaves nothing spinning.
+class BusyProcesses {
+public:
+    explicit BusyProcesses(int count) {
+        for (int i = 0; i < count; ++i) {
+            const pid_t pid = fork();
+            if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                for (volatile unsigned long spin = 0;; spin = spin + 1) {
+                }
+            }
+            if (pid > 0) pids_.push_back(pid);
+        }
+    }
+    ~BusyProcesses() {
+        for (const pid_t pid : pids_) kill(pid, SIGKILL);
+        for (const pid_t pid : pids_) waitpid(pid, nullptr, 0);
+    }
+    int count() const { return static_cast<int>(pids_.size()); }
+
+private:
+    std::vector<pid_t> pids_;
+};
+
+// One busy process per CPU this process may use, this one asleep: whatever else the machine runs,
+// others keep every core busy, so the measured team is one.
+TEST(FreeCoreMonitor, BesideAProcessOnEveryCoreTheTeamIsOne) {
+    FreeCoreMonitor monitor(std::chrono::milliseconds(300));
+    if (!monitor.works()) GTEST_SKIP() << "no readable /proc/stat on this system";
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+    const int cpus = CPU_COUNT(&set);
+    BusyProcesses busy(cpus);
+    ASSERT_EQ(busy.count(), cpus);
+    EXPECT_FALSE(monitor.team(cpus + 1).has_value());  // before an interval has passed
+    std::this_thread::sleep_for(std::chrono::milliseconds(350));
+    (void)monitor.team(cpus + 1);  // the interval that began before the busy processes
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    const auto team = monitor.team(cpus + 1);
+    ASSERT_TRUE(team.has_value());
+    EXPECT_EQ(*team, 1);
+}
+
+TEST(CpuDeviceThreads, AFixedDeviceAlwaysRunsItsThreads) {
+    weft::DeviceOptions options;
+    options.threads = 2;
+    CpuDevice device(options);
+    EXPECT_EQ(device.threads(), 2);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(device.threads_now(), 2);
+    EXPECT_EQ(device.team_changes(), 0);
+    EXPECT_EQ(device.description().find("up to"), std::string::npos) << device.description();
+}
+
+TEST(CpuDeviceThreads, AnAdaptingDeviceSaysSoAndSetsOpenMpsTeamToItsAnswer) {
+    weft::DeviceOptions options;
+    options.threads = 3;
+    options.adapt_threads = true;
+    CpuDevice device(options);
+    EXPECT_EQ(device.threads(), 3);
+    if (FreeCoreMonitor(std::chrono::milliseconds(1)).works())
+        EXPECT_NE(device.description().find("up to 3 threads as cores are free"), std::string::npos)
+            << device.description();
+    // The measurement replaced: answers outside [1, threads()] are kept inside it, and OpenMP's
+    // team for this thread (what oneDNN and plain parallel loops use) follows each change.
+    const std::vector<int> answers{1, 1, 5, 0, 2};
+    const std::vector<int> expected{1, 1, 3, 1, 2};
+    std::size_t call = 0;
+    device.set_team_source([&] { return answers[call++]; });
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        EXPECT_EQ(device.threads_now(), expected[i]) << "call " << i;
+        EXPECT_EQ(omp_get_max_threads(), expected[i]) << "call " << i;
+    }
+    EXPECT_EQ(device.team_changes(), 4);  // 3 -> 1, 1 -> 3, 3 -> 1, 1 -> 2
+}
+
+TEST(CpuDeviceThreads, OneThreadNeverAdapts) {
+    weft::DeviceOptions options;
+    options.threads = 1;
+    options.adapt_threads = true;
+    CpuDevice device(options);
+    EXPECT_EQ(device.threads_now(), 1);
+    EXPECT_EQ(device.description().find("up to"), std::string::npos) << device.description();
+}
+
+}  // namespace
