@@ -115,6 +115,12 @@ void CpuDevice::copy_to_host(void* dst, const void* src, std::size_t bytes) { st
 void CpuDevice::fill_zero(void* dst, std::size_t bytes) { std::memset(dst, 0, bytes); }
 void CpuDevice::synchronize() { stream_.wait(); }
 
+int set_openmp_threads(int threads) {
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    return before;
+}
+
 CpuDevice& cpu_device(Device& device) {
     if (auto* d = dynamic_cast<CpuDevice*>(&device)) return *d;
     throw Error(fmt::format("a cpu kernel was given a '{}' device", device.backend()));

@@ -81,8 +81,8 @@ int team_for_free_cores(int cpus, double busy_cores, double own_cores, int most)
     return std::clamp(team, 1, std::max(1, most));
 }
 
-FreeCoreMonitor::FreeCoreMonitor(std::chrono::milliseconds interval)
-    : interval_(interval), cpus_(allowed_cpus()) {
+FreeCoreMonitor::FreeCoreMonitor(std::chrono::milliseconds interval, std::chrono::milliseconds first)
+    : interval_(interval), next_(first), cpus_(allowed_cpus()) {
     if (const auto first = sample()) {
         last_ = *first;
         works_ = true;
@@ -101,9 +101,10 @@ std::optional<FreeCoreMonitor::Sample> FreeCoreMonitor::sample() const {
 }
 
 std::optional<int> FreeCoreMonitor::team(int most) {
-    if (!works_ || std::chrono::steady_clock::now() - last_.when < interval_) return std::nullopt;
+    if (!works_ || std::chrono::steady_clock::now() - last_.when < next_) return std::nullopt;
     const auto now = sample();
     if (!now) return std::nullopt;
+    next_ = interval_;
     const double wall = std::chrono::duration<double>(now->when - last_.when).count();
     const std::uint64_t total = now->ticks.total - last_.ticks.total;
     const std::uint64_t busy = now->ticks.busy - last_.ticks.busy;

@@ -35,8 +35,11 @@ int team_for_free_cores(int cpus, double busy_cores, double own_cores, int most)
 
 class FreeCoreMonitor {
 public:
-    // Measures over the CPUs of this process's affinity mask, over intervals of at least `interval`.
-    explicit FreeCoreMonitor(std::chrono::milliseconds interval);
+    // Measures over the CPUs of this process's affinity mask, over intervals of at least `interval`;
+    // the first one, from construction, may be as short as `first` (by the first kernel, a graph
+    // has been compiled: the load meanwhile already says whether to start with a smaller team).
+    explicit FreeCoreMonitor(std::chrono::milliseconds interval,
+                             std::chrono::milliseconds first = std::chrono::milliseconds(50));
 
     // False where /proc/stat cannot be read (not Linux, or a sandbox without /proc): no measurement.
     bool works() const { return works_; }
@@ -54,6 +57,7 @@ private:
     std::optional<Sample> sample() const;
 
     std::chrono::milliseconds interval_;
+    std::chrono::milliseconds next_;  // the interval now: `first`, then `interval`
     std::vector<int> cpus_;
     bool works_ = false;
     Sample last_;

@@ -238,7 +238,6 @@ struct BackwardPrimitives {
 
 struct OnednnConvolution::Impl {
     ConvolutionGeometry geometry;
-    CpuDevice* device = nullptr;  // threads_now() before each execution
     dnnl::stream stream;
     // The backward primitives are built with the forward one as oneDNN's hint.
     dnnl::convolution_forward::primitive_desc forward_desc;
@@ -294,9 +293,17 @@ BackwardPrimitives build_backward(const ConvolutionGeometry& g, const dnnl::engi
 
 }  // namespace
 
+namespace {
+
+std::size_t workspace_of(const OnednnConvolution::Impl& impl) {
+    const std::size_t backward = impl.backward ? impl.backward->workspace.bytes() : 0;
+    return std::max(impl.workspace.bytes(), backward);
+}
+
+}  // namespace
+
 OnednnConvolution::OnednnConvolution(const ConvolutionGeometry& geometry, CpuDevice& device,
-                                     bool training)
-    : impl_(std::make_unique<Impl>()) {
+                                     bool training) {
     check_geometry(geometry);
     if (training && geometry.fused_relu) {
         throw Error(fmt::format(
@@ -304,9 +311,20 @@ OnednnConvolution::OnednnConvolution(const ConvolutionGeometry& geometry, CpuDev
             "build the training graph without the ReLU fusion pass",
             geometry.str()));
     }
-    Impl& state = *impl_;
+    teams_ = std::make_unique<PerTeam<std::shared_ptr<Impl>>>(device, [this, geometry, &device, training] {
+        auto impl = build(geometry, device, training);
+        // The caller's workspace is planned for the full team's primitives; a smaller team's
+        // that would need more (none seen: scratchpads grow with the threads) run the full team's.
+        if (teams_ && workspace_of(*impl) > workspace_of(*teams_->most())) return teams_->most();
+        return impl;
+    });
+}
+
+std::shared_ptr<OnednnConvolution::Impl> OnednnConvolution::build(const ConvolutionGeometry& geometry,
+                                                                  CpuDevice& device, bool training) {
+    auto impl = std::make_shared<Impl>();
+    Impl& state = *impl;
     state.geometry = geometry;
-    state.device = &device;
     state.stream = device.stream();
     const dnnl::engine& engine = device.engine();
     const auto f32 = memory::data_type::f32;
@@ -343,30 +361,27 @@ OnednnConvolution::OnednnConvolution(const ConvolutionGeometry& geometry, CpuDev
         throw Error(
             fmt::format("oneDNN cannot build the convolution {}: {}", geometry.str(), e.what()));
     }
+    return impl;
 }
 
 OnednnConvolution::~OnednnConvolution() = default;
 
-const ConvolutionGeometry& OnednnConvolution::geometry() const { return impl_->geometry; }
+const ConvolutionGeometry& OnednnConvolution::geometry() const { return teams_->most()->geometry; }
 
-std::size_t OnednnConvolution::workspace_bytes() const {
-    const std::size_t backward = impl_->backward ? impl_->backward->workspace.bytes() : 0;
-    return std::max(impl_->workspace.bytes(), backward);
-}
+std::size_t OnednnConvolution::workspace_bytes() const { return workspace_of(*teams_->most()); }
 
-bool OnednnConvolution::has_backward() const { return impl_->backward.has_value(); }
+bool OnednnConvolution::has_backward() const { return teams_->most()->backward.has_value(); }
 
 std::string OnednnConvolution::implementation() const {
-    return impl_->forward_desc.impl_info_str();
+    return teams_->most()->forward_desc.impl_info_str();
 }
 
 void OnednnConvolution::forward(const float* input, const float* weight, const float* bias,
                                 float* output, void* workspace) {
-    Impl& state = *impl_;
+    Impl& state = *teams_->now();  // asks the device for the team (CpuDevice::threads_now)
     if (state.geometry.bias && bias == nullptr) {
         throw Error(fmt::format("convolution {} was given no bias", state.geometry.str()));
     }
-    state.device->threads_now();
     state.input.bind(input, workspace);
     state.weight.bind(weight, workspace);
     if (state.geometry.bias) state.bias.bind(bias, workspace);
@@ -395,9 +410,8 @@ BackwardPrimitives& backward_primitives(std::optional<BackwardPrimitives>& backw
 
 void OnednnConvolution::backward_data(const float* grad_output, const float* weight,
                                       float* grad_input, void* workspace) {
-    Impl& state = *impl_;
+    Impl& state = *teams_->now();  // asks the device for the team (CpuDevice::threads_now)
     BackwardPrimitives& b = backward_primitives(state.backward, state.geometry);
-    state.device->threads_now();
     b.data_grad_output.bind(grad_output, workspace);
     b.data_weight.bind(weight, workspace);
     b.grad_input.bind(grad_input, workspace);
@@ -411,13 +425,12 @@ void OnednnConvolution::backward_data(const float* grad_output, const float* wei
 
 void OnednnConvolution::backward_weights(const float* input, const float* grad_output,
                                          float* grad_weight, float* grad_bias, void* workspace) {
-    Impl& state = *impl_;
+    Impl& state = *teams_->now();  // asks the device for the team (CpuDevice::threads_now)
     BackwardPrimitives& b = backward_primitives(state.backward, state.geometry);
     if (state.geometry.bias && grad_bias == nullptr) {
         throw Error(fmt::format("convolution {} was given nowhere to write dL/dbias",
                                 state.geometry.str()));
     }
-    state.device->threads_now();
     b.weights_input.bind(input, workspace);
     b.weights_grad_output.bind(grad_output, workspace);
     b.grad_weight.bind(grad_weight, workspace);

@@ -83,8 +83,8 @@ public:
             const pid_t pid = fork();
             if (pid == 0) {
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
-                for (volatile unsigned long spin = 0;; spin = spin + 1) {
-                }
+                volatile unsigned long spin = 0;
+                for (;;) spin = spin + 1;
             }
             if (pid > 0) pids_.push_back(pid);
         }
@@ -102,7 +102,7 @@ private:
 // One busy process per CPU this process may use, this one asleep: whatever else the machine runs,
 // others keep every core busy, so the measured team is one.
 TEST(FreeCoreMonitor, BesideAProcessOnEveryCoreTheTeamIsOne) {
-    FreeCoreMonitor monitor(std::chrono::milliseconds(300));
+    FreeCoreMonitor monitor(std::chrono::milliseconds(300), std::chrono::milliseconds(300));
     if (!monitor.works()) GTEST_SKIP() << "no readable /proc/stat on this system";
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -149,6 +149,30 @@ TEST(CpuDeviceThreads, AnAdaptingDeviceSaysSoAndSetsOpenMpsTeamToItsAnswer) {
         EXPECT_EQ(omp_get_max_threads(), expected[i]) << "call " << i;
     }
     EXPECT_EQ(device.team_changes(), 4);  // 3 -> 1, 1 -> 3, 3 -> 1, 1 -> 2
+}
+
+// oneDNN reads OpenMP's thread count when it builds a primitive: PerTeam builds one per team with
+// the count set to that team, the full team's at once, and puts the count back afterwards.
+TEST(CpuDeviceThreads, PerTeamBuildsEachTeamsOwnUnderThatThreadCount) {
+    weft::DeviceOptions options;
+    options.threads = 3;
+    options.adapt_threads = true;
+    CpuDevice device(options);
+    const std::vector<int> answers{1, 3, 2, 1, 2};
+    std::size_t call = 0;
+    device.set_team_source([&] { return answers[call++]; });
+    int builds = 0;
+    PerTeam<int> built(device, [&] {
+        ++builds;
+        return omp_get_max_threads();
+    });
+    EXPECT_EQ(builds, 1);
+    EXPECT_EQ(built.most(), 3);
+    for (const int team : answers) {
+        EXPECT_EQ(built.now(), team);
+        EXPECT_EQ(omp_get_max_threads(), team);  // the build put the count back
+    }
+    EXPECT_EQ(builds, 3);  // 3 at once, then 1 and 2 once each
 }
 
 TEST(CpuDeviceThreads, OneThreadNeverAdapts) {

@@ -4,7 +4,9 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -58,6 +60,53 @@ private:
     std::unique_ptr<FreeCoreMonitor> monitor_;  // null unless adapting
     std::function<int()> team_source_;
 };
+
+// Something built for each thread team it runs with: a oneDNN primitive. oneDNN fixes many
+// primitives' split of the work when it builds them, from OpenMP's thread count then, and later
+// runs that many threads whatever the team has become; a primitive built for two threads beside a
+// busy process still waits at each barrier for the preempted one. So each team size gets its own,
+// built with OpenMP's count set to it: the device's full team at once, smaller ones the first time
+// threads_now() answers them.
+template <class T>
+class PerTeam {
+public:
+    // `build` makes a T under OpenMP's current thread count (called with it set to each team).
+    PerTeam(CpuDevice& device, std::function<T()> build)
+        : device_(device), build_(std::move(build)), built_(static_cast<std::size_t>(device.threads())) {
+        built_.back() = build_for(device.threads());
+    }
+
+    // The one for the team of the call starting now (asks the device's threads_now()).
+    T& now() {
+        const int team = device_.threads_now();
+        std::optional<T>& slot = built_[static_cast<std::size_t>(team - 1)];
+        if (!slot) slot = build_for(team);
+        return *slot;
+    }
+    // The one for the device's full team: what workspace and saved memory are planned for.
+    T& most() { return *built_.back(); }
+    const T& most() const { return *built_.back(); }
+
+private:
+    T build_for(int team);
+
+    CpuDevice& device_;
+    std::function<T()> build_;
+    std::vector<std::optional<T>> built_;  // [team - 1]
+};
+
+// OpenMP's thread count for this thread, set for a while and put back (PerTeam's builds).
+int set_openmp_threads(int threads);
+
+template <class T>
+T PerTeam<T>::build_for(int team) {
+    const int before = set_openmp_threads(team);
+    struct Restore {
+        int threads;
+        ~Restore() { set_openmp_threads(threads); }
+    } restore{before};
+    return build_();
+}
 
 // The CPU device behind a Device& handed to a kernel; throws weft::Error if it is another backend.
 CpuDevice& cpu_device(Device& device);

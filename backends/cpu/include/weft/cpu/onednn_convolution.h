@@ -59,9 +59,14 @@ public:
     void backward_weights(const float* input, const float* grad_output, float* grad_weight,
                           float* grad_bias, void* workspace);
 
+    struct Impl;  // the primitives, their arguments and the workspace plan, for one team
+
 private:
-    struct Impl;
-    std::unique_ptr<Impl> impl_;
+    static std::shared_ptr<Impl> build(const ConvolutionGeometry& geometry, CpuDevice& device, bool training);
+
+    // Built again for each thread team it runs with (PerTeam): oneDNN's convolutions keep the
+    // thread count they were built for.
+    std::unique_ptr<PerTeam<std::shared_ptr<Impl>>> teams_;
 };
 
 // The weft kernel every oneDNN-backed convolution operator uses (group_conv, pointwise_conv):
