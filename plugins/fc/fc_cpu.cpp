@@ -17,9 +17,10 @@ namespace {
 using dnnl::memory;
 using Tag = memory::format_tag;
 
-class FcOnednn final : public weft::Kernel {
+// The primitives of one thread team, their memory objects and arguments (FcOnednn keeps one per team).
+class FcPrimitives {
 public:
-    explicit FcOnednn(const weft::KernelConfig& config)
+    explicit FcPrimitives(const weft::KernelConfig& config)
         : device_(weft::cpu::cpu_device(config.device)), stream_(device_.stream()) {
         const weft::TensorDesc& input = config.inputs.at(0);
         if (input.dtype != weft::DType::f32 || input.layout != weft::Layout::row_major) {
@@ -38,11 +39,10 @@ public:
         }
     }
 
-    std::size_t workspace_bytes() const override { return scratchpad_bytes_; }
+    std::size_t workspace_bytes() const { return scratchpad_bytes_; }
 
     // oneDNN memory has no read-only handle; the const_casts hand it buffers it only reads.
-    void forward(const weft::ForwardArgs& args) override {
-        device_.threads_now();
+    void forward(const weft::ForwardArgs& args) {
         input_.set_data_handle(const_cast<void*>(args.inputs[0].data));
         weight_.set_data_handle(const_cast<void*>(args.params[0].data));
         if (has_bias_) bias_.set_data_handle(const_cast<void*>(args.params[1].data));
@@ -51,11 +51,10 @@ public:
         primitive_.execute(stream_, args_);
     }
 
-    bool has_backward() const override { return training_; }
+    bool has_backward() const { return training_; }
 
     // dx = dy W, dW = dy^T x, db = Σ_n dy: oneDNN's backward-data and backward-weights passes.
-    void backward(const weft::BackwardArgs& args) override {
-        device_.threads_now();
+    void backward(const weft::BackwardArgs& args) {
         input_.set_data_handle(const_cast<void*>(args.inputs[0].data));
         weight_.set_data_handle(const_cast<void*>(args.params[0].data));
         diff_output_.set_data_handle(const_cast<void*>(args.grad_outputs[0].data));
@@ -148,7 +147,7 @@ private:
         return scratchpad_md;
     }
 
-    weft::cpu::CpuDevice& device_;  // threads_now() before each call
+    weft::cpu::CpuDevice& device_;
     dnnl::stream stream_;
     dnnl::inner_product_forward primitive_;
     memory input_, weight_, bias_, output_, scratchpad_;
@@ -161,6 +160,30 @@ private:
     dnnl::inner_product_backward_weights backward_weights_;
     memory diff_input_, diff_weight_, diff_bias_, diff_output_;
     std::unordered_map<int, memory> backward_data_args_, backward_weights_args_;
+};
+
+// oneDNN's inner product keeps the thread count it was built for, so each thread team gets its
+// own (weft::cpu::PerTeam); a team whose scratchpad would outgrow the planned workspace runs the
+// full team's.
+class FcOnednn final : public weft::Kernel {
+public:
+    explicit FcOnednn(const weft::KernelConfig& config)
+        : teams_(weft::cpu::cpu_device(config.device), [this, config] {
+              auto built = std::make_shared<FcPrimitives>(config);
+              if (planned_ && built->workspace_bytes() > planned_->workspace_bytes()) return planned_;
+              return built;
+          }) {
+        planned_ = teams_.most();
+    }
+
+    std::size_t workspace_bytes() const override { return planned_->workspace_bytes(); }
+    void forward(const weft::ForwardArgs& args) override { teams_.now()->forward(args); }
+    bool has_backward() const override { return planned_->has_backward(); }
+    void backward(const weft::BackwardArgs& args) override { teams_.now()->backward(args); }
+
+private:
+    std::shared_ptr<FcPrimitives> planned_;  // the full team's: the workspace is planned for it
+    weft::cpu::PerTeam<std::shared_ptr<FcPrimitives>> teams_;
 };
 
 }  // namespace

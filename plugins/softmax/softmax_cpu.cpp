@@ -11,11 +11,17 @@ namespace {
 class SoftmaxCpu final : public weft::cpu::OnednnKernel {
 public:
     explicit SoftmaxCpu(const weft::KernelConfig& config)
-        : OnednnKernel(config), src_(unbound(config.inputs[0])), dst_(unbound(config.outputs[0])) {
+        : OnednnKernel(config),
+          src_(unbound(config.inputs[0])),
+          dst_(unbound(config.outputs[0])),
+          // oneDNN's softmax keeps the thread count it was built for: one per team (PerTeam).
+          primitives_(weft::cpu::cpu_device(config.device),
+                      [this, axis = static_cast<int>(config.attrs.get_int("axis"))] {
+                          const dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                                                 src_.get_desc(), axis);
+                          return dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(desc, engine()));
+                      }) {
         const int axis = static_cast<int>(config.attrs.get_int("axis"));
-        const dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_inference, src_.get_desc(),
-                                               axis);
-        primitive_ = dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(desc, engine()));
         exec_args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
         // Rows along the axis: outer × axis × inner in row-major order.
         const weft::Shape& shape = config.inputs[0].shape;
@@ -45,13 +51,13 @@ public:
     }
 
     void forward(const weft::ForwardArgs& args) override {
-        execute(primitive_, exec_args_, {{&src_, args.inputs[0].data}, {&dst_, args.outputs[0].data}});
+        execute(primitives_.now(), exec_args_, {{&src_, args.inputs[0].data}, {&dst_, args.outputs[0].data}});
     }
 
 private:
     dnnl::memory src_;
     dnnl::memory dst_;
-    dnnl::softmax_forward primitive_;
+    weft::cpu::PerTeam<dnnl::softmax_forward> primitives_;
     ExecArgs exec_args_;
     std::int64_t outer_ = 1, axis_ = 1, inner_ = 1;
 };
