@@ -227,6 +227,31 @@ TEST(TrainingPlan, FusedBatchNormReluStepEqualsThePlainStep) {
     }
 }
 
+// A batch for a small classifier: seeded random images and labels cycling through 4 classes.
+std::vector<Tensor> small_batch(const Graph& g, std::uint64_t seed) {
+    std::vector<int> labels(g.batch());
+    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int>((i * 3 + 1) % 4);
+    const Shape& shape = g.values[g.inputs[0]].desc.shape;
+    return {testing::random_tensor(shape, seed), labels_tensor(labels)};
+}
+
+// The two executors' outputs and every parameter's gradient (and, with `values`, the parameters
+// themselves: running statistics move in a step) are the same bits, matched by name.
+void expect_same_step(const TrainingExecutor& a, const std::vector<Tensor>& out_a, const TrainingExecutor& b,
+                      const std::vector<Tensor>& out_b, bool values) {
+    for (std::size_t k = 0; k < out_a.size(); ++k) EXPECT_TRUE(all_close(out_b[k], out_a[k], 0, 0));
+    std::map<std::string, const TrainingExecutor::Parameter*> by_name;
+    for (const auto& p : b.parameters()) by_name[p.name] = &p;
+    ASSERT_EQ(by_name.size(), a.parameters().size());
+    for (const auto& p : a.parameters()) {
+        const auto* q = by_name.at(p.name);
+        for (std::int64_t i = 0; i < p.grad.numel(); ++i)
+            ASSERT_EQ(q->grad.as<float>()[i], p.grad.as<float>()[i]) << p.name << "[" << i << "]";
+        for (std::int64_t i = 0; values && i < p.value.numel(); ++i)
+            ASSERT_EQ(q->value.as<float>()[i], p.value.as<float>()[i]) << p.name << "[" << i << "]";
+    }
+}
+
 // The channel permutations around each secondary convolution folded into its channel maps
 // (fold_permutations) against the graph as written, both on the direct pointwise kernel: moving
 // channels is no arithmetic, so a step gives the same loss, logits and parameter gradients bit for
@@ -243,11 +268,7 @@ void check_folded_permutations_step(Trainable plain, long left = 0) {
     };
     EXPECT_GT(permutes(plain.graph), 0);
     EXPECT_EQ(permutes(folded.graph), left);
-    const std::int64_t batch = plain.graph.batch();
-    std::vector<int> labels(batch);
-    for (int i = 0; i < batch; ++i) labels[i] = (i * 3 + 1) % 4;
-    const Shape& shape = plain.graph.values[plain.graph.inputs[0]].desc.shape;
-    std::vector<Tensor> inputs{testing::random_tensor(shape, 9), labels_tensor(labels)};
+    const std::vector<Tensor> inputs = small_batch(plain.graph, 9);
     CompileOptions two_threads;
     two_threads.device.threads = 2;
     TrainingExecutor a(plain.graph, build_registry(), plain.weights, two_threads, plain.head.loss);
@@ -255,15 +276,7 @@ void check_folded_permutations_step(Trainable plain, long left = 0) {
     std::vector<Tensor> out_a = a.make_outputs(), out_b = b.make_outputs();
     a.step(inputs, out_a);
     b.step(inputs, out_b);
-    for (std::size_t k = 0; k < out_a.size(); ++k) EXPECT_TRUE(all_close(out_b[k], out_a[k], 0, 0));
-    std::map<std::string, const TrainingExecutor::Parameter*> by_name;
-    for (const auto& p : b.parameters()) by_name[p.name] = &p;
-    ASSERT_EQ(by_name.size(), a.parameters().size());
-    for (const auto& p : a.parameters()) {
-        const auto* q = by_name.at(p.name);
-        for (std::int64_t i = 0; i < p.grad.numel(); ++i)
-            ASSERT_EQ(q->grad.as<float>()[i], p.grad.as<float>()[i]) << p.name << "[" << i << "]";
-    }
+    expect_same_step(a, out_a, b, out_b, /*values=*/false);
 }
 
 Graph small_variant(const std::string& variant) {
@@ -298,11 +311,7 @@ void check_step_with_a_changing_team(Trainable t) {
     const auto reports = run_passes(t.graph, t.weights, build_registry(),
                                     select_passes(build_registry(), "default", true));
     ASSERT_FALSE(reports.empty());
-    const std::int64_t batch = t.graph.batch();
-    std::vector<int> labels(batch);
-    for (int i = 0; i < batch; ++i) labels[i] = (i * 3 + 1) % 4;
-    const Shape& shape = t.graph.values[t.graph.inputs[0]].desc.shape;
-    std::vector<Tensor> inputs{testing::random_tensor(shape, 5), labels_tensor(labels)};
+    const std::vector<Tensor> inputs = small_batch(t.graph, 5);
     CompileOptions two_threads;
     two_threads.device.threads = 2;
     CompileOptions adapting = two_threads;
@@ -318,16 +327,7 @@ void check_step_with_a_changing_team(Trainable t) {
         changing.step(inputs, out_b);
     }
     EXPECT_GT(device.team_changes(), 20);
-    for (std::size_t k = 0; k < out_a.size(); ++k) EXPECT_TRUE(all_close(out_b[k], out_a[k], 0, 0));
-    std::map<std::string, const TrainingExecutor::Parameter*> by_name;
-    for (const auto& p : changing.parameters()) by_name[p.name] = &p;
-    for (const auto& p : fixed.parameters()) {
-        const auto* q = by_name.at(p.name);
-        for (std::int64_t i = 0; i < p.grad.numel(); ++i)
-            ASSERT_EQ(q->grad.as<float>()[i], p.grad.as<float>()[i]) << p.name << "[" << i << "]";
-        for (std::int64_t i = 0; i < p.value.numel(); ++i)
-            ASSERT_EQ(q->value.as<float>()[i], p.value.as<float>()[i]) << p.name << "[" << i << "]";
-    }
+    expect_same_step(fixed, out_a, changing, out_b, /*values=*/true);
 }
 
 TEST(TrainingPlan, ATeamChangingBetweenKernelsGivesTheFixedTeamsStepBitForBit) {
