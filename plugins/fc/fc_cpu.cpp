@@ -163,26 +163,20 @@ private:
 };
 
 // oneDNN's inner product keeps the thread count it was built for, so each thread team gets its
-// own (weft::cpu::PerTeam); a team whose scratchpad would outgrow the planned workspace runs the
-// full team's.
+// own (weft::cpu::PerTeam; the workspace is the full team's scratchpad).
 class FcOnednn final : public weft::Kernel {
 public:
     explicit FcOnednn(const weft::KernelConfig& config)
-        : teams_(weft::cpu::cpu_device(config.device), [this, config] {
-              auto built = std::make_shared<FcPrimitives>(config);
-              if (planned_ && built->workspace_bytes() > planned_->workspace_bytes()) return planned_;
-              return built;
-          }) {
-        planned_ = teams_.most();
-    }
+        : teams_(
+              weft::cpu::cpu_device(config.device), [config] { return std::make_shared<FcPrimitives>(config); },
+              [](const std::shared_ptr<FcPrimitives>& built) { return built->workspace_bytes(); }) {}
 
-    std::size_t workspace_bytes() const override { return planned_->workspace_bytes(); }
+    std::size_t workspace_bytes() const override { return teams_.most()->workspace_bytes(); }
     void forward(const weft::ForwardArgs& args) override { teams_.now()->forward(args); }
-    bool has_backward() const override { return planned_->has_backward(); }
+    bool has_backward() const override { return teams_.most()->has_backward(); }
     void backward(const weft::BackwardArgs& args) override { teams_.now()->backward(args); }
 
 private:
-    std::shared_ptr<FcPrimitives> planned_;  // the full team's: the workspace is planned for it
     weft::cpu::PerTeam<std::shared_ptr<FcPrimitives>> teams_;
 };
 

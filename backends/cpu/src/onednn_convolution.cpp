@@ -311,13 +311,9 @@ OnednnConvolution::OnednnConvolution(const ConvolutionGeometry& geometry, CpuDev
             "build the training graph without the ReLU fusion pass",
             geometry.str()));
     }
-    teams_ = std::make_unique<PerTeam<std::shared_ptr<Impl>>>(device, [this, geometry, &device, training] {
-        auto impl = build(geometry, device, training);
-        // The caller's workspace is planned for the full team's primitives; a smaller team's
-        // that would need more (none seen: scratchpads grow with the threads) run the full team's.
-        if (teams_ && workspace_of(*impl) > workspace_of(*teams_->most())) return teams_->most();
-        return impl;
-    });
+    teams_ = std::make_unique<PerTeam<std::shared_ptr<Impl>>>(
+        device, [geometry, &device, training] { return build(geometry, device, training); },
+        [](const std::shared_ptr<Impl>& impl) { return workspace_of(*impl); });
 }
 
 std::shared_ptr<OnednnConvolution::Impl> OnednnConvolution::build(const ConvolutionGeometry& geometry,

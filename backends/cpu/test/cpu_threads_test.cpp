@@ -33,6 +33,13 @@ constexpr const char* kProcStat =
     "intr 123456 0 1 2 3\n"
     "ctxt 987654\n";
 
+weft::DeviceOptions adapting(int threads) {
+    weft::DeviceOptions options;
+    options.threads = threads;
+    options.adapt_threads = true;
+    return options;
+}
+
 TEST(FreeCores, ReadsTheCpusOfTheMaskAndCountsStealAsBusyAndGuestOnce) {
     const auto two = parse_cpu_ticks(kProcStat, {0, 1});
     ASSERT_TRUE(two.has_value());
@@ -130,10 +137,7 @@ TEST(CpuDeviceThreads, AFixedDeviceAlwaysRunsItsThreads) {
 }
 
 TEST(CpuDeviceThreads, AnAdaptingDeviceSaysSoAndSetsOpenMpsTeamToItsAnswer) {
-    weft::DeviceOptions options;
-    options.threads = 3;
-    options.adapt_threads = true;
-    CpuDevice device(options);
+    CpuDevice device(adapting(3));
     EXPECT_EQ(device.threads(), 3);
     if (FreeCoreMonitor(std::chrono::milliseconds(1)).works())
         EXPECT_NE(device.description().find("up to 3 threads as cores are free"), std::string::npos)
@@ -154,10 +158,7 @@ TEST(CpuDeviceThreads, AnAdaptingDeviceSaysSoAndSetsOpenMpsTeamToItsAnswer) {
 // oneDNN reads OpenMP's thread count when it builds a primitive: PerTeam builds one per team with
 // the count set to that team, the full team's at once, and puts the count back afterwards.
 TEST(CpuDeviceThreads, PerTeamBuildsEachTeamsOwnUnderThatThreadCount) {
-    weft::DeviceOptions options;
-    options.threads = 3;
-    options.adapt_threads = true;
-    CpuDevice device(options);
+    CpuDevice device(adapting(3));
     const std::vector<int> answers{1, 3, 2, 1, 2};
     std::size_t call = 0;
     device.set_team_source([&] { return answers[call++]; });
@@ -175,11 +176,22 @@ TEST(CpuDeviceThreads, PerTeamBuildsEachTeamsOwnUnderThatThreadCount) {
     EXPECT_EQ(builds, 3);  // 3 at once, then 1 and 2 once each
 }
 
+// A smaller team's build that would need more workspace than the full team's, planned for, is
+// not used: that team runs the full team's.
+TEST(CpuDeviceThreads, PerTeamRunsTheFullTeamsWhereASmallerTeamsWouldOutgrowTheWorkspace) {
+    CpuDevice device(adapting(3));
+    const std::vector<int> answers{2, 1};
+    std::size_t call = 0;
+    device.set_team_source([&] { return answers[call++]; });
+    // Workspace 6 for the full team, 4 for two threads, 12 for one.
+    PerTeam<int> built(device, [] { return omp_get_max_threads(); },
+                       [](const int& team) -> std::size_t { return team == 1 ? 12 : 2 * team; });
+    EXPECT_EQ(built.now(), 2);
+    EXPECT_EQ(built.now(), 3);
+}
+
 TEST(CpuDeviceThreads, OneThreadNeverAdapts) {
-    weft::DeviceOptions options;
-    options.threads = 1;
-    options.adapt_threads = true;
-    CpuDevice device(options);
+    CpuDevice device(adapting(1));
     EXPECT_EQ(device.threads_now(), 1);
     EXPECT_EQ(device.description().find("up to"), std::string::npos) << device.description();
 }

@@ -66,13 +66,18 @@ private:
 // runs that many threads whatever the team has become; a primitive built for two threads beside a
 // busy process still waits at each barrier for the preempted one. So each team size gets its own,
 // built with OpenMP's count set to it: the device's full team at once, smaller ones the first time
-// threads_now() answers them.
+// threads_now() answers them. Workspace is planned once, for the full team's: a smaller team's
+// that would need more (`workspace`, when given, says how much each needs) runs the full team's
+// instead; none has been seen, since scratchpads grow with the threads.
 template <class T>
 class PerTeam {
 public:
     // `build` makes a T under OpenMP's current thread count (called with it set to each team).
-    PerTeam(CpuDevice& device, std::function<T()> build)
-        : device_(device), build_(std::move(build)), built_(static_cast<std::size_t>(device.threads())) {
+    PerTeam(CpuDevice& device, std::function<T()> build, std::function<std::size_t(const T&)> workspace = {})
+        : device_(device),
+          build_(std::move(build)),
+          workspace_(std::move(workspace)),
+          built_(static_cast<std::size_t>(device.threads())) {
         built_.back() = build_for(device.threads());
     }
 
@@ -80,7 +85,10 @@ public:
     T& now() {
         const int team = device_.threads_now();
         std::optional<T>& slot = built_[static_cast<std::size_t>(team - 1)];
-        if (!slot) slot = build_for(team);
+        if (!slot) {
+            T built = build_for(team);
+            slot = workspace_ && workspace_(built) > workspace_(most()) ? most() : std::move(built);
+        }
         return *slot;
     }
     // The one for the device's full team: what workspace and saved memory are planned for.
@@ -92,6 +100,7 @@ private:
 
     CpuDevice& device_;
     std::function<T()> build_;
+    std::function<std::size_t(const T&)> workspace_;
     std::vector<std::optional<T>> built_;  // [team - 1]
 };
 
