@@ -34,6 +34,7 @@ struct Ymm {
         return Mask{_mm256_and_si256(_mm256_cmpgt_epi32(lane, from), _mm256_cmpgt_epi32(to, lane)),
                     lo == 0 && hi == lanes};
     }
+    static V keep(V v, Mask m) { return _mm256_and_ps(v, _mm256_castsi256_ps(m.lanes)); }
     static V load(const float* p, Mask m) {
         return m.all ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m.lanes);
     }

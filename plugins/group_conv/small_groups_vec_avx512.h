@@ -32,6 +32,12 @@ struct Zmm {
     static Mask lanes_between(std::int64_t lo, std::int64_t hi) {
         return static_cast<Mask>(lane_bits(lo, hi, lanes));
     }
+    // The empty asm keeps GCC from folding a load before it into a masked load, which is what
+    // keep() is there to avoid (see pad in group_conv_small_groups_tile.h).
+    static V keep(V v, Mask m) {
+        __asm__("" : "+v"(v));
+        return _mm512_maskz_mov_ps(m, v);
+    }
     static V load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
     static V load_even(const float* p, Mask low, Mask high) {
         const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
@@ -52,6 +58,10 @@ struct Ymm {
     static V max(V a, V b) { return _mm256_max_ps(a, b); }
     static Mask lanes_between(std::int64_t lo, std::int64_t hi) {
         return static_cast<Mask>(lane_bits(lo, hi, lanes));
+    }
+    static V keep(V v, Mask m) {
+        __asm__("" : "+v"(v));  // as Zmm::keep
+        return _mm256_maskz_mov_ps(m, v);
     }
     static V load(const float* p, Mask m) { return _mm256_maskz_loadu_ps(m, p); }
     static V load_even(const float* p, Mask low, Mask high) {
