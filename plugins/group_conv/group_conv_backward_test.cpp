@@ -195,7 +195,8 @@ TEST_P(GroupConvBackwardIsa, SmallGroupsGivesOnednnsGradientsOnRandomGeometries)
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(, GroupConvBackwardIsa, ::testing::Values("avx512", "avx2", "portable"),
+INSTANTIATE_TEST_SUITE_P(, GroupConvBackwardIsa,
+                         ::testing::Values("avx512", "avx512_direct", "avx2", "portable"),
                          [](const auto& info) { return info.param; });
 
 TEST(GroupConvBackward, SumOfDyIsTheBiasGradientAndAZeroDyGivesZeroGradients) {

@@ -41,6 +41,10 @@ struct Tile {
     // The output row that `output` holds first: 0 for a whole plane, the band's first row when
     // the output is a band of rows (Geometry::out_channel_stride).
     std::int64_t out_row0 = 0;
+    // Direct tiles only (avx512_direct_tile_kernel), which read the image itself: `input` is the
+    // group's first channel plane in the image, and rows above and below the image are read from
+    // here: zeros of the group's shape (C/groups planes). Loads are masked to the image's columns.
+    const float* zeros = nullptr;
 };
 
 using TileFunction = void (*)(const Geometry& geometry, const Tile& tile);
@@ -85,9 +89,11 @@ struct PaddedRows {
     std::int64_t left;            // zero columns before each row
     std::int64_t padded_width;
     std::int64_t channel_stride;  // floats between the copy's channels
-    // Input rows between this band's first and the next band's: each row copied asks the cache
-    // for the row as far below, which the next band (on this thread, as a rule) will copy. 0: none.
-    std::int64_t prefetch_rows;
+    // The rows the next band will copy, for the cache to fetch while this one is computed: the
+    // group's first input channel plane at the first of them (the next band may be in the next
+    // image), and how many; each channel's are asked for. Null: none.
+    const float* ahead;
+    std::int64_t ahead_rows;
 };
 
 using PadFunction = void (*)(const PaddedRows& rows);
@@ -96,6 +102,9 @@ using PadFunction = void (*)(const PaddedRows& rows);
 // geometry, with as many rows as keep its accumulators in registers (at most out_height).
 // Callers check the CPU first (__builtin_cpu_supports): these contain AVX-512 / AVX2 code.
 TileKernel avx512_tile_kernel(const Geometry& geometry, int block);
+// The same tiles reading the image itself (Tile::zeros) instead of a padded copy: AVX-512 only,
+// whose masked loads cost what plain ones do (AVX2's are microcoded on AMD's cores).
+TileKernel avx512_direct_tile_kernel(const Geometry& geometry, int block);
 TileKernel avx2_tile_kernel(const Geometry& geometry, int block);
 // The weight gradient for horizontal stride 1 or 2 (any vertical stride and dilation).
 WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry);

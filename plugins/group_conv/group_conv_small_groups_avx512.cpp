@@ -34,6 +34,11 @@ TileKernel avx512_tile_kernel(const Geometry& geometry, int block) {
     return select_tile<Zmm>(geometry, block, 16);
 }
 
+TileKernel avx512_direct_tile_kernel(const Geometry& geometry, int block) {
+    if (geometry.out_width <= 8) return select_direct_tile<Ymm>(geometry, block, 16);
+    return select_direct_tile<Zmm>(geometry, block, 16);
+}
+
 PadFunction avx512_pad() { return &pad<Zmm>; }
 
 WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry) {
@@ -51,6 +56,7 @@ WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry) {
 
 namespace weft::small_groups {
 TileKernel avx512_tile_kernel(const Geometry&, int) { return {}; }
+TileKernel avx512_direct_tile_kernel(const Geometry&, int) { return {}; }
 WeightGradKernel avx512_weight_grad_kernel(const Geometry&) { return {}; }
 PadFunction avx512_pad() { return nullptr; }
 }  // namespace weft::small_groups

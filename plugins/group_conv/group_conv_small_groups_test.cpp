@@ -178,8 +178,38 @@ TEST_P(GroupConvSmallGroupsIsa, MatchesOnRandomGeometries) {
     }
 }
 
+// AVX-512's tiles over the image itself (direct) and over a padded copy of it (this kernel's
+// default) make the same sums in the same order: the same bits, on the IGC shapes, a stem and
+// random geometries (padding 0 to 2, dilation, stride 2, edges that cut a vector).
+TEST(GroupConvSmallGroups, DirectTilesGiveThePaddedCopysBits) {
+    if (const std::string why = missing_isa("avx512"); !why.empty()) GTEST_SKIP() << why;
+    std::vector<ConvCase> cases{three_by_three(24, 2, 2, 32, 1), three_by_three(24, 2, 4, 32, 2),
+                                three_by_three(24, 4, 4, 16, 1), three_by_three(24, 8, 8, 8, 1),
+                                three_by_three(1, 3, 48, 32, 1)};
+    std::mt19937_64 rng(41);
+    RandomConvRanges ranges;
+    ranges.max_groups = 4, ranges.random_fused_relu = true;
+    for (int trial = 0; trial < 30; ++trial) cases.push_back(random_conv_case(rng, ranges));
+    ConvCase wide_padding = three_by_three(3, 2, 3, 11, 1);
+    wide_padding.kernel_h = wide_padding.kernel_w = 5, wide_padding.padding_h = wide_padding.padding_w = 2;
+    wide_padding.bias = true;
+    cases.push_back(wide_padding);
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const ConvCase& c = cases[i];
+        SCOPED_TRACE(c.str());
+        const Tensor input = random_tensor(c.input_shape(), 300 + i);
+        weft::WeightMap params{{"weight", random_tensor(c.weight_shape(), 400 + i)}};
+        if (c.bias) params["bias"] = random_tensor({c.out_channels}, 500 + i);
+        const auto run = [&](const char* isa) {
+            const ForcedIsa forced(isa);
+            return run_op_with_kernel("small_groups", "group_conv", c.attrs(), {input}, params)[0];
+        };
+        EXPECT_TRUE(all_close(run("avx512_direct"), run("avx512_padded"), 0, 0));
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(, GroupConvSmallGroupsIsa,
-                         ::testing::Values("avx512", "avx2", "portable"),
+                         ::testing::Values("avx512", "avx512_direct", "avx2", "portable"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

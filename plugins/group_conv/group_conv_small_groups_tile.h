@@ -140,6 +140,109 @@ void run_tile_streaming_rows(const Geometry& g, const Tile& t) {
     store_tile<Vec, Block, Rows>(g, t, acc);
 }
 
+// The direct tiles: the same register tiles reading the image itself, padding and all, where
+// AVX-512 masks make that cheap (a masked load costs what a plain one does there). Each load is
+// masked to the columns inside the image, and a row above or below it is read from `t.zeros`, a
+// zero image of the group's shape, so that no row needs a mask of its own and the padded copy (a
+// quarter of an IGC block's time on AVX-512, most of it waiting for the input) is not made.
+
+// The lanes of a load at input column x0 (lane l reads column x0 + l) that fall inside the image.
+template <class Vec>
+[[gnu::always_inline]] inline typename Vec::Mask columns_inside(const Geometry& g, std::int64_t x0) {
+    return Vec::lanes_between(-x0, g.width - x0);
+}
+
+// Input row iy of the group's channel 0, or the zero image's row 0 where iy is outside the image.
+[[gnu::always_inline]] inline const float* input_row(const Geometry& g, const Tile& t, std::int64_t iy) {
+    return iy >= 0 && iy < g.height ? t.input + iy * g.width : t.zeros;
+}
+
+// run_tile on the image itself.
+template <class Vec, int Block, int Rows, int StrideW>
+void run_tile_direct(const Geometry& g, const Tile& t) {
+    using V = typename Vec::V;
+    constexpr int lanes = Vec::lanes;
+    const std::int64_t plane = g.height * g.width;
+    const std::int64_t taps = g.kernel_h * g.kernel_w;
+    const std::int64_t weight_stride = g.in_per_group * taps;
+
+    V acc[Rows][Block];
+    init_tile<Vec, Block, Rows>(t, acc);
+
+    for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
+        const float* row[Rows];
+#pragma GCC unroll 8
+        for (int r = 0; r < Rows; ++r)
+            row[r] = input_row(g, t, (t.out_y + r) * g.stride_h + ky * g.dilation_h - g.padding_h);
+        for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
+            const std::int64_t x0 = t.out_x * StrideW + kx * g.dilation_w - g.padding_w;
+            const typename Vec::Mask low = columns_inside<Vec>(g, x0);
+            const typename Vec::Mask high = columns_inside<Vec>(g, x0 + lanes);  // stride 2's second half
+            const float* w = t.weight + ky * g.kernel_w + kx;
+            for (std::int64_t c = 0; c < g.in_per_group; ++c) {
+                V weight[Block];
+#pragma GCC unroll 8
+                for (int b = 0; b < Block; ++b) weight[b] = Vec::set1(w[b * weight_stride + c * taps]);
+#pragma GCC unroll 8
+                for (int r = 0; r < Rows; ++r) {
+                    const float* p = row[r] + c * plane + x0;
+                    const V x = StrideW == 1 ? Vec::load(p, low) : Vec::load_even(p, low, high);
+#pragma GCC unroll 8
+                    for (int b = 0; b < Block; ++b) acc[r][b] = Vec::fma(weight[b], x, acc[r][b]);
+                }
+            }
+        }
+    }
+
+    store_tile<Vec, Block, Rows>(g, t, acc);
+}
+
+// run_tile_streaming_rows on the image itself (3-row kernel, vertical stride and dilation 1).
+template <class Vec, int Block, int Rows, int StrideW>
+void run_tile_streaming_rows_direct(const Geometry& g, const Tile& t) {
+    using V = typename Vec::V;
+    constexpr int lanes = Vec::lanes;
+    constexpr int kernel_rows = 3;
+    const std::int64_t plane = g.height * g.width;
+    const std::int64_t taps = kernel_rows * g.kernel_w;
+    const std::int64_t weight_stride = g.in_per_group * taps;
+
+    const float* row[Rows + kernel_rows - 1];  // output row out_y + r reads rows r .. r + 2 of these
+#pragma GCC unroll 10
+    for (int i = 0; i < Rows + kernel_rows - 1; ++i) row[i] = input_row(g, t, t.out_y + i - g.padding_h);
+
+    V acc[Rows][Block];
+    init_tile<Vec, Block, Rows>(t, acc);
+    // Channels, then columns: run_tile_streaming_rows's order, so both make the same sums.
+    for (std::int64_t c = 0; c < g.in_per_group; ++c) {
+        for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
+            const std::int64_t x0 = t.out_x * StrideW + kx * g.dilation_w - g.padding_w;
+            const typename Vec::Mask low = columns_inside<Vec>(g, x0);
+            const typename Vec::Mask high = columns_inside<Vec>(g, x0 + lanes);
+            V weight[Block][kernel_rows];
+#pragma GCC unroll 8
+            for (int b = 0; b < Block; ++b)
+#pragma GCC unroll 3
+                for (int ky = 0; ky < kernel_rows; ++ky)
+                    weight[b][ky] = Vec::set1(t.weight[b * weight_stride + c * taps + ky * g.kernel_w + kx]);
+#pragma GCC unroll 10
+            for (int i = 0; i < Rows + kernel_rows - 1; ++i) {
+                const float* p = row[i] + c * plane + x0;
+                const V x = StrideW == 1 ? Vec::load(p, low) : Vec::load_even(p, low, high);
+#pragma GCC unroll 3
+                for (int ky = 0; ky < kernel_rows; ++ky) {
+                    const int r = i - ky;
+                    if (r < 0 || r >= Rows) continue;
+#pragma GCC unroll 8
+                    for (int b = 0; b < Block; ++b) acc[r][b] = Vec::fma(weight[b][ky], x, acc[r][b]);
+                }
+            }
+        }
+    }
+
+    store_tile<Vec, Block, Rows>(g, t, acc);
+}
+
 template <class Vec, int Block, int StrideW>
 TileFunction tile_with_rows(int rows) {
     switch (rows) {
@@ -201,14 +304,10 @@ void pad(const PaddedRows& p) {
             for (; r < rows; ++r) Vec::store(to + r * padded_width, Vec::zero(), store);
         }
     }
-    if (p.prefetch_rows == 0) return;
+    if (p.ahead == nullptr) return;
     for (std::int64_t c = 0; c < p.channels; ++c) {
-        for (std::int64_t r = inside_begin; r < inside_end; ++r) {
-            const std::int64_t y = p.top + r;
-            if (y + p.prefetch_rows >= p.height) break;
-            const float* ahead = p.input + c * plane + (y + p.prefetch_rows) * width;
-            for (std::int64_t i = 0; i < width; i += 16) __builtin_prefetch(ahead + i, 0, 2);
-        }
+        const float* ahead = p.ahead + c * plane;
+        for (std::int64_t i = 0; i < p.ahead_rows * width; i += 16) __builtin_prefetch(ahead + i, 0, 2);
     }
 }
 
@@ -241,6 +340,46 @@ TileKernel select_tile(const Geometry& g, int block, int accumulators) {
     }
     // Aggregate initialisation: no constructor of a shared type is emitted in this file.
     return TileKernel{block, rows, Vec::lanes, run};
+}
+
+// select_tile's shapes, as direct tiles.
+template <class Vec, int Block, int StrideW>
+TileFunction direct_tile_with_rows(int rows) {
+    switch (rows) {
+        case 1: return &run_tile_direct<Vec, Block, 1, StrideW>;
+        case 2: return &run_tile_direct<Vec, Block, 2, StrideW>;
+        case 4: if constexpr (Block <= 4) return &run_tile_direct<Vec, Block, 4, StrideW>; break;
+        case 8: if constexpr (Block <= 2) return &run_tile_direct<Vec, Block, 8, StrideW>; break;
+    }
+    return nullptr;
+}
+
+template <class Vec, int StrideW>
+TileFunction direct_tile(const Geometry& g, int block, int rows) {
+    const bool streaming = g.kernel_h == 3 && g.stride_h == 1 && g.dilation_h == 1 && block <= 2 &&
+                           (rows == 4 || rows == 8);
+    if (streaming && rows == 4)
+        return block == 1 ? &run_tile_streaming_rows_direct<Vec, 1, 4, StrideW>
+                          : &run_tile_streaming_rows_direct<Vec, 2, 4, StrideW>;
+    if (streaming)
+        return block == 1 ? &run_tile_streaming_rows_direct<Vec, 1, 8, StrideW>
+                          : &run_tile_streaming_rows_direct<Vec, 2, 8, StrideW>;
+    switch (block) {
+        case 1: return direct_tile_with_rows<Vec, 1, StrideW>(rows);
+        case 2: return direct_tile_with_rows<Vec, 2, StrideW>(rows);
+        case 4: return direct_tile_with_rows<Vec, 4, StrideW>(rows);
+        case 8: return direct_tile_with_rows<Vec, 8, StrideW>(rows);
+    }
+    return nullptr;
+}
+
+template <class Vec>
+TileKernel select_direct_tile(const Geometry& g, int block, int accumulators) {
+    TileKernel tile = select_tile<Vec>(g, block, accumulators);  // the same shape
+    tile.run = nullptr;
+    if (g.stride_w == 1) tile.run = direct_tile<Vec, 1>(g, block, tile.rows);
+    if (g.stride_w == 2) tile.run = direct_tile<Vec, 2>(g, block, tile.rows);
+    return tile;
 }
 
 }  // namespace

@@ -84,10 +84,23 @@ inline Geometry padded_geometry(const Geometry& g, std::int64_t out_rows,
     return p;
 }
 
+// The input rows that output rows [first_row, first_row + rows) read, clamped to the image: the
+// first of them and how many.
+struct InputRows {
+    std::int64_t first, count;
+};
+
+inline InputRows input_rows(const Geometry& g, std::int64_t first_row, std::int64_t rows) {
+    const std::int64_t top = first_row * g.stride_h - g.padding_h;
+    const std::int64_t bottom = top + (rows - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1;
+    const std::int64_t first = std::max<std::int64_t>(top, 0);
+    return {first, std::max<std::int64_t>(0, std::min(bottom, g.height) - first)};
+}
+
 // The copy of one group's input rows that output rows [first_row, first_row + rows) read, into
-// `to` laid out as `padded` says; `prefetch_rows` as in PaddedRows.
+// `to` laid out as `padded` says, with no rows asked for ahead (PaddedRows::ahead).
 inline PaddedRows padded_rows(const Geometry& g, const Geometry& padded, const float* group_input, float* to,
-                              std::int64_t first_row, std::int64_t rows, std::int64_t prefetch_rows) {
+                              std::int64_t first_row, std::int64_t rows) {
     return PaddedRows{group_input,
                       to,
                       g.in_per_group,
@@ -98,7 +111,8 @@ inline PaddedRows padded_rows(const Geometry& g, const Geometry& padded, const f
                       g.padding_w,
                       padded.width,
                       padded.height * padded.width,
-                      prefetch_rows};
+                      nullptr,
+                      0};
 }
 
 }  // namespace weft::small_groups

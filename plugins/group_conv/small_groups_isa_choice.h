@@ -60,4 +60,16 @@ inline Isa chosen_isa() {
         "WEFT_SMALL_GROUPS_ISA={}: expected avx512, avx2 or portable", forced));
 }
 
+// Whether the AVX-512 tiles read the image itself (direct tiles) or a padded copy of it, as AVX2's
+// always do. Each kernel has its default (`direct`); WEFT_SMALL_GROUPS_INPUT=direct|padded forces
+// one (tests run both). The two make the same sums in the same order.
+inline bool direct_input(Isa isa, bool direct) {
+    if (isa != Isa::avx512) return false;
+    const char* forced = std::getenv("WEFT_SMALL_GROUPS_INPUT");
+    if (forced == nullptr || *forced == '\0') return direct;
+    if (std::string_view(forced) == "direct") return true;
+    if (std::string_view(forced) == "padded") return false;
+    throw weft::Error(fmt::format("WEFT_SMALL_GROUPS_INPUT={}: expected direct or padded", forced));
+}
+
 }  // namespace weft::small_groups

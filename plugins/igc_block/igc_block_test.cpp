@@ -186,8 +186,25 @@ TEST_P(IgcBlockIsa, MatchesOnAwkwardShapesAndThreadCounts) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(, IgcBlockIsa, ::testing::Values("avx512", "avx2", "portable"),
+INSTANTIATE_TEST_SUITE_P(, IgcBlockIsa, ::testing::Values("avx512", "avx512_padded", "avx2", "portable"),
                          [](const auto& info) { return info.param; });
+
+// AVX-512's primary tiles over the image itself (the default) and over a padded copy of each
+// band's rows give the same bits, on IGC-L24M2 (stride 2 included) and the awkward shapes.
+TEST(IgcBlock, DirectTilesGiveThePaddedCopysBits) {
+    if (const std::string why = missing_isa("avx512"); !why.empty()) GTEST_SKIP() << why;
+    const auto same = [](const Graph& g) {
+        const auto fused = [&](const char* isa) {
+            const ForcedIsa forced(isa);
+            return run(g, "default", 2).output;
+        };
+        EXPECT_TRUE(weft::testing::all_close(fused("avx512_direct"), fused("avx512_padded"), 0, 0));
+    };
+    same(weft::resolve_graph("igc-l24m2-d8"));
+    const TempGraph odd(awkward_block(5, 3, 3, 7, 13, 11, 1)), strided(awkward_block(4, 2, 2, 5, 19, 37, 2));
+    same(odd.load());
+    same(strided.load());
+}
 
 // Nothing fuses where a value in the block is also read elsewhere: a graph output in the middle.
 TEST(IgcBlock, LeavesABlockWhoseMiddleIsAlsoAnOutput) {
