@@ -342,6 +342,110 @@ TileKernel select_tile(const Geometry& g, int block, int accumulators) {
     return TileKernel{block, rows, Vec::lanes, run};
 }
 
+// Images narrower than a vector (IGC's last stage is 8 wide): a direct tile whose vectors each
+// hold lanes / width whole output rows, the plane read as one flat array, so that a 16-lane
+// register is full where a row tile would fill 8 lanes. At stride 1 with the output the input's
+// size, a tap's inputs for consecutive output pixels are consecutive: one load per vector, masked
+// to the lanes whose input row and column fall inside the image. Vec's masks must be bit masks
+// (AVX-512). Rows vectors x Block channels of accumulators; a tile is Rows * lanes / width rows.
+template <class Vec, int Block, int Rows>
+void run_tile_flat(const Geometry& g, const Tile& t) {
+    using V = typename Vec::V;
+    using Mask = typename Vec::Mask;
+    constexpr int lanes = Vec::lanes;
+    const std::int64_t width = g.width, rows_per_vector = lanes / width;
+    const std::int64_t plane = g.height * width;
+    const std::int64_t taps = g.kernel_h * g.kernel_w;
+    const std::int64_t weight_stride = g.in_per_group * taps;
+    const unsigned row_bits = (1u << width) - 1u;  // one row's lanes
+
+    V acc[Rows][Block];
+    init_tile<Vec, Block, Rows>(t, acc);
+    for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
+        const std::int64_t dy = ky * g.dilation_h - g.padding_h;
+        // Per vector: the lanes whose input row is inside the image.
+        unsigned rows_inside[Rows];
+#pragma GCC unroll 8
+        for (int r = 0; r < Rows; ++r) {
+            rows_inside[r] = 0;
+            for (std::int64_t k = 0; k < rows_per_vector; ++k) {
+                const std::int64_t iy = t.out_y + r * rows_per_vector + k + dy;
+                if (iy >= 0 && iy < g.height) rows_inside[r] |= row_bits << (k * width);
+            }
+        }
+        for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
+            const std::int64_t dx = kx * g.dilation_w - g.padding_w;
+            // The lanes whose input column is inside, in every row of a vector.
+            const std::int64_t lo = -dx > 0 ? -dx : 0, hi = width - dx < width ? width - dx : width;
+            const unsigned one_row = hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u;
+            unsigned columns_inside = 0;
+            for (std::int64_t k = 0; k < rows_per_vector; ++k) columns_inside |= one_row << (k * width);
+            Mask mask[Rows];
+            const float* from[Rows];
+#pragma GCC unroll 8
+            for (int r = 0; r < Rows; ++r) {
+                mask[r] = static_cast<Mask>(rows_inside[r] & columns_inside);
+                from[r] = t.input + (t.out_y + r * rows_per_vector + dy) * width + dx;
+            }
+            const float* w = t.weight + ky * g.kernel_w + kx;
+            for (std::int64_t c = 0; c < g.in_per_group; ++c) {
+                V weight[Block];
+#pragma GCC unroll 8
+                for (int b = 0; b < Block; ++b) weight[b] = Vec::set1(w[b * weight_stride + c * taps]);
+#pragma GCC unroll 8
+                for (int r = 0; r < Rows; ++r) {
+                    const V x = Vec::load(from[r] + c * plane, mask[r]);
+#pragma GCC unroll 8
+                    for (int b = 0; b < Block; ++b) acc[r][b] = Vec::fma(weight[b], x, acc[r][b]);
+                }
+            }
+        }
+    }
+
+    // Each vector's rows are consecutive in the output too.
+    const std::int64_t out_plane = g.out_channel_stride != 0 ? g.out_channel_stride : g.out_height * width;
+    const Mask all = Vec::lanes_between(0, lanes);
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r) {
+        float* y = t.output + (t.out_y + r * rows_per_vector - t.out_row0) * width;
+#pragma GCC unroll 8
+        for (int b = 0; b < Block; ++b) {
+            const V v = g.relu ? Vec::max(acc[r][b], Vec::zero()) : acc[r][b];
+            Vec::store(y + b * out_plane, v, all);
+        }
+    }
+}
+
+// The flat tile where it serves: stride 1, the output the input's size, a width that divides the
+// vector (below it), and at least one whole tile of rows; null elsewhere.
+template <class Vec>
+TileKernel select_flat_tile(const Geometry& g, int block, int accumulators) {
+    constexpr int lanes = Vec::lanes;
+    if (g.stride_h != 1 || g.stride_w != 1 || g.out_height != g.height || g.out_width != g.width ||
+        g.width >= lanes || lanes % g.width != 0)
+        return {};
+    const int rows_per_vector = lanes / static_cast<int>(g.width);
+    int vectors = 1;  // per tile
+    while (vectors < 4 && 2 * vectors * block <= accumulators && 2 * vectors * rows_per_vector <= g.out_height)
+        vectors *= 2;
+    if (vectors * rows_per_vector > g.out_height) return {};
+    TileFunction run = nullptr;
+    switch (block * 10 + vectors) {
+        case 11: run = &run_tile_flat<Vec, 1, 1>; break;
+        case 12: run = &run_tile_flat<Vec, 1, 2>; break;
+        case 14: run = &run_tile_flat<Vec, 1, 4>; break;
+        case 21: run = &run_tile_flat<Vec, 2, 1>; break;
+        case 22: run = &run_tile_flat<Vec, 2, 2>; break;
+        case 24: run = &run_tile_flat<Vec, 2, 4>; break;
+        case 41: run = &run_tile_flat<Vec, 4, 1>; break;
+        case 42: run = &run_tile_flat<Vec, 4, 2>; break;
+        case 44: run = &run_tile_flat<Vec, 4, 4>; break;
+        case 81: run = &run_tile_flat<Vec, 8, 1>; break;
+        case 82: run = &run_tile_flat<Vec, 8, 2>; break;
+    }
+    return TileKernel{block, vectors * rows_per_vector, static_cast<int>(g.width), run};
+}
+
 // select_tile's shapes, as direct tiles.
 template <class Vec, int Block, int StrideW>
 TileFunction direct_tile_with_rows(int rows) {
