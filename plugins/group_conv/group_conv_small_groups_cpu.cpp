@@ -30,6 +30,7 @@
 #include "group_conv_small_groups.h"
 #include "small_groups_host.h"
 #include "small_groups_isa_choice.h"
+#include "weft/cpu/affine_items.h"
 #include "weft/cpu/onednn_convolution.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
@@ -266,16 +267,16 @@ private:
         return weft::small_groups::padded_geometry(g, g.out_height, blocks);
     }
 
-    // Eq. 1 over the batch, one (image, group) per task, handed out one at a time: a thread the
-    // machine preempts holds up only the task it has (each task writes its own outputs, so the
-    // result is the same whoever computes it).
+    // Eq. 1 over the batch, one (image, group) per task, each thread taking the tasks of its own
+    // share of the batch first (weft/cpu/affine_items.h): the images it reads are the ones its core
+    // wrote in the node before, and a preempted thread's tasks are taken over by the others (each
+    // task writes its own outputs, so the result is the same whoever computes it).
     void convolve(const Geometry& g, const Geometry& tiles, const std::vector<TileKernel>& blocks,
                   const float* input, const float* weight, const float* bias, float* output) const {
         const std::int64_t items = batch_ * g.groups;
         const int threads = device_.threads_now();
         float* copies = padded_inputs_.data();  // per thread
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
-        for (std::int64_t item = 0; item < items; ++item) {
+        weft::cpu::for_each_item(threads, items, [&](std::int64_t item, int thread) {
             const std::int64_t n = item / g.groups, group = item % g.groups;
             const std::int64_t first_out = group * g.out_per_group;
             const float* x = input + (n * g.in_channels + group * g.in_per_group) * g.height * g.width;
@@ -287,11 +288,11 @@ private:
             } else if (direct_) {
                 convolve_group_in_tiles(g, blocks, x, w, b, y, zeros_.data());
             } else {
-                float* copy = copies + omp_get_thread_num() * padded_floats_;
+                float* copy = copies + thread * padded_floats_;
                 pad_(weft::small_groups::padded_rows(g, tiles, x, copy, 0, g.out_height));
                 convolve_group_in_tiles(tiles, blocks, copy, w, b, y, nullptr);
             }
-        }
+        });
     }
 
     // `x` is the padded copy, or the image itself where `zeros` is given (direct tiles).

@@ -6,8 +6,10 @@
 //   2. the secondary 1x1 group convolution reads its input channels from the scratch through the
 //      gather map and writes each output channel straight to its place in the block's output
 //      (the scatter map), with the bias and ReLU applied in registers.
-// Bands are handed out one at a time (a dynamic schedule): a thread that the machine preempts
-// holds up only the band it has, not a static half of the batch. One parallel region per block.
+// Each thread takes the bands of its own share of the batch, the same images in every block, so
+// that a block reads what the same core wrote in the block before (weft/cpu/affine_items.h); a
+// thread that the machine preempts has the rest of its share taken over by the others. One
+// parallel region per block.
 //
 // Vector code as the small-group kernel chooses it (WEFT_SMALL_GROUPS_ISA forces a path); the
 // portable path computes a whole image per band with the portable group loop.
@@ -24,11 +26,11 @@
 #include "small_groups_host.h"
 #include "small_groups_isa_choice.h"
 #include "weft/convolution.h"
+#include "weft/cpu/affine_items.h"
 #include "weft/cpu/onednn_convolution.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
 
-#include <omp.h>
 
 namespace {
 
@@ -99,18 +101,17 @@ public:
 
         const std::int64_t items = batch_ * bands_;
         const int threads = device_.threads_now();
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
-        for (std::int64_t item = 0; item < items; ++item) {
-            float* band = scratch + omp_get_thread_num() * scratch_floats_;
+        weft::cpu::for_each_item(threads, items, [&](std::int64_t item, int thread) {
+            float* band = scratch + thread * scratch_floats_;
             float* padded = band + band_floats_;
             const std::int64_t n = item / bands_, first_row = item % bands_ * band_rows_;
             const std::int64_t rows = std::min(band_rows_, primary_.out_height - first_row);
             const std::int64_t image = primary_.in_channels * primary_.height * primary_.width;
             const float* x = input + n * image;
-            // The band this thread takes next, as a rule (the schedule hands bands out in order):
-            // its input rows are asked of the cache group by group while this one computes.
+            // The band this thread takes next, as a rule (its share's next): its input rows are asked
+            // of the cache group by group while this one computes.
             Ahead ahead;
-            if (const std::int64_t next = item + threads; next < items) {
+            if (const std::int64_t next = item + 1; next < items) {
                 const std::int64_t next_row = next % bands_ * band_rows_;
                 ahead.image = input + next / bands_ * image;
                 const std::int64_t next_rows = std::min(band_rows_, primary_.out_height - next_row);
@@ -131,7 +132,7 @@ public:
                                   out_channels_ / groups_,
                                   relu_};
             secondary_(b);
-        }
+        });
     }
 
 private:

@@ -27,13 +27,13 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <omp.h>
 
 #include "pointwise_band.h"
 #include "pointwise_maps.h"
 #include "pointwise_portable.h"
 #include "small_groups_isa_choice.h"
 #include "weft/convolution.h"
+#include "weft/cpu/affine_items.h"
 #include "weft/cpu/cpu_device.h"
 #include "weft/error.h"
 #include "weft/plugin.h"
@@ -117,8 +117,7 @@ public:
         float* grad_bias = conv_.bias ? args.grad_params[1].as<float>() : nullptr;
         const std::int64_t units = work_units();
         const int threads = device_.threads_now();
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
-        for (std::int64_t unit = 0; unit < units; ++unit) {
+        weft::cpu::for_each_item(threads, units, [&](std::int64_t unit, int) {
             float* sums = unit_sums_.data() + unit * per_unit();
             std::fill(sums, sums + per_unit(), 0.f);
             for (std::int64_t task = first_task(unit); task < first_task(unit + 1); ++task) {
@@ -128,7 +127,7 @@ public:
                            /*transposed=*/true));
                 add_band_gradients(task, input, grad_output, grad_bias != nullptr, sums);
             }
-        }
+        });
         add_unit_sums(args.grad_params[0].as<float>(), grad_bias);
     }
 
@@ -159,13 +158,14 @@ private:
         }
     }
 
-    // One (image, band of pixels) per task, handed out one at a time.
+    // One (image, band of pixels) per task; each thread takes those of its own share of the batch
+    // first, the images its core wrote in the node before (weft/cpu/affine_items.h).
     void convolve(const float* input, const float* weight, const float* bias, float* output) const {
         const std::int64_t tasks = conv_.batch * bands_;
         const int threads = device_.threads_now();
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
-        for (std::int64_t task = 0; task < tasks; ++task)
+        weft::cpu::for_each_item(threads, tasks, [&](std::int64_t task, int) {
             band_(band(task, input, weight, bias, output, /*transposed=*/false));
+        });
     }
 
     // Task `task`'s band: image task / bands_, pixels from (task % bands_) * kBandPixels.
