@@ -1,6 +1,7 @@
 // The CPU device's thread team on a shared machine: reading /proc/stat, the team the free cores
 // allow, a live measurement beside busy processes, and threads_now() on fixed and adapting devices.
 // That kernels give the same step at a team that changes between them is in tests/training_test.cpp.
+// And for_each_item, the split of a kernel's items among the team (weft/cpu/affine_items.h).
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -9,6 +10,7 @@
 
 #include <omp.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -16,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "../src/free_cores.h"
+#include "weft/cpu/affine_items.h"
 #include "weft/cpu/cpu_device.h"
 
 using namespace weft::cpu;
@@ -197,3 +200,44 @@ TEST(CpuDeviceThreads, OneThreadNeverAdapts) {
 }
 
 }  // namespace
+
+// for_each_item calls every item once, for teams larger and smaller than the items, and for a team
+// OpenMP cuts short (every share is visited by every thread).
+TEST(ForEachItem, CallsEveryItemOnce) {
+    for (const int threads : {1, 2, 3, 5}) {
+        for (const std::int64_t items : {0, 1, 2, 7, 64}) {
+            std::vector<std::atomic<int>> calls(static_cast<std::size_t>(items));
+            for_each_item(threads, items,
+                          [&](std::int64_t item, int) { ++calls[static_cast<std::size_t>(item)]; });
+            for (std::int64_t item = 0; item < items; ++item)
+                EXPECT_EQ(calls[static_cast<std::size_t>(item)].load(), 1)
+                    << threads << " threads, item " << item;
+        }
+    }
+    // Inside a parallel region the team asked for is one thread (nesting is off): 3 shares, 1 thread.
+    std::vector<std::atomic<int>> calls(40);
+#pragma omp parallel num_threads(2)
+#pragma omp single
+    for_each_item(3, 40, [&](std::int64_t item, int) { ++calls[static_cast<std::size_t>(item)]; });
+    for (const auto& c : calls) EXPECT_EQ(c.load(), 1);
+}
+
+// A thread that falls behind has the rest of its share taken by the others: here thread 0 stops
+// for 200 ms at its first item, and thread 1, done with its own half, takes most of thread 0's.
+TEST(ForEachItem, TheOthersTakeOverTheShareOfAThreadThatFallsBehind) {
+    constexpr std::int64_t items = 40;
+    std::vector<int> by(items, -1);
+    std::atomic<int> threads_seen{0};
+    for_each_item(2, items, [&](std::int64_t item, int thread) {
+        if (item == 0) {
+            ++threads_seen;
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        by[static_cast<std::size_t>(item)] = thread;
+    });
+    EXPECT_EQ(threads_seen.load(), 1);
+    int taken_over = 0;
+    for (std::size_t item = 0; item < items / 2; ++item) taken_over += by[item] != by[0];
+    EXPECT_GE(taken_over, items / 2 - 2) << "thread " << by[0] << " kept its share while it slept";
+    for (std::size_t item = items / 2; item < items; ++item) EXPECT_NE(by[item], -1);
+}
