@@ -195,6 +195,42 @@ TEST_P(GroupConvBackwardIsa, SmallGroupsGivesOnednnsGradientsOnRandomGeometries)
     }
 }
 
+// The 3x3 weight gradient streaming the input rows (the default) gives the bits of the one
+// streaming the output rows, on the IGC shapes and random 3x3 geometries, on each vector path.
+TEST_P(GroupConvBackwardIsa, StreamingInputRowsGivesTheWeightGradientsBits) {
+    if (GetParam() == "portable") GTEST_SKIP() << "the portable loop has one weight gradient";
+    const ForcedIsa forced(GetParam());
+    std::vector<ConvCase> cases{sized(conv_case(2, 24, 2, 2, 3, 3, 1, 1, true), 32, 32),
+                                sized(conv_case(2, 24, 4, 4, 3, 3, 1, 1, false), 16, 16),
+                                sized(conv_case(2, 24, 8, 8, 3, 3, 1, 1, false), 8, 8),
+                                sized(conv_case(2, 3, 2, 2, 3, 3, 1, 0, true), 7, 21)};
+    std::mt19937_64 rng(2019);
+    RandomConvRanges ranges;
+    ranges.max_groups = 3, ranges.max_padding = 2, ranges.max_height = 13, ranges.max_width = 35;
+    while (cases.size() < 16) {
+        ConvCase c = random_conv_case(rng, ranges);
+        c.kernel_h = c.kernel_w = 3;
+        if (c.out_height() >= 1 && c.out_width() >= 1) cases.push_back(c);
+    }
+    std::uint64_t seed = 900;
+    for (const ConvCase& c : cases) {
+        SCOPED_TRACE(c.str());
+        const Tensor input = random_tensor(c.input_shape(), ++seed);
+        const Tensor weight = random_tensor(c.weight_shape(), ++seed);
+        const Tensor bias = random_tensor({c.out_channels}, ++seed);
+        const Tensor r = random_tensor({c.batch, c.out_channels, c.out_height(), c.out_width()}, ++seed);
+        const auto gradients = [&](const char* streaming) {
+            setenv("WEFT_SMALL_GROUPS_WEIGHT_GRAD", streaming, 1);
+            auto result = kernel_backward(c, "small_groups", input, weight, bias, r);
+            unsetenv("WEFT_SMALL_GROUPS_WEIGHT_GRAD");
+            return result;
+        };
+        const auto rows = gradients("rows"), columns = gradients("columns");
+        for (std::size_t p = 0; p < rows.grad_params.size(); ++p)
+            EXPECT_TRUE(all_close(rows.grad_params[p], columns.grad_params[p], 0, 0));
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(, GroupConvBackwardIsa,
                          ::testing::Values("avx512", "avx512_direct", "avx2", "portable"),
                          [](const auto& info) { return info.param; });

@@ -106,9 +106,10 @@ TileKernel avx512_tile_kernel(const Geometry& geometry, int block);
 // whose masked loads cost what plain ones do (AVX2's are microcoded on AMD's cores).
 TileKernel avx512_direct_tile_kernel(const Geometry& geometry, int block);
 TileKernel avx2_tile_kernel(const Geometry& geometry, int block);
-// The weight gradient for horizontal stride 1 or 2 (any vertical stride and dilation).
-WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry);
-WeightGradKernel avx2_weight_grad_kernel(const Geometry& geometry);
+// The weight gradient for horizontal stride 1 or 2 (any vertical stride and dilation); 3x3 kernels
+// at vertical stride 1 stream the input rows where `stream_rows` (the same bits, fewer loads).
+WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry, bool stream_rows);
+WeightGradKernel avx2_weight_grad_kernel(const Geometry& geometry, bool stream_rows);
 // The padded copy (PaddedRows).
 PadFunction avx512_pad();
 PadFunction avx2_pad();

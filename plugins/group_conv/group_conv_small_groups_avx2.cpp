@@ -31,8 +31,8 @@ TileKernel avx2_tile_kernel(const Geometry& geometry, int block) {
 
 PadFunction avx2_pad() { return &pad<Ymm>; }
 
-WeightGradKernel avx2_weight_grad_kernel(const Geometry& geometry) {
-    return select_weight_grad<Ymm>(geometry);
+WeightGradKernel avx2_weight_grad_kernel(const Geometry& geometry, bool stream_rows) {
+    return select_weight_grad<Ymm>(geometry, stream_rows);
 }
 
 }  // namespace weft::small_groups
@@ -45,7 +45,7 @@ WeightGradKernel avx2_weight_grad_kernel(const Geometry& geometry) {
 
 namespace weft::small_groups {
 TileKernel avx2_tile_kernel(const Geometry&, int) { return {}; }
-WeightGradKernel avx2_weight_grad_kernel(const Geometry&) { return {}; }
+WeightGradKernel avx2_weight_grad_kernel(const Geometry&, bool) { return {}; }
 PadFunction avx2_pad() { return nullptr; }
 }  // namespace weft::small_groups
 

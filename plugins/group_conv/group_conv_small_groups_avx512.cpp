@@ -43,9 +43,9 @@ TileKernel avx512_direct_tile_kernel(const Geometry& geometry, int block) {
 
 PadFunction avx512_pad() { return &pad<Zmm>; }
 
-WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry) {
-    if (geometry.out_width <= 8) return select_weight_grad<Ymm>(geometry);
-    return select_weight_grad<Zmm>(geometry);
+WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry, bool stream_rows) {
+    if (geometry.out_width <= 8) return select_weight_grad<Ymm>(geometry, stream_rows);
+    return select_weight_grad<Zmm>(geometry, stream_rows);
 }
 
 }  // namespace weft::small_groups
@@ -59,7 +59,7 @@ WeightGradKernel avx512_weight_grad_kernel(const Geometry& geometry) {
 namespace weft::small_groups {
 TileKernel avx512_tile_kernel(const Geometry&, int) { return {}; }
 TileKernel avx512_direct_tile_kernel(const Geometry&, int) { return {}; }
-WeightGradKernel avx512_weight_grad_kernel(const Geometry&) { return {}; }
+WeightGradKernel avx512_weight_grad_kernel(const Geometry&, bool) { return {}; }
 PadFunction avx512_pad() { return nullptr; }
 }  // namespace weft::small_groups
 

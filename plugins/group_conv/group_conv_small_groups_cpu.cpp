@@ -248,8 +248,9 @@ private:
             rotated_weight_.resize(
                 static_cast<std::size_t>(g.out_channels * g.in_per_group * g.kernel_h * g.kernel_w));
         }
-        if (isa == Isa::avx512) weight_grad_ = weft::small_groups::avx512_weight_grad_kernel(g);
-        if (isa == Isa::avx2) weight_grad_ = weft::small_groups::avx2_weight_grad_kernel(g);
+        const bool stream_rows = weft::small_groups::weight_grad_streams_rows();
+        if (isa == Isa::avx512) weight_grad_ = weft::small_groups::avx512_weight_grad_kernel(g, stream_rows);
+        if (isa == Isa::avx2) weight_grad_ = weft::small_groups::avx2_weight_grad_kernel(g, stream_rows);
         if (weight_grad_.run == nullptr) weight_grad_ = {1, &accumulate_weight_grad_portable};
         weight_grad_sums_.resize(static_cast<std::size_t>(threads_ * weight_grad_floats()));
     }

@@ -124,6 +124,80 @@ void weight_grad_3x3_columns(const Geometry& g, const WeightGradTile& t, std::in
     }
 }
 
+// weight_grad_3x3_columns at vertical stride and dilation 1, the input rows streaming through
+// instead of the output rows: each input row's three column vectors are loaded once and meet the
+// three dy rows that read them (kept in registers as they slide down), 4 loads per 9 multiply-adds
+// where weight_grad_3x3_columns loads each input row once per kernel row (10 per 9). Each tap's
+// sum still gets its terms in output-row order, and only those weight_grad_3x3_columns adds: the
+// same bits.
+template <class Vec, int StrideW, int Edges>
+void weight_grad_3x3_rows(const Geometry& g, const WeightGradTile& t, std::int64_t ox) {
+    using V = typename Vec::V;
+    using Mask = typename Vec::Mask;
+    constexpr int lanes = Vec::lanes;
+    const Mask all = Vec::lanes_between(0, lanes);
+    const std::int64_t plane = g.height * g.width;
+    const Mask columns = (Edges & 8) ? Vec::lanes_between(0, g.out_width - ox) : all;
+    const float* dy = t.grad_output + ox;
+    std::int64_t x0[3];
+    Mask low[3], high[3];
+#pragma GCC unroll 3
+    for (int kx = 0; kx < 3; ++kx) {
+        x0[kx] = ox * StrideW + kx * g.dilation_w - g.padding_w;
+        const bool edge = (Edges >> kx) & 1;
+        low[kx] = edge ? Vec::lanes_between(-x0[kx], g.width - x0[kx]) : all;
+        high[kx] = edge ? Vec::lanes_between(-x0[kx] - lanes, g.width - x0[kx] - lanes) : all;
+    }
+    // Input row iy meets output row oy = iy + padding_h - ky of kernel row ky.
+    const auto dy_row = [&](std::int64_t oy) {
+        return oy >= 0 && oy < g.out_height ? Vec::load(dy + oy * g.out_width, columns) : Vec::zero();
+    };
+    for (std::int64_t c = 0; c < g.in_per_group; ++c) {
+        const float* x = t.input + c * plane;
+        V acc[3][3];
+#pragma GCC unroll 3
+        for (int ky = 0; ky < 3; ++ky)
+#pragma GCC unroll 3
+            for (int kx = 0; kx < 3; ++kx) acc[ky][kx] = Vec::zero();
+        // d[ky]: output row iy + padding_h - ky, as of the row before the first.
+        V d[3] = {dy_row(g.padding_h - 1), dy_row(g.padding_h - 2), Vec::zero()};
+        for (std::int64_t iy = 0; iy < g.height; ++iy) {
+            d[2] = d[1], d[1] = d[0], d[0] = dy_row(iy + g.padding_h);
+            const float* row = x + iy * g.width;
+            V in[3];
+#pragma GCC unroll 3
+            for (int kx = 0; kx < 3; ++kx)
+                in[kx] = StrideW == 1 ? Vec::load(row + x0[kx], low[kx])
+                                      : Vec::load_even(row + x0[kx], low[kx], high[kx]);
+#pragma GCC unroll 3
+            for (int ky = 0; ky < 3; ++ky) {
+                const std::int64_t oy = iy + g.padding_h - ky;
+                if (oy < 0 || oy >= g.out_height) continue;  // weight_grad_3x3_columns adds nothing here
+#pragma GCC unroll 3
+                for (int kx = 0; kx < 3; ++kx) acc[ky][kx] = Vec::fma(d[ky], in[kx], acc[ky][kx]);
+            }
+        }
+#pragma GCC unroll 3
+        for (int ky = 0; ky < 3; ++ky)
+#pragma GCC unroll 3
+            for (int kx = 0; kx < 3; ++kx) {
+                float* sum = t.taps + ((c * 3 + ky) * 3 + kx) * lanes;
+                Vec::store(sum, Vec::add(Vec::load(sum, all), acc[ky][kx]), all);
+            }
+    }
+}
+
+// weight_grad_3x3_rows for the edges found at run time (0 to 15).
+template <class Vec, int StrideW, int E = 0>
+auto weight_grad_3x3_rows_edges(int edges) -> void (*)(const Geometry&, const WeightGradTile&, std::int64_t) {
+    if constexpr (E < 16) {
+        return edges == E ? &weight_grad_3x3_rows<Vec, StrideW, E>
+                          : weight_grad_3x3_rows_edges<Vec, StrideW, E + 1>(edges);
+    } else {
+        return nullptr;
+    }
+}
+
 // weight_grad_3x3_columns for the edges found at run time (0 to 15).
 template <class Vec, int StrideW, int E = 0>
 auto weight_grad_3x3_edges(int edges) -> void (*)(const Geometry&, const WeightGradTile&, std::int64_t) {
@@ -135,7 +209,7 @@ auto weight_grad_3x3_edges(int edges) -> void (*)(const Geometry&, const WeightG
     }
 }
 
-template <class Vec, int StrideW>
+template <class Vec, int StrideW, bool StreamRows>
 void accumulate_weight_grad_3x3(const Geometry& g, const WeightGradTile& t) {
     using V = typename Vec::V;
     constexpr int lanes = Vec::lanes;
@@ -154,18 +228,27 @@ void accumulate_weight_grad_3x3(const Geometry& g, const WeightGradTile& t) {
             const std::int64_t x0 = ox * StrideW + kx * g.dilation_w - g.padding_w;
             if (x0 < 0 || x0 + lanes * StrideW > g.width) edges |= 1 << kx;
         }
-        weight_grad_3x3_edges<Vec, StrideW>(edges)(g, t, ox);
+        if constexpr (StreamRows)
+            weight_grad_3x3_rows_edges<Vec, StrideW>(edges)(g, t, ox);
+        else
+            weight_grad_3x3_edges<Vec, StrideW>(edges)(g, t, ox);
     }
 }
 
+// `stream_rows`: weight_grad_3x3_rows where it serves (vertical stride and dilation 1).
 template <class Vec>
-WeightGradKernel select_weight_grad(const Geometry& g) {
+WeightGradKernel select_weight_grad(const Geometry& g, bool stream_rows) {
     WeightGradFunction run = nullptr;
     const bool three_by_three = g.kernel_h == 3 && g.kernel_w == 3;
+    const bool rows = stream_rows && g.stride_h == 1 && g.dilation_h == 1;
     if (g.stride_w == 1)
-        run = three_by_three ? &accumulate_weight_grad_3x3<Vec, 1> : &accumulate_weight_grad<Vec, 1>;
+        run = !three_by_three ? &accumulate_weight_grad<Vec, 1>
+              : rows          ? &accumulate_weight_grad_3x3<Vec, 1, true>
+                              : &accumulate_weight_grad_3x3<Vec, 1, false>;
     if (g.stride_w == 2)
-        run = three_by_three ? &accumulate_weight_grad_3x3<Vec, 2> : &accumulate_weight_grad<Vec, 2>;
+        run = !three_by_three ? &accumulate_weight_grad<Vec, 2>
+              : rows          ? &accumulate_weight_grad_3x3<Vec, 2, true>
+                              : &accumulate_weight_grad_3x3<Vec, 2, false>;
     return WeightGradKernel{Vec::lanes, run};
 }
 

@@ -72,4 +72,13 @@ inline bool direct_input(Isa isa, bool direct) {
     throw weft::Error(fmt::format("WEFT_SMALL_GROUPS_INPUT={}: expected direct or padded", forced));
 }
 
+// Whether the 3x3 weight gradient streams the input rows (the default) or the output rows:
+// WEFT_SMALL_GROUPS_WEIGHT_GRAD=rows|columns (tests check the two give the same bits).
+inline bool weight_grad_streams_rows() {
+    const char* forced = std::getenv("WEFT_SMALL_GROUPS_WEIGHT_GRAD");
+    if (forced == nullptr || *forced == '\0' || std::string_view(forced) == "rows") return true;
+    if (std::string_view(forced) == "columns") return false;
+    throw weft::Error(fmt::format("WEFT_SMALL_GROUPS_WEIGHT_GRAD={}: expected rows or columns", forced));
+}
+
 }  // namespace weft::small_groups
