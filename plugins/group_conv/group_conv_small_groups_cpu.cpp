@@ -275,7 +275,9 @@ private:
     void convolve(const Geometry& g, const Geometry& tiles, const std::vector<TileKernel>& blocks,
                   const float* input, const float* weight, const float* bias, float* output) const {
         const std::int64_t items = batch_ * g.groups;
-        const int threads = device_.threads_now();
+        const std::int64_t macs =
+            batch_ * g.out_channels * g.out_height * g.out_width * g.in_per_group * g.kernel_h * g.kernel_w;
+        const int threads = weft::cpu::team_for(macs, device_.threads_now());  // batch 1: one, as a rule
         float* copies = padded_inputs_.data();  // per thread
         weft::cpu::for_each_item(threads, items, [&](std::int64_t item, int thread) {
             const std::int64_t n = item / g.groups, group = item % g.groups;

@@ -100,7 +100,8 @@ public:
         float* scratch = static_cast<float*>(args.workspace);
 
         const std::int64_t items = batch_ * bands_;
-        const int threads = device_.threads_now();
+        // A small batch (batch 1) is not worth waking a second thread for (team_for).
+        const int threads = weft::cpu::team_for(macs(), device_.threads_now());
         weft::cpu::for_each_item(threads, items, [&](std::int64_t item, int thread) {
             float* band = scratch + thread * scratch_floats_;
             float* padded = band + band_floats_;
@@ -136,6 +137,14 @@ public:
     }
 
 private:
+    // Multiply-adds per call: the primary's and the secondary's.
+    std::int64_t macs() const {
+        const Geometry& g = primary_;
+        const std::int64_t pixels = batch_ * g.out_height * g.out_width;
+        return pixels * (g.out_channels * g.in_per_group * g.kernel_h * g.kernel_w +
+                         out_channels_ * (g.out_channels / groups_));
+    }
+
     // The vector tiles and the band height, or the portable loops over whole images.
     void plan(Isa isa) {
         if (isa != Isa::portable) {

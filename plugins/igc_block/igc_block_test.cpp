@@ -174,6 +174,8 @@ graph:
 
 TEST_P(IgcBlockIsa, MatchesOnAwkwardShapesAndThreadCounts) {
     const ForcedIsa forced(GetParam());
+    // Shapes this small would run on one thread (weft::cpu::team_for): every thread, here.
+    setenv("WEFT_CPU_MACS_PER_THREAD", "0", 1);
     struct Case {
         int L, m, S, out_per_group, height, width, stride;
     };
@@ -184,6 +186,7 @@ TEST_P(IgcBlockIsa, MatchesOnAwkwardShapesAndThreadCounts) {
         const TempGraph file(awkward_block(c.L, c.m, c.S, c.out_per_group, c.height, c.width, c.stride));
         for (const int threads : {1, 2, 3}) expect_fused_matches(file.load(), 1, threads);
     }
+    unsetenv("WEFT_CPU_MACS_PER_THREAD");
 }
 
 INSTANTIATE_TEST_SUITE_P(, IgcBlockIsa, ::testing::Values("avx512", "avx512_padded", "avx2", "portable"),

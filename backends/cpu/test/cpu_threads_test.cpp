@@ -241,3 +241,25 @@ TEST(ForEachItem, TheOthersTakeOverTheShareOfAThreadThatFallsBehind) {
     EXPECT_GE(taken_over, items / 2 - 2) << "thread " << by[0] << " kept its share while it slept";
     for (std::size_t item = items / 2; item < items; ++item) EXPECT_NE(by[item], -1);
 }
+
+// The team worth waking: one thread per 3 M multiply-adds, at least one, at most the team;
+// WEFT_CPU_MACS_PER_THREAD changes the amount (0: every thread) and refuses what is not a number.
+TEST(TeamFor, WakesAThreadPerThreeMillionMultiplyAdds) {
+    EXPECT_EQ(team_for(0, 4), 1);
+    EXPECT_EQ(team_for(2'000'000, 2), 1);  // IGC-L24M2-D20's block at batch 1
+    EXPECT_EQ(team_for(6'000'000, 2), 2);
+    EXPECT_EQ(team_for(9'500'000, 8), 3);
+    EXPECT_EQ(team_for(1'000'000'000, 8), 8);
+    setenv("WEFT_CPU_MACS_PER_THREAD", "0", 1);
+    EXPECT_EQ(team_for(1, 3), 3);
+    setenv("WEFT_CPU_MACS_PER_THREAD", "1000", 1);
+    EXPECT_EQ(team_for(2500, 8), 2);
+    setenv("WEFT_CPU_MACS_PER_THREAD", "3M", 1);
+    try {
+        team_for(1, 2);
+        ADD_FAILURE() << "no error";
+    } catch (const weft::Error& e) {
+        EXPECT_STREQ(e.what(), "WEFT_CPU_MACS_PER_THREAD=3M: expected a whole number, 0 or more");
+    }
+    unsetenv("WEFT_CPU_MACS_PER_THREAD");
+}
