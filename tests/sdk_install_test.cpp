@@ -217,6 +217,7 @@ TEST_F(SdkInstall, ThePrefixHoldsTheRunnerPluginsGraphsPublicHeadersAndPackage) 
         "weft/device.h",     "weft/error.h",               "weft/graph.h",              "weft/graph_pass.h",
         "weft/kernel.h",     "weft/op_schema.h",           "weft/optimizer_kernel.h",   "weft/plugin.h",
         "weft/schema_helpers.h", "weft/tensor.h",          "weft/value_readers.h",      "weft/weights.h",            "weft/cpu/cpu_device.h",
+        "weft/cpu/affine_items.h",
         "weft/cpu/onednn_kernel.h", "weft/testing/op_check.h", "weft/testing/gtest.h", "weft/testing/device_arena.h"};
     std::set<std::string> installed = files_under(prefix / "include");
 #ifdef WEFT_TEST_CUDA_INCLUDE
