@@ -37,8 +37,8 @@ TileKernel avx512_tile_kernel(const Geometry& geometry, int block) {
 TileKernel avx512_direct_tile_kernel(const Geometry& geometry, int block) {
     // Rows of at most 8 floats: whole rows packed in a zmm register where they divide it.
     if (const TileKernel flat = select_flat_tile<Zmm>(geometry, block, 16); flat.run != nullptr) return flat;
-    if (geometry.out_width <= 8) return select_direct_tile<Ymm>(geometry, block, 16);
-    return select_direct_tile<Zmm>(geometry, block, 16);
+    if (geometry.out_width <= 8) return select_tile<Ymm, /*Direct=*/true>(geometry, block, 16);
+    return select_tile<Zmm, /*Direct=*/true>(geometry, block, 16);
 }
 
 PadFunction avx512_pad() { return &pad<Zmm>; }

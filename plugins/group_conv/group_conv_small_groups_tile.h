@@ -49,14 +49,36 @@ template <class Vec, int Block, int Rows>
     }
 }
 
+// Where a tile reads its input. Over the padded copy (Direct false: padding 0, see Tile) every row
+// and column loads whole. The direct tiles (Direct true) read the image itself, padding and all,
+// where AVX-512 masks make that cheap (a masked load costs what a plain one does there): each load
+// is masked to the columns inside the image, and a row above or below it is read from `t.zeros`, a
+// zero image of the group's shape, so that no row needs a mask of its own and the padded copy (a
+// quarter of an IGC block's time on AVX-512, most of it waiting for the input) is not made. Both
+// make the same sums in the same order.
+template <class Vec, bool Direct>
+struct TileInput {
+    using Mask = typename Vec::Mask;
+    // The lanes of a load at input column x0 (lane l reads column x0 + l; stride 2's second
+    // half from x0 + lanes) that fall inside the image.
+    [[gnu::always_inline]] static Mask columns(const Geometry& g, std::int64_t x0) {
+        if constexpr (Direct) return Vec::lanes_between(-x0, g.width - x0);
+        return Vec::lanes_between(0, Vec::lanes);
+    }
+    // Input row iy of the group's channel 0 (padded rows count from the copy's first).
+    [[gnu::always_inline]] static const float* row(const Geometry& g, const Tile& t, std::int64_t iy) {
+        if constexpr (Direct) return iy >= 0 && iy < g.height ? t.input + iy * g.width : t.zeros;
+        return t.input + iy * g.width;
+    }
+};
+
 // Rows x Block accumulators stay in registers; the (C/groups x kh x kw) taps stream through
-// them. Each input vector feeds Block multiply-adds, each broadcast weight Rows of them. The
-// input is the padded copy (padding 0, see Tile): every row and column loads whole.
-template <class Vec, int Block, int Rows, int StrideW>
+// them. Each input vector feeds Block multiply-adds, each broadcast weight Rows of them.
+template <class Vec, int Block, int Rows, int StrideW, bool Direct>
 void run_tile(const Geometry& g, const Tile& t) {
     using V = typename Vec::V;
+    using In = TileInput<Vec, Direct>;
     constexpr int lanes = Vec::lanes;
-    const typename Vec::Mask all = Vec::lanes_between(0, lanes);
     const std::int64_t plane = g.height * g.width;
     const std::int64_t taps = g.kernel_h * g.kernel_w;
     const std::int64_t weight_stride = g.in_per_group * taps;  // between output channels
@@ -68,116 +90,11 @@ void run_tile(const Geometry& g, const Tile& t) {
         const float* row[Rows];
 #pragma GCC unroll 8
         for (int r = 0; r < Rows; ++r)
-            row[r] = t.input + ((t.out_y + r) * g.stride_h + ky * g.dilation_h) * g.width;
+            row[r] = In::row(g, t, (t.out_y + r) * g.stride_h + ky * g.dilation_h - g.padding_h);
         for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
-            const std::int64_t x0 = t.out_x * StrideW + kx * g.dilation_w;  // input column of lane 0
-            const float* w = t.weight + ky * g.kernel_w + kx;
-            for (std::int64_t c = 0; c < g.in_per_group; ++c) {
-                V weight[Block];
-#pragma GCC unroll 8
-                for (int b = 0; b < Block; ++b) weight[b] = Vec::set1(w[b * weight_stride + c * taps]);
-#pragma GCC unroll 8
-                for (int r = 0; r < Rows; ++r) {
-                    const float* p = row[r] + c * plane + x0;
-                    const V x = StrideW == 1 ? Vec::load(p, all) : Vec::load_even(p, all, all);
-#pragma GCC unroll 8
-                    for (int b = 0; b < Block; ++b) acc[r][b] = Vec::fma(weight[b], x, acc[r][b]);
-                }
-            }
-        }
-    }
-
-    store_tile<Vec, Block, Rows>(g, t, acc);
-}
-
-// A 3-row kernel at vertical stride and dilation 1,
-// for blocks of at most 2 output channels (IGC-L24M2's first stage): the input rows stream
-// through once, each loaded vector feeding every output row and kernel row it meets, with the
-// Block x 3 weights of a (channel, column) in registers. run_tile loads each input row once per
-// kernel row instead: 12 loads per 24 multiply-adds at Rows 4 where this takes 6, and at two
-// output channels per load the loads, not the multiply-adds, were the limit. Rows 4 where 16
-// registers hold the accumulators (AVX2), 8 where 32 do (AVX-512: 16 accumulators, 6 weights and
-// the input row): there run_tile's 30 loads per 48 multiply-adds become 16, and IGC-L24M2-D20's
-// first-stage blocks took 2.65 ms a batch instead of 3.5.
-template <class Vec, int Block, int Rows, int StrideW>
-void run_tile_streaming_rows(const Geometry& g, const Tile& t) {
-    using V = typename Vec::V;
-    constexpr int lanes = Vec::lanes;
-    constexpr int kernel_rows = 3;
-    const typename Vec::Mask all = Vec::lanes_between(0, lanes);
-    const std::int64_t plane = g.height * g.width;
-    const std::int64_t taps = kernel_rows * g.kernel_w;
-    const std::int64_t weight_stride = g.in_per_group * taps;
-
-    V acc[Rows][Block];
-    init_tile<Vec, Block, Rows>(t, acc);
-    for (std::int64_t c = 0; c < g.in_per_group; ++c) {
-        // Padding 0 and stride 1: output row out_y reads input rows out_y .. out_y + 2.
-        const float* rows = t.input + c * plane + t.out_y * g.width;
-        for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
-            const std::int64_t x0 = t.out_x * StrideW + kx * g.dilation_w;
-            V weight[Block][kernel_rows];
-#pragma GCC unroll 8
-            for (int b = 0; b < Block; ++b)
-#pragma GCC unroll 3
-                for (int ky = 0; ky < kernel_rows; ++ky)
-                    weight[b][ky] = Vec::set1(t.weight[b * weight_stride + c * taps + ky * g.kernel_w + kx]);
-#pragma GCC unroll 10
-            for (int i = 0; i < Rows + kernel_rows - 1; ++i) {
-                const float* p = rows + i * g.width + x0;
-                const V x = StrideW == 1 ? Vec::load(p, all) : Vec::load_even(p, all, all);
-#pragma GCC unroll 3
-                for (int ky = 0; ky < kernel_rows; ++ky) {
-                    const int r = i - ky;
-                    if (r < 0 || r >= Rows) continue;
-#pragma GCC unroll 8
-                    for (int b = 0; b < Block; ++b) acc[r][b] = Vec::fma(weight[b][ky], x, acc[r][b]);
-                }
-            }
-        }
-    }
-
-    store_tile<Vec, Block, Rows>(g, t, acc);
-}
-
-// The direct tiles: the same register tiles reading the image itself, padding and all, where
-// AVX-512 masks make that cheap (a masked load costs what a plain one does there). Each load is
-// masked to the columns inside the image, and a row above or below it is read from `t.zeros`, a
-// zero image of the group's shape, so that no row needs a mask of its own and the padded copy (a
-// quarter of an IGC block's time on AVX-512, most of it waiting for the input) is not made.
-
-// The lanes of a load at input column x0 (lane l reads column x0 + l) that fall inside the image.
-template <class Vec>
-[[gnu::always_inline]] inline typename Vec::Mask columns_inside(const Geometry& g, std::int64_t x0) {
-    return Vec::lanes_between(-x0, g.width - x0);
-}
-
-// Input row iy of the group's channel 0, or the zero image's row 0 where iy is outside the image.
-[[gnu::always_inline]] inline const float* input_row(const Geometry& g, const Tile& t, std::int64_t iy) {
-    return iy >= 0 && iy < g.height ? t.input + iy * g.width : t.zeros;
-}
-
-// run_tile on the image itself.
-template <class Vec, int Block, int Rows, int StrideW>
-void run_tile_direct(const Geometry& g, const Tile& t) {
-    using V = typename Vec::V;
-    constexpr int lanes = Vec::lanes;
-    const std::int64_t plane = g.height * g.width;
-    const std::int64_t taps = g.kernel_h * g.kernel_w;
-    const std::int64_t weight_stride = g.in_per_group * taps;
-
-    V acc[Rows][Block];
-    init_tile<Vec, Block, Rows>(t, acc);
-
-    for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
-        const float* row[Rows];
-#pragma GCC unroll 8
-        for (int r = 0; r < Rows; ++r)
-            row[r] = input_row(g, t, (t.out_y + r) * g.stride_h + ky * g.dilation_h - g.padding_h);
-        for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
+            // Lane 0's input column.
             const std::int64_t x0 = t.out_x * StrideW + kx * g.dilation_w - g.padding_w;
-            const typename Vec::Mask low = columns_inside<Vec>(g, x0);
-            const typename Vec::Mask high = columns_inside<Vec>(g, x0 + lanes);  // stride 2's second half
+            const typename Vec::Mask low = In::columns(g, x0), high = In::columns(g, x0 + lanes);
             const float* w = t.weight + ky * g.kernel_w + kx;
             for (std::int64_t c = 0; c < g.in_per_group; ++c) {
                 V weight[Block];
@@ -197,10 +114,19 @@ void run_tile_direct(const Geometry& g, const Tile& t) {
     store_tile<Vec, Block, Rows>(g, t, acc);
 }
 
-// run_tile_streaming_rows on the image itself (3-row kernel, vertical stride and dilation 1).
-template <class Vec, int Block, int Rows, int StrideW>
-void run_tile_streaming_rows_direct(const Geometry& g, const Tile& t) {
+// A 3-row kernel at vertical stride and dilation 1,
+// for blocks of at most 2 output channels (IGC-L24M2's first stage): the input rows stream
+// through once, each loaded vector feeding every output row and kernel row it meets, with the
+// Block x 3 weights of a (channel, column) in registers. run_tile loads each input row once per
+// kernel row instead: 12 loads per 24 multiply-adds at Rows 4 where this takes 6, and at two
+// output channels per load the loads, not the multiply-adds, were the limit. Rows 4 where 16
+// registers hold the accumulators (AVX2), 8 where 32 do (AVX-512: 16 accumulators, 6 weights and
+// the input row): there run_tile's 30 loads per 48 multiply-adds become 16, and IGC-L24M2-D20's
+// first-stage blocks took 2.65 ms a batch instead of 3.5.
+template <class Vec, int Block, int Rows, int StrideW, bool Direct>
+void run_tile_streaming_rows(const Geometry& g, const Tile& t) {
     using V = typename Vec::V;
+    using In = TileInput<Vec, Direct>;
     constexpr int lanes = Vec::lanes;
     constexpr int kernel_rows = 3;
     const std::int64_t plane = g.height * g.width;
@@ -209,16 +135,14 @@ void run_tile_streaming_rows_direct(const Geometry& g, const Tile& t) {
 
     const float* row[Rows + kernel_rows - 1];  // output row out_y + r reads rows r .. r + 2 of these
 #pragma GCC unroll 10
-    for (int i = 0; i < Rows + kernel_rows - 1; ++i) row[i] = input_row(g, t, t.out_y + i - g.padding_h);
+    for (int i = 0; i < Rows + kernel_rows - 1; ++i) row[i] = In::row(g, t, t.out_y + i - g.padding_h);
 
     V acc[Rows][Block];
     init_tile<Vec, Block, Rows>(t, acc);
-    // Channels, then columns: run_tile_streaming_rows's order, so both make the same sums.
     for (std::int64_t c = 0; c < g.in_per_group; ++c) {
         for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
             const std::int64_t x0 = t.out_x * StrideW + kx * g.dilation_w - g.padding_w;
-            const typename Vec::Mask low = columns_inside<Vec>(g, x0);
-            const typename Vec::Mask high = columns_inside<Vec>(g, x0 + lanes);
+            const typename Vec::Mask low = In::columns(g, x0), high = In::columns(g, x0 + lanes);
             V weight[Block][kernel_rows];
 #pragma GCC unroll 8
             for (int b = 0; b < Block; ++b)
@@ -243,24 +167,33 @@ void run_tile_streaming_rows_direct(const Geometry& g, const Tile& t) {
     store_tile<Vec, Block, Rows>(g, t, acc);
 }
 
-template <class Vec, int Block, int StrideW>
+template <class Vec, int Block, int StrideW, bool Direct>
 TileFunction tile_with_rows(int rows) {
     switch (rows) {
-        case 1: return &run_tile<Vec, Block, 1, StrideW>;
-        case 2: return &run_tile<Vec, Block, 2, StrideW>;
-        case 4: if constexpr (Block <= 4) return &run_tile<Vec, Block, 4, StrideW>; break;
-        case 8: if constexpr (Block <= 2) return &run_tile<Vec, Block, 8, StrideW>; break;
+        case 1: return &run_tile<Vec, Block, 1, StrideW, Direct>;
+        case 2: return &run_tile<Vec, Block, 2, StrideW, Direct>;
+        case 4: if constexpr (Block <= 4) return &run_tile<Vec, Block, 4, StrideW, Direct>; break;
+        case 8: if constexpr (Block <= 2) return &run_tile<Vec, Block, 8, StrideW, Direct>; break;
     }
     return nullptr;
 }
 
-template <class Vec, int StrideW>
-TileFunction tile_with_block(int block, int rows) {
+// The tile for a block of `block` channels and `rows` rows: streaming rows where they serve.
+template <class Vec, int StrideW, bool Direct>
+TileFunction tile_function(const Geometry& g, int block, int rows) {
+    const bool streaming = g.kernel_h == 3 && g.stride_h == 1 && g.dilation_h == 1 && block <= 2 &&
+                           (rows == 4 || rows == 8);
+    if (streaming && rows == 4)
+        return block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, StrideW, Direct>
+                          : &run_tile_streaming_rows<Vec, 2, 4, StrideW, Direct>;
+    if (streaming)
+        return block == 1 ? &run_tile_streaming_rows<Vec, 1, 8, StrideW, Direct>
+                          : &run_tile_streaming_rows<Vec, 2, 8, StrideW, Direct>;
     switch (block) {
-        case 1: return tile_with_rows<Vec, 1, StrideW>(rows);
-        case 2: return tile_with_rows<Vec, 2, StrideW>(rows);
-        case 4: return tile_with_rows<Vec, 4, StrideW>(rows);
-        case 8: return tile_with_rows<Vec, 8, StrideW>(rows);
+        case 1: return tile_with_rows<Vec, 1, StrideW, Direct>(rows);
+        case 2: return tile_with_rows<Vec, 2, StrideW, Direct>(rows);
+        case 4: return tile_with_rows<Vec, 4, StrideW, Direct>(rows);
+        case 8: return tile_with_rows<Vec, 8, StrideW, Direct>(rows);
     }
     return nullptr;
 }
@@ -313,31 +246,13 @@ void pad(const PaddedRows& p) {
 
 // As many rows as `accumulators` registers allow (a power of two, at most 8 and at most the
 // output height: a last partial tile is recomputed overlapping the one before it).
-template <class Vec>
+template <class Vec, bool Direct = false>
 TileKernel select_tile(const Geometry& g, int block, int accumulators) {
     int rows = 1;
     while (rows < 8 && 2 * rows * block <= accumulators && 2 * rows <= g.out_height) rows *= 2;
     TileFunction run = nullptr;
-    const bool streaming = g.kernel_h == 3 && g.stride_h == 1 && g.dilation_h == 1 && block <= 2 &&
-                           (rows == 4 || rows == 8);
-    if (streaming && rows == 4) {
-        if (g.stride_w == 1)
-            run = block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, 1>
-                             : &run_tile_streaming_rows<Vec, 2, 4, 1>;
-        if (g.stride_w == 2)
-            run = block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, 2>
-                             : &run_tile_streaming_rows<Vec, 2, 4, 2>;
-    } else if (streaming) {
-        if (g.stride_w == 1)
-            run = block == 1 ? &run_tile_streaming_rows<Vec, 1, 8, 1>
-                             : &run_tile_streaming_rows<Vec, 2, 8, 1>;
-        if (g.stride_w == 2)
-            run = block == 1 ? &run_tile_streaming_rows<Vec, 1, 8, 2>
-                             : &run_tile_streaming_rows<Vec, 2, 8, 2>;
-    } else {
-        if (g.stride_w == 1) run = tile_with_block<Vec, 1>(block, rows);
-        if (g.stride_w == 2) run = tile_with_block<Vec, 2>(block, rows);
-    }
+    if (g.stride_w == 1) run = tile_function<Vec, 1, Direct>(g, block, rows);
+    if (g.stride_w == 2) run = tile_function<Vec, 2, Direct>(g, block, rows);
     // Aggregate initialisation: no constructor of a shared type is emitted in this file.
     return TileKernel{block, rows, Vec::lanes, run};
 }
@@ -426,8 +341,8 @@ TileKernel select_flat_tile(const Geometry& g, int block, int accumulators) {
         return {};
     const int rows_per_vector = lanes / static_cast<int>(g.width);
     int vectors = 1;  // per tile
-    while (vectors < 4 && 2 * vectors * block <= accumulators && 2 * vectors * rows_per_vector <= g.out_height)
-        vectors *= 2;
+    const auto fits = [&](int v) { return v * block <= accumulators && v * rows_per_vector <= g.out_height; };
+    while (vectors < 4 && fits(2 * vectors)) vectors *= 2;
     if (vectors * rows_per_vector > g.out_height) return {};
     TileFunction run = nullptr;
     switch (block * 10 + vectors) {
@@ -444,46 +359,6 @@ TileKernel select_flat_tile(const Geometry& g, int block, int accumulators) {
         case 82: run = &run_tile_flat<Vec, 8, 2>; break;
     }
     return TileKernel{block, vectors * rows_per_vector, static_cast<int>(g.width), run};
-}
-
-// select_tile's shapes, as direct tiles.
-template <class Vec, int Block, int StrideW>
-TileFunction direct_tile_with_rows(int rows) {
-    switch (rows) {
-        case 1: return &run_tile_direct<Vec, Block, 1, StrideW>;
-        case 2: return &run_tile_direct<Vec, Block, 2, StrideW>;
-        case 4: if constexpr (Block <= 4) return &run_tile_direct<Vec, Block, 4, StrideW>; break;
-        case 8: if constexpr (Block <= 2) return &run_tile_direct<Vec, Block, 8, StrideW>; break;
-    }
-    return nullptr;
-}
-
-template <class Vec, int StrideW>
-TileFunction direct_tile(const Geometry& g, int block, int rows) {
-    const bool streaming = g.kernel_h == 3 && g.stride_h == 1 && g.dilation_h == 1 && block <= 2 &&
-                           (rows == 4 || rows == 8);
-    if (streaming && rows == 4)
-        return block == 1 ? &run_tile_streaming_rows_direct<Vec, 1, 4, StrideW>
-                          : &run_tile_streaming_rows_direct<Vec, 2, 4, StrideW>;
-    if (streaming)
-        return block == 1 ? &run_tile_streaming_rows_direct<Vec, 1, 8, StrideW>
-                          : &run_tile_streaming_rows_direct<Vec, 2, 8, StrideW>;
-    switch (block) {
-        case 1: return direct_tile_with_rows<Vec, 1, StrideW>(rows);
-        case 2: return direct_tile_with_rows<Vec, 2, StrideW>(rows);
-        case 4: return direct_tile_with_rows<Vec, 4, StrideW>(rows);
-        case 8: return direct_tile_with_rows<Vec, 8, StrideW>(rows);
-    }
-    return nullptr;
-}
-
-template <class Vec>
-TileKernel select_direct_tile(const Geometry& g, int block, int accumulators) {
-    TileKernel tile = select_tile<Vec>(g, block, accumulators);  // the same shape
-    tile.run = nullptr;
-    if (g.stride_w == 1) tile.run = direct_tile<Vec, 1>(g, block, tile.rows);
-    if (g.stride_w == 2) tile.run = direct_tile<Vec, 2>(g, block, tile.rows);
-    return tile;
 }
 
 }  // namespace

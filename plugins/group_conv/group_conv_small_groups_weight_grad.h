@@ -67,6 +67,43 @@ void accumulate_weight_grad(const Geometry& g, const WeightGradTile& t) {
     }
 }
 
+// The 3x3 weight gradients' tap columns for the vector of output columns at `ox`: each column's
+// first input column and its masks, whole where bit kx of Edges says no edge is crossed.
+// `columns`: the output columns of the vector (bit 3 of Edges: the output ends inside it).
+template <class Vec, int StrideW, int Edges>
+struct TapColumns {
+    std::int64_t x0[3];
+    typename Vec::Mask low[3], high[3], columns;
+
+    [[gnu::always_inline]] TapColumns(const Geometry& g, std::int64_t ox) {
+        constexpr int lanes = Vec::lanes;
+        const typename Vec::Mask all = Vec::lanes_between(0, lanes);
+        columns = (Edges & 8) ? Vec::lanes_between(0, g.out_width - ox) : all;
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; ++kx) {
+            x0[kx] = ox * StrideW + kx * g.dilation_w - g.padding_w;
+            const bool edge = (Edges >> kx) & 1;
+            low[kx] = edge ? Vec::lanes_between(-x0[kx], g.width - x0[kx]) : all;
+            high[kx] = edge ? Vec::lanes_between(-x0[kx] - lanes, g.width - x0[kx] - lanes) : all;
+        }
+    }
+};
+
+// Adds input channel c's nine tap sums to the tile's partial sums.
+template <class Vec>
+[[gnu::always_inline]] inline void add_tap_sums(const WeightGradTile& t, std::int64_t c,
+                                                const typename Vec::V (&acc)[3][3]) {
+    constexpr int lanes = Vec::lanes;
+    const typename Vec::Mask all = Vec::lanes_between(0, lanes);
+#pragma GCC unroll 3
+    for (int ky = 0; ky < 3; ++ky)
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; ++kx) {
+            float* sum = t.taps + ((c * 3 + ky) * 3 + kx) * lanes;
+            Vec::store(sum, Vec::add(Vec::load(sum, all), acc[ky][kx]), all);
+        }
+}
+
 // The same sums for 3x3 kernels, with the loops turned around: per vector of output columns and
 // input channel the nine taps' sums stay in registers while the output rows stream through, so
 // each dy vector is loaded once for nine multiply-adds (accumulate_weight_grad loads it once per
@@ -77,21 +114,9 @@ void accumulate_weight_grad(const Geometry& g, const WeightGradTile& t) {
 template <class Vec, int StrideW, int Edges>
 void weight_grad_3x3_columns(const Geometry& g, const WeightGradTile& t, std::int64_t ox) {
     using V = typename Vec::V;
-    using Mask = typename Vec::Mask;
-    constexpr int lanes = Vec::lanes;
-    const Mask all = Vec::lanes_between(0, lanes);
     const std::int64_t plane = g.height * g.width;
-    const Mask columns = (Edges & 8) ? Vec::lanes_between(0, g.out_width - ox) : all;
     const float* dy = t.grad_output + ox;
-    std::int64_t x0[3];
-    Mask low[3], high[3];
-#pragma GCC unroll 3
-    for (int kx = 0; kx < 3; ++kx) {
-        x0[kx] = ox * StrideW + kx * g.dilation_w - g.padding_w;
-        const bool edge = (Edges >> kx) & 1;
-        low[kx] = edge ? Vec::lanes_between(-x0[kx], g.width - x0[kx]) : all;
-        high[kx] = edge ? Vec::lanes_between(-x0[kx] - lanes, g.width - x0[kx] - lanes) : all;
-    }
+    const TapColumns<Vec, StrideW, Edges> tap(g, ox);
     for (std::int64_t c = 0; c < g.in_per_group; ++c) {
         const float* x = t.input + c * plane;
         V acc[3][3];
@@ -100,7 +125,7 @@ void weight_grad_3x3_columns(const Geometry& g, const WeightGradTile& t, std::in
 #pragma GCC unroll 3
             for (int kx = 0; kx < 3; ++kx) acc[ky][kx] = Vec::zero();
         for (std::int64_t oy = 0; oy < g.out_height; ++oy) {
-            const V d = Vec::load(dy + oy * g.out_width, columns);
+            const V d = Vec::load(dy + oy * g.out_width, tap.columns);
 #pragma GCC unroll 3
             for (int ky = 0; ky < 3; ++ky) {
                 const std::int64_t iy = oy * g.stride_h + ky * g.dilation_h - g.padding_h;
@@ -108,19 +133,14 @@ void weight_grad_3x3_columns(const Geometry& g, const WeightGradTile& t, std::in
                 const float* row = x + iy * g.width;
 #pragma GCC unroll 3
                 for (int kx = 0; kx < 3; ++kx) {
-                    const float* p = row + x0[kx];
-                    const V in = StrideW == 1 ? Vec::load(p, low[kx]) : Vec::load_even(p, low[kx], high[kx]);
+                    const float* p = row + tap.x0[kx];
+                    const V in = StrideW == 1 ? Vec::load(p, tap.low[kx])
+                                              : Vec::load_even(p, tap.low[kx], tap.high[kx]);
                     acc[ky][kx] = Vec::fma(d, in, acc[ky][kx]);
                 }
             }
         }
-#pragma GCC unroll 3
-        for (int ky = 0; ky < 3; ++ky)
-#pragma GCC unroll 3
-            for (int kx = 0; kx < 3; ++kx) {
-                float* sum = t.taps + ((c * 3 + ky) * 3 + kx) * lanes;
-                Vec::store(sum, Vec::add(Vec::load(sum, all), acc[ky][kx]), all);
-            }
+        add_tap_sums<Vec>(t, c, acc);
     }
 }
 
@@ -133,24 +153,12 @@ void weight_grad_3x3_columns(const Geometry& g, const WeightGradTile& t, std::in
 template <class Vec, int StrideW, int Edges>
 void weight_grad_3x3_rows(const Geometry& g, const WeightGradTile& t, std::int64_t ox) {
     using V = typename Vec::V;
-    using Mask = typename Vec::Mask;
-    constexpr int lanes = Vec::lanes;
-    const Mask all = Vec::lanes_between(0, lanes);
     const std::int64_t plane = g.height * g.width;
-    const Mask columns = (Edges & 8) ? Vec::lanes_between(0, g.out_width - ox) : all;
     const float* dy = t.grad_output + ox;
-    std::int64_t x0[3];
-    Mask low[3], high[3];
-#pragma GCC unroll 3
-    for (int kx = 0; kx < 3; ++kx) {
-        x0[kx] = ox * StrideW + kx * g.dilation_w - g.padding_w;
-        const bool edge = (Edges >> kx) & 1;
-        low[kx] = edge ? Vec::lanes_between(-x0[kx], g.width - x0[kx]) : all;
-        high[kx] = edge ? Vec::lanes_between(-x0[kx] - lanes, g.width - x0[kx] - lanes) : all;
-    }
+    const TapColumns<Vec, StrideW, Edges> tap(g, ox);
     // Input row iy meets output row oy = iy + padding_h - ky of kernel row ky.
     const auto dy_row = [&](std::int64_t oy) {
-        return oy >= 0 && oy < g.out_height ? Vec::load(dy + oy * g.out_width, columns) : Vec::zero();
+        return oy >= 0 && oy < g.out_height ? Vec::load(dy + oy * g.out_width, tap.columns) : Vec::zero();
     };
     for (std::int64_t c = 0; c < g.in_per_group; ++c) {
         const float* x = t.input + c * plane;
@@ -167,8 +175,8 @@ void weight_grad_3x3_rows(const Geometry& g, const WeightGradTile& t, std::int64
             V in[3];
 #pragma GCC unroll 3
             for (int kx = 0; kx < 3; ++kx)
-                in[kx] = StrideW == 1 ? Vec::load(row + x0[kx], low[kx])
-                                      : Vec::load_even(row + x0[kx], low[kx], high[kx]);
+                in[kx] = StrideW == 1 ? Vec::load(row + tap.x0[kx], tap.low[kx])
+                                      : Vec::load_even(row + tap.x0[kx], tap.low[kx], tap.high[kx]);
 #pragma GCC unroll 3
             for (int ky = 0; ky < 3; ++ky) {
                 const std::int64_t oy = iy + g.padding_h - ky;
@@ -177,13 +185,7 @@ void weight_grad_3x3_rows(const Geometry& g, const WeightGradTile& t, std::int64
                 for (int kx = 0; kx < 3; ++kx) acc[ky][kx] = Vec::fma(d[ky], in[kx], acc[ky][kx]);
             }
         }
-#pragma GCC unroll 3
-        for (int ky = 0; ky < 3; ++ky)
-#pragma GCC unroll 3
-            for (int kx = 0; kx < 3; ++kx) {
-                float* sum = t.taps + ((c * 3 + ky) * 3 + kx) * lanes;
-                Vec::store(sum, Vec::add(Vec::load(sum, all), acc[ky][kx]), all);
-            }
+        add_tap_sums<Vec>(t, c, acc);
     }
 }
 
