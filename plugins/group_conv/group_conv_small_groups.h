@@ -89,11 +89,6 @@ struct PaddedRows {
     std::int64_t left;            // zero columns before each row
     std::int64_t padded_width;
     std::int64_t channel_stride;  // floats between the copy's channels
-    // The rows the next band will copy, for the cache to fetch while this one is computed: the
-    // group's first input channel plane at the first of them (the next band may be in the next
-    // image), and how many; each channel's are asked for. Null: none.
-    const float* ahead;
-    std::int64_t ahead_rows;
 };
 
 using PadFunction = void (*)(const PaddedRows& rows);

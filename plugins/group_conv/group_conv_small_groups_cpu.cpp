@@ -156,7 +156,7 @@ public:
         // training step of IGC-L24M2-D20 10% slower (and RegConv-W16-D20's inference 3%).
         direct_ = weft::small_groups::direct_input(isa, /*direct=*/false);
         geometry_ = small_groups_geometry(conv);
-        blocks_ = plan_tiles(geometry_, isa, direct_);
+        blocks_ = weft::small_groups::block_tiles(geometry_, isa, direct_);
         if (training_) {
             plan_backward(isa);
             if (!own_backward_data_)
@@ -218,25 +218,6 @@ public:
     }
 
 private:
-    // Splits a group's output channels into blocks of 8, 4, 2, 1, each with its tile function.
-    // Empty (the portable loop) where the ISA has no tile for this geometry.
-    static std::vector<TileKernel> plan_tiles(const Geometry& g, Isa isa, bool direct) {
-        std::vector<TileKernel> blocks;
-        if (isa == Isa::portable) return blocks;
-        for (std::int64_t done = 0; done < g.out_per_group;) {
-            int block = 8;
-            while (block > g.out_per_group - done) block /= 2;
-            using namespace weft::small_groups;
-            const TileKernel tile = direct               ? avx512_direct_tile_kernel(g, block)
-                                    : isa == Isa::avx512 ? avx512_tile_kernel(g, block)
-                                                         : avx2_tile_kernel(g, block);
-            if (tile.run == nullptr) return {};  // e.g. a horizontal stride above 2
-            blocks.push_back(tile);
-            done += block;
-        }
-        return blocks;
-    }
-
     // Everything backward needs that does not change between steps: the backward-data
     // convolution and its tiles, and room for the turned weights and the weight-gradient sums.
     void plan_backward(Isa isa) {
@@ -244,7 +225,7 @@ private:
         if (backward_data_is_a_convolution(g)) {
             own_backward_data_ = true;
             data_geometry_ = backward_data_geometry(g);
-            data_blocks_ = plan_tiles(data_geometry_, isa, direct_);
+            data_blocks_ = weft::small_groups::block_tiles(data_geometry_, isa, direct_);
             rotated_weight_.resize(
                 static_cast<std::size_t>(g.out_channels * g.in_per_group * g.kernel_h * g.kernel_w));
         }

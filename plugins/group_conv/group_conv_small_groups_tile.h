@@ -237,11 +237,6 @@ void pad(const PaddedRows& p) {
             for (; r < rows; ++r) Vec::store(to + r * padded_width, Vec::zero(), store);
         }
     }
-    if (p.ahead == nullptr) return;
-    for (std::int64_t c = 0; c < p.channels; ++c) {
-        const float* ahead = p.ahead + c * plane;
-        for (std::int64_t i = 0; i < p.ahead_rows * width; i += 16) __builtin_prefetch(ahead + i, 0, 2);
-    }
 }
 
 // As many rows as `accumulators` registers allow (a power of two, at most 8 and at most the

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "group_conv_small_groups.h"
+#include "small_groups_isa_choice.h"
 #include "weft/convolution.h"
 
 namespace weft::small_groups {
@@ -27,6 +28,26 @@ inline Geometry small_groups_geometry(const weft::ConvolutionGeometry& conv) {
     g.dilation_h = conv.dilation_h, g.dilation_w = conv.dilation_w;
     g.relu = conv.fused_relu;
     return g;
+}
+
+// A group's output channels in blocks of 8, 4, 2, 1, each with its tile function: the direct tiles
+// (AVX-512, reading the image) where `direct`, else the padded copy's of the ISA. Empty (the
+// portable loop) for the portable ISA or where the ISA has no tile for the geometry (e.g. a
+// horizontal stride above 2).
+inline std::vector<TileKernel> block_tiles(const Geometry& g, Isa isa, bool direct) {
+    std::vector<TileKernel> blocks;
+    if (isa == Isa::portable) return blocks;
+    for (std::int64_t done = 0; done < g.out_per_group;) {
+        int block = 8;
+        while (block > g.out_per_group - done) block /= 2;
+        const TileKernel tile = direct               ? avx512_direct_tile_kernel(g, block)
+                                : isa == Isa::avx512 ? avx512_tile_kernel(g, block)
+                                                     : avx2_tile_kernel(g, block);
+        if (tile.run == nullptr) return {};
+        blocks.push_back(tile);
+        done += block;
+    }
+    return blocks;
 }
 
 // Eq. 1 for one image and one group, scalar: each tap adds a scaled input row segment to an
@@ -98,7 +119,7 @@ inline InputRows input_rows(const Geometry& g, std::int64_t first_row, std::int6
 }
 
 // The copy of one group's input rows that output rows [first_row, first_row + rows) read, into
-// `to` laid out as `padded` says, with no rows asked for ahead (PaddedRows::ahead).
+// `to` laid out as `padded` says.
 inline PaddedRows padded_rows(const Geometry& g, const Geometry& padded, const float* group_input, float* to,
                               std::int64_t first_row, std::int64_t rows) {
     return PaddedRows{group_input,
@@ -110,9 +131,7 @@ inline PaddedRows padded_rows(const Geometry& g, const Geometry& padded, const f
                       (rows - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1,
                       g.padding_w,
                       padded.width,
-                      padded.height * padded.width,
-                      nullptr,
-                      0};
+                      padded.height * padded.width};
 }
 
 }  // namespace weft::small_groups

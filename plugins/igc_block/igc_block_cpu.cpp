@@ -152,10 +152,10 @@ private:
             // loads (batch 1: 0.58 ms against 0.52; batch 64 about the same, the input's reads
             // from memory wait as long in either).
             direct_ = weft::small_groups::direct_input(isa, /*direct=*/true);
-            blocks_ = tiles(primary_, isa, direct_);
+            blocks_ = weft::small_groups::block_tiles(primary_, isa, direct_);
             Geometry one_row = primary_;
             one_row.out_height = 1;
-            single_rows_ = tiles(one_row, isa, direct_);
+            single_rows_ = weft::small_groups::block_tiles(one_row, isa, direct_);
             secondary_ =
                 isa == Isa::avx512 ? weft::pointwise::avx512_band() : weft::pointwise::avx2_band();
             pad_ = isa == Isa::avx512 ? weft::small_groups::avx512_pad() : weft::small_groups::avx2_pad();
@@ -184,25 +184,7 @@ private:
         }
     }
 
-    // A group's output channels in blocks of 8, 4, 2, 1 with their tiles; empty if the ISA has
-    // none for the geometry (e.g. a horizontal stride above 2).
-    static std::vector<TileKernel> tiles(const Geometry& g, Isa isa, bool direct) {
-        std::vector<TileKernel> blocks;
-        for (std::int64_t done = 0; done < g.out_per_group;) {
-            int block = 8;
-            while (block > g.out_per_group - done) block /= 2;
-            using namespace weft::small_groups;
-            const TileKernel tile = direct               ? avx512_direct_tile_kernel(g, block)
-                                    : isa == Isa::avx512 ? avx512_tile_kernel(g, block)
-                                                         : avx2_tile_kernel(g, block);
-            if (tile.run == nullptr) return {};
-            blocks.push_back(tile);
-            done += block;
-        }
-        return blocks;
-    }
-
-    // The next band's image input and its input rows, for the padded copy to prefetch.
+    // The next band's image input and its input rows, to be asked of the cache meanwhile.
     struct Ahead {
         const float* image = nullptr;  // none
         weft::small_groups::InputRows rows{0, 0};
@@ -224,20 +206,15 @@ private:
                                                             band + first_out * band_stride_);
                 continue;
             }
-            // This group's input rows of the next band, for the cache to fetch meanwhile.
-            const std::int64_t next_offset = (group * g.in_per_group * g.height + ahead.rows.first) * g.width;
-            const float* next = ahead.image == nullptr ? nullptr : ahead.image + next_offset;
-            if (direct_) {
-                // The tiles read the image: only ask the cache for the next band's rows.
-                for (std::int64_t c = 0; next != nullptr && c < g.in_per_group; ++c)
+            // This group's input rows of the next band, asked of the cache while this one computes.
+            if (ahead.image != nullptr) {
+                const std::int64_t first_plane = group * g.in_per_group;
+                const float* next = ahead.image + (first_plane * g.height + ahead.rows.first) * g.width;
+                for (std::int64_t c = 0; c < g.in_per_group; ++c)
                     for (std::int64_t i = 0; i < ahead.rows.count * g.width; i += 16)
                         __builtin_prefetch(next + c * g.height * g.width + i, 0, 2);
-            } else {
-                weft::small_groups::PaddedRows copy =
-                    weft::small_groups::padded_rows(g, padded_, xg, padded, first_row, rows);
-                copy.ahead = next, copy.ahead_rows = ahead.rows.count;
-                pad_(copy);
             }
+            if (!direct_) pad_(weft::small_groups::padded_rows(g, padded_, xg, padded, first_row, rows));
             // Direct tiles count rows in the image, the band's first row is out_row0; over the
             // padded copy they count from the band's first, and padded row 0 is its first input row.
             const std::int64_t row0 = direct_ ? first_row : 0;
