@@ -3,6 +3,7 @@
 // bias per channel, with PyTorch-named parameters the paper's #params leaves out.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 #include <functional>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include "op_harness.h"
 #include "weft/error.h"
@@ -269,7 +271,9 @@ void expect_the_same_training_pass(const weft::testing::BackwardResult& actual,
 // inference, with and without the fused ReLU, on image and feature shapes.
 TEST(BatchNorm, DirectKernelEqualsOnednn) {
     std::uint64_t seed = 400;
-    for (const weft::Shape& shape : std::vector<weft::Shape>{{4, 6, 5, 5}, {3, 5, 7, 3}, {8, 10}}) {
+    // Planes shorter than the direct kernel's 64-value step, one step and a tail, whole steps.
+    for (const weft::Shape& shape :
+         std::vector<weft::Shape>{{4, 6, 5, 5}, {3, 5, 7, 3}, {8, 10}, {3, 4, 9, 11}, {2, 3, 16, 16}}) {
         for (bool relu : {false, true}) {
             SCOPED_TRACE(weft::shape_str(shape) + (relu ? " relu" : ""));
             weft::Attributes attrs;
@@ -286,6 +290,58 @@ TEST(BatchNorm, DirectKernelEqualsOnednn) {
             EXPECT_TRUE(all_close(a, b, 1e-5, 1e-5));
         }
     }
+}
+
+// The planes' moments combine into the channel's variance without E[x²] − μ²: with a mean 10⁴
+// times the spread, that difference would lose every digit of the variance in float.
+TEST(BatchNorm, DirectKernelKeepsTheVarianceWhenTheMeanDwarfsTheSpread) {
+    const weft::Shape shape{4, 3, 12, 12};
+    weft::Tensor x = random_tensor(shape, 450);
+    for (std::int64_t i = 0; i < x.numel(); ++i) x.as<float>()[i] = 300.f + 0.03f * x.as<float>()[i];
+    weft::WeightMap params = random_params(3, 451);
+    for (std::int64_t c = 0; c < 3; ++c) params.at("running_var").as<float>()[c] = 0.f;
+    const auto result = run_op_backward("batch_norm", {}, {x}, {random_tensor(shape, 452)}, params, "direct");
+    const auto [mean, var] = channel_statistics(x);
+    const double n = 4 * 12 * 12;
+    for (std::int64_t c = 0; c < 3; ++c) {
+        const double expected = 0.1 * var[c] * n / (n - 1);  // momentum 0.9 over a running 0
+        EXPECT_NEAR(result.params.at("running_var").as<float>()[c], expected, 1e-4 * expected) << c;
+    }
+    const auto [out_mean, out_var] = channel_statistics(result.outputs.at(0));
+    for (std::int64_t c = 0; c < 3; ++c) {
+        const double gamma = params.at("weight").as<float>()[c];
+        const double expected = gamma * gamma * var[c] / (var[c] + 2e-5);  // eps is not small here
+        EXPECT_NEAR(out_var[c], expected, 1e-3 * expected) << c;
+    }
+}
+
+// The direct kernel sums each plane in a fixed order and adds the planes up in image order, not
+// in the order threads finish them: 1, 2 and 3 threads give the same bits.
+TEST(BatchNorm, DirectKernelGivesTheSameBitsOnAnyThreadCount) {
+    setenv("WEFT_CPU_MACS_PER_THREAD", "0", 1);  // small shapes on every thread too
+    const int before = omp_get_max_threads();
+    for (bool relu : {false, true}) {
+        weft::Attributes attrs;
+        attrs.set("fused_relu", relu);
+        const weft::Tensor x = shifted_input({5, 7, 9, 11}, 460);
+        const weft::Tensor dy = random_tensor(x.shape(), 461);
+        const weft::WeightMap params = random_params(7, 462, 0.5f, 2.f);
+        omp_set_num_threads(1);
+        const auto one = run_op_backward("batch_norm", attrs, {x}, {dy}, params, "direct");
+        for (const int threads : {2, 3}) {
+            SCOPED_TRACE(std::to_string(threads) + (relu ? " relu" : ""));
+            omp_set_num_threads(threads);
+            const auto many = run_op_backward("batch_norm", attrs, {x}, {dy}, params, "direct");
+            EXPECT_TRUE(all_close(many.outputs[0], one.outputs[0], 0.0, 0.0));
+            EXPECT_TRUE(all_close(many.grad_inputs[0], one.grad_inputs[0], 0.0, 0.0));
+            for (std::size_t p = 0; p < 2; ++p)
+                EXPECT_TRUE(all_close(many.grad_params[p], one.grad_params[p], 0.0, 0.0)) << p;
+            for (const char* name : {"running_mean", "running_var"})
+                EXPECT_TRUE(all_close(many.params.at(name), one.params.at(name), 0.0, 0.0)) << name;
+        }
+    }
+    omp_set_num_threads(before);
+    unsetenv("WEFT_CPU_MACS_PER_THREAD");
 }
 
 }  // namespace
