@@ -233,7 +233,8 @@ private:
         if (isa == Isa::avx512) weight_grad_ = weft::small_groups::avx512_weight_grad_kernel(g, stream_rows);
         if (isa == Isa::avx2) weight_grad_ = weft::small_groups::avx2_weight_grad_kernel(g, stream_rows);
         if (weight_grad_.run == nullptr) weight_grad_ = {1, &accumulate_weight_grad_portable};
-        weight_grad_sums_.resize(static_cast<std::size_t>(threads_ * weight_grad_floats()));
+        weight_grad_sums_.resize(
+            static_cast<std::size_t>(threads_ * g.out_per_group * weight_grad_floats()));
     }
 
     // Per thread: a vector of partial sums for each tap of one output channel, and the bias.
@@ -300,38 +301,60 @@ private:
         }
     }
 
-    // dL/dW and dL/db, one output channel per task, all images in order: each weight's sum is
-    // made by one thread in a fixed order, so the gradient does not depend on the thread count.
+    // dL/dW and dL/db, one group per task, all images in order: each weight's sum is made by one
+    // thread in a fixed order, so the gradient does not depend on the thread count. The group's
+    // output channels take turns on each image, so its input planes come from memory once.
     void weight_gradient(const float* input, const float* grad_output, float* grad_weight,
                          float* grad_bias) {
         const Geometry& g = geometry_;
         const std::int64_t taps = g.in_per_group * g.kernel_h * g.kernel_w;
         const std::int64_t lanes = weight_grad_.lanes;
-        const std::int64_t per_thread = weight_grad_floats();
+        const std::int64_t per_out = weight_grad_floats();
+        const std::int64_t per_thread = g.out_per_group * per_out;
+        const std::int64_t in_floats = g.in_per_group * g.height * g.width;
+        const std::int64_t out_plane = g.out_height * g.out_width;
         float* all_sums = weight_grad_sums_.data();
         const int threads = device_.threads_now();
 #pragma omp parallel num_threads(threads) if (threads > 1)
         {
             float* sums = all_sums + omp_get_thread_num() * per_thread;
 #pragma omp for schedule(dynamic, 1)
-            for (std::int64_t o = 0; o < g.out_channels; ++o) {
-                const std::int64_t group = o / g.out_per_group;
+            for (std::int64_t group = 0; group < g.groups; ++group) {
+                const std::int64_t first = group * g.out_per_group;
                 std::fill(sums, sums + per_thread, 0.f);
-                WeightGradTile tile{nullptr, nullptr, sums,
-                                    grad_bias ? sums + taps * lanes : nullptr};
+                const auto image_input = [&](std::int64_t n) {
+                    return input + (n * g.in_channels + group * g.in_per_group) * g.height * g.width;
+                };
+                const auto image_grad = [&](std::int64_t n) {
+                    return grad_output + (n * g.out_channels + first) * out_plane;
+                };
                 for (std::int64_t n = 0; n < batch_; ++n) {
-                    tile.input = input + (n * g.in_channels + group * g.in_per_group) *
-                                             g.height * g.width;
-                    tile.grad_output = grad_output + (n * g.out_channels + o) * g.out_height *
-                                                         g.out_width;
-                    weight_grad_.run(g, tile);
+                    // The next image's planes, asked of the cache while this one's are summed:
+                    // they lie an image apart, on pages the hardware prefetchers do not go on to.
+                    if (n + 1 < batch_) {
+                        prefetch(image_input(n + 1), in_floats);
+                        prefetch(image_grad(n + 1), g.out_per_group * out_plane);
+                    }
+                    for (std::int64_t k = 0; k < g.out_per_group; ++k) {
+                        float* own = sums + k * per_out;
+                        const WeightGradTile tile{image_input(n), image_grad(n) + k * out_plane, own,
+                                                  grad_bias ? own + taps * lanes : nullptr};
+                        weight_grad_.run(g, tile);
+                    }
                 }
-                for (std::int64_t tap = 0; tap < taps; ++tap) {
-                    grad_weight[o * taps + tap] = sum_lanes(sums + tap * lanes, lanes);
+                for (std::int64_t k = 0; k < g.out_per_group; ++k) {
+                    const float* own = sums + k * per_out;
+                    for (std::int64_t tap = 0; tap < taps; ++tap)
+                        grad_weight[(first + k) * taps + tap] = sum_lanes(own + tap * lanes, lanes);
+                    if (grad_bias) grad_bias[first + k] = sum_lanes(own + taps * lanes, lanes);
                 }
-                if (grad_bias) grad_bias[o] = sum_lanes(sums + taps * lanes, lanes);
             }
         }
+    }
+
+    // Asks for every cache line (16 floats) of [p, p + floats) to be brought into L1.
+    static void prefetch(const float* p, std::int64_t floats) {
+        for (std::int64_t i = 0; i < floats; i += 16) __builtin_prefetch(p + i, 0, 3);
     }
 
     static float sum_lanes(const float* lanes, std::int64_t count) {
@@ -359,7 +382,7 @@ private:
     std::int64_t padded_floats_ = 0;
     std::vector<float> rotated_weight_;    // the weight turned for it, refilled every backward
     WeightGradKernel weight_grad_;
-    std::vector<float> weight_grad_sums_;  // per thread, weight_grad_floats() each
+    std::vector<float> weight_grad_sums_;  // per thread: weight_grad_floats() per output channel of a group
     // Training at strides above 1: oneDNN's backward data (its other directions go unused).
     std::unique_ptr<weft::cpu::OnednnConvolution> onednn_;
 };
