@@ -8,6 +8,8 @@
 
 #include <immintrin.h>
 
+#include "small_groups_vec_sum.h"
+
 namespace weft::small_groups {
 namespace {
 
@@ -52,6 +54,7 @@ struct Ymm {
             _mm256_maskstore_ps(p, m.lanes, v);
         }
     }
+    static float sum(V v) { return sum_of_lanes(v); }  // in a fixed order
 };
 
 }  // namespace

@@ -9,6 +9,8 @@
 
 #include <immintrin.h>
 
+#include "small_groups_vec_sum.h"
+
 namespace weft::small_groups {
 namespace {
 
@@ -45,6 +47,12 @@ struct Zmm {
         return _mm512_permutex2var_ps(load(p, low), even, load(p + lanes, high));
     }
     static void store(float* p, V v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+    // The lanes' sum: lanes k and k + 8 first, then as sum_of_lanes (a fixed order). GCC 12's
+    // extract intrinsics trip its own -Wuninitialized (bug 105593): a file using sum() turns it off.
+    static float sum(V v) {
+        const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+        return sum_of_lanes(_mm256_add_ps(_mm512_castps512_ps256(v), high));
+    }
 };
 
 struct Ymm {
@@ -69,6 +77,7 @@ struct Ymm {
         return _mm256_permutex2var_ps(load(p, low), even, load(p + lanes, high));
     }
     static void store(float* p, V v, Mask m) { _mm256_mask_storeu_ps(p, m, v); }
+    static float sum(V v) { return sum_of_lanes(v); }
 };
 
 }  // namespace

@@ -16,8 +16,10 @@
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx2,fma"))), apply_to = function)
 #else
 #pragma GCC target("avx512f,avx512vl,avx2,fma")
-// GCC 12's AVX-512 headers trip their own -Wmaybe-uninitialized (GCC bug 105593).
+// GCC 12's AVX-512 headers trip their own -Wmaybe-uninitialized and, in Zmm::sum's extracts,
+// -Wuninitialized (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #include "small_groups_vec_avx512.h"

@@ -97,8 +97,10 @@ void forward_band(const Band& b) {
 
 // Outputs x Inputs weights of one group: their sums over the band's pixels stay in registers, one
 // vector of lanes each, while the pixels stream through (each loaded dy vector feeds Inputs
-// multiply-adds, each x vector Outputs); then each vector's lanes are added in order. A last
-// partial vector is loaded under a mask, which reads its missing lanes as zeros.
+// multiply-adds, each x vector Outputs); then each vector's lanes are added up in registers in a
+// fixed tree order (Vec::sum: a few shuffles; adding them one by one through memory had cost as
+// many instructions as the band's multiply-adds at IGC's band widths). A last partial vector is
+// loaded under a mask, which reads its missing lanes as zeros.
 template <class Vec, int Outputs, int Inputs>
 void weight_grad_block(const WeightGradBand& b, std::int64_t group, std::int64_t first_out,
                        std::int64_t first_in) {
@@ -134,16 +136,11 @@ void weight_grad_block(const WeightGradBand& b, std::int64_t group, std::int64_t
     const std::int64_t whole = b.pixels / lanes * lanes;
     for (std::int64_t p = 0; p < whole; p += lanes) step(p, all);
     if (whole < b.pixels) step(whole, Vec::lanes_between(0, b.pixels - whole));
-    float spilled[lanes];
 #pragma GCC unroll 8
     for (int o = 0; o < Outputs; ++o) {
 #pragma GCC unroll 8
-        for (int i = 0; i < Inputs; ++i) {
-            Vec::store(spilled, acc[o][i], Vec::lanes_between(0, lanes));
-            float sum = 0.f;
-            for (int lane = 0; lane < lanes; ++lane) sum += spilled[lane];
-            b.grad_weight[(o0 + o) * b.in_per_group + first_in + i] += sum;
-        }
+        for (int i = 0; i < Inputs; ++i)
+            b.grad_weight[(o0 + o) * b.in_per_group + first_in + i] += Vec::sum(acc[o][i]);
     }
 }
 
