@@ -22,6 +22,10 @@ struct Band {
     std::int64_t pixels;
     std::int64_t groups, in_per_group, out_per_group;
     bool relu;
+    // The input of the band this thread will likely run next (same offsets), or null: its lines
+    // are asked of the cache as this band's first output block reads the same channels. A band's
+    // channels lie a plane apart, each on its own pages, where the hardware prefetchers stop.
+    const float* next_band = nullptr;
 };
 
 using BandFunction = void (*)(const Band& band);

@@ -37,6 +37,11 @@ void band_block(const Band& b, std::int64_t group, std::int64_t first_out, std::
         V in[Vectors];
 #pragma GCC unroll 8
         for (int v = 0; v < Vectors; ++v) in[v] = Vec::load(x + v * lanes, v == Vectors - 1 ? last : all);
+        if (b.next_band != nullptr && first_out == 0) {
+            const float* ahead = b.next_band + offset[j] + pixel;
+#pragma GCC unroll 8
+            for (int v = 0; v < Vectors; ++v) __builtin_prefetch(ahead + v * lanes, 0, 3);
+        }
 #pragma GCC unroll 8
         for (int o = 0; o < Outputs; ++o) {
             const V weight = Vec::set1(w[o * b.in_per_group + j]);

@@ -123,8 +123,11 @@ public:
             for (std::int64_t task = first_task(unit); task < first_task(unit + 1); ++task) {
                 // dx first: it brings the band of dy into the cache, where dW then reads it.
                 float* grad_input = args.grad_inputs[0].as<float>();
-                band_(band(task, grad_output, transposed_weight_.data(), nullptr, grad_input,
-                           /*transposed=*/true));
+                Band b = band(task, grad_output, transposed_weight_.data(), nullptr, grad_input,
+                              /*transposed=*/true);
+                if (task + 1 < conv_.batch * bands_)
+                    b.next_band = band(task + 1, grad_output, nullptr, nullptr, grad_input, true).band;
+                band_(b);
                 add_band_gradients(task, input, grad_output, grad_bias != nullptr, sums);
             }
         });
@@ -164,7 +167,9 @@ private:
         const std::int64_t tasks = conv_.batch * bands_;
         const int threads = device_.threads_now();
         weft::cpu::for_each_item(threads, tasks, [&](std::int64_t task, int) {
-            band_(band(task, input, weight, bias, output, /*transposed=*/false));
+            Band b = band(task, input, weight, bias, output, /*transposed=*/false);
+            if (task + 1 < tasks) b.next_band = band(task + 1, input, weight, bias, output, false).band;
+            band_(b);
         });
     }
 
