@@ -256,15 +256,16 @@ TEST(BatchNorm, FusedReluEqualsBatchNormThenRelu) {
 namespace {
 
 // Two training passes of batch norm agree: outputs, gradients, and the running statistics they
-// leave behind.
+// leave behind; `exact`: bit for bit.
 void expect_the_same_training_pass(const weft::testing::BackwardResult& actual,
-                                   const weft::testing::BackwardResult& expected) {
-    EXPECT_TRUE(all_close(actual.outputs[0], expected.outputs[0], 1e-5, 1e-5));
-    EXPECT_TRUE(all_close(actual.grad_inputs[0], expected.grad_inputs[0], 1e-4, 1e-5));
+                                   const weft::testing::BackwardResult& expected, bool exact = false) {
+    const double k = exact ? 0.0 : 1.0;
+    EXPECT_TRUE(all_close(actual.outputs[0], expected.outputs[0], k * 1e-5, k * 1e-5));
+    EXPECT_TRUE(all_close(actual.grad_inputs[0], expected.grad_inputs[0], k * 1e-4, k * 1e-5));
     for (std::size_t p = 0; p < 4; ++p)
-        EXPECT_TRUE(all_close(actual.grad_params[p], expected.grad_params[p], 1e-4, 1e-5)) << p;
+        EXPECT_TRUE(all_close(actual.grad_params[p], expected.grad_params[p], k * 1e-4, k * 1e-5)) << p;
     for (const char* name : {"running_mean", "running_var"})
-        EXPECT_TRUE(all_close(actual.params.at(name), expected.params.at(name), 1e-5, 1e-6)) << name;
+        EXPECT_TRUE(all_close(actual.params.at(name), expected.params.at(name), k * 1e-5, k * 1e-6)) << name;
 }
 
 // The direct kernel (chosen by priority) against oneDNN's, forward and backward, training and
@@ -331,13 +332,8 @@ TEST(BatchNorm, DirectKernelGivesTheSameBitsOnAnyThreadCount) {
         for (const int threads : {2, 3}) {
             SCOPED_TRACE(std::to_string(threads) + (relu ? " relu" : ""));
             omp_set_num_threads(threads);
-            const auto many = run_op_backward("batch_norm", attrs, {x}, {dy}, params, "direct");
-            EXPECT_TRUE(all_close(many.outputs[0], one.outputs[0], 0.0, 0.0));
-            EXPECT_TRUE(all_close(many.grad_inputs[0], one.grad_inputs[0], 0.0, 0.0));
-            for (std::size_t p = 0; p < 2; ++p)
-                EXPECT_TRUE(all_close(many.grad_params[p], one.grad_params[p], 0.0, 0.0)) << p;
-            for (const char* name : {"running_mean", "running_var"})
-                EXPECT_TRUE(all_close(many.params.at(name), one.params.at(name), 0.0, 0.0)) << name;
+            expect_the_same_training_pass(run_op_backward("batch_norm", attrs, {x}, {dy}, params, "direct"), one,
+                                          /*exact=*/true);
         }
     }
     omp_set_num_threads(before);
@@ -402,12 +398,7 @@ TEST(BatchNorm, OneShardThroughTheGroupIsBitForBitTheKernelAlone) {
         const weft::WeightMap params = random_params(5, 532, 0.5f, 2.f);
         const auto alone = run_op_backward("batch_norm", attrs, {x}, {dy}, params);
         const auto grouped = run_op_backward_sharded("batch_norm", attrs, {x}, {dy}, 1, params);
-        EXPECT_TRUE(all_close(grouped.outputs[0], alone.outputs[0], 0.0, 0.0));
-        EXPECT_TRUE(all_close(grouped.grad_inputs[0], alone.grad_inputs[0], 0.0, 0.0));
-        for (std::size_t p = 0; p < 2; ++p)
-            EXPECT_TRUE(all_close(grouped.grad_params[p], alone.grad_params[p], 0.0, 0.0)) << p;
-        for (const char* name : {"running_mean", "running_var"})
-            EXPECT_TRUE(all_close(grouped.params.at(name), alone.params.at(name), 0.0, 0.0)) << name;
+        expect_the_same_training_pass(grouped, alone, /*exact=*/true);
     }
 }
 
