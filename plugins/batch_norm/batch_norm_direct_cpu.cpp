@@ -81,7 +81,7 @@ public:
         const float* beta = args.params[1].as<const float>();
         float* running_mean = args.params[2].as<float>();
         float* running_var = args.params[3].as<float>();
-        team_ = weft::cpu::team_for(batch_ * channels_ * plane_ * kMacsPerValue, device_.threads_now());
+        team_ = team_now();
         if (training_) {
             float* saved = static_cast<float*>(args.saved);
             batch_statistics(x, static_cast<bn::PlaneMoments*>(args.workspace), saved, saved + channels_, running_mean,
@@ -114,7 +114,7 @@ public:
         const float* beta = args.params[1].as<const float>();
         const float* mean = static_cast<const float*>(args.saved);
         const float* inv = mean + channels_;
-        team_ = weft::cpu::team_for(batch_ * channels_ * plane_ * kMacsPerValue, device_.threads_now());
+        team_ = team_now();
         for (std::int64_t c = 0; c < channels_; ++c) affine_[c] = affine(gamma[c], beta[c], mean[c], inv[c]);
         bn::GradientSums* gradient_sums = static_cast<bn::GradientSums*>(args.workspace);
         for_each_plane([&](std::int64_t p) {
@@ -156,6 +156,11 @@ private:
     static bn::Affine affine(float gamma, float beta, float mean, float inv) {
         const float scale = gamma * inv;
         return {scale, beta - mean * scale};
+    }
+
+    // This call's threads: as many of the device's as the node's passes are worth.
+    int team_now() const {
+        return weft::cpu::team_for(batch_ * channels_ * plane_ * kMacsPerValue, device_.threads_now());
     }
 
     // body(plane) for every plane n·C + c of the tensor, in runs of contiguous planes.

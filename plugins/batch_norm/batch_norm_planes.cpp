@@ -114,7 +114,7 @@ WEFT_BN_CLONES void input_gradient_plane(const float* x, const float* dy, float*
     if (relu) {
 #pragma omp simd
         for (std::int64_t i = 0; i < n; ++i) {
-            const float gi = x[i] * scale + shift > 0 ? dy[i] : 0.f;
+            const float gi = relu_masked(dy[i], x[i] * scale + shift);
             dx[i] = t.k * (t.count * gi - t.sum_g - (x[i] - mean) * t.c2);
         }
     } else {

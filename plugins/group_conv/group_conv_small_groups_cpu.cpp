@@ -332,8 +332,9 @@ private:
                     // The next image's planes, asked of the cache while this one's are summed:
                     // they lie an image apart, on pages the hardware prefetchers do not go on to.
                     if (n + 1 < batch_) {
-                        prefetch(image_input(n + 1), in_floats);
-                        prefetch(image_grad(n + 1), g.out_per_group * out_plane);
+                        using weft::small_groups::prefetch_floats;
+                        prefetch_floats<3>(image_input(n + 1), in_floats);
+                        prefetch_floats<3>(image_grad(n + 1), g.out_per_group * out_plane);
                     }
                     for (std::int64_t k = 0; k < g.out_per_group; ++k) {
                         float* own = sums + k * per_out;
@@ -350,11 +351,6 @@ private:
                 }
             }
         }
-    }
-
-    // Asks for every cache line (16 floats) of [p, p + floats) to be brought into L1.
-    static void prefetch(const float* p, std::int64_t floats) {
-        for (std::int64_t i = 0; i < floats; i += 16) __builtin_prefetch(p + i, 0, 3);
     }
 
     static float sum_lanes(const float* lanes, std::int64_t count) {

@@ -1,6 +1,7 @@
 // Host-side pieces of the small-group convolution shared by the group_conv kernel and the fused
 // IGC block: the geometry read from a convolution node, the geometry and copy of the padded input
-// every tile reads (see Tile), and the portable loop that runs where no vector path does. Include
+// every tile reads (see Tile), the portable loop that runs where no vector path does, and the
+// prefetch of the planes read next. Include
 // from host files only (not from the ISA translation units).
 #pragma once
 
@@ -13,6 +14,15 @@
 #include "weft/convolution.h"
 
 namespace weft::small_groups {
+
+// Asks for every cache line (16 floats) of [p, p + floats) ahead of its use, with
+// __builtin_prefetch's locality (3: into the first level, 0: non-temporal). The kernels prefetch
+// the planes they read next: those lie a plane or an image apart, on pages where the hardware
+// prefetchers stop.
+template <int Locality>
+inline void prefetch_floats(const float* p, std::int64_t floats) {
+    for (std::int64_t i = 0; i < floats; i += 16) __builtin_prefetch(p + i, 0, Locality);
+}
 
 inline Geometry small_groups_geometry(const weft::ConvolutionGeometry& conv) {
     Geometry g;

@@ -213,8 +213,8 @@ private:
                 const std::int64_t first_plane = group * g.in_per_group;
                 const float* next = ahead.image + (first_plane * g.height + ahead.rows.first) * g.width;
                 for (std::int64_t c = 0; c < g.in_per_group; ++c)
-                    for (std::int64_t i = 0; i < ahead.rows.count * g.width; i += 16)
-                        __builtin_prefetch(next + c * g.height * g.width + i, 0, 0);
+                    weft::small_groups::prefetch_floats<0>(next + c * g.height * g.width,
+                                                           ahead.rows.count * g.width);
             }
             if (!direct_) pad_(weft::small_groups::padded_rows(g, padded_, xg, padded, first_row, rows));
             // Direct tiles count rows in the image, the band's first row is out_row0; over the
