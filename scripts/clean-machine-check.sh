@@ -13,8 +13,15 @@
 #
 # Usage: bash scripts/clean-machine-check.sh [WORKDIR]   (root; default WORKDIR build-clean-machine)
 # Needs: root (debootstrap, chroot, mounts in a private mount namespace), network access to the
-# package source. Nothing is cached between runs: WORKDIR is emptied first and removed at the end
-# (WEFT_KEEP_CLEAN_ROOT=1 keeps it for inspection).
+# package source. Nothing of the root is kept between runs: WORKDIR is emptied first and removed at
+# the end (WEFT_KEEP_CLEAN_ROOT=1 keeps it for inspection).
+#
+# The one thing the root borrows is the host's compiler cache (ccache, where the host has it): the
+# host's build of the same sources has just filled it, and scripts/build.sh in the root compiles
+# through it, so the root's build costs its links instead of a second full compile. That leaves
+# what this check is for intact: the root installs its packages itself, CMake finds them or fails,
+# every link is real, and a header missing from the root is no hit (ccache checks every header a
+# cached object was made from) but a compile, which fails. WEFT_CLEAN_CCACHE=0 lends no cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -83,16 +90,31 @@ echo "clean-machine-check: main job (install, build, evaluate) took $((SECONDS -
 t=$SECONDS
 WEFT_ASAN=0 WEFT_FUZZ_SECONDS=0 WEFT_CLEAN_MACHINE=0 WEFT_SUITE_EXCLUDE=readme bash scripts/test.sh
 echo "clean-machine-check: test command (install check, build, suite) took $((SECONDS - t)) s"'
-proxies=()
+passed_env=()  # the proxies, and the cache lent below
 for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
-  [[ -n ${!var:-} ]] && proxies+=("$var=${!var}")
+  [[ -n ${!var:-} ]] && passed_env+=("$var=${!var}")
 done
+# The host's ccache directory, bound at /var/cache/weft-ccache inside the root (empty: none).
+host_cache=
+if [[ "${WEFT_CLEAN_CCACHE:-1}" != 0 ]] && command -v ccache >/dev/null; then
+  host_cache=$(ccache -k cache_dir)
+  mkdir -p "$host_cache"
+  passed_env+=(CCACHE_DIR=/var/cache/weft-ccache)
+  stage "lending the host's compiler cache ($host_cache) to the root"
+  ccache -z >/dev/null  # from here on, its statistics count the root's compiles alone
+fi
 unshare --mount --propagation private --fork bash -euc '
-  root=$1 commands=$2; shift 2
+  root=$1 commands=$2 host_cache=$3; shift 3
   mount -t proc proc "$root/proc"
   mount --rbind /sys "$root/sys"
   mount --rbind /dev "$root/dev"
+  if [[ -n $host_cache ]]; then
+    mkdir -p "$root/var/cache/weft-ccache"
+    mount --bind "$host_cache" "$root/var/cache/weft-ccache"
+  fi
   exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 "$@" bash -c "$commands"
-' unshare-chroot "$root" "$inside" "${proxies[@]}" || fail "the README's commands failed in a clean Debian 12 root (output above)"
+' unshare-chroot "$root" "$inside" "$host_cache" "${passed_env[@]}" ||
+  fail "the README's commands failed in a clean Debian 12 root (output above)"
+[[ -n $host_cache ]] && stage "the root's compiles in the host's cache: $(ccache -s | grep -E '^ *(Hits|Misses):' | tr -s ' ' | paste -sd';')"
 stage "passed in $(elapsed "$start")"

@@ -5,6 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
+  # scripts/build.sh compiles through ccache; the clean-machine stage reuses the host's cache.
+  ccache
   # oneDNN's CMake package (dnnl-config.cmake) calls find_package(OpenCL) and fails without its
   # headers and library, which Debian's libdnnl-dev only recommends; we install without recommends.
   libdnnl-dev ocl-icd-opencl-dev libyaml-cpp-dev libfmt-dev libboost-dev libboost-filesystem-dev
