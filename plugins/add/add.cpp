@@ -32,6 +32,8 @@ weft::OpSchema add_schema() {
     // The gradient of a sum is the output gradient, unchanged, for every input.
     schema.backward_needs.inputs = false;
     schema.backward_needs.outputs = false;
+    // Inference computes every sample from that sample alone (sample-parallel inference).
+    schema.traits.independent_samples = [](const weft::Attributes&) { return true; };
     return schema;
 }
 

@@ -78,6 +78,8 @@ weft::OpSchema batch_norm_schema() {
     // input must survive: no in-place.
     schema.backward_needs.inputs = true;
     schema.backward_needs.outputs = false;
+    // Inference computes every sample from that sample alone (sample-parallel inference).
+    schema.traits.independent_samples = [](const weft::Attributes&) { return true; };
     return schema;
 }
 

@@ -52,6 +52,8 @@ weft::OpSchema channel_permute_schema() {
     schema.traits.channel_permutation = [](const weft::Attributes& attrs, std::int64_t channels) {
         return weft::channel_permutation::shuffle(channels, attrs.get_int("groups"));
     };
+    // Inference computes every sample from that sample alone (sample-parallel inference).
+    schema.traits.independent_samples = [](const weft::Attributes&) { return true; };
     return schema;
 }
 

@@ -57,6 +57,8 @@ weft::OpSchema fc_schema() {
         attribute("bias", AttrType::boolean, true, "add a learned bias", std::nullopt),
     };
     schema.infer = infer_fc;
+    // Inference computes every sample from that sample alone (sample-parallel inference).
+    schema.traits.independent_samples = [](const weft::Attributes&) { return true; };
     return schema;
 }
 

@@ -60,6 +60,8 @@ weft::OpSchema group_conv_schema() {
     schema.attrs = group_conv_attrs();
     schema.infer = infer_group_conv;
     schema.traits.convolution = true;
+    // Inference computes every sample from that sample alone (sample-parallel inference).
+    schema.traits.independent_samples = [](const weft::Attributes&) { return true; };
     return schema;
 }
 

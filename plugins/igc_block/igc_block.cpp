@@ -101,6 +101,8 @@ weft::OpSchema igc_block_schema() {
         "channel gather, secondary 1x1 group convolution, channel scatter, optional ReLU";
     schema.attrs = igc_block_attrs();
     schema.infer = infer_igc_block;
+    // Inference computes every sample from that sample alone (sample-parallel inference).
+    schema.traits.independent_samples = [](const weft::Attributes&) { return true; };
     return schema;
 }
 

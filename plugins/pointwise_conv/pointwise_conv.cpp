@@ -73,6 +73,8 @@ weft::OpSchema pointwise_conv_schema() {
     };
     schema.infer = infer_pointwise_conv;
     schema.traits.convolution = true;
+    // Inference computes every sample from that sample alone (sample-parallel inference).
+    schema.traits.independent_samples = [](const weft::Attributes&) { return true; };
     return schema;
 }
 

@@ -52,6 +52,8 @@ weft::OpSchema pool_schema() {
     // workspace; the input stays available for backends that find it again from x.
     schema.backward_needs.inputs = true;
     schema.backward_needs.outputs = false;
+    // Inference computes every sample from that sample alone (sample-parallel inference).
+    schema.traits.independent_samples = [](const weft::Attributes&) { return true; };
     return schema;
 }
 

@@ -33,6 +33,8 @@ weft::OpSchema relu_schema() {
     // `fused_relu` attribute can apply it itself (fuse_relu, fuse_batch_norm_relu).
     schema.traits.elementwise = true;
     schema.traits.activation = "relu";
+    // Inference computes every sample from that sample alone (sample-parallel inference).
+    schema.traits.independent_samples = [](const weft::Attributes&) { return true; };
     return schema;
 }
 

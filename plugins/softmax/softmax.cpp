@@ -41,6 +41,8 @@ weft::OpSchema softmax_schema() {
     // Training puts its loss on the logits and drops a trailing softmax (the loss computes its
     // own, stably).
     schema.traits.probabilities = true;
+    // Each sample alone, unless the axis normalised over is the batch's (sample-parallel inference).
+    schema.traits.independent_samples = [](const weft::Attributes& attrs) { return attrs.get_int("axis") != 0; };
     return schema;
 }
 

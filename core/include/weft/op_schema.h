@@ -77,6 +77,13 @@ struct OpTraits {
     // Turns logits into probabilities over the class axis (softmax): training attaches its
     // loss to the logits and drops such an op at the end of a classifier.
     bool probabilities = false;
+    // Whether inference, given these validated attributes, computes each sample (index of
+    // dimension 0 of every input and output) from that sample alone, whatever the batch size:
+    // nothing summed, averaged or looked up across the batch. An executor may then run a batch as
+    // independent slices, one per thread (CompileOptions::samples_per_slice). Batch norm says yes
+    // (inference uses its running statistics); softmax yes unless its axis is the batch's; a loss
+    // averaged over the batch says no. Empty: no.
+    std::function<bool(const Attributes& attrs)> independent_samples;
 };
 
 struct OpSchema {

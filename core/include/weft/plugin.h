@@ -22,7 +22,7 @@ namespace weft {
 
 // The plugin ABI these headers describe. Every descriptor carries the value its plugin was
 // compiled with, and the host refuses any other at load time.
-#define WEFT_PLUGIN_ABI_VERSION 6
+#define WEFT_PLUGIN_ABI_VERSION 7
 inline constexpr std::uint32_t kPluginAbiVersion = WEFT_PLUGIN_ABI_VERSION;
 
 // Compile-time guard: a plugin written for one ABI defines WEFT_PLUGIN_ABI_REQUIRED (the
