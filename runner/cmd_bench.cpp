@@ -194,6 +194,8 @@ void bench(const BenchOptions& o) {
     std::vector<std::string> kernels;  // per node: the kernel that ran it
     std::string passes, device;
     std::size_t memory = 0;
+    int lanes = 0;                // inference: sample-parallel lanes (0: the whole batch at once)
+    std::int64_t slice = 0;
     // A training step costs forward + backward data + backward weights: 3× the forward's
     // multiply-adds is the usual count, used for its GFLOP/s.
     std::int64_t macs = inference_macs;
@@ -236,8 +238,10 @@ void bench(const BenchOptions& o) {
         t = time_runs(o, [&] { exec.run(inputs, outputs); }, [&](bool on) { exec.set_profiling(on); },
                       [&] { return exec.node_seconds(); });
         for (std::size_t i = 0; i < g.nodes.size(); ++i) kernels.push_back(exec.kernel_name(static_cast<int>(i)));
-        device = exec.device().description();
+        device = describe_executor(exec);
         memory = exec.plan().arena_bytes;
+        lanes = exec.lanes();
+        slice = exec.samples_per_slice();
     }
     std::optional<WrittenFile> picture;
     if (!o.viz.empty()) picture = write_profile_view(g, t, kernels, device, o);
@@ -258,6 +262,7 @@ void bench(const BenchOptions& o) {
                             {"images_per_second", ips},
                             {"gflops", 2 * gmacs},
                             {o.train ? "peak_training_bytes" : "peak_activation_bytes", memory}};
+        if (!o.train) j.update({{"lanes", lanes}, {"samples_per_slice", slice}});
         if (o.profile) j.update(profile_json(g, kernels, t, rows));
         if (picture) j["viz"] = picture->json();
         fmt::print("{}\n", j.dump(2));

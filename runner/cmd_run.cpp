@@ -230,7 +230,7 @@ void run(const RunOptions& o) {
     auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
 
     r.graph = graph.name;
-    r.device = exec.device().description();
+    r.device = describe_executor(exec);
     r.nodes_run = graph.nodes.size();
     r.weights = onnx_model      ? fmt::format("{} (its initialisers)", options.graph.graph)
                 : o.weights.empty() ? fmt::format("initialised from seed {} (untrained: the classes below mean nothing yet)", o.seed)

@@ -298,7 +298,7 @@ void eval_command(EvalOptions& o, const CLI::App& cmd) {
         fmt::print("{}\n", j.dump(2));
     } else {
         fmt::print("{} on {} ({} split, {} images) with {} on {}; passes: {}\n", graph.name, data_spec, o.split,
-                   e.count, weights_source, exec.device().description(), passes);
+                   e.count, weights_source, describe_executor(exec), passes);
         fmt::print("top-1 accuracy {:.2f}%  top-5 {:.2f}%  loss {:.4f}{}  ({:.2f} s, {:.0f} images/s)\n", 100 * e.top1,
                    100 * e.top5, e.loss, o.mirror ? "  (each image averaged with its mirror image)" : "", e.seconds,
                    double(e.count) / e.seconds);

@@ -90,6 +90,12 @@ void add_device_options(CLI::App& app, DeviceChoice& choice) {
         ->check(thread_count());
     app.add_flag("--fixed-threads", choice.fixed_threads,
                  "always run --threads threads, however busy the machine (timings of one thread count)");
+    app.add_option("--slice", choice.slice,
+                   "CPU inference: run the batch as slices of N samples, each thread taking the next slice through "
+                   "the whole graph while its activations are in that core's cache (0: the whole batch at once, "
+                   "as when an op does not declare independent samples)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
     app.add_option("--kernel", choice.kernels, "force a kernel, OP=LIBRARY (repeatable)");
     app.add_option("--passes", choice.passes,
                    "graph passes: default, none, or a comma list (NAME to pick, -NAME to drop)")
@@ -182,6 +188,16 @@ Graph load_graph(const GraphOptions& options, const Registry& registry, std::int
     return graph;
 }
 
+std::string describe_executor(Executor& exec) {
+    std::string text = exec.device().description();
+    if (exec.lanes() > 0)
+        text += fmt::format("; {} lane{} of {}-sample slices", exec.lanes(), exec.lanes() == 1 ? "" : "s",
+                            exec.samples_per_slice());
+    else if (!exec.whole_batch_reason().empty())
+        text += fmt::format("; the whole batch at once: {}", exec.whole_batch_reason());
+    return text;
+}
+
 CompileOptions compile_options(const DeviceChoice& choice) {
     const DeviceSpec device = parse_device(choice.device);
     CompileOptions c;
@@ -190,6 +206,8 @@ CompileOptions compile_options(const DeviceChoice& choice) {
     c.device.threads = choice.threads;
     c.device.adapt_threads = !choice.fixed_threads;
     c.check_numerics = choice.check_numerics;
+    // Slices pay where a core's cache is the limit; a GPU runs the whole batch at once.
+    if (device.backend == "cpu") c.samples_per_slice = choice.slice;
     for (const std::string& kv : choice.kernels) {
         const auto eq = kv.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())

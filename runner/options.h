@@ -28,6 +28,10 @@ struct GraphOptions {
     std::vector<std::string> plugin_paths;  // --plugin-path
 };
 
+// Samples per slice of sample-parallel CPU inference (--slice; docs/performance.md, "CPU round
+// seven", measured 1, 2 and 4).
+inline constexpr std::int64_t kDefaultSlice = 2;
+
 struct DeviceChoice {
     std::string device = "cpu";  // --device: cpu, cuda or cuda:N (see parse_device)
     int threads = 0;
@@ -35,6 +39,8 @@ struct DeviceChoice {
     std::vector<std::string> kernels;  // op=library
     std::string passes = "default";    // see select_passes
     bool check_numerics = false;       // CompileOptions::check_numerics
+    // --slice: CompileOptions::samples_per_slice for inference on the CPU (0: the whole batch).
+    std::int64_t slice = kDefaultSlice;
 };
 
 // What --device names: a backend and which of its devices ("cuda:1" -> cuda, 1).
@@ -77,6 +83,10 @@ Graph load_graph(const GraphOptions& options, const Registry& registry, std::int
 // a graph from a graph file: the weights and metadata an ONNX GRAPH carries.
 const onnx_format::OnnxModel* imported_onnx(const Graph& graph);
 CompileOptions compile_options(const DeviceChoice& choice);
+// What an inference executor runs on, for a command's report: its device's description, and the
+// lanes and samples per slice when the batch runs as slices, or why it runs whole when slices
+// were asked for.
+std::string describe_executor(Executor& exec);
 
 // Runs the selected graph passes (inference) on the graph and its weights; returns a one-line
 // summary such as "fold_batch_norm ×19, fuse_relu ×19" ("none" when nothing ran).

@@ -21,11 +21,9 @@ inline std::vector<Tensor> make_graph_outputs(const Graph& graph) {
     return out;
 }
 
-// `call` names the entry point in the error ("run", "step"). `device_view(v)` is where value v
-// lives on the device in this executor's plan.
-template <class DeviceView>
-void copy_graph_inputs(const Graph& graph, Device& device, std::span<const Tensor> inputs,
-                       std::size_t output_count, const char* call, DeviceView&& device_view) {
+// `call` names the entry point in the error ("run", "step").
+inline void check_graph_inputs(const Graph& graph, std::span<const Tensor> inputs, std::size_t output_count,
+                               const char* call) {
     if (inputs.size() != graph.inputs.size() || output_count != graph.outputs.size())
         throw Error(fmt::format("graph takes {} input(s) and {} output(s), {}() was given {} and {}",
                                 graph.inputs.size(), graph.outputs.size(), call, inputs.size(), output_count));
@@ -35,20 +33,34 @@ void copy_graph_inputs(const Graph& graph, Device& device, std::span<const Tenso
         if (inputs[i].shape() != value.desc.shape || inputs[i].desc().dtype != value.desc.dtype)
             throw Error(fmt::format("input '{}' should be {}, got {}", value.name, value.desc.str(),
                                     inputs[i].desc().str()));
-        device.copy_from_host(device_view(graph.inputs[i]).data, inputs[i].data(), inputs[i].bytes());
     }
 }
 
-// Call after the device has finished the step (synchronize).
-template <class DeviceView>
-void copy_graph_outputs(const Graph& graph, Device& device, std::span<Tensor> outputs, DeviceView&& device_view) {
+inline void check_graph_outputs(const Graph& graph, std::span<Tensor> outputs) {
     for (std::size_t i = 0; i < outputs.size(); ++i) {
         const Value& value = graph.values[graph.outputs[i]];
         if (outputs[i].shape() != value.desc.shape)
             throw Error(fmt::format("output '{}' buffer should have shape {}, got {}", value.name,
                                     shape_str(value.desc.shape), shape_str(outputs[i].shape())));
-        device.copy_to_host(outputs[i].data(), device_view(graph.outputs[i]).data, outputs[i].bytes());
     }
+}
+
+// Checks the inputs (check_graph_inputs) and copies them in. `device_view(v)` is where value v
+// lives on the device in this executor's plan.
+template <class DeviceView>
+void copy_graph_inputs(const Graph& graph, Device& device, std::span<const Tensor> inputs,
+                       std::size_t output_count, const char* call, DeviceView&& device_view) {
+    check_graph_inputs(graph, inputs, output_count, call);
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        device.copy_from_host(device_view(graph.inputs[i]).data, inputs[i].data(), inputs[i].bytes());
+}
+
+// Call after the device has finished the step (synchronize).
+template <class DeviceView>
+void copy_graph_outputs(const Graph& graph, Device& device, std::span<Tensor> outputs, DeviceView&& device_view) {
+    check_graph_outputs(graph, outputs);
+    for (std::size_t i = 0; i < outputs.size(); ++i)
+        device.copy_to_host(outputs[i].data(), device_view(graph.outputs[i]).data, outputs[i].bytes());
 }
 
 }  // namespace weft::detail

@@ -48,6 +48,16 @@ struct CompileOptions {
     // Training only: batch statistics over these processes' batches together (KernelConfig::
     // batch_group; data-parallel training with --sync-bn). Null: over this process's batch.
     Collective* batch_group = nullptr;
+    // Inference only (Executor): run the batch as slices of this many samples, each on one of
+    // `lanes` threads with a one-thread device of its own, a lane taking the next slice as soon
+    // as it finishes one. A sample's activations then stay in its core's cache from layer to
+    // layer instead of the whole batch's going through memory at every layer, and a lane that
+    // other processes slow down takes fewer slices instead of holding up a barrier. Used when the
+    // batch is larger than a slice and every node's op declares OpTraits::independent_samples;
+    // otherwise the whole batch runs at once (Executor::whole_batch_reason says why). 0: off.
+    std::int64_t samples_per_slice = 0;
+    // How many lanes run slices: device.threads when set, else the hardware's thread count.
+    int lanes = 0;
 };
 
 class Executor {
@@ -64,12 +74,21 @@ public:
     void run(std::span<const Tensor> inputs, std::span<Tensor> outputs);
     std::vector<Tensor> make_outputs() const;
 
+    // Sample-parallel inference (CompileOptions::samples_per_slice): the lanes running slices
+    // and the samples per slice, both 0 when the whole batch runs at once; and why it does when
+    // slices were asked for ("" when they run).
+    int lanes() const;
+    std::int64_t samples_per_slice() const;
+    const std::string& whole_batch_reason() const;
+
+    // With lanes: a lane's placement, with arena_bytes and workspace_bytes those of all lanes.
     const BufferPlan& plan() const;
     const Graph& graph() const;
-    Device& device();
+    Device& device();  // with lanes: a device of `lanes` threads, for description() alone
     std::string kernel_name(int node) const;  // "library:kernel" chosen for a node
 
-    // Per-node wall time of the last runs (seconds, summed since reset) when profiling is on.
+    // Per-node wall time of the last runs (seconds, summed since reset) when profiling is on;
+    // with lanes, the lanes' times summed and divided by their number.
     void set_profiling(bool on);
     const std::vector<double>& node_seconds() const;
     void reset_profile();
