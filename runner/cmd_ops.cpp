@@ -238,7 +238,8 @@ nlohmann::json op_json(const OpReference& ref) {
     const OpTraits& t = s.traits;
     nlohmann::json traits = {{"channel_permutation", static_cast<bool>(t.channel_permutation)},
                              {"elementwise", t.elementwise}, {"activation", t.activation},
-                             {"convolution", t.convolution}, {"probabilities", t.probabilities}};
+                             {"convolution", t.convolution}, {"probabilities", t.probabilities},
+                             {"independent_samples", static_cast<bool>(t.independent_samples)}};
     if (ref.example_permutation) traits["example_permutation"] = *ref.example_permutation;
     return {{"name", s.name}, {"doc", s.doc}, {"library", ref.library}, {"min_inputs", s.min_inputs},
             {"max_inputs", s.max_inputs}, {"outputs", s.num_outputs}, {"attributes", attributes_json(s.attrs)},

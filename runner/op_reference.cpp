@@ -171,6 +171,8 @@ std::vector<std::string> trait_names(const OpTraits& traits) {
     if (!traits.activation.empty()) names.push_back(fmt::format("activation '{}'", traits.activation));
     if (traits.convolution) names.push_back("convolution");
     if (traits.probabilities) names.push_back("probabilities");
+    // Declared per attributes (softmax: unless its axis is 0); shown when the op declares it at all.
+    if (traits.independent_samples) names.push_back("independent samples");
     return names;
 }
 
