@@ -151,3 +151,31 @@ TEST(SampleSlices, ABatchWhoseInputsCannotFitIsRefusedBeforeTheyAreMade) {
         EXPECT_NE(std::string(e.what()).find("of memory"), std::string::npos) << e.what();
     }
 }
+
+TEST(SampleSlices, CheckNumericsSeesTheWholeBatchsInputsAndEveryLanesNodes) {
+    const Graph g = single_node_graph(build_registry(), "add", {}, {TensorDesc{DType::f32, {4, 3}}, TensorDesc{DType::f32, {4, 3}}},
+                                      "twice");
+    CompileOptions options = sliced(1, 2);
+    options.check_numerics = true;
+    Executor exec(g, build_registry(), {}, options);
+    ASSERT_EQ(exec.lanes(), 2);
+    std::vector<Tensor> out = exec.make_outputs();
+    Tensor x(g.values[g.inputs[0]].desc);
+    x.as<float>()[10] = std::nanf("");  // the last sample's
+    const std::vector<Tensor> nan_input{x, Tensor(g.values[g.inputs[1]].desc)};
+    try {
+        exec.run(nan_input, out);
+        FAIL() << "a NaN input ran";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("graph input 'x0'"), std::string::npos) << e.what();
+    }
+    Tensor big(g.values[g.inputs[0]].desc);
+    big.as<float>()[7] = 3e38f;  // finite, but twice it is not: a lane's node is named
+    const std::vector<Tensor> overflowing{big, big};
+    try {
+        exec.run(overflowing, out);
+        FAIL() << "an infinite output went unnoticed";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("node 'twice'"), std::string::npos) << e.what();
+    }
+}

@@ -26,6 +26,13 @@ using detail::make_graph_outputs;
 
 namespace {
 
+// The graph's inputs, then its outputs: the values that carry the batch across the boundary.
+std::vector<int> boundary_values(const Graph& graph) {
+    std::vector<int> values = graph.inputs;
+    values.insert(values.end(), graph.outputs.begin(), graph.outputs.end());
+    return values;
+}
+
 // Why `graph` (shape-inferred for its batch) cannot run as slices of `slice` samples; "" when it
 // can. Every node must declare independent samples, and every graph input and output must carry
 // the batch as dimension 0, or a slice would not be a part of the batch.
@@ -37,13 +44,12 @@ std::string slicing_refusal(const Graph& graph, const Registry& registry, std::i
         if (!schema.traits.independent_samples || !schema.traits.independent_samples(node.attrs))
             return fmt::format("node '{}': op '{}' does not declare independent samples", node.name, node.op);
     }
-    for (const std::vector<int>* ends : {&graph.inputs, &graph.outputs})
-        for (int v : *ends) {
-            const Value& value = graph.values[v];
-            if (value.desc.shape.empty() || value.desc.shape[0] != batch)
-                return fmt::format("value '{}' ({}) does not have the batch as dimension 0", value.name,
-                                   value.desc.str());
-        }
+    for (int v : boundary_values(graph)) {
+        const Value& value = graph.values[v];
+        if (value.desc.shape.empty() || value.desc.shape[0] != batch)
+            return fmt::format("value '{}' ({}) does not have the batch as dimension 0", value.name,
+                               value.desc.str());
+    }
     return "";
 }
 
@@ -57,15 +63,13 @@ std::optional<Graph> graph_for_slice(const Graph& graph, const Registry& registr
     } catch (const Error&) {  // a shape that holds only at the whole batch: run it whole
         return std::nullopt;
     }
-    for (const std::vector<int>* ends : {&graph.inputs, &graph.outputs})
-        for (int v : *ends) {
-            const TensorDesc& whole = graph.values[v].desc;
-            const TensorDesc& part = sliced.values[v].desc;
-            if (part.shape.empty() || part.shape[0] != samples ||
-                part.bytes() * static_cast<std::size_t>(whole.shape[0]) !=
-                    whole.bytes() * static_cast<std::size_t>(samples))
-                return std::nullopt;
-        }
+    for (int v : boundary_values(graph)) {
+        const TensorDesc& whole = graph.values[v].desc;
+        const TensorDesc& part = sliced.values[v].desc;
+        if (part.shape.empty() || part.shape[0] != samples ||
+            part.bytes() * static_cast<std::size_t>(whole.shape[0]) != whole.bytes() * static_cast<std::size_t>(samples))
+            return std::nullopt;
+    }
     return sliced;
 }
 
@@ -135,8 +139,7 @@ bool Executor::Impl::compile_lanes(const Registry& registry, const WeightMap& we
     // is refused here, by the device's own check, as the whole batch's arena would have been:
     // before the caller makes gigabytes of input for it.
     std::size_t boundary_bytes = 0;
-    for (const std::vector<int>* ends : {&graph.inputs, &graph.outputs})
-        for (int v : *ends) boundary_bytes += graph.values[v].desc.bytes();
+    for (int v : boundary_values(graph)) boundary_bytes += graph.values[v].desc.bytes();
     device->deallocate(device->allocate(boundary_bytes));
     slice = options.samples_per_slice;
     const std::int64_t slices = (batch + slice - 1) / slice;
@@ -167,7 +170,6 @@ bool Executor::Impl::compile_lanes(const Registry& registry, const WeightMap& we
     for (const auto& l : lanes) count_memory(*l);
     if (tail) count_memory(*tail);
     kernel_names = lanes[0]->impl_->kernel_names;
-    if (options.check_numerics) numerics.emplace(graph);  // the inputs; each lane checks its nodes
     return true;
 }
 
@@ -219,7 +221,8 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
 void Executor::Impl::run_slices(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
     detail::check_graph_inputs(graph, inputs, outputs.size(), "run");
     detail::check_graph_outputs(graph, outputs);
-    if (numerics) numerics->check_inputs(graph, inputs);
+    // With --check-numerics each lane checks its nodes; the batch's inputs are checked here, whole.
+    if (lanes[0]->impl_->numerics) detail::NumericsCheck::check_inputs(graph, inputs);
     const std::int64_t batch = graph.batch();
     const std::int64_t slices = (batch + slice - 1) / slice;
     std::atomic<std::int64_t> next{0};

@@ -15,7 +15,7 @@ NumericsCheck::NumericsCheck(const Graph& graph) {
     scratch_.resize(static_cast<std::size_t>(largest));
 }
 
-void NumericsCheck::check_inputs(const Graph& graph, std::span<const Tensor> inputs) const {
+void NumericsCheck::check_inputs(const Graph& graph, std::span<const Tensor> inputs) {
     for (std::size_t i = 0; i < inputs.size() && i < graph.inputs.size(); ++i) {
         if (inputs[i].desc().dtype != DType::f32) continue;
         const float* values = inputs[i].as<float>();

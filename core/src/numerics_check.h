@@ -20,8 +20,9 @@ public:
     // Host scratch for the largest f32 value of `graph`, allocated once here, not per run.
     explicit NumericsCheck(const Graph& graph);
 
-    // Throws naming the graph input and element when an input holds a non-finite value.
-    void check_inputs(const Graph& graph, std::span<const Tensor> inputs) const;
+    // Throws naming the graph input and element when an input holds a non-finite value. Needs no
+    // scratch (the inputs are on the host), so sliced inference checks the whole batch's with it.
+    static void check_inputs(const Graph& graph, std::span<const Tensor> inputs);
     // Throws naming node, op, kernel, output and element when an output of `node` (just run, on
     // `device`) holds a non-finite value.
     void check_outputs(const Graph& graph, const CompiledNode& node, Device& device);
