@@ -35,17 +35,25 @@ template <class Vec, int Block, int Rows>
 template <class Vec, int Block, int Rows>
 [[gnu::always_inline]] inline void store_tile(const Geometry& g, const Tile& t,
                                               const typename Vec::V (&acc)[Rows][Block]) {
-    const typename Vec::Mask columns = Vec::lanes_between(0, g.out_width - t.out_x);
     const std::int64_t out_plane =
         g.out_channel_stride != 0 ? g.out_channel_stride : g.out_height * g.out_width;
+    const auto store_rows = [&](auto store) {
 #pragma GCC unroll 8
-    for (int r = 0; r < Rows; ++r) {
-        float* y = t.output + (t.out_y + r - t.out_row0) * g.out_width + t.out_x;
+        for (int r = 0; r < Rows; ++r) {
+            float* y = t.output + (t.out_y + r - t.out_row0) * g.out_width + t.out_x;
 #pragma GCC unroll 8
-        for (int b = 0; b < Block; ++b) {
-            const typename Vec::V v = g.relu ? Vec::max(acc[r][b], Vec::zero()) : acc[r][b];
-            Vec::store(y + b * out_plane, v, columns);
+            for (int b = 0; b < Block; ++b)
+                store(y + b * out_plane, g.relu ? Vec::max(acc[r][b], Vec::zero()) : acc[r][b]);
         }
+    };
+    // A tile inside the output's width stores whole vectors: a masked store costs more than a
+    // plain one on AMD even with every lane set (the first-stage tiles of IGC-L24M2 spent a tenth
+    // of their time in their 16 masked stores).
+    if (g.out_width - t.out_x >= Vec::lanes) {
+        store_rows([](float* y, typename Vec::V v) { Vec::store_all(y, v); });
+    } else {
+        const typename Vec::Mask columns = Vec::lanes_between(0, g.out_width - t.out_x);
+        store_rows([&](float* y, typename Vec::V v) { Vec::store(y, v, columns); });
     }
 }
 
@@ -74,29 +82,34 @@ struct TileInput {
 
 // Rows x Block accumulators stay in registers; the (C/groups x kh x kw) taps stream through
 // them. Each input vector feeds Block multiply-adds, each broadcast weight Rows of them.
-template <class Vec, int Block, int Rows, int StrideW, bool Direct>
+// Channels > 0 is the group's input channel count and a 3 x 3 kernel known when compiled (4:
+// IGC-L24M2's second stage), for a channel loop that unrolls whole and constant weight offsets.
+template <class Vec, int Block, int Rows, int StrideW, bool Direct, int Channels = 0>
 void run_tile(const Geometry& g, const Tile& t) {
     using V = typename Vec::V;
     using In = TileInput<Vec, Direct>;
     constexpr int lanes = Vec::lanes;
     const std::int64_t plane = g.height * g.width;
-    const std::int64_t taps = g.kernel_h * g.kernel_w;
-    const std::int64_t weight_stride = g.in_per_group * taps;  // between output channels
+    const std::int64_t channels = Channels > 0 ? Channels : g.in_per_group;
+    const std::int64_t kernel_h = Channels > 0 ? 3 : g.kernel_h, kernel_w = Channels > 0 ? 3 : g.kernel_w;
+    const std::int64_t taps = kernel_h * kernel_w;
+    const std::int64_t weight_stride = channels * taps;  // between output channels
 
     V acc[Rows][Block];
     init_tile<Vec, Block, Rows>(t, acc);
 
-    for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
+    for (std::int64_t ky = 0; ky < kernel_h; ++ky) {
         const float* row[Rows];
 #pragma GCC unroll 8
         for (int r = 0; r < Rows; ++r)
             row[r] = In::row(g, t, (t.out_y + r) * g.stride_h + ky * g.dilation_h - g.padding_h);
-        for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
+        for (std::int64_t kx = 0; kx < kernel_w; ++kx) {
             // Lane 0's input column.
             const std::int64_t x0 = t.out_x * StrideW + kx * g.dilation_w - g.padding_w;
             const typename Vec::Mask low = In::columns(g, x0), high = In::columns(g, x0 + lanes);
-            const float* w = t.weight + ky * g.kernel_w + kx;
-            for (std::int64_t c = 0; c < g.in_per_group; ++c) {
+            const float* w = t.weight + ky * kernel_w + kx;
+#pragma GCC unroll 8
+            for (std::int64_t c = 0; c < channels; ++c) {
                 V weight[Block];
 #pragma GCC unroll 8
                 for (int b = 0; b < Block; ++b) weight[b] = Vec::set1(w[b * weight_stride + c * taps]);
@@ -123,15 +136,21 @@ void run_tile(const Geometry& g, const Tile& t) {
 // registers hold the accumulators (AVX2), 8 where 32 do (AVX-512: 16 accumulators, 6 weights and
 // the input row): there run_tile's 30 loads per 48 multiply-adds become 16, and IGC-L24M2-D20's
 // first-stage blocks took 2.65 ms a batch instead of 3.5.
-template <class Vec, int Block, int Rows, int StrideW, bool Direct>
+//
+// Channels > 0 is the group's input channel count and a 3-column kernel known when compiled (2:
+// IGC-L24M2's first stage): the (channel, column) loop unrolls whole, each column's masks are made
+// once, and the weights' offsets are constants. Channels 0 reads both from the geometry.
+template <class Vec, int Block, int Rows, int StrideW, bool Direct, int Channels = 0>
 void run_tile_streaming_rows(const Geometry& g, const Tile& t) {
     using V = typename Vec::V;
     using In = TileInput<Vec, Direct>;
     constexpr int lanes = Vec::lanes;
     constexpr int kernel_rows = 3;
     const std::int64_t plane = g.height * g.width;
-    const std::int64_t taps = kernel_rows * g.kernel_w;
-    const std::int64_t weight_stride = g.in_per_group * taps;
+    const std::int64_t channels = Channels > 0 ? Channels : g.in_per_group;
+    const std::int64_t kernel_w = Channels > 0 ? 3 : g.kernel_w;
+    const std::int64_t taps = kernel_rows * kernel_w;
+    const std::int64_t weight_stride = channels * taps;
 
     const float* row[Rows + kernel_rows - 1];  // output row out_y + r reads rows r .. r + 2 of these
 #pragma GCC unroll 10
@@ -139,8 +158,10 @@ void run_tile_streaming_rows(const Geometry& g, const Tile& t) {
 
     V acc[Rows][Block];
     init_tile<Vec, Block, Rows>(t, acc);
-    for (std::int64_t c = 0; c < g.in_per_group; ++c) {
-        for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
+#pragma GCC unroll 8
+    for (std::int64_t c = 0; c < channels; ++c) {
+#pragma GCC unroll 3
+        for (std::int64_t kx = 0; kx < kernel_w; ++kx) {
             const std::int64_t x0 = t.out_x * StrideW + kx * g.dilation_w - g.padding_w;
             const typename Vec::Mask low = In::columns(g, x0), high = In::columns(g, x0 + lanes);
             V weight[Block][kernel_rows];
@@ -148,7 +169,7 @@ void run_tile_streaming_rows(const Geometry& g, const Tile& t) {
             for (int b = 0; b < Block; ++b)
 #pragma GCC unroll 3
                 for (int ky = 0; ky < kernel_rows; ++ky)
-                    weight[b][ky] = Vec::set1(t.weight[b * weight_stride + c * taps + ky * g.kernel_w + kx]);
+                    weight[b][ky] = Vec::set1(t.weight[b * weight_stride + c * taps + ky * kernel_w + kx]);
 #pragma GCC unroll 10
             for (int i = 0; i < Rows + kernel_rows - 1; ++i) {
                 const float* p = row[i] + c * plane + x0;
@@ -183,12 +204,16 @@ template <class Vec, int StrideW, bool Direct>
 TileFunction tile_function(const Geometry& g, int block, int rows) {
     const bool streaming = g.kernel_h == 3 && g.stride_h == 1 && g.dilation_h == 1 && block <= 2 &&
                            (rows == 4 || rows == 8);
+    if (streaming && rows == 8 && block == 2 && g.in_per_group == 2 && g.kernel_w == 3)
+        return &run_tile_streaming_rows<Vec, 2, 8, StrideW, Direct, 2>;
     if (streaming && rows == 4)
         return block == 1 ? &run_tile_streaming_rows<Vec, 1, 4, StrideW, Direct>
                           : &run_tile_streaming_rows<Vec, 2, 4, StrideW, Direct>;
     if (streaming)
         return block == 1 ? &run_tile_streaming_rows<Vec, 1, 8, StrideW, Direct>
                           : &run_tile_streaming_rows<Vec, 2, 8, StrideW, Direct>;
+    if (block == 4 && rows == 4 && g.in_per_group == 4 && g.kernel_h == 3 && g.kernel_w == 3)
+        return &run_tile<Vec, 4, 4, StrideW, Direct, 4>;
     switch (block) {
         case 1: return tile_with_rows<Vec, 1, StrideW, Direct>(rows);
         case 2: return tile_with_rows<Vec, 2, StrideW, Direct>(rows);
@@ -299,14 +324,17 @@ void run_tile_flat(const Geometry& g, const Tile& t) {
             }
             const float* w = t.weight + ky * g.kernel_w + kx;
             for (std::int64_t c = 0; c < g.in_per_group; ++c) {
-                V weight[Block];
+                // The Rows inputs first, then one broadcast weight at a time: Block x Rows
+                // accumulators, Rows inputs and one weight are live, where holding all Block
+                // weights made GCC spill two of them to the stack in the loop.
+                V x[Rows];
 #pragma GCC unroll 8
-                for (int b = 0; b < Block; ++b) weight[b] = Vec::set1(w[b * weight_stride + c * taps]);
+                for (int r = 0; r < Rows; ++r) x[r] = Vec::load(from[r] + c * plane, mask[r]);
 #pragma GCC unroll 8
-                for (int r = 0; r < Rows; ++r) {
-                    const V x = Vec::load(from[r] + c * plane, mask[r]);
+                for (int b = 0; b < Block; ++b) {
+                    const V weight = Vec::set1(w[b * weight_stride + c * taps]);
 #pragma GCC unroll 8
-                    for (int b = 0; b < Block; ++b) acc[r][b] = Vec::fma(weight[b], x, acc[r][b]);
+                    for (int r = 0; r < Rows; ++r) acc[r][b] = Vec::fma(weight, x[r], acc[r][b]);
                 }
             }
         }
@@ -314,14 +342,13 @@ void run_tile_flat(const Geometry& g, const Tile& t) {
 
     // Each vector's rows are consecutive in the output too.
     const std::int64_t out_plane = g.out_channel_stride != 0 ? g.out_channel_stride : g.out_height * width;
-    const Mask all = Vec::lanes_between(0, lanes);
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
         float* y = t.output + (t.out_y + r * rows_per_vector - t.out_row0) * width;
 #pragma GCC unroll 8
         for (int b = 0; b < Block; ++b) {
             const V v = g.relu ? Vec::max(acc[r][b], Vec::zero()) : acc[r][b];
-            Vec::store(y + b * out_plane, v, all);
+            Vec::store_all(y + b * out_plane, v);
         }
     }
 }

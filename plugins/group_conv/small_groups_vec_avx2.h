@@ -54,6 +54,7 @@ struct Ymm {
             _mm256_maskstore_ps(p, m.lanes, v);
         }
     }
+    static void store_all(float* p, V v) { _mm256_storeu_ps(p, v); }
     static float sum(V v) { return sum_of_lanes(v); }  // in a fixed order
 };
 

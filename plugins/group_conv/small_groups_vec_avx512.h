@@ -47,6 +47,7 @@ struct Zmm {
         return _mm512_permutex2var_ps(load(p, low), even, load(p + lanes, high));
     }
     static void store(float* p, V v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+    static void store_all(float* p, V v) { _mm512_storeu_ps(p, v); }  // every lane
     // The lanes' sum: lanes k and k + 8 first, then as sum_of_lanes (a fixed order). GCC 12's
     // extract intrinsics trip its own -Wuninitialized (bug 105593): a file using sum() turns it off.
     static float sum(V v) {
@@ -77,6 +78,7 @@ struct Ymm {
         return _mm256_permutex2var_ps(load(p, low), even, load(p + lanes, high));
     }
     static void store(float* p, V v, Mask m) { _mm256_mask_storeu_ps(p, m, v); }
+    static void store_all(float* p, V v) { _mm256_storeu_ps(p, v); }
     static float sum(V v) { return sum_of_lanes(v); }
 };
 

@@ -35,6 +35,14 @@ using Zmm = weft::small_groups::Zmm;
 namespace weft::pointwise {
 
 BandFunction avx512_band() { return &forward_band<Zmm, 8, 3>; }
+BandFunction avx512_band_for(std::int64_t out_per_group, std::int64_t pixels) {
+    // 24 accumulators either way; the block that leaves no remainder of single channels or
+    // vectors, where those take a broadcast weight per multiply-add or two: IGC-L24M2's 24
+    // outputs per group over bands of 4, 8 and 16 vectors, IGC-L4M8's 4 outputs per group.
+    if (out_per_group % 6 == 0 && pixels % (4 * Zmm::lanes) == 0) return &forward_band<Zmm, 6, 4>;
+    if (out_per_group % 8 != 0 && out_per_group % 4 == 0) return &forward_band<Zmm, 4, 6>;
+    return &forward_band<Zmm, 8, 3>;
+}
 WeightGradFunction avx512_weight_grad() { return &weight_grad_band<Zmm, 4, 6>; }
 
 }  // namespace weft::pointwise
@@ -47,6 +55,7 @@ WeightGradFunction avx512_weight_grad() { return &weight_grad_band<Zmm, 4, 6>; }
 
 namespace weft::pointwise {
 BandFunction avx512_band() { return nullptr; }
+BandFunction avx512_band_for(std::int64_t, std::int64_t) { return nullptr; }
 WeightGradFunction avx512_weight_grad() { return nullptr; }
 }  // namespace weft::pointwise
 

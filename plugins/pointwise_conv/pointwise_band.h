@@ -48,6 +48,9 @@ using WeightGradFunction = void (*)(const WeightGradBand& band);
 
 // The ISA paths; null where not compiled (not x86-64). Callers check the CPU first.
 BandFunction avx512_band();
+// The AVX-512 band whose register block suits groups of `out_per_group` outputs over bands of
+// `pixels` pixels (the same sums in the same order as avx512_band's).
+BandFunction avx512_band_for(std::int64_t out_per_group, std::int64_t pixels);
 BandFunction avx2_band();
 WeightGradFunction avx512_weight_grad();
 WeightGradFunction avx2_weight_grad();
