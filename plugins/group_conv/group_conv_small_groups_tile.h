@@ -46,9 +46,9 @@ template <class Vec, int Block, int Rows>
                 store(y + b * out_plane, g.relu ? Vec::max(acc[r][b], Vec::zero()) : acc[r][b]);
         }
     };
-    // A tile inside the output's width stores whole vectors: a masked store costs more than a
-    // plain one on AMD even with every lane set (the first-stage tiles of IGC-L24M2 spent a tenth
-    // of their time in their 16 masked stores).
+    // A tile inside the output's width stores whole vectors, not under a mask of every lane:
+    // masked stores are the slower kind on some CPUs (on this project's AMD machine the change
+    // was within the noise of its measurement).
     if (g.out_width - t.out_x >= Vec::lanes) {
         store_rows([](float* y, typename Vec::V v) { Vec::store_all(y, v); });
     } else {
