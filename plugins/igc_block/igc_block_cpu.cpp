@@ -156,8 +156,8 @@ private:
             Geometry one_row = primary_;
             one_row.out_height = 1;
             single_rows_ = weft::small_groups::block_tiles(one_row, isa, direct_);
-            secondary_ = isa == Isa::avx512 ? weft::pointwise::avx512_band_for(out_channels_ / groups_, 0)
-                                            : weft::pointwise::avx2_band();
+            secondary_ =
+                isa == Isa::avx512 ? weft::pointwise::avx512_band() : weft::pointwise::avx2_band();
             pad_ = isa == Isa::avx512 ? weft::small_groups::avx512_pad() : weft::small_groups::avx2_pad();
         }
         if (blocks_.empty() || single_rows_.empty() || secondary_ == nullptr || pad_ == nullptr) {
@@ -182,7 +182,8 @@ private:
             band_rows_ -= tile_rows;
             bands_ = (primary_.out_height + band_rows_ - 1) / band_rows_;
         }
-        // The secondary's register block, now that a band's pixels are known.
+        // AVX-512: the secondary's register block for this group size, now that a band's pixels
+        // are known (avx512_band_for is there wherever avx512_band is).
         if (isa == Isa::avx512)
             secondary_ = weft::pointwise::avx512_band_for(out_channels_ / groups_, band_rows_ * primary_.out_width);
     }
