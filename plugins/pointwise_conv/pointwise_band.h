@@ -47,10 +47,11 @@ struct WeightGradBand {
 using WeightGradFunction = void (*)(const WeightGradBand& band);
 
 // The ISA paths; null where not compiled (not x86-64). Callers check the CPU first.
-BandFunction avx512_band();
 // The AVX-512 band whose register block suits groups of `out_per_group` outputs over bands of
-// `pixels` pixels (the same sums in the same order as avx512_band's).
+// `pixels` pixels, what the kernels run; avx512_band is its 8 x 3 block for every shape, the
+// same sums in the same order, which pointwise_band_blocks_test holds the others to.
 BandFunction avx512_band_for(std::int64_t out_per_group, std::int64_t pixels);
+BandFunction avx512_band();
 BandFunction avx2_band();
 WeightGradFunction avx512_weight_grad();
 WeightGradFunction avx2_weight_grad();

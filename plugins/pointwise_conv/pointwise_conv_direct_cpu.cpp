@@ -74,14 +74,18 @@ public:
         bands_ = (plane_ + kBandPixels - 1) / kBandPixels;
         const Isa isa = weft::small_groups::chosen_isa();
         if (isa == Isa::avx512) {
-            band_ = weft::pointwise::avx512_band();
+            // The register block for each direction's outputs per group (backward data writes
+            // the input side's) over a whole band, as the fused IGC block chooses its own.
+            const std::int64_t band_pixels = std::min(kBandPixels, plane_);
+            band_ = weft::pointwise::avx512_band_for(conv_.out_per_group(), band_pixels);
+            data_band_ = weft::pointwise::avx512_band_for(conv_.in_per_group(), band_pixels);
             weight_grad_ = weft::pointwise::avx512_weight_grad();
         } else if (isa == Isa::avx2) {
-            band_ = weft::pointwise::avx2_band();
+            band_ = data_band_ = weft::pointwise::avx2_band();
             weight_grad_ = weft::pointwise::avx2_weight_grad();
         }
-        if (band_ == nullptr || weight_grad_ == nullptr) {
-            band_ = &weft::pointwise::forward_band_portable;
+        if (band_ == nullptr || data_band_ == nullptr || weight_grad_ == nullptr) {
+            band_ = data_band_ = &weft::pointwise::forward_band_portable;
             weight_grad_ = &weft::pointwise::weight_grad_band_portable;
         }
         // Convolution input i reads the input tensor's channel input_map[i], and output q is
@@ -127,7 +131,7 @@ public:
                               /*transposed=*/true);
                 if (task + 1 < conv_.batch * bands_)
                     b.next_band = band(task + 1, grad_output, nullptr, nullptr, grad_input, true).band;
-                band_(b);
+                data_band_(b);
                 add_band_gradients(task, input, grad_output, grad_bias != nullptr, sums);
             }
         });
@@ -245,7 +249,8 @@ private:
     bool training_ = false;
     std::int64_t plane_ = 0;  // pixels per channel (stride 1: the same on both sides)
     std::int64_t bands_ = 0;  // forward and backward-data tasks per image
-    BandFunction band_ = nullptr;
+    BandFunction band_ = nullptr;       // forward
+    BandFunction data_band_ = nullptr;  // backward data: the forward band, sides swapped
     WeightGradFunction weight_grad_ = nullptr;
     // Per convolution channel, each side: its plane's offset from an image's first pixel, and its
     // plane index (the channel maps).
